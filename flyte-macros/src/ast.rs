@@ -1,0 +1,174 @@
+//! Stage 2: the model of the annotated function: its parameters (inputs, or the injected
+//! context), and its output's shape.
+
+use proc_macro2::Span;
+use syn::spanned::Spanned;
+use syn::{Attribute, FnArg, GenericArgument, Ident, ItemFn, Pat, PathArguments, ReturnType, Type};
+
+/// A `#[task]` or `#[workflow]` function.
+pub struct Function {
+    pub item: ItemFn,
+    pub params: Vec<Param>,
+    pub output: Output,
+}
+
+pub enum Param {
+    /// A parameter the runtime fills in; not part of the interface.
+    Context { kind: Context, ty: Type },
+    /// An input of the interface.
+    Input { name: Ident, ty: Type, pat: Pat },
+    /// `self`, which valid.rs rejects.
+    Receiver(Span),
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Context {
+    Checkpoint,
+    TaskContext,
+}
+
+/// How a signature's values map onto slots: one value, or a tuple of zero or more.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    One,
+    Many,
+}
+
+pub struct Output {
+    /// The value the function produces: `T` for `-> T` and for `-> Result<T, E>`.
+    pub ty: Type,
+    pub shape: Shape,
+    /// The slot types: `[T]` for one, the elements for a tuple.
+    pub slots: Vec<Type>,
+    /// Whether the function returns `Result<T, E>`.
+    pub fallible: bool,
+}
+
+impl Function {
+    pub fn new(item: ItemFn) -> Self {
+        let params = item.sig.inputs.iter().enumerate().map(|(i, arg)| Param::new(i, arg)).collect();
+        let output = Output::new(&item.sig.output);
+        Function { item, params, output }
+    }
+
+    pub fn ident(&self) -> &Ident {
+        &self.item.sig.ident
+    }
+
+    pub fn inputs(&self) -> impl Iterator<Item = (&Ident, &Type)> {
+        self.params.iter().filter_map(|p| match p {
+            Param::Input { name, ty, .. } => Some((name, ty)),
+            _ => None,
+        })
+    }
+
+    pub fn input_shape(&self) -> Shape {
+        if self.inputs().count() == 1 {
+            Shape::One
+        } else {
+            Shape::Many
+        }
+    }
+
+    /// The attributes to move onto the generated type: docs and `cfg`s.
+    pub fn outer_attrs(&self) -> impl Iterator<Item = &Attribute> {
+        self.item.attrs.iter().filter(|a| is_outer(a))
+    }
+
+    /// The attributes that stay on the function body (`allow`, `inline`, ...).
+    pub fn body_attrs(&self) -> impl Iterator<Item = &Attribute> {
+        self.item.attrs.iter().filter(|a| !a.path().is_ident("doc"))
+    }
+
+    pub fn cfg_attrs(&self) -> impl Iterator<Item = &Attribute> {
+        self.item.attrs.iter().filter(|a| a.path().is_ident("cfg"))
+    }
+}
+
+fn is_outer(attr: &Attribute) -> bool {
+    attr.path().is_ident("doc") || attr.path().is_ident("cfg")
+}
+
+impl Param {
+    fn new(index: usize, arg: &FnArg) -> Self {
+        let typed = match arg {
+            FnArg::Receiver(r) => return Param::Receiver(r.span()),
+            FnArg::Typed(typed) => typed,
+        };
+        let ty = (*typed.ty).clone();
+        if let Some(kind) = context_kind(&ty) {
+            return Param::Context { kind, ty };
+        }
+        let name = match &*typed.pat {
+            Pat::Ident(p) => {
+                let name = p.ident.to_string();
+                Ident::new(name.trim_start_matches("r#"), p.ident.span())
+            }
+            other => Ident::new(&format!("arg{index}"), other.span()),
+        };
+        Param::Input {
+            name,
+            ty,
+            pat: (*typed.pat).clone(),
+        }
+    }
+}
+
+/// `&Checkpoint` or `&TaskContext` (any path ending in those names), or the same by value or
+/// `&mut`, which valid.rs turns into an error.
+pub fn context_kind(ty: &Type) -> Option<Context> {
+    let inner = match ty {
+        Type::Reference(r) => &*r.elem,
+        other => other,
+    };
+    let Type::Path(path) = inner else { return None };
+    let last = path.path.segments.last()?;
+    if !last.arguments.is_none() {
+        return None;
+    }
+    match last.ident.to_string().as_str() {
+        "Checkpoint" => Some(Context::Checkpoint),
+        "TaskContext" => Some(Context::TaskContext),
+        _ => None,
+    }
+}
+
+impl Output {
+    fn new(ret: &ReturnType) -> Self {
+        let (ty, fallible) = match ret {
+            ReturnType::Default => (syn::parse_quote!(()), false),
+            ReturnType::Type(_, ty) => match result_ok_type(ty) {
+                Some(ok) => (ok.clone(), true),
+                None => ((**ty).clone(), false),
+            },
+        };
+        let (shape, slots) = match &ty {
+            Type::Tuple(t) => (Shape::Many, t.elems.iter().cloned().collect()),
+            Type::Paren(p) => (Shape::One, vec![(*p.elem).clone()]),
+            other => (Shape::One, vec![other.clone()]),
+        };
+        Output {
+            ty,
+            shape,
+            slots,
+            fallible,
+        }
+    }
+}
+
+/// `T` in a return type written `Result<T, ...>` (any path ending in `Result`, so that
+/// `io::Result<T>` works too).
+fn result_ok_type(ty: &Type) -> Option<&Type> {
+    let Type::Path(path) = ty else { return None };
+    let last = path.path.segments.last()?;
+    if last.ident != "Result" {
+        return None;
+    }
+    let PathArguments::AngleBracketed(args) = &last.arguments else {
+        return None;
+    };
+    match args.args.first()? {
+        GenericArgument::Type(t) => Some(t),
+        _ => None,
+    }
+}

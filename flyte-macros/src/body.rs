@@ -1,0 +1,319 @@
+//! The `#[workflow]` body: checked and rewritten in one walk, because the two need the same
+//! knowledge of which names are placeholders.
+//!
+//! The body runs once, to build the graph. A call `task(args)` becomes "add a node, get
+//! placeholders"; parameters and task outputs are placeholders; literals and constants pass
+//! through and become literal inputs. Anything that would need a value at build time (`if`,
+//! arithmetic, method calls on a placeholder, ...) is an error that says where to move it.
+
+use std::collections::HashSet;
+
+use proc_macro2::{Ident, TokenStream, TokenTree};
+use quote::{quote, quote_spanned, ToTokens};
+use syn::spanned::Spanned;
+use syn::visit::Visit;
+use syn::{BinOp, Block, Expr, ExprCall, Pat, Stmt};
+
+use crate::Errors;
+
+pub struct Body<'a> {
+    placeholders: HashSet<String>,
+    scope: &'a Ident,
+    errors: &'a mut Errors,
+}
+
+/// What an expression is once the graph is built.
+#[derive(PartialEq)]
+enum Kind {
+    /// A placeholder (or a tuple of them): a value that exists only at run time.
+    Placeholder,
+    /// A value known while the graph is built: a literal, a constant.
+    Constant,
+}
+
+impl<'a> Body<'a> {
+    pub fn new(params: impl IntoIterator<Item = String>, scope: &'a Ident, errors: &'a mut Errors) -> Self {
+        Body {
+            placeholders: params.into_iter().collect(),
+            scope,
+            errors,
+        }
+    }
+
+    /// The rewritten statements, and the tail expression (`()` if there is none).
+    pub fn block(&mut self, block: &Block) -> (Vec<TokenStream>, TokenStream) {
+        let mut stmts = Vec::new();
+        let mut tail = None;
+        let last = block.stmts.len().saturating_sub(1);
+        for (i, stmt) in block.stmts.iter().enumerate() {
+            match stmt {
+                Stmt::Local(local) => stmts.push(self.local(local)),
+                Stmt::Expr(e, None) if i == last => tail = Some(self.expr(e).0),
+                Stmt::Expr(e, semi) => {
+                    let e = self.expr(e).0;
+                    stmts.push(quote!(#e #semi));
+                }
+                Stmt::Item(item) => self.error(
+                    item,
+                    "items cannot be defined inside a #[workflow] body: define them outside the workflow",
+                ),
+                Stmt::Macro(m) => self.macro_error(&m.mac.path),
+            }
+        }
+        let tail = tail.unwrap_or_else(|| quote_spanned!(block.brace_token.span.close()=> ()));
+        (stmts, tail)
+    }
+
+    fn local(&mut self, local: &syn::Local) -> TokenStream {
+        let Some(init) = &local.init else {
+            self.error(local, "a `let` in a #[workflow] needs a value: `let x = task(..);`");
+            return TokenStream::new();
+        };
+        if let Some((_, diverge)) = &init.diverge {
+            self.error(diverge, "`let ... else` cannot test a placeholder: a #[workflow] body runs before any value exists");
+        }
+        let (value, kind) = self.expr(&init.expr);
+        let mut names = Vec::new();
+        self.pattern(&local.pat, &mut names);
+        for name in names {
+            if kind == Kind::Placeholder {
+                self.placeholders.insert(name);
+            } else {
+                self.placeholders.remove(&name);
+            }
+        }
+        let pat = &local.pat;
+        quote!(let #pat = #value;)
+    }
+
+    /// Names bound by a `let` pattern: a name, `_`, or tuples of those.
+    fn pattern(&mut self, pat: &Pat, names: &mut Vec<String>) {
+        match pat {
+            Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => names.push(p.ident.to_string()),
+            Pat::Wild(_) => {}
+            Pat::Tuple(t) => t.elems.iter().for_each(|p| self.pattern(p, names)),
+            Pat::Type(t) => self.pattern(&t.pat, names),
+            Pat::Paren(p) => self.pattern(&p.pat, names),
+            other => self.error(
+                other,
+                "only names and tuples of names can be bound in a #[workflow]: write `let x = task(..);` or `let (a, b) = task(..);`",
+            ),
+        }
+    }
+
+    fn expr(&mut self, expr: &Expr) -> (TokenStream, Kind) {
+        match expr {
+            Expr::Call(call) => self.call(call),
+            Expr::Path(p) => {
+                let kind = match p.path.get_ident() {
+                    Some(id) if p.qself.is_none() && self.placeholders.contains(&id.to_string()) => Kind::Placeholder,
+                    _ => Kind::Constant,
+                };
+                (expr.to_token_stream(), kind)
+            }
+            Expr::Lit(_) => (expr.to_token_stream(), Kind::Constant),
+            Expr::Paren(p) => {
+                let (inner, kind) = self.expr(&p.expr);
+                (quote!((#inner)), kind)
+            }
+            Expr::Group(g) => self.expr(&g.expr),
+            Expr::Tuple(t) => {
+                let mut kind = Kind::Constant;
+                let elems: Vec<_> = t
+                    .elems
+                    .iter()
+                    .map(|e| {
+                        let (e, k) = self.expr(e);
+                        if k == Kind::Placeholder {
+                            kind = Kind::Placeholder;
+                        }
+                        e
+                    })
+                    .collect();
+                (quote!((#(#elems,)*)), kind)
+            }
+            Expr::If(e) => self.refuse(
+                &e.if_token,
+                "`if` cannot branch inside a #[workflow]: the body runs once to build the graph, before any task has produced a value; make the decision inside a task and return its result",
+            ),
+            Expr::Match(e) => self.refuse(
+                &e.match_token,
+                "`match` cannot branch inside a #[workflow]: the body runs once to build the graph, before any task has produced a value; match inside a task and return its result",
+            ),
+            Expr::ForLoop(e) => self.refuse(&e.for_token, LOOP),
+            Expr::While(e) => self.refuse(&e.while_token, LOOP),
+            Expr::Loop(e) => self.refuse(&e.loop_token, LOOP),
+            Expr::MethodCall(m) => self.refuse(
+                &m.method,
+                &format!(
+                    "method calls are not allowed in a #[workflow]: `.{}()` would run while the graph is built, before any value exists; call it inside a task",
+                    m.method
+                ),
+            ),
+            Expr::Field(f) if self.mentions_placeholder(&f.base) => self.refuse(
+                &f.member,
+                "a placeholder has no fields while the graph is built: destructure a task's tuple output with `let (a, b) = task(..);`, or read the field inside a task",
+            ),
+            Expr::Binary(b) if self.mentions_placeholder(expr) => {
+                let op = b.op.to_token_stream();
+                let what = if is_comparison(&b.op) { "compare" } else { "do arithmetic on" };
+                self.refuse(
+                    &b.op,
+                    &format!("cannot {what} a placeholder with `{op}` in a #[workflow]: the value does not exist until the graph runs; do it inside a task that takes the value as an input"),
+                )
+            }
+            Expr::Unary(u) if self.mentions_placeholder(expr) => self.refuse(
+                &u.op,
+                &format!(
+                    "cannot apply `{}` to a placeholder in a #[workflow]: the value does not exist until the graph runs; do it inside a task",
+                    u.op.to_token_stream()
+                ),
+            ),
+            Expr::Try(t) => self.refuse(
+                &t.question_token,
+                "`?` has nothing to catch in a #[workflow]: errors happen in tasks, at run time, and the runtime reports them; remove the `?`",
+            ),
+            Expr::Return(r) => self.refuse(
+                &r.return_token,
+                "`return` is not allowed in a #[workflow]: end the body with the placeholders to return, as its final expression",
+            ),
+            Expr::Macro(m) if self.tokens_mention_placeholder(m.mac.tokens.clone()) => {
+                self.macro_error(&m.mac.path);
+                (TokenStream::new(), Kind::Constant)
+            }
+            Expr::Closure(_) | Expr::Block(_) | Expr::Async(_) | Expr::Await(_) | Expr::Assign(_) | Expr::Unsafe(_) | Expr::Let(_) | Expr::Break(_) | Expr::Continue(_) | Expr::Yield(_) | Expr::Const(_) | Expr::TryBlock(_) => self.refuse(
+                expr,
+                "a #[workflow] body may only bind task outputs with `let`, call tasks and workflows, and return placeholders; move this code into a task",
+            ),
+            // Constants: literals, arrays, structs, casts, ranges, macros like `vec![..]`.
+            other => {
+                if self.mentions_placeholder(other) {
+                    self.refuse(
+                        other,
+                        "a placeholder cannot be used inside this expression: the value does not exist until the graph runs; pass it to a task as an input and build the value there",
+                    )
+                } else {
+                    self.check_no_calls(other);
+                    (other.to_token_stream(), Kind::Constant)
+                }
+            }
+        }
+    }
+
+    /// `task(args)` becomes a node; `Some(..)`, `Point(..)` (constructors, capitalised by
+    /// convention) stay constants.
+    fn call(&mut self, call: &ExprCall) -> (TokenStream, Kind) {
+        let Expr::Path(func) = &*call.func else {
+            return self.refuse(
+                &call.func,
+                "only tasks and workflows can be called in a #[workflow], by name: `task(..)`",
+            );
+        };
+        let is_constructor = func
+            .path
+            .segments
+            .last()
+            .is_some_and(|s| s.ident.to_string().starts_with(|c: char| c.is_uppercase()));
+        if is_constructor {
+            if call.args.iter().any(|a| self.mentions_placeholder(a)) {
+                return self.refuse(
+                    call,
+                    "a placeholder cannot be wrapped in a value while the graph is built: have the task take the inner value, or build the value inside a task",
+                );
+            }
+            return (call.to_token_stream(), Kind::Constant);
+        }
+        let args: Vec<_> = call.args.iter().map(|a| self.expr(a).0).collect();
+        let scope = self.scope;
+        let span = func.span();
+        let method = Ident::new("call", span);
+        let out = quote_spanned! {span=>
+            ::flytekit::__private::binder(&#func, #scope).#method(#(#args),*)
+        };
+        (out, Kind::Placeholder)
+    }
+
+    fn refuse(&mut self, tokens: &dyn ToTokens, message: &str) -> (TokenStream, Kind) {
+        self.error(tokens, message);
+        (quote!(()), Kind::Constant)
+    }
+
+    fn error(&mut self, tokens: &dyn ToTokens, message: &str) {
+        self.errors.push(syn::Error::new_spanned(tokens, message));
+    }
+
+    fn macro_error(&mut self, path: &syn::Path) {
+        let name = path.segments.last().map(|s| s.ident.to_string()).unwrap_or_default();
+        self.error(
+            path,
+            &format!("`{name}!` would run once, while the graph is built, not when the workflow executes: call it inside a task"),
+        );
+    }
+
+    fn mentions_placeholder(&self, expr: &Expr) -> bool {
+        struct Finder<'b> {
+            placeholders: &'b HashSet<String>,
+            found: bool,
+        }
+        impl<'ast> Visit<'ast> for Finder<'_> {
+            fn visit_expr_path(&mut self, p: &'ast syn::ExprPath) {
+                if let Some(id) = p.path.get_ident() {
+                    self.found |= self.placeholders.contains(&id.to_string());
+                }
+            }
+            fn visit_macro(&mut self, m: &'ast syn::Macro) {
+                self.found |= tokens_mention(self.placeholders, m.tokens.clone());
+            }
+        }
+        let mut finder = Finder {
+            placeholders: &self.placeholders,
+            found: false,
+        };
+        finder.visit_expr(expr);
+        finder.found
+    }
+
+    fn tokens_mention_placeholder(&self, tokens: TokenStream) -> bool {
+        tokens_mention(&self.placeholders, tokens)
+    }
+
+    /// A task call nested in a constant (`[task(x), 1]`) would be a node whose placeholder is
+    /// then used as a value.
+    fn check_no_calls(&mut self, expr: &Expr) {
+        struct Calls(Vec<ExprCall>);
+        impl<'ast> Visit<'ast> for Calls {
+            fn visit_expr_call(&mut self, c: &'ast ExprCall) {
+                let lower = matches!(&*c.func, Expr::Path(p) if p.path.segments.last().is_some_and(|s| s.ident.to_string().starts_with(|c: char| c.is_lowercase() || c == '_')));
+                if lower {
+                    self.0.push(c.clone());
+                }
+                syn::visit::visit_expr_call(self, c);
+            }
+        }
+        let mut calls = Calls(Vec::new());
+        calls.visit_expr(expr);
+        for c in calls.0 {
+            self.error(
+                &c,
+                "a task's output can only be passed directly as an argument, bound with `let`, or returned: it cannot be put inside another value",
+            );
+        }
+    }
+}
+
+const LOOP: &str = "loops are not allowed in a #[workflow]: the body runs once to build the graph, before any value exists; loop inside a task";
+
+fn is_comparison(op: &BinOp) -> bool {
+    matches!(
+        op,
+        BinOp::Eq(_) | BinOp::Ne(_) | BinOp::Lt(_) | BinOp::Le(_) | BinOp::Gt(_) | BinOp::Ge(_) | BinOp::And(_) | BinOp::Or(_)
+    )
+}
+
+fn tokens_mention(placeholders: &HashSet<String>, tokens: TokenStream) -> bool {
+    tokens.into_iter().any(|t| match t {
+        TokenTree::Ident(id) => placeholders.contains(&id.to_string()),
+        TokenTree::Group(g) => tokens_mention(placeholders, g.stream()),
+        _ => false,
+    })
+}

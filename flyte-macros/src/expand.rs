@@ -1,0 +1,234 @@
+//! Stage 4: code generation.
+//!
+//! `#[task] fn f(..)` becomes a unit struct `f` (a value and a type, like the function was)
+//! that implements `Task`, dereferences to the original function so `f(..)` still calls it,
+//! and has a binder whose typed `call` method adds a node when `f(..)` is written in a
+//! workflow. `#[workflow]` is the same, with `Workflow` and the rewritten body.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::{Ident, Type};
+
+use crate::ast::{Context, Function, Param, Shape};
+use crate::attr::TaskAttr;
+use crate::body::Body;
+use crate::Errors;
+
+pub fn task(f: &Function, attr: &TaskAttr) -> TokenStream {
+    let ident = f.ident();
+    let name = ident.to_string();
+    let retries = attr.retries;
+    let body_fn = format_ident!("__flytekit_{}", ident, span = Span::mixed_site());
+    let (input_ty, input_shape) = interface(f.inputs().map(|(_, ty)| ty).collect(), f.input_shape());
+    let (output_ty, output_shape) = (&f.output.ty, shape(f.output.shape));
+    let input_names: Vec<String> = f.inputs().map(|(n, _)| n.to_string()).collect();
+
+    // The user's function, renamed, as the body every call ends in.
+    let mut item = f.item.clone();
+    item.sig.ident = body_fn.clone();
+    item.attrs = f.body_attrs().cloned().collect();
+    let sig = &item.sig;
+    let param_types = sig.inputs.iter().map(|a| match a {
+        syn::FnArg::Typed(t) => &*t.ty,
+        syn::FnArg::Receiver(_) => unreachable!("valid.rs rejects receivers"),
+    });
+    let ret = &sig.output;
+    let fn_ptr = quote!(fn(#(#param_types),*) #ret);
+
+    // `run`: unpack the input tuple, fill in the context, call the body.
+    let locals: Vec<Ident> = (0..input_names.len())
+        .map(|i| format_ident!("__input{}", i, span = Span::mixed_site()))
+        .collect();
+    let unpack = match f.input_shape() {
+        Shape::One => quote!(let #(#locals)* = __input;),
+        Shape::Many => quote!(let (#(#locals,)*) = __input;),
+    };
+    let mut next_input = locals.iter();
+    let args = f.params.iter().map(|p| match p {
+        Param::Context { kind: Context::Checkpoint, .. } => quote!(__ctx.checkpoint()),
+        Param::Context { kind: Context::TaskContext, .. } => quote!(__ctx),
+        _ => {
+            let local = next_input.next();
+            quote!(#local)
+        }
+    });
+    let result = if f.output.fallible {
+        quote!(::core::result::Result::map_err(__out, ::core::convert::Into::<::flytekit::TaskError>::into))
+    } else {
+        quote!(::core::result::Result::Ok(__out))
+    };
+
+    let asserts = value_asserts(f);
+    let binder = binder(f, quote!(task(#ident, __inputs)));
+    let outer = f.outer_attrs();
+    let cfgs = f.cfg_attrs();
+    let vis = &f.item.vis;
+
+    quote! {
+        #(#outer)*
+        #[allow(non_camel_case_types)]
+        #[derive(::core::clone::Clone, ::core::marker::Copy, ::core::fmt::Debug, ::core::default::Default)]
+        #vis struct #ident;
+
+        #(#cfgs)*
+        const _: () = {
+            #item
+
+            impl ::core::ops::Deref for #ident {
+                type Target = #fn_ptr;
+                fn deref(&self) -> &Self::Target {
+                    const F: #fn_ptr = #body_fn;
+                    &F
+                }
+            }
+
+            impl ::flytekit::Task for #ident {
+                type Input = #input_ty;
+                type Output = #output_ty;
+                type InputShape = #input_shape;
+                type OutputShape = #output_shape;
+
+                fn spec(&self) -> ::flytekit::TaskSpec {
+                    ::flytekit::TaskSpec::new(#name, ::core::module_path!(), &[#(#input_names),*])
+                        .with_retries(#retries)
+                }
+
+                #[allow(unused_variables)]
+                fn run(
+                    &self,
+                    __ctx: &::flytekit::TaskContext,
+                    __input: Self::Input,
+                ) -> ::core::result::Result<Self::Output, ::flytekit::TaskError> {
+                    #unpack
+                    let __out = #body_fn(#(#args),*);
+                    #result
+                }
+            }
+
+            #binder
+            #asserts
+        };
+    }
+}
+
+pub fn workflow(f: &Function, errors: &mut Errors) -> TokenStream {
+    let ident = f.ident();
+    let name = ident.to_string();
+    let (input_ty, input_shape) = interface(f.inputs().map(|(_, ty)| ty).collect(), f.input_shape());
+    let (output_ty, output_shape) = (&f.output.ty, shape(f.output.shape));
+    let names: Vec<&Ident> = f.inputs().map(|(n, _)| n).collect();
+    let input_names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+    let unpack = match f.input_shape() {
+        Shape::One => quote!(let #(#names)* = __input;),
+        Shape::Many => quote!(let (#(#names,)*) = __input;),
+    };
+
+    let scope = Ident::new("__scope", Span::mixed_site());
+    let before = errors.len();
+    let (stmts, tail) = Body::new(input_names.iter().cloned(), &scope, errors).block(&f.item.block);
+    let body = if errors.len() == before {
+        let tail = quote_spanned!(tail.span()=> ::flytekit::__private::IntoOutput::into_output(#tail));
+        quote!(#unpack #(#stmts)* #tail)
+    } else {
+        // The errors say what is wrong; a body that type-checks keeps rustc from adding more.
+        quote!(::core::panic!("this workflow did not compile"))
+    };
+
+    let asserts = value_asserts(f);
+    let binder = binder(f, quote!(workflow(&#ident, __inputs)));
+    let outer = f.outer_attrs();
+    let cfgs = f.cfg_attrs();
+    let vis = &f.item.vis;
+
+    quote! {
+        #(#outer)*
+        #[allow(non_camel_case_types)]
+        #[derive(::core::clone::Clone, ::core::marker::Copy, ::core::fmt::Debug, ::core::default::Default)]
+        #vis struct #ident;
+
+        #(#cfgs)*
+        const _: () = {
+            impl ::flytekit::Workflow for #ident {
+                type Input = #input_ty;
+                type Output = #output_ty;
+                type InputShape = #input_shape;
+                type OutputShape = #output_shape;
+
+                fn name(&self) -> &'static str {
+                    #name
+                }
+
+                fn input_names(&self) -> &'static [&'static str] {
+                    &[#(#input_names),*]
+                }
+
+                #[allow(unused_variables, clippy::let_unit_value, clippy::unused_unit)]
+                fn build(
+                    &self,
+                    #scope: &::flytekit::__private::Scope,
+                    __input: <Self::Input as ::flytekit::__private::Values<Self::InputShape>>::Promises,
+                ) -> <Self::Output as ::flytekit::__private::Values<Self::OutputShape>>::Promises {
+                    #body
+                }
+            }
+
+            #binder
+            #asserts
+        };
+    }
+}
+
+/// The binder: `call` takes each input as `impl IntoInput<T>` under the user's parameter name,
+/// so a mistyped argument is reported at that argument, and a wrong count at the call.
+fn binder(f: &Function, add: TokenStream) -> TokenStream {
+    let ident = f.ident();
+    let (output_ty, output_shape) = (&f.output.ty, shape(f.output.shape));
+    let params = f.inputs().map(|(name, ty)| quote!(#name: impl ::flytekit::IntoInput<#ty>));
+    let names = f.inputs().map(|(name, _)| name);
+    let call = Ident::new("call", ident.span());
+    quote! {
+        pub struct __Binder<'s>(&'s ::flytekit::__private::Scope);
+
+        impl<'s> __Binder<'s> {
+            #[allow(clippy::too_many_arguments, clippy::vec_init_then_push)]
+            pub fn #call(self, #(#params),*)
+                -> <#output_ty as ::flytekit::__private::Values<#output_shape>>::Promises
+            {
+                let __inputs = ::std::vec![#(::flytekit::IntoInput::bind(#names, self.0)),*];
+                self.0.#add
+            }
+        }
+
+        impl ::flytekit::__private::Callable for #ident {
+            type Binder<'s> = __Binder<'s>;
+            fn binder<'s>(&self, scope: &'s ::flytekit::__private::Scope) -> __Binder<'s> {
+                __Binder(scope)
+            }
+        }
+    }
+}
+
+/// One check per input and output type, at that type, that it can cross a task boundary.
+fn value_asserts(f: &Function) -> TokenStream {
+    let types = f.inputs().map(|(_, ty)| ty).chain(&f.output.slots);
+    types
+        .map(|ty| quote_spanned!(ty.span()=> const _: () = ::flytekit::__private::assert_value::<#ty>();))
+        .collect()
+}
+
+/// The Rust type and the shape of a list of inputs.
+fn interface(types: Vec<&Type>, shape_of: Shape) -> (TokenStream, TokenStream) {
+    let ty = match shape_of {
+        Shape::One => quote!(#(#types)*),
+        Shape::Many => quote!((#(#types,)*)),
+    };
+    (ty, shape(shape_of))
+}
+
+fn shape(shape: Shape) -> TokenStream {
+    match shape {
+        Shape::One => quote!(::flytekit::__private::One),
+        Shape::Many => quote!(::flytekit::__private::Many),
+    }
+}

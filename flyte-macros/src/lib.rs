@@ -1,0 +1,73 @@
+//! The `#[task]` and `#[workflow]` attributes of flytekit. Use them through `flytekit`, which
+//! documents them: `use flytekit::{task, workflow};`.
+//!
+//! Each attribute goes through the same stages, one file each: `attr` parses the options,
+//! `ast` models the function, `valid` checks it, `expand` generates the code; `body` checks and
+//! rewrites a workflow's body. Errors are collected across stages and reported together.
+
+use proc_macro::TokenStream;
+use quote::ToTokens;
+use syn::ItemFn;
+
+mod ast;
+mod attr;
+mod body;
+mod expand;
+mod valid;
+
+/// Errors collected across stages, reported together.
+type Errors = Vec<syn::Error>;
+
+/// Turns a function into a Flyte task. See the `flytekit` crate for the full documentation.
+#[proc_macro_attribute]
+pub fn task(args: TokenStream, input: TokenStream) -> TokenStream {
+    let item = match syn::parse::<ItemFn>(input.clone()) {
+        Ok(item) => item,
+        Err(e) => return not_a_function(e, input, "task"),
+    };
+    let mut errors = Errors::new();
+    let attr = attr::task(args.into(), &mut errors);
+    let f = ast::Function::new(item);
+    if !valid::signature(&f, "task", &mut errors) {
+        // The task type cannot be written; keep the plain function so the rest type-checks.
+        return with_errors(f.item.into_token_stream(), errors);
+    }
+    valid::task_context(&f, &mut errors);
+    with_errors(expand::task(&f, &attr), errors)
+}
+
+/// Turns a function into a Flyte workflow. See the `flytekit` crate for the full documentation.
+#[proc_macro_attribute]
+pub fn workflow(args: TokenStream, input: TokenStream) -> TokenStream {
+    let item = match syn::parse::<ItemFn>(input.clone()) {
+        Ok(item) => item,
+        Err(e) => return not_a_function(e, input, "workflow"),
+    };
+    let mut errors = Errors::new();
+    attr::workflow(args.into(), &mut errors);
+    let f = ast::Function::new(item);
+    if !valid::signature(&f, "workflow", &mut errors) {
+        return with_errors(f.item.into_token_stream(), errors);
+    }
+    valid::workflow_signature(&f, &mut errors);
+    let expanded = expand::workflow(&f, &mut errors);
+    with_errors(expanded, errors)
+}
+
+fn with_errors(mut tokens: proc_macro2::TokenStream, errors: Errors) -> TokenStream {
+    let combined = errors.into_iter().reduce(|mut all, e| {
+        all.combine(e);
+        all
+    });
+    if let Some(e) = combined {
+        tokens.extend(e.to_compile_error());
+    }
+    tokens.into()
+}
+
+fn not_a_function(e: syn::Error, input: TokenStream, what: &str) -> TokenStream {
+    let e = syn::Error::new(e.span(), format!("#[{what}] goes on a free function (`fn name(..) -> T {{ .. }}`): {e}"));
+    let mut out: proc_macro2::TokenStream = input.into();
+    out.extend(e.to_compile_error());
+    out.into()
+}

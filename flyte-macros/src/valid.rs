@@ -1,0 +1,96 @@
+//! Stage 3: reject what the macros cannot turn into a task or a workflow, with a spanned error
+//! that says what to write instead. Every error is collected; none stops the others.
+
+use syn::spanned::Spanned;
+use syn::{Pat, Type};
+
+use crate::ast::{Context, Function, Param};
+use crate::Errors;
+
+/// Whether the generated code can be emitted at all: a signature problem (a generic, `async`,
+/// `self`, ...) means the task type cannot be written, so only the errors are.
+pub fn signature(f: &Function, what: &str, errors: &mut Errors) -> bool {
+    let before = errors.len();
+    let sig = &f.item.sig;
+    if let Some(t) = &sig.asyncness {
+        errors.push(syn::Error::new_spanned(
+            t,
+            format!("#[{what}] does not support `async fn`: write a synchronous function (block on futures inside it if you must)"),
+        ));
+    }
+    if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
+        errors.push(syn::Error::new_spanned(
+            &sig.generics,
+            format!("#[{what}] cannot be generic: a {what}'s interface is fixed at compile time, as in Flyte; use concrete types, or write one {what} per type"),
+        ));
+    }
+    if let Some(t) = &sig.unsafety {
+        errors.push(syn::Error::new_spanned(t, format!("#[{what}] cannot be `unsafe fn`: make the function safe and use `unsafe` blocks inside it")));
+    }
+    if let Some(abi) = &sig.abi {
+        errors.push(syn::Error::new_spanned(abi, format!("#[{what}] cannot have an `extern` ABI")));
+    }
+    if let Some(v) = &sig.variadic {
+        errors.push(syn::Error::new_spanned(v, format!("#[{what}] cannot be variadic")));
+    }
+    for p in &f.params {
+        match p {
+            Param::Receiver(span) => errors.push(syn::Error::new(
+                *span,
+                format!("#[{what}] goes on a free function, not a method: move it out of the `impl` block and pass what it needs as parameters"),
+            )),
+            Param::Context { ty, .. } if !matches!(ty, Type::Reference(r) if r.mutability.is_none()) => {
+                errors.push(syn::Error::new_spanned(
+                    ty,
+                    "the runtime lends the context by shared reference: write `&Checkpoint` or `&TaskContext`",
+                ));
+            }
+            _ => {}
+        }
+    }
+    errors.len() == before
+}
+
+/// A task takes at most one context parameter.
+pub fn task_context(f: &Function, errors: &mut Errors) {
+    let contexts: Vec<_> = f.params.iter().filter(|p| matches!(p, Param::Context { .. })).collect();
+    for extra in contexts.iter().skip(1) {
+        if let Param::Context { ty, .. } = extra {
+            errors.push(syn::Error::new_spanned(
+                ty,
+                "a #[task] takes at most one context parameter: keep `&TaskContext` (it has `.checkpoint()`) or `&Checkpoint`, not both",
+            ));
+        }
+    }
+}
+
+/// A workflow's parameters are plain named inputs, and it produces values, not errors.
+pub fn workflow_signature(f: &Function, errors: &mut Errors) {
+    for p in &f.params {
+        match p {
+            Param::Context { kind, ty } => {
+                let name = match kind {
+                    Context::Checkpoint => "&Checkpoint",
+                    Context::TaskContext => "&TaskContext",
+                };
+                errors.push(syn::Error::new_spanned(
+                    ty,
+                    format!("a #[workflow] has no `{name}`: it only wires tasks together; take `{name}` in the #[task] that needs it"),
+                ));
+            }
+            Param::Input { pat, .. } if !matches!(pat, Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none()) => {
+                errors.push(syn::Error::new(
+                    pat.span(),
+                    "a #[workflow] parameter must be a plain name, like `n: u64`: it stands for a value the graph receives at run time",
+                ));
+            }
+            _ => {}
+        }
+    }
+    if f.output.fallible {
+        errors.push(syn::Error::new_spanned(
+            &f.item.sig.output,
+            "a #[workflow] cannot return `Result`: failures happen in tasks, at run time, and the runtime reports them; return the task outputs (`-> u64`)",
+        ));
+    }
+}

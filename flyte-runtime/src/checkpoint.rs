@@ -1,0 +1,424 @@
+//! Intra-task checkpoints: where a task keeps its progress so that a retry resumes from it.
+//!
+//! A node's checkpoints live in one directory. Every commit is a new *version*, named by a
+//! sequence number (`ckpt-0000000000000007`): a file for [`write`](Checkpoint::write) and
+//! [`save_state`](Checkpoint::save_state), a directory for [`save`](Checkpoint::save). A version
+//! is built under a temporary name and renamed into place, so it appears whole or not at all;
+//! the highest sequence number present is the current checkpoint.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::error::CheckpointError;
+
+const PREFIX: &str = "ckpt-";
+const TMP_PREFIX: &str = ".tmp-";
+/// The single file `restore` writes for a checkpoint that was committed as bytes.
+const BYTES_FILE: &str = "checkpoint";
+
+/// A task's checkpoint, injected by the runtime into a `&Checkpoint` parameter.
+///
+/// * [`read`](Self::read) returns the checkpoint this attempt **started from**: the last one any
+///   earlier attempt of the node committed, even when the attempt just before wrote nothing;
+///   `None` on a first attempt or when nothing was ever written. What this attempt writes does
+///   not change what `read` returns.
+/// * [`write`](Self::write) replaces the current checkpoint atomically: a crash in the middle
+///   leaves the previous checkpoint whole.
+/// * [`save`](Self::save) / [`restore`](Self::restore) do the same for a file or a whole
+///   directory, and [`save_state`](Self::save_state) / [`load_state`](Self::load_state) for any
+///   serde type.
+///
+/// ```
+/// use flytekit::Checkpoint;
+///
+/// # fn main() -> Result<(), flytekit::CheckpointError> {
+/// let dir = tempfile::tempdir().unwrap();
+/// let first = Checkpoint::new(dir.path())?; // what attempt 1 sees
+/// assert_eq!(first.read()?, None);
+/// first.write(b"3")?;
+/// assert_eq!(first.read()?, None); // still what attempt 1 started from
+///
+/// let second = Checkpoint::new(dir.path())?; // attempt 2 starts from the last commit
+/// assert_eq!(second.read()?.as_deref(), Some(&b"3"[..]));
+/// assert!(second.prev_exists());
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Checkpoint {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    dir: PathBuf,
+    /// The version this attempt started from.
+    base: Option<Version>,
+    /// The next sequence number, and the versions this attempt committed.
+    state: Mutex<State>,
+    /// Keeps a temporary checkpoint's directory alive.
+    _temp: Option<tempfile::TempDir>,
+}
+
+struct State {
+    next: u64,
+    committed: Vec<Version>,
+}
+
+#[derive(Clone, Debug)]
+struct Version {
+    seq: u64,
+    path: PathBuf,
+}
+
+impl Checkpoint {
+    /// Opens the checkpoint kept in `dir` (created if missing), starting from its latest version.
+    ///
+    /// The runtime does this for every attempt; call it yourself to test a task as a plain
+    /// function.
+    pub fn new(dir: impl AsRef<Path>) -> Result<Checkpoint, CheckpointError> {
+        Self::open(dir.as_ref().to_path_buf(), None)
+    }
+
+    /// A checkpoint in a fresh temporary directory, removed when the last clone is dropped.
+    ///
+    /// ```
+    /// let cp = flytekit::Checkpoint::temporary()?;
+    /// assert!(!cp.prev_exists());
+    /// # Ok::<(), flytekit::CheckpointError>(())
+    /// ```
+    pub fn temporary() -> Result<Checkpoint, CheckpointError> {
+        let temp = tempfile::tempdir().map_err(|e| io_error("create", std::env::temp_dir(), e))?;
+        Self::open(temp.path().to_path_buf(), Some(temp))
+    }
+
+    fn open(dir: PathBuf, temp: Option<tempfile::TempDir>) -> Result<Checkpoint, CheckpointError> {
+        fs::create_dir_all(&dir).map_err(|e| io_error("open", &dir, e))?;
+        let mut versions = Vec::new();
+        let entries = fs::read_dir(&dir).map_err(|e| io_error("open", &dir, e))?;
+        for entry in entries {
+            let entry = entry.map_err(|e| io_error("open", &dir, e))?;
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else { continue };
+            if name.starts_with(TMP_PREFIX) {
+                // Left by a crash mid-commit: never visible as a checkpoint, safe to drop.
+                let _ = remove(&entry.path());
+            } else if let Some(seq) = name.strip_prefix(PREFIX).and_then(|s| s.parse().ok()) {
+                versions.push(Version { seq, path: entry.path() });
+            }
+        }
+        let base = versions.into_iter().max_by_key(|v| v.seq);
+        let next = base.as_ref().map_or(0, |v| v.seq + 1);
+        Ok(Checkpoint {
+            inner: Arc::new(Inner {
+                dir,
+                base,
+                state: Mutex::new(State {
+                    next,
+                    committed: Vec::new(),
+                }),
+                _temp: temp,
+            }),
+        })
+    }
+
+    /// The directory holding this node's checkpoints.
+    pub fn dir(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    /// Whether an earlier attempt committed a checkpoint this attempt can resume from.
+    pub fn prev_exists(&self) -> bool {
+        self.inner.base.is_some()
+    }
+
+    /// The bytes of the checkpoint this attempt started from, or `None` if there is none.
+    ///
+    /// A checkpoint saved from a directory holding exactly one file reads as that file's bytes;
+    /// one holding more is an error that says to use [`restore`](Self::restore).
+    pub fn read(&self) -> Result<Option<Vec<u8>>, CheckpointError> {
+        let Some(base) = &self.inner.base else {
+            return Ok(None);
+        };
+        let path = if base.path.is_dir() {
+            single_file(&base.path)?.ok_or_else(|| CheckpointError::NotBytes {
+                path: base.path.clone(),
+            })?
+        } else {
+            base.path.clone()
+        };
+        fs::read(&path).map(Some).map_err(|e| io_error("read", &path, e))
+    }
+
+    /// Commits `bytes` as the new checkpoint, atomically.
+    pub fn write(&self, bytes: &[u8]) -> Result<(), CheckpointError> {
+        self.commit(|tmp| fs::write(tmp, bytes).map_err(|e| io_error("write", tmp, e)))
+    }
+
+    /// Commits a copy of a file or of a whole directory as the new checkpoint, atomically: a
+    /// directory becomes visible to the next attempt as a unit or not at all.
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<(), CheckpointError> {
+        let src = path.as_ref();
+        let meta = fs::metadata(src).map_err(|e| io_error("save", src, e))?;
+        self.commit(|tmp| {
+            fs::create_dir(tmp).map_err(|e| io_error("save", tmp, e))?;
+            if meta.is_dir() {
+                copy_tree(src, tmp)
+            } else if meta.is_file() {
+                let name = src.file_name().unwrap_or(BYTES_FILE.as_ref());
+                let dst = tmp.join(name);
+                fs::copy(src, &dst).map(drop).map_err(|e| io_error("save", &dst, e))
+            } else {
+                Err(CheckpointError::NotSaveable { path: src.to_path_buf() })
+            }
+        })
+    }
+
+    /// Copies the checkpoint this attempt started from into `dir` (created if missing) and
+    /// returns `Some(dir)`, or returns `None` when there is no previous checkpoint.
+    ///
+    /// A checkpoint committed with `write` or `save_state` is restored as `dir/checkpoint`.
+    pub fn restore(&self, dir: impl AsRef<Path>) -> Result<Option<PathBuf>, CheckpointError> {
+        let Some(base) = &self.inner.base else {
+            return Ok(None);
+        };
+        let dst = dir.as_ref();
+        fs::create_dir_all(dst).map_err(|e| io_error("restore", dst, e))?;
+        if base.path.is_dir() {
+            copy_tree(&base.path, dst)?;
+        } else {
+            let file = dst.join(BYTES_FILE);
+            fs::copy(&base.path, &file).map_err(|e| io_error("restore", &file, e))?;
+        }
+        Ok(Some(dst.to_path_buf()))
+    }
+
+    /// Commits `state`, serialized, as the new checkpoint.
+    ///
+    /// ```
+    /// use serde::{Deserialize, Serialize};
+    ///
+    /// #[derive(Serialize, Deserialize, PartialEq, Debug)]
+    /// struct Progress { step: u64, loss: f64 }
+    ///
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let cp = flytekit::Checkpoint::new(dir.path())?;
+    /// cp.save_state(&Progress { step: 10, loss: 0.5 })?;
+    ///
+    /// let next = flytekit::Checkpoint::new(dir.path())?;
+    /// assert_eq!(next.load_state::<Progress>()?, Some(Progress { step: 10, loss: 0.5 }));
+    /// # Ok::<(), flytekit::CheckpointError>(())
+    /// ```
+    pub fn save_state<T: Serialize + ?Sized>(&self, state: &T) -> Result<(), CheckpointError> {
+        let mut bytes = Vec::new();
+        ciborium::into_writer(state, &mut bytes).map_err(|e| CheckpointError::State {
+            path: self.inner.dir.clone(),
+            type_name: std::any::type_name::<T>(),
+            message: e.to_string(),
+        })?;
+        self.write(&bytes)
+    }
+
+    /// The state this attempt started from, deserialized, or `None` if there is none.
+    pub fn load_state<T: DeserializeOwned>(&self) -> Result<Option<T>, CheckpointError> {
+        let Some(bytes) = self.read()? else {
+            return Ok(None);
+        };
+        let path = self.inner.base.as_ref().map(|b| b.path.clone()).unwrap_or_default();
+        ciborium::from_reader(&bytes[..]).map(Some).map_err(|e| CheckpointError::State {
+            path,
+            type_name: std::any::type_name::<T>(),
+            message: e.to_string(),
+        })
+    }
+
+    /// Builds a version under a temporary name with `fill`, then renames it into place.
+    fn commit(&self, fill: impl FnOnce(&Path) -> Result<(), CheckpointError>) -> Result<(), CheckpointError> {
+        let mut state = self.inner.state.lock().unwrap_or_else(|p| p.into_inner());
+        let seq = state.next;
+        let tmp = self.inner.dir.join(format!("{TMP_PREFIX}{seq:016}"));
+        let path = self.inner.dir.join(format!("{PREFIX}{seq:016}"));
+        if let Err(e) = fill(&tmp) {
+            let _ = remove(&tmp);
+            return Err(e);
+        }
+        fs::rename(&tmp, &path).map_err(|e| io_error("commit", &path, e))?;
+        state.next = seq + 1;
+        state.committed.push(Version { seq, path });
+        // Keep the base (this attempt may still read it) and the two newest commits.
+        let keep_from = state.committed.len().saturating_sub(2);
+        for old in state.committed.drain(..keep_from) {
+            let _ = remove(&old.path);
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Debug for Checkpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Checkpoint")
+            .field("dir", &self.inner.dir)
+            .field("base", &self.inner.base.as_ref().map(|b| b.seq))
+            .finish()
+    }
+}
+
+fn io_error(op: &'static str, path: impl Into<PathBuf>, source: io::Error) -> CheckpointError {
+    CheckpointError::Io {
+        op,
+        path: path.into(),
+        source,
+    }
+}
+
+fn remove(path: &Path) -> io::Result<()> {
+    if path.is_dir() {
+        fs::remove_dir_all(path)
+    } else {
+        fs::remove_file(path)
+    }
+}
+
+/// The only entry of `dir` if it is a regular file.
+fn single_file(dir: &Path) -> Result<Option<PathBuf>, CheckpointError> {
+    let mut entries = fs::read_dir(dir).map_err(|e| io_error("read", dir, e))?;
+    let first = match entries.next() {
+        Some(entry) => entry.map_err(|e| io_error("read", dir, e))?.path(),
+        None => return Ok(None),
+    };
+    Ok((entries.next().is_none() && first.is_file()).then_some(first))
+}
+
+fn copy_tree(src: &Path, dst: &Path) -> Result<(), CheckpointError> {
+    let entries = fs::read_dir(src).map_err(|e| io_error("copy", src, e))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| io_error("copy", src, e))?;
+        let from = entry.path();
+        let to = dst.join(entry.file_name());
+        let kind = entry.file_type().map_err(|e| io_error("copy", &from, e))?;
+        if kind.is_dir() {
+            fs::create_dir_all(&to).map_err(|e| io_error("copy", &to, e))?;
+            copy_tree(&from, &to)?;
+        } else {
+            fs::copy(&from, &to).map_err(|e| io_error("copy", &to, e))?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn versions(dir: &Path) -> Vec<String> {
+        let mut names: Vec<_> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn next_attempt_starts_from_the_last_commit_of_any_attempt() {
+        let dir = tempfile::tempdir().unwrap();
+        let a1 = Checkpoint::new(dir.path()).unwrap();
+        a1.write(b"1").unwrap();
+        a1.write(b"2").unwrap();
+        // Attempt 2 writes nothing; attempt 3 still sees attempt 1's last commit.
+        let a2 = Checkpoint::new(dir.path()).unwrap();
+        assert_eq!(a2.read().unwrap().unwrap(), b"2");
+        let a3 = Checkpoint::new(dir.path()).unwrap();
+        assert_eq!(a3.read().unwrap().unwrap(), b"2");
+    }
+
+    #[test]
+    fn an_interrupted_commit_is_invisible_and_cleaned_up() {
+        let dir = tempfile::tempdir().unwrap();
+        Checkpoint::new(dir.path()).unwrap().write(b"good").unwrap();
+        // What a crash between the temporary write and the rename leaves behind.
+        fs::write(dir.path().join(".tmp-0000000000000001"), b"half").unwrap();
+        let next = Checkpoint::new(dir.path()).unwrap();
+        assert_eq!(next.read().unwrap().unwrap(), b"good");
+        assert_eq!(versions(dir.path()), ["ckpt-0000000000000000"]);
+    }
+
+    #[test]
+    fn old_versions_are_pruned_but_the_base_is_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        Checkpoint::new(dir.path()).unwrap().write(b"base").unwrap();
+        let cp = Checkpoint::new(dir.path()).unwrap();
+        for i in 0..5u8 {
+            cp.write(&[i]).unwrap();
+        }
+        assert_eq!(
+            versions(dir.path()),
+            ["ckpt-0000000000000000", "ckpt-0000000000000004", "ckpt-0000000000000005"]
+        );
+        assert_eq!(cp.read().unwrap().unwrap(), b"base");
+    }
+
+    #[test]
+    fn directories_round_trip_and_read_refuses_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = tempfile::tempdir().unwrap();
+        fs::create_dir(src.path().join("sub")).unwrap();
+        fs::write(src.path().join("a.txt"), "a").unwrap();
+        fs::write(src.path().join("sub/b.txt"), "b").unwrap();
+        Checkpoint::new(dir.path()).unwrap().save(src.path()).unwrap();
+
+        let next = Checkpoint::new(dir.path()).unwrap();
+        let out = tempfile::tempdir().unwrap();
+        let restored = next.restore(out.path().join("r")).unwrap().unwrap();
+        assert_eq!(fs::read_to_string(restored.join("sub/b.txt")).unwrap(), "b");
+        assert_eq!(fs::read_to_string(restored.join("a.txt")).unwrap(), "a");
+        match next.read() {
+            Err(CheckpointError::NotBytes { path }) => assert!(path.starts_with(dir.path())),
+            other => panic!("expected NotBytes, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_saved_file_reads_back_as_bytes_and_restores_under_its_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = tempfile::tempdir().unwrap();
+        let file = src.path().join("model.bin");
+        fs::write(&file, [1, 2, 3]).unwrap();
+        Checkpoint::new(dir.path()).unwrap().save(&file).unwrap();
+        let next = Checkpoint::new(dir.path()).unwrap();
+        assert_eq!(next.read().unwrap().unwrap(), [1, 2, 3]);
+        let out = tempfile::tempdir().unwrap();
+        next.restore(out.path()).unwrap();
+        assert_eq!(fs::read(out.path().join("model.bin")).unwrap(), [1, 2, 3]);
+    }
+
+    #[test]
+    fn bytes_restore_as_a_file_named_checkpoint() {
+        let dir = tempfile::tempdir().unwrap();
+        Checkpoint::new(dir.path()).unwrap().write(b"xyz").unwrap();
+        let out = tempfile::tempdir().unwrap();
+        let got = Checkpoint::new(dir.path()).unwrap().restore(out.path()).unwrap();
+        assert_eq!(got.as_deref(), Some(out.path()));
+        assert_eq!(fs::read(out.path().join("checkpoint")).unwrap(), b"xyz");
+    }
+
+    #[test]
+    fn missing_and_mistyped_inputs_are_typed_errors() {
+        let cp = Checkpoint::temporary().unwrap();
+        assert_eq!(cp.restore(cp.dir().join("x")).unwrap(), None);
+        assert_eq!(cp.load_state::<u64>().unwrap(), None);
+        match cp.save("/definitely/not/here") {
+            Err(CheckpointError::Io { op: "save", path, .. }) => assert_eq!(path, Path::new("/definitely/not/here")),
+            other => panic!("expected an io error, got {other:?}"),
+        }
+        cp.save_state(&"text").unwrap();
+        let next = Checkpoint::new(cp.dir()).unwrap();
+        match next.load_state::<u64>() {
+            Err(CheckpointError::State { type_name: "u64", path, .. }) => assert!(path.starts_with(cp.dir())),
+            other => panic!("expected a state error, got {other:?}"),
+        }
+    }
+}

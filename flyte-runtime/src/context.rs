@@ -1,0 +1,141 @@
+//! The running attempt's context: ids, attempt number and checkpoint.
+
+use std::cell::RefCell;
+use std::sync::Arc;
+
+use crate::checkpoint::Checkpoint;
+use crate::error::Error;
+
+/// What the runtime tells a running task about itself, injected into a `&TaskContext`
+/// parameter or returned by [`current_context`].
+///
+/// ```
+/// use flytekit::{task, LocalRuntime, TaskContext};
+///
+/// #[task(retries = 1)]
+/// fn which_attempt(ctx: &TaskContext) -> (u32, u32, String) {
+///     (ctx.attempt(), ctx.max_attempts(), ctx.node_id().to_string())
+/// }
+///
+/// let (attempt, max, node) = LocalRuntime::new().run_task(which_attempt, ()).unwrap();
+/// assert_eq!((attempt, max, node.as_str()), (1, 2, "n0"));
+/// ```
+#[derive(Clone, Debug)]
+pub struct TaskContext {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    execution_id: String,
+    node_id: String,
+    task: &'static str,
+    attempt: u32,
+    max_attempts: u32,
+    checkpoint: Checkpoint,
+}
+
+impl TaskContext {
+    pub(crate) fn new(
+        execution_id: &str,
+        node_id: &str,
+        task: &'static str,
+        attempt: u32,
+        max_attempts: u32,
+        checkpoint: Checkpoint,
+    ) -> Self {
+        TaskContext {
+            inner: Arc::new(Inner {
+                execution_id: execution_id.to_owned(),
+                node_id: node_id.to_owned(),
+                task,
+                attempt,
+                max_attempts,
+                checkpoint,
+            }),
+        }
+    }
+
+    /// A context for calling a task as a plain function, in a unit test: first attempt of one,
+    /// execution `local`, node `n0`.
+    ///
+    /// ```
+    /// use flytekit::{Checkpoint, TaskContext};
+    ///
+    /// let ctx = TaskContext::detached(Checkpoint::temporary()?);
+    /// assert_eq!(ctx.attempt(), 1);
+    /// # Ok::<(), flytekit::CheckpointError>(())
+    /// ```
+    pub fn detached(checkpoint: Checkpoint) -> Self {
+        Self::new("local", "n0", "", 1, 1, checkpoint)
+    }
+
+    /// The execution's id.
+    pub fn execution_id(&self) -> &str {
+        &self.inner.execution_id
+    }
+
+    /// The node's id in the workflow graph (`n0`, `n1`, ...).
+    pub fn node_id(&self) -> &str {
+        &self.inner.node_id
+    }
+
+    /// The name of the running task.
+    pub fn task_name(&self) -> &'static str {
+        self.inner.task
+    }
+
+    /// This attempt's number: 1 for the first attempt, 2 for the first retry, ...
+    pub fn attempt(&self) -> u32 {
+        self.inner.attempt
+    }
+
+    /// How many attempts the task may make in all (`retries + 1`).
+    pub fn max_attempts(&self) -> u32 {
+        self.inner.max_attempts
+    }
+
+    /// The node's checkpoint, as this attempt sees it.
+    pub fn checkpoint(&self) -> &Checkpoint {
+        &self.inner.checkpoint
+    }
+}
+
+thread_local! {
+    static CURRENT: RefCell<Option<TaskContext>> = const { RefCell::new(None) };
+}
+
+/// The context of the task running on this thread, as flytekit's `current_context()`.
+///
+/// Outside a task's attempt (or on a thread the task spawned) this is [`Error::NoContext`].
+///
+/// ```
+/// use flytekit::{current_context, task, Error, LocalRuntime, TaskError};
+///
+/// #[task]
+/// fn resume_point() -> Result<u64, TaskError> {
+///     let cp = current_context()?.checkpoint().clone();
+///     Ok(cp.load_state::<u64>()?.unwrap_or(0))
+/// }
+///
+/// assert_eq!(LocalRuntime::new().run_task(resume_point, ()).unwrap(), 0);
+/// assert!(matches!(current_context(), Err(Error::NoContext)));
+/// ```
+pub fn current_context() -> Result<TaskContext, Error> {
+    CURRENT.with(|c| c.borrow().clone()).ok_or(Error::NoContext)
+}
+
+/// Runs `f` with `ctx` as this thread's current context, restoring the previous one after,
+/// even if `f` panics.
+pub(crate) fn enter<R>(ctx: &TaskContext, f: impl FnOnce() -> R) -> R {
+    struct Restore(Option<TaskContext>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let previous = self.0.take();
+            CURRENT.with(|c| *c.borrow_mut() = previous);
+        }
+    }
+    let previous = CURRENT.with(|c| c.borrow_mut().replace(ctx.clone()));
+    let _restore = Restore(previous);
+    f()
+}

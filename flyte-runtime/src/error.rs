@@ -1,0 +1,269 @@
+//! What can go wrong: inside a task ([`TaskError`]), in a checkpoint ([`CheckpointError`]),
+//! while moving values between tasks ([`ValueError`]), and for a whole run ([`Error`]).
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::path::PathBuf;
+
+type BoxError = Box<dyn StdError + Send + Sync + 'static>;
+
+/// The error a task returns: a cause, and whether another attempt may help.
+///
+/// Errors are **recoverable by default**: any `std::error::Error` converts into a recoverable
+/// `TaskError` through `?`, and the runtime retries it while the task has retries left. Mark an
+/// error that no retry can fix with [`TaskError::non_recoverable`] or
+/// [`ResultExt::non_recoverable`]. This is Flyte 2's default; flytekit 1 retried only
+/// `FlyteRecoverableException`, and [`TaskError::recoverable`] is there for code ported from it.
+///
+/// ```
+/// use flytekit::{ResultExt, TaskError};
+///
+/// fn parse(s: &str) -> Result<u64, TaskError> {
+///     if s.is_empty() {
+///         return Err(TaskError::non_recoverable("empty input: retrying will not help"));
+///     }
+///     let n: u64 = s.parse().non_recoverable()?; // a bad number stays bad
+///     Ok(n)
+/// }
+/// assert!(!parse("x").unwrap_err().is_recoverable());
+/// assert_eq!(parse("7").unwrap(), 7);
+/// ```
+pub struct TaskError {
+    recoverable: bool,
+    cause: BoxError,
+}
+
+impl TaskError {
+    /// A failure that another attempt may fix (flytekit's `FlyteRecoverableException`).
+    pub fn recoverable(cause: impl Into<BoxError>) -> Self {
+        TaskError {
+            recoverable: true,
+            cause: cause.into(),
+        }
+    }
+
+    /// A failure that no retry can fix: the node fails at once, whatever retries are left.
+    pub fn non_recoverable(cause: impl Into<BoxError>) -> Self {
+        TaskError {
+            recoverable: false,
+            cause: cause.into(),
+        }
+    }
+
+    /// Whether the runtime will retry this error while retries are left.
+    pub fn is_recoverable(&self) -> bool {
+        self.recoverable
+    }
+
+    /// The underlying cause.
+    pub fn cause(&self) -> &(dyn StdError + Send + Sync + 'static) {
+        &*self.cause
+    }
+}
+
+// `TaskError` deliberately does not implement `std::error::Error`, as `anyhow::Error` does not:
+// that is what lets this blanket conversion make `?` work on every std error.
+impl<E: StdError + Send + Sync + 'static> From<E> for TaskError {
+    fn from(error: E) -> Self {
+        TaskError::recoverable(error)
+    }
+}
+
+impl fmt::Display for TaskError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.cause, f)?;
+        let mut source = self.cause.source();
+        while let Some(s) = source {
+            write!(f, ": {s}")?;
+            source = s.source();
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for TaskError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TaskError")
+            .field("recoverable", &self.recoverable)
+            .field("cause", &self.cause)
+            .finish()
+    }
+}
+
+/// `.non_recoverable()` on any `Result` whose error converts into a [`TaskError`].
+///
+/// ```
+/// use flytekit::{ResultExt, TaskError};
+///
+/// fn config(text: &str) -> Result<u32, TaskError> {
+///     Ok(text.trim().parse::<u32>().non_recoverable()?)
+/// }
+/// let err = config("many").unwrap_err();
+/// assert!(!err.is_recoverable());
+/// assert_eq!(err.to_string(), "invalid digit found in string");
+/// ```
+pub trait ResultExt<T> {
+    /// Marks the error, if any, as one that no retry can fix.
+    fn non_recoverable(self) -> Result<T, TaskError>;
+}
+
+impl<T, E: Into<TaskError>> ResultExt<T> for Result<T, E> {
+    fn non_recoverable(self) -> Result<T, TaskError> {
+        self.map_err(|e| {
+            let mut e = e.into();
+            e.recoverable = false;
+            e
+        })
+    }
+}
+
+/// How one attempt of a task ended when it did not succeed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FailureKind {
+    /// The task returned an error that may be retried.
+    Recoverable,
+    /// The task returned an error marked non-recoverable, or its inputs or outputs could not be
+    /// moved across the task boundary.
+    NonRecoverable,
+    /// The task panicked; panics are never retried.
+    Panic,
+}
+
+/// One failed attempt: its number (1-based), how it failed, and the cause as text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttemptFailure {
+    /// 1 for the first attempt.
+    pub attempt: u32,
+    /// Recoverable, non-recoverable or panic.
+    pub kind: FailureKind,
+    /// The error's or the panic's message.
+    pub cause: String,
+}
+
+impl fmt::Display for AttemptFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = match self.kind {
+            FailureKind::Recoverable => "recoverable error",
+            FailureKind::NonRecoverable => "non-recoverable error",
+            FailureKind::Panic => "panic",
+        };
+        write!(f, "attempt {}: {kind}: {}", self.attempt, self.cause)
+    }
+}
+
+/// A node that failed for good: where, and every attempt's cause.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeFailure {
+    /// The workflow that was running (the task's own name for [`run_task`](crate::LocalRuntime::run_task)).
+    pub workflow: String,
+    /// The node's id in the graph, such as `n0`.
+    pub node: String,
+    /// The task's name.
+    pub task: String,
+    /// How many attempts the task was allowed (`retries + 1`).
+    pub max_attempts: u32,
+    /// Every attempt that was made, in order.
+    pub attempts: Vec<AttemptFailure>,
+}
+
+impl fmt::Display for NodeFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let made = self.attempts.len();
+        write!(
+            f,
+            "workflow `{}` failed: node {} (task `{}`) failed after {made} of {} attempt{}",
+            self.workflow,
+            self.node,
+            self.task,
+            self.max_attempts,
+            if self.max_attempts == 1 { "" } else { "s" },
+        )?;
+        for attempt in &self.attempts {
+            write!(f, "; {attempt}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A checkpoint operation that failed, with the path it was working on.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CheckpointError {
+    /// The file system refused an operation.
+    #[error("checkpoint {op} failed for {}: {source}", path.display())]
+    Io {
+        /// What was being done: `write`, `read`, `save`, `restore`, ...
+        op: &'static str,
+        /// The file or directory involved.
+        path: PathBuf,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+    /// `read()` found a checkpoint saved from a directory of several files.
+    #[error("checkpoint {} holds a directory, not bytes: use `restore(dir)` to get it back", path.display())]
+    NotBytes {
+        /// The checkpoint's directory.
+        path: PathBuf,
+    },
+    /// `load_state` or `save_state` could not (de)serialize the state.
+    #[error("checkpoint {} could not be used as `{type_name}`: {message}", path.display())]
+    State {
+        /// The checkpoint (or, when saving, its directory).
+        path: PathBuf,
+        /// The Rust type asked for.
+        type_name: &'static str,
+        /// What the codec said.
+        message: String,
+    },
+    /// `save(path)` was given something that is neither a file nor a directory.
+    #[error("cannot save {} as a checkpoint: it is not a file or a directory", path.display())]
+    NotSaveable {
+        /// The path given to `save`.
+        path: PathBuf,
+    },
+}
+
+/// A value that could not cross a task boundary (serialization failed).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("cannot {op} a value of type `{type_name}`: {message}")]
+pub struct ValueError {
+    pub(crate) op: &'static str,
+    pub(crate) type_name: &'static str,
+    pub(crate) message: String,
+}
+
+/// Everything that can make a run, or a call into the runtime, fail.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A node failed and had no retries left (or failed in a way that is not retried).
+    #[error("{0}")]
+    NodeFailed(Box<NodeFailure>),
+    /// `current_context()` was called outside a running task.
+    #[error("flytekit::current_context() was called outside a running task: it only works on the thread running a task's attempt; pass `&TaskContext` as a parameter instead if you need it elsewhere")]
+    NoContext,
+    /// A workflow's inputs, outputs or literals could not be (de)serialized.
+    #[error(transparent)]
+    Value(#[from] ValueError),
+    /// The execution's working directory could not be prepared.
+    #[error("cannot prepare execution directory {}: {source}", path.display())]
+    Io {
+        /// The directory.
+        path: PathBuf,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+    /// A checkpoint could not be opened for an attempt.
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+}
+
+impl Error {
+    /// The failed node, when this is [`Error::NodeFailed`].
+    pub fn node_failure(&self) -> Option<&NodeFailure> {
+        match self {
+            Error::NodeFailed(failure) => Some(failure),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,395 @@
+//! Workflow graphs: the [`Workflow`] trait, the placeholders ([`Promise`]) a workflow body wires
+//! together, and the [`Graph`] it builds.
+//!
+//! A `#[workflow]` body runs once, when the graph is built, never at execution time. Calling a
+//! task there adds a node and returns placeholders for its outputs; rustc checks every
+//! placeholder against the input it is passed to.
+
+use std::cell::RefCell;
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::error::{Error, ValueError};
+use crate::task::{ErasedTask, Task};
+use crate::value::{Literal, Values};
+
+/// Where a node input (or a workflow output) takes its value from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Binding {
+    /// The workflow's input number `0`.
+    Input(usize),
+    /// Output slot `slot` of node number `node`.
+    Output {
+        /// The producing node's index in [`Graph::nodes`].
+        node: usize,
+        /// Which of its outputs (0 unless the task returns a tuple).
+        slot: usize,
+    },
+    /// A value written in the workflow's body, index into the graph's literals.
+    Literal(usize),
+}
+
+/// A typed placeholder for a value that exists only once the graph runs.
+///
+/// Inside a `#[workflow]`, parameters and task outputs are promises. They can be passed to
+/// tasks, destructured when a task returns a tuple, and returned; there is nothing else to do
+/// with them, because no value exists while the body runs.
+pub struct Promise<T> {
+    binding: Binding,
+    _type: PhantomData<fn() -> T>,
+}
+
+impl<T> Promise<T> {
+    pub(crate) fn new(binding: Binding) -> Self {
+        Promise {
+            binding,
+            _type: PhantomData,
+        }
+    }
+
+    /// Where the value will come from.
+    pub fn binding(&self) -> Binding {
+        self.binding
+    }
+}
+
+impl<T> Clone for Promise<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for Promise<T> {}
+
+impl<T> fmt::Debug for Promise<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Promise<{}>({:?})", std::any::type_name::<T>(), self.binding)
+    }
+}
+
+/// Something that can be passed where a workflow expects a `T`: a `Promise<T>`, or a value
+/// of type `T` written in the workflow (a literal). A `&str` also passes for a `String`.
+#[diagnostic::on_unimplemented(
+    message = "expected an input of type `{T}`, found `{Self}`",
+    label = "expected `{T}` here",
+    note = "inside a #[workflow], pass a task output or workflow input of type `{T}` (a `Promise<{T}>`), or a literal `{T}`"
+)]
+pub trait IntoInput<T> {
+    #[doc(hidden)]
+    fn bind(self, scope: &Scope) -> Binding;
+}
+
+impl<T> IntoInput<T> for Promise<T> {
+    fn bind(self, _: &Scope) -> Binding {
+        self.binding
+    }
+}
+
+impl<T: Serialize> IntoInput<T> for T {
+    fn bind(self, scope: &Scope) -> Binding {
+        scope.literal(&self)
+    }
+}
+
+impl IntoInput<String> for &str {
+    fn bind(self, scope: &Scope) -> Binding {
+        scope.literal(self)
+    }
+}
+
+/// What a workflow's body may return for an output of placeholders `P`: exactly those.
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "a #[workflow] must return task outputs or its inputs, not `{Self}`",
+    label = "expected `{P}` here",
+    note = "a workflow's result is wired from its nodes: return what a task call gave you (or a tuple of them); to return a computed value, compute it in a task"
+)]
+pub trait IntoOutput<P> {
+    fn into_output(self) -> P;
+}
+
+impl<P> IntoOutput<P> for P {
+    fn into_output(self) -> P {
+        self
+    }
+}
+
+/// Builds a graph while a workflow body runs. Generated code uses it; you do not need to.
+pub struct Scope {
+    inner: RefCell<Builder>,
+}
+
+struct Builder {
+    nodes: Vec<Node>,
+    literals: Vec<Literal>,
+    path: Vec<&'static str>,
+    error: Option<ValueError>,
+}
+
+impl Scope {
+    fn new(workflow: &'static str) -> Self {
+        Scope {
+            inner: RefCell::new(Builder {
+                nodes: Vec::new(),
+                literals: Vec::new(),
+                path: vec![workflow],
+                error: None,
+            }),
+        }
+    }
+
+    /// Stores a value written in the workflow body.
+    pub fn literal<T: Serialize + ?Sized>(&self, value: &T) -> Binding {
+        let mut b = self.inner.borrow_mut();
+        match Literal::encode(value) {
+            Ok(literal) => b.literals.push(literal),
+            Err(e) => {
+                b.error.get_or_insert(e);
+                b.literals.push(Literal(Arc::from(&[][..])));
+            }
+        }
+        Binding::Literal(b.literals.len() - 1)
+    }
+
+    /// Adds a node running `task` on `inputs`, and returns placeholders for its outputs.
+    pub fn task<T: Task>(&self, task: T, inputs: Vec<Binding>) -> <T::Output as Values<T::OutputShape>>::Promises {
+        let mut b = self.inner.borrow_mut();
+        let index = b.nodes.len();
+        let node = Node {
+            id: format!("n{index}"),
+            workflow: b.path.join("/"),
+            task: Arc::new(task),
+            inputs,
+        };
+        b.nodes.push(node);
+        T::Output::promises(&mut |slot| Binding::Output { node: index, slot })
+    }
+
+    /// Adds the nodes of `workflow` (inlined, as a sub-workflow) and returns its outputs.
+    pub fn workflow<W: Workflow>(&self, workflow: &W, inputs: Vec<Binding>) -> <W::Output as Values<W::OutputShape>>::Promises {
+        let input = W::Input::promises(&mut |i| inputs[i]);
+        self.inner.borrow_mut().path.push(workflow.name());
+        let output = workflow.build(self, input);
+        self.inner.borrow_mut().path.pop();
+        output
+    }
+}
+
+/// A task call in a graph.
+pub struct Node {
+    id: String,
+    workflow: String,
+    task: Arc<dyn ErasedTask>,
+    inputs: Vec<Binding>,
+}
+
+impl Node {
+    /// The node's id, `n0`, `n1`, ... in the order the body called the tasks.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The name of the task it runs.
+    pub fn task_name(&self) -> &'static str {
+        self.task.spec().name()
+    }
+
+    /// The workflow that called the task, with sub-workflows as a path (`outer/inner`).
+    pub fn workflow(&self) -> &str {
+        &self.workflow
+    }
+
+    /// How many times a failed attempt is retried.
+    pub fn retries(&self) -> u32 {
+        self.task.spec().retries()
+    }
+
+    /// Where each input comes from, in the task's order.
+    pub fn inputs(&self) -> &[Binding] {
+        &self.inputs
+    }
+
+    /// The indices of the nodes whose outputs this node consumes, without repeats.
+    pub fn upstream(&self) -> Vec<usize> {
+        let mut up: Vec<usize> = self
+            .inputs
+            .iter()
+            .filter_map(|b| match b {
+                Binding::Output { node, .. } => Some(*node),
+                _ => None,
+            })
+            .collect();
+        up.sort_unstable();
+        up.dedup();
+        up
+    }
+
+    pub(crate) fn task(&self) -> &dyn ErasedTask {
+        &*self.task
+    }
+}
+
+impl fmt::Debug for Node {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Node")
+            .field("id", &self.id)
+            .field("task", &self.task_name())
+            .field("inputs", &self.inputs)
+            .finish()
+    }
+}
+
+/// The graph a workflow body built: nodes, the literals they use and the workflow's outputs.
+///
+/// ```
+/// use flytekit::{task, workflow, Workflow};
+///
+/// #[task]
+/// fn load(n: u64) -> Vec<u64> { (0..n).collect() }
+/// #[task]
+/// fn total(xs: Vec<u64>) -> u64 { xs.iter().sum() }
+///
+/// #[workflow]
+/// fn pipeline(n: u64) -> u64 {
+///     let xs = load(n);
+///     total(xs)
+/// }
+///
+/// let graph = pipeline.graph().unwrap();
+/// let tasks: Vec<_> = graph.nodes().iter().map(|n| n.task_name()).collect();
+/// assert_eq!(tasks, ["load", "total"]);
+/// assert_eq!(graph.edges(), [(0, 1)]);
+/// ```
+#[derive(Debug)]
+pub struct Graph {
+    name: &'static str,
+    inputs: &'static [&'static str],
+    nodes: Vec<Node>,
+    literals: Vec<Literal>,
+    outputs: Vec<Binding>,
+}
+
+impl Graph {
+    /// The workflow's name.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// The names of the workflow's inputs.
+    pub fn inputs(&self) -> &'static [&'static str] {
+        self.inputs
+    }
+
+    /// The nodes, in the order the body called them (an order in which every node comes after
+    /// the nodes it depends on).
+    pub fn nodes(&self) -> &[Node] {
+        &self.nodes
+    }
+
+    /// Every `(upstream, downstream)` pair of node indices, sorted and without repeats.
+    pub fn edges(&self) -> Vec<(usize, usize)> {
+        let mut edges: Vec<_> = self
+            .nodes
+            .iter()
+            .enumerate()
+            .flat_map(|(i, n)| n.upstream().into_iter().map(move |u| (u, i)))
+            .collect();
+        edges.sort_unstable();
+        edges
+    }
+
+    /// Where each of the workflow's outputs comes from.
+    pub fn outputs(&self) -> &[Binding] {
+        &self.outputs
+    }
+
+    pub(crate) fn literal(&self, index: usize) -> Option<&Literal> {
+        self.literals.get(index)
+    }
+
+    /// A graph of one node that runs `task` on the workflow's inputs.
+    pub(crate) fn single<T: Task>(task: T) -> Graph {
+        let spec = task.spec();
+        let scope = Scope::new(spec.name());
+        let inputs = (0..T::Input::type_names().len()).map(Binding::Input).collect();
+        let output = scope.task(task, inputs);
+        let builder = scope.inner.into_inner();
+        Graph {
+            name: spec.name(),
+            inputs: spec.inputs(),
+            nodes: builder.nodes,
+            literals: builder.literals,
+            outputs: T::Output::bindings(&output),
+        }
+    }
+}
+
+/// A graph of tasks with typed inputs and outputs. `#[workflow]` implements it.
+///
+/// Like a task, a workflow is a value named after its function: pass it to
+/// [`LocalRuntime::run`](crate::LocalRuntime::run), or call it inside another workflow.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a #[workflow]",
+    label = "expected a #[workflow]",
+    note = "put #[workflow] on the function that wires your tasks together"
+)]
+pub trait Workflow: Send + Sync + 'static {
+    /// The inputs: `()`, a single type, or a tuple.
+    type Input: Values<Self::InputShape>;
+    /// The outputs: `()`, a single type, or a tuple.
+    type Output: Values<Self::OutputShape>;
+    #[doc(hidden)]
+    type InputShape;
+    #[doc(hidden)]
+    type OutputShape;
+
+    /// The workflow's name (the function's).
+    fn name(&self) -> &'static str;
+
+    /// The names of the inputs, in order.
+    fn input_names(&self) -> &'static [&'static str];
+
+    /// Runs the body once on placeholders, adding its nodes to `scope`.
+    #[doc(hidden)]
+    fn build(
+        &self,
+        scope: &Scope,
+        input: <Self::Input as Values<Self::InputShape>>::Promises,
+    ) -> <Self::Output as Values<Self::OutputShape>>::Promises;
+
+    /// Builds the graph, for inspection or execution.
+    fn graph(&self) -> Result<Graph, Error> {
+        let scope = Scope::new(self.name());
+        let input = Self::Input::promises(&mut Binding::Input);
+        let output = self.build(&scope, input);
+        let builder = scope.inner.into_inner();
+        if let Some(e) = builder.error {
+            return Err(e.into());
+        }
+        Ok(Graph {
+            name: self.name(),
+            inputs: self.input_names(),
+            nodes: builder.nodes,
+            literals: builder.literals,
+            outputs: Self::Output::bindings(&output),
+        })
+    }
+}
+
+/// What can be called inside a `#[workflow]`: a `#[task]` or another `#[workflow]`.
+///
+/// The macros implement it; the binder's `call` method carries the typed parameters, so rustc
+/// checks each argument where it is written.
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a #[task] or a #[workflow], so it cannot be called inside a #[workflow]",
+    label = "not a task or workflow",
+    note = "a workflow body only wires tasks together and runs before any value exists: mark the function #[task], or call it from inside a task"
+)]
+pub trait Callable {
+    type Binder<'s>;
+    fn binder<'s>(&self, scope: &'s Scope) -> Self::Binder<'s>;
+}

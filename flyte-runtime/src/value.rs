@@ -1,0 +1,184 @@
+//! Values crossing a task boundary, the way Flyte passes literals: serialized, one slot per
+//! input or output, so a tuple output is several slots that downstream nodes bind separately.
+//!
+//! The encoding is CBOR (through serde), which round-trips everything serde can describe,
+//! including NaN floats, byte strings and maps with non-string keys, which JSON would not.
+
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::error::ValueError;
+use crate::graph::{Binding, Promise};
+
+/// One serialized value (a Flyte literal). Cheap to clone.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Literal(pub(crate) Arc<[u8]>);
+
+impl Literal {
+    /// Serializes `value`.
+    pub fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Literal, ValueError> {
+        let mut bytes = Vec::new();
+        ciborium::into_writer(value, &mut bytes).map_err(|e| ValueError {
+            op: "serialize",
+            type_name: std::any::type_name::<T>(),
+            message: e.to_string(),
+        })?;
+        Ok(Literal(bytes.into()))
+    }
+
+    /// Deserializes the value as a `T`.
+    pub fn decode<T: DeserializeOwned>(&self) -> Result<T, ValueError> {
+        ciborium::from_reader(&self.0[..]).map_err(|e| ValueError {
+            op: "deserialize",
+            type_name: std::any::type_name::<T>(),
+            message: e.to_string(),
+        })
+    }
+
+    /// The serialized bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+/// What a type needs to be a task's input or output.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be a task or workflow input or output",
+    label = "not serializable",
+    note = "tasks exchange values the way Flyte exchanges literals, serialized with serde: add `#[derive(serde::Serialize, serde::Deserialize)]` to the type, or use a type that has them"
+)]
+pub trait Value: Serialize + DeserializeOwned + Send + 'static {}
+
+impl<T: Serialize + DeserializeOwned + Send + 'static> Value for T {}
+
+/// The shape of an interface whose values form a single slot (`fn f(x: u64)`, `-> u64`).
+#[doc(hidden)]
+pub enum One {}
+
+/// The shape of an interface of zero or several slots (`fn f()`, `fn f(a: u8, b: u8)`,
+/// `-> ()`, `-> (u8, String)`), written as a tuple.
+#[doc(hidden)]
+pub enum Many {}
+
+/// A task's or workflow's inputs or outputs as a list of slots.
+///
+/// `Shape` is [`One`] or [`Many`]; the macros pick it from the signature, so that a single
+/// input is written `9` and not `(9,)`, and a tuple output can still be destructured.
+#[doc(hidden)]
+pub trait Values<Shape>: Sized + Send + 'static {
+    /// The placeholders a workflow sees for these values.
+    type Promises: Copy;
+    /// The Rust type names, one per slot.
+    fn type_names() -> Vec<&'static str>;
+    /// Serializes, one literal per slot.
+    fn encode(&self) -> Result<Vec<Literal>, ValueError>;
+    /// Deserializes from one literal per slot.
+    fn decode(slots: &[Literal]) -> Result<Self, ValueError>;
+    /// Placeholders for the slots, bound by `slot(i)`.
+    fn promises(slot: &mut dyn FnMut(usize) -> Binding) -> Self::Promises;
+    /// The bindings behind placeholders.
+    fn bindings(promises: &Self::Promises) -> Vec<Binding>;
+}
+
+fn slot<'a>(slots: &'a [Literal], i: usize, type_name: &'static str) -> Result<&'a Literal, ValueError> {
+    slots.get(i).ok_or_else(|| ValueError {
+        op: "deserialize",
+        type_name,
+        message: format!("expected at least {} value(s), got {}", i + 1, slots.len()),
+    })
+}
+
+impl<T: Value> Values<One> for T {
+    type Promises = Promise<T>;
+    fn type_names() -> Vec<&'static str> {
+        vec![std::any::type_name::<T>()]
+    }
+    fn encode(&self) -> Result<Vec<Literal>, ValueError> {
+        Ok(vec![Literal::encode(self)?])
+    }
+    fn decode(slots: &[Literal]) -> Result<Self, ValueError> {
+        slot(slots, 0, std::any::type_name::<T>())?.decode()
+    }
+    fn promises(slot: &mut dyn FnMut(usize) -> Binding) -> Promise<T> {
+        Promise::new(slot(0))
+    }
+    fn bindings(promise: &Promise<T>) -> Vec<Binding> {
+        vec![promise.binding()]
+    }
+}
+
+macro_rules! tuple_values {
+    ($($t:ident $i:tt),*) => {
+        impl<$($t: Value),*> Values<Many> for ($($t,)*) {
+            type Promises = ($(Promise<$t>,)*);
+            fn type_names() -> Vec<&'static str> {
+                vec![$(std::any::type_name::<$t>()),*]
+            }
+            fn encode(&self) -> Result<Vec<Literal>, ValueError> {
+                Ok(vec![$(Literal::encode(&self.$i)?),*])
+            }
+            #[allow(unused_variables)]
+            fn decode(slots: &[Literal]) -> Result<Self, ValueError> {
+                Ok(($(slot(slots, $i, std::any::type_name::<$t>())?.decode::<$t>()?,)*))
+            }
+            #[allow(unused_variables, clippy::unused_unit)]
+            fn promises(slot: &mut dyn FnMut(usize) -> Binding) -> Self::Promises {
+                ($(Promise::<$t>::new(slot($i)),)*)
+            }
+            #[allow(unused_variables)]
+            fn bindings(promises: &Self::Promises) -> Vec<Binding> {
+                vec![$(promises.$i.binding()),*]
+            }
+        }
+    };
+}
+
+tuple_values!();
+tuple_values!(A 0);
+tuple_values!(A 0, B 1);
+tuple_values!(A 0, B 1, C 2);
+tuple_values!(A 0, B 1, C 2, D 3);
+tuple_values!(A 0, B 1, C 2, D 3, E 4);
+tuple_values!(A 0, B 1, C 2, D 3, E 4, F 5);
+tuple_values!(A 0, B 1, C 2, D 3, E 4, F 5, G 6);
+tuple_values!(A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7);
+tuple_values!(A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7, I 8);
+tuple_values!(A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7, I 8, J 9);
+tuple_values!(A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7, I 8, J 9, K 10);
+tuple_values!(A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7, I 8, J 9, K 10, L 11);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn floats_bytes_and_non_string_keys_round_trip() {
+        let nan = Literal::encode(&f64::NAN).unwrap();
+        assert!(nan.decode::<f64>().unwrap().is_nan());
+        let map: HashMap<(u8, u8), Vec<u8>> = [((1, 2), vec![0, 255])].into();
+        let back: HashMap<(u8, u8), Vec<u8>> = Literal::encode(&map).unwrap().decode().unwrap();
+        assert_eq!(back, map);
+    }
+
+    #[test]
+    fn tuples_are_one_slot_per_element() {
+        let slots = (7u64, String::from("x")).encode().unwrap();
+        assert_eq!(slots.len(), 2);
+        assert_eq!(slots[1].decode::<String>().unwrap(), "x");
+        let back = <(u64, String) as Values<Many>>::decode(&slots).unwrap();
+        assert_eq!(back, (7, "x".to_string()));
+        assert!(<() as Values<Many>>::encode(&()).unwrap().is_empty());
+    }
+
+    #[test]
+    fn decoding_the_wrong_type_names_it() {
+        let err = Literal::encode("text").unwrap().decode::<u64>().unwrap_err();
+        assert_eq!(err.op, "deserialize");
+        assert_eq!(err.type_name, "u64");
+        let missing = <u64 as Values<One>>::decode(&[]).unwrap_err();
+        assert!(missing.message.contains("expected at least 1"), "{missing}");
+    }
+}
