@@ -1,3 +1,132 @@
-//! placeholder
-pub use flyte_macros::{task, workflow};
-pub use flyte_runtime::*;
+//! Flyte's tasks, workflows and intra-task checkpoints for Rust.
+//!
+//! A `#[task]` is a function the runtime runs with retries and a checkpoint; a `#[workflow]`
+//! wires tasks into a graph whose every edge rustc type-checks; [`LocalRuntime`] executes the
+//! graph. When a task fails, its next attempt resumes from the last checkpoint it committed,
+//! which is what makes long loops on preemptible machines affordable.
+//!
+//! ```
+//! use flytekit::{task, workflow, Checkpoint, LocalRuntime, TaskError};
+//!
+//! #[task(retries = 3)]
+//! fn count_to(cp: &Checkpoint, n: u64) -> Result<u64, TaskError> {
+//!     let start: u64 = cp.load_state()?.unwrap_or(0);
+//!     for i in start..n {
+//!         if i == 5 && !cp.prev_exists() {
+//!             return Err(TaskError::recoverable("preempted")); // the retry resumes at 5
+//!         }
+//!         cp.save_state(&(i + 1))?;
+//!     }
+//!     Ok(n)
+//! }
+//!
+//! #[workflow]
+//! fn example(n: u64) -> u64 {
+//!     count_to(n)
+//! }
+//!
+//! # fn main() -> Result<(), flytekit::Error> {
+//! assert_eq!(LocalRuntime::new().run(example, 9)?, 9);
+//! # Ok(()) }
+//! ```
+//!
+//! The pieces, each in a module of `flyte-runtime` named for what it holds:
+//! [`Checkpoint`] (checkpoint), [`TaskContext`] and [`current_context`] (context),
+//! [`TaskError`] and [`Error`] (error), [`Task`] (task), [`Workflow`], [`Graph`] and
+//! [`Promise`] (graph), [`LocalRuntime`] (executor), [`Literal`] (value).
+
+/// Turns a function into a task: a value of a type named after the function that implements
+/// [`Task`], runs with retries and gets its checkpoint injected.
+///
+/// # Options
+///
+/// * `retries = N`: retry a failed attempt up to `N` times (`0..=10`, as Flyte caps it), so at
+///   most `N + 1` attempts run. Default 0.
+///
+/// # Signature
+///
+/// * Inputs and outputs are any types that implement serde's `Serialize` and
+///   `Deserialize`: several inputs, none, or one; `-> T`, `-> (A, B)` for several outputs
+///   (a workflow destructures them), `-> ()` or nothing for none.
+/// * `-> Result<T, E>` makes the task fallible, for any `E` that converts into [`TaskError`]:
+///   every `std::error::Error` does (recoverable), so `?` works on io, parse, ... errors.
+/// * A parameter `&Checkpoint` or `&TaskContext`, in any position, is filled in by the runtime
+///   and is not part of the task's interface. At most one per task.
+///
+/// The function stays callable directly, which is how you unit-test it:
+///
+/// ```
+/// use flytekit::{task, Checkpoint, TaskError};
+///
+/// #[task(retries = 2)]
+/// fn resume_sum(cp: &Checkpoint, upto: u64) -> Result<u64, TaskError> {
+///     let (mut i, mut sum): (u64, u64) = cp.load_state()?.unwrap_or((0, 0));
+///     while i < upto {
+///         i += 1;
+///         sum += i;
+///         cp.save_state(&(i, sum))?;
+///     }
+///     Ok(sum)
+/// }
+///
+/// let cp = Checkpoint::temporary()?;
+/// assert_eq!(resume_sum(&cp, 4)?, 10);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// Not supported, each a compile error that says what to do: methods, generics, `async fn`,
+/// two context parameters, a type that is not serializable.
+pub use flyte_macros::task;
+
+/// Turns a function into a workflow: a graph of tasks whose wiring rustc checks.
+///
+/// The body runs once, when the graph is built, never at execution. Inside it, the parameters
+/// and every task output are [`Promise`]s (placeholders): calling a task adds a node and returns
+/// placeholders for its outputs. Passing a `Promise<String>` where a task takes a `u64` is a
+/// compile error at that argument.
+///
+/// What a body may do: call tasks and workflows (nested calls too), pass placeholders or
+/// literals (`5`, `"text"`, `vec![1, 2]`, a constant) as arguments, bind outputs with `let`
+/// and destructure tuple outputs (`let (a, b) = split(x);`), and end with the placeholder or
+/// tuple of placeholders to return. Branching, loops, arithmetic, comparisons and method calls
+/// need values, which do not exist yet: each is a compile error that says to do it in a task.
+///
+/// ```
+/// use flytekit::{task, workflow, LocalRuntime, Workflow};
+///
+/// #[task]
+/// fn split(text: String) -> (String, usize) {
+///     let words = text.split_whitespace().count();
+///     (text.to_uppercase(), words)
+/// }
+///
+/// #[task]
+/// fn describe(upper: String, words: usize, sep: String) -> String {
+///     format!("{upper}{sep}{words} words")
+/// }
+///
+/// #[workflow]
+/// fn shout(text: String) -> String {
+///     let (upper, words) = split(text);
+///     describe(upper, words, " / ")
+/// }
+///
+/// #[workflow]
+/// fn twice(text: String) -> (String, String) {
+///     (shout(text), shout("again"))
+/// }
+///
+/// let out = LocalRuntime::new().run(twice, "hi there".to_string()).unwrap();
+/// assert_eq!(out, ("HI THERE / 2 words".to_string(), "AGAIN / 1 words".to_string()));
+/// assert_eq!(twice.graph().unwrap().nodes().len(), 4);
+/// ```
+pub use flyte_macros::workflow;
+
+pub use flyte_runtime::{
+    current_context, AttemptFailure, Binding, Checkpoint, CheckpointError, Error, FailureKind, Graph, IntoInput,
+    Literal, LocalRuntime, Node, NodeFailure, Promise, ResultExt, Task, TaskContext, TaskError, TaskSpec, Value,
+    ValueError, Workflow,
+};
+
+#[doc(hidden)]
+pub use flyte_runtime::__private;

@@ -16,7 +16,7 @@ pub enum Param {
     /// A parameter the runtime fills in; not part of the interface.
     Context { kind: Context, ty: Type },
     /// An input of the interface.
-    Input { name: Ident, ty: Type, pat: Pat },
+    Input { name: Ident, ty: Type, pat: Box<Pat> },
     /// `self`, which valid.rs rejects.
     Receiver(Span),
 }
@@ -46,7 +46,13 @@ pub struct Output {
 
 impl Function {
     pub fn new(item: ItemFn) -> Self {
-        let params = item.sig.inputs.iter().enumerate().map(|(i, arg)| Param::new(i, arg)).collect();
+        let params = item
+            .sig
+            .inputs
+            .iter()
+            .enumerate()
+            .map(|(i, arg)| Param::new(i, arg))
+            .collect();
         let output = Output::new(&item.sig.output);
         Function { item, params, output }
     }
@@ -109,7 +115,7 @@ impl Param {
         Param::Input {
             name,
             ty,
-            pat: (*typed.pat).clone(),
+            pat: typed.pat.clone(),
         }
     }
 }

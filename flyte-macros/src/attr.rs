@@ -67,7 +67,10 @@ pub fn task(args: TokenStream, errors: &mut Errors) -> TaskAttr {
 fn retries(value: &Expr) -> syn::Result<u32> {
     let range = format!("`retries` takes an integer from 0 to {MAX_RETRIES}, as Flyte caps it");
     let Expr::Lit(lit) = value else {
-        return Err(syn::Error::new_spanned(value, format!("{range}; write a literal like `retries = 3`")));
+        return Err(syn::Error::new_spanned(
+            value,
+            format!("{range}; write a literal like `retries = 3`"),
+        ));
     };
     let Lit::Int(int) = &lit.lit else {
         return Err(syn::Error::new_spanned(value, format!("{range}, like `retries = 3`")));
@@ -82,7 +85,11 @@ fn retries(value: &Expr) -> syn::Result<u32> {
 }
 
 fn unknown_key(key: &str) -> String {
-    let valid = TASK_KEYS.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ");
+    let valid = TASK_KEYS
+        .iter()
+        .map(|k| format!("`{k}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
     let mut msg = format!("unknown #[task] option `{key}`; valid options are: {valid}");
     if let Some(near) = TASK_KEYS.iter().find(|k| edit_distance(k, key) <= 2) {
         msg.push_str(&format!(" (did you mean `{near}`?)"));

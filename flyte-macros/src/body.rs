@@ -70,7 +70,10 @@ impl<'a> Body<'a> {
             return TokenStream::new();
         };
         if let Some((_, diverge)) = &init.diverge {
-            self.error(diverge, "`let ... else` cannot test a placeholder: a #[workflow] body runs before any value exists");
+            self.error(
+                diverge,
+                "`let ... else` cannot test a placeholder: a #[workflow] body runs before any value exists",
+            );
         }
         let (value, kind) = self.expr(&init.expr);
         let mut names = Vec::new();
@@ -306,7 +309,14 @@ const LOOP: &str = "loops are not allowed in a #[workflow]: the body runs once t
 fn is_comparison(op: &BinOp) -> bool {
     matches!(
         op,
-        BinOp::Eq(_) | BinOp::Ne(_) | BinOp::Lt(_) | BinOp::Le(_) | BinOp::Gt(_) | BinOp::Ge(_) | BinOp::And(_) | BinOp::Or(_)
+        BinOp::Eq(_)
+            | BinOp::Ne(_)
+            | BinOp::Lt(_)
+            | BinOp::Le(_)
+            | BinOp::Gt(_)
+            | BinOp::Ge(_)
+            | BinOp::And(_)
+            | BinOp::Or(_)
     )
 }
 

@@ -46,15 +46,24 @@ pub fn task(f: &Function, attr: &TaskAttr) -> TokenStream {
     };
     let mut next_input = locals.iter();
     let args = f.params.iter().map(|p| match p {
-        Param::Context { kind: Context::Checkpoint, .. } => quote!(__ctx.checkpoint()),
-        Param::Context { kind: Context::TaskContext, .. } => quote!(__ctx),
+        Param::Context {
+            kind: Context::Checkpoint,
+            ..
+        } => quote!(__ctx.checkpoint()),
+        Param::Context {
+            kind: Context::TaskContext,
+            ..
+        } => quote!(__ctx),
         _ => {
             let local = next_input.next();
             quote!(#local)
         }
     });
     let result = if f.output.fallible {
-        quote!(::core::result::Result::map_err(__out, ::core::convert::Into::<::flytekit::TaskError>::into))
+        quote!(::core::result::Result::map_err(
+            __out,
+            ::core::convert::Into::<::flytekit::TaskError>::into
+        ))
     } else {
         quote!(::core::result::Result::Ok(__out))
     };
@@ -184,7 +193,9 @@ pub fn workflow(f: &Function, errors: &mut Errors) -> TokenStream {
 fn binder(f: &Function, add: TokenStream) -> TokenStream {
     let ident = f.ident();
     let (output_ty, output_shape) = (&f.output.ty, shape(f.output.shape));
-    let params = f.inputs().map(|(name, ty)| quote!(#name: impl ::flytekit::IntoInput<#ty>));
+    let params = f
+        .inputs()
+        .map(|(name, ty)| quote!(#name: impl ::flytekit::IntoInput<#ty>));
     let names = f.inputs().map(|(name, _)| name);
     let call = Ident::new("call", ident.span());
     quote! {

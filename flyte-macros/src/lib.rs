@@ -66,7 +66,10 @@ fn with_errors(mut tokens: proc_macro2::TokenStream, errors: Errors) -> TokenStr
 }
 
 fn not_a_function(e: syn::Error, input: TokenStream, what: &str) -> TokenStream {
-    let e = syn::Error::new(e.span(), format!("#[{what}] goes on a free function (`fn name(..) -> T {{ .. }}`): {e}"));
+    let e = syn::Error::new(
+        e.span(),
+        format!("#[{what}] goes on a free function (`fn name(..) -> T {{ .. }}`): {e}"),
+    );
     let mut out: proc_macro2::TokenStream = input.into();
     out.extend(e.to_compile_error());
     out.into()

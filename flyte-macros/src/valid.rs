@@ -25,10 +25,16 @@ pub fn signature(f: &Function, what: &str, errors: &mut Errors) -> bool {
         ));
     }
     if let Some(t) = &sig.unsafety {
-        errors.push(syn::Error::new_spanned(t, format!("#[{what}] cannot be `unsafe fn`: make the function safe and use `unsafe` blocks inside it")));
+        errors.push(syn::Error::new_spanned(
+            t,
+            format!("#[{what}] cannot be `unsafe fn`: make the function safe and use `unsafe` blocks inside it"),
+        ));
     }
     if let Some(abi) = &sig.abi {
-        errors.push(syn::Error::new_spanned(abi, format!("#[{what}] cannot have an `extern` ABI")));
+        errors.push(syn::Error::new_spanned(
+            abi,
+            format!("#[{what}] cannot have an `extern` ABI"),
+        ));
     }
     if let Some(v) = &sig.variadic {
         errors.push(syn::Error::new_spanned(v, format!("#[{what}] cannot be variadic")));
@@ -78,7 +84,7 @@ pub fn workflow_signature(f: &Function, errors: &mut Errors) {
                     format!("a #[workflow] has no `{name}`: it only wires tasks together; take `{name}` in the #[task] that needs it"),
                 ));
             }
-            Param::Input { pat, .. } if !matches!(pat, Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none()) => {
+            Param::Input { pat, .. } if !matches!(&**pat, Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none()) => {
                 errors.push(syn::Error::new(
                     pat.span(),
                     "a #[workflow] parameter must be a plain name, like `n: u64`: it stands for a value the graph receives at run time",

@@ -107,7 +107,10 @@ impl Checkpoint {
                 // Left by a crash mid-commit: never visible as a checkpoint, safe to drop.
                 let _ = remove(&entry.path());
             } else if let Some(seq) = name.strip_prefix(PREFIX).and_then(|s| s.parse().ok()) {
-                versions.push(Version { seq, path: entry.path() });
+                versions.push(Version {
+                    seq,
+                    path: entry.path(),
+                });
             }
         }
         let base = versions.into_iter().max_by_key(|v| v.seq);
@@ -172,7 +175,9 @@ impl Checkpoint {
                 let dst = tmp.join(name);
                 fs::copy(src, &dst).map(drop).map_err(|e| io_error("save", &dst, e))
             } else {
-                Err(CheckpointError::NotSaveable { path: src.to_path_buf() })
+                Err(CheckpointError::NotSaveable {
+                    path: src.to_path_buf(),
+                })
             }
         })
     }
@@ -228,11 +233,13 @@ impl Checkpoint {
             return Ok(None);
         };
         let path = self.inner.base.as_ref().map(|b| b.path.clone()).unwrap_or_default();
-        ciborium::from_reader(&bytes[..]).map(Some).map_err(|e| CheckpointError::State {
-            path,
-            type_name: std::any::type_name::<T>(),
-            message: e.to_string(),
-        })
+        ciborium::from_reader(&bytes[..])
+            .map(Some)
+            .map_err(|e| CheckpointError::State {
+                path,
+                type_name: std::any::type_name::<T>(),
+                message: e.to_string(),
+            })
     }
 
     /// Builds a version under a temporary name with `fill`, then renames it into place.
@@ -356,7 +363,11 @@ mod tests {
         }
         assert_eq!(
             versions(dir.path()),
-            ["ckpt-0000000000000000", "ckpt-0000000000000004", "ckpt-0000000000000005"]
+            [
+                "ckpt-0000000000000000",
+                "ckpt-0000000000000004",
+                "ckpt-0000000000000005"
+            ]
         );
         assert_eq!(cp.read().unwrap().unwrap(), b"base");
     }
@@ -417,7 +428,9 @@ mod tests {
         cp.save_state(&"text").unwrap();
         let next = Checkpoint::new(cp.dir()).unwrap();
         match next.load_state::<u64>() {
-            Err(CheckpointError::State { type_name: "u64", path, .. }) => assert!(path.starts_with(cp.dir())),
+            Err(CheckpointError::State {
+                type_name: "u64", path, ..
+            }) => assert!(path.starts_with(cp.dir())),
             other => panic!("expected a state error, got {other:?}"),
         }
     }

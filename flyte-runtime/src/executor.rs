@@ -104,7 +104,10 @@ impl<'g> Execution<'g> {
                 (temp.path().to_path_buf(), Some(temp))
             }
         };
-        std::fs::create_dir_all(&dir).map_err(|source| Error::Io { path: dir.clone(), source })?;
+        std::fs::create_dir_all(&dir).map_err(|source| Error::Io {
+            path: dir.clone(),
+            source,
+        })?;
         Ok(Execution {
             id,
             dir,
@@ -169,7 +172,9 @@ impl<'g> Execution<'g> {
         for attempt in 1..=max_attempts {
             let checkpoint = Checkpoint::new(&checkpoints)?;
             let ctx = TaskContext::new(&self.id, node.id(), spec.name(), attempt, max_attempts, checkpoint);
-            let result = context::enter(&ctx, || catch_unwind(AssertUnwindSafe(|| task.run_erased(&ctx, inputs))));
+            let result = context::enter(&ctx, || {
+                catch_unwind(AssertUnwindSafe(|| task.run_erased(&ctx, inputs)))
+            });
             let failure = match result {
                 Ok(Ok(outputs)) => return Ok(outputs),
                 Ok(Err(failure)) => failure,

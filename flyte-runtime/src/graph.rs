@@ -169,7 +169,11 @@ impl Scope {
     }
 
     /// Adds the nodes of `workflow` (inlined, as a sub-workflow) and returns its outputs.
-    pub fn workflow<W: Workflow>(&self, workflow: &W, inputs: Vec<Binding>) -> <W::Output as Values<W::OutputShape>>::Promises {
+    pub fn workflow<W: Workflow>(
+        &self,
+        workflow: &W,
+        inputs: Vec<Binding>,
+    ) -> <W::Output as Values<W::OutputShape>>::Promises {
         let input = W::Input::promises(&mut |i| inputs[i]);
         self.inner.borrow_mut().path.push(workflow.name());
         let output = workflow.build(self, input);

@@ -165,7 +165,7 @@ mod tests {
 
     #[test]
     fn tuples_are_one_slot_per_element() {
-        let slots = (7u64, String::from("x")).encode().unwrap();
+        let slots = <(u64, String) as Values<Many>>::encode(&(7, "x".into())).unwrap();
         assert_eq!(slots.len(), 2);
         assert_eq!(slots[1].decode::<String>().unwrap(), "x");
         let back = <(u64, String) as Values<Many>>::decode(&slots).unwrap();
