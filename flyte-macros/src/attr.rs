@@ -91,7 +91,7 @@ fn unknown_key(key: &str) -> String {
         .collect::<Vec<_>>()
         .join(", ");
     let mut msg = format!("unknown #[task] option `{key}`; valid options are: {valid}");
-    if let Some(near) = TASK_KEYS.iter().find(|k| edit_distance(k, key) <= 2) {
+    if let Some(near) = TASK_KEYS.iter().find(|k| edit_distance(k, key) <= 3) {
         msg.push_str(&format!(" (did you mean `{near}`?)"));
     }
     msg
@@ -107,7 +107,7 @@ pub fn workflow(args: TokenStream, errors: &mut Errors) {
     }
 }
 
-/// Levenshtein distance, for "did you mean" hints on short keys.
+/// Levenshtein distance, for "did you mean" hints on short keys (`retry` is 3 from `retries`).
 fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut row: Vec<usize> = (0..=b.len()).collect();
@@ -121,4 +121,43 @@ fn edit_distance(a: &str, b: &str) -> usize {
         }
     }
     row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use quote::quote;
+
+    fn parse(tokens: TokenStream) -> (TaskAttr, Vec<String>) {
+        let mut errors = Errors::new();
+        let attr = task(tokens, &mut errors);
+        (attr, errors.iter().map(ToString::to_string).collect())
+    }
+
+    #[test]
+    fn retries_within_flytes_cap() {
+        assert_eq!(parse(quote!()).0.retries, 0);
+        assert_eq!(parse(quote!(retries = 10)).0.retries, 10);
+        let (_, errors) = parse(quote!(retries = 11));
+        assert_eq!(errors.len(), 1);
+        assert!(errors[0].contains("from 0 to 10") && errors[0].contains("`11` is out of range"), "{errors:?}");
+    }
+
+    #[test]
+    fn every_bad_option_is_reported_at_once() {
+        let (_, errors) = parse(quote!(retry = 3, retries = "3", retries = 1, timeout = 5));
+        assert_eq!(errors.len(), 4, "{errors:?}");
+        assert!(errors[0].contains("did you mean `retries`?"), "{errors:?}");
+        assert!(errors[1].contains("like `retries = 3`"), "{errors:?}");
+        assert!(errors[2].contains("duplicate #[task] option `retries`"), "{errors:?}");
+        assert!(errors[3].contains("valid options are: `retries`") && !errors[3].contains("did you mean"));
+    }
+
+    #[test]
+    fn edit_distance_counts_single_edits() {
+        assert_eq!(edit_distance("retries", "retries"), 0);
+        assert_eq!(edit_distance("retries", "retry"), 3);
+        assert_eq!(edit_distance("retries", "entries"), 2);
+        assert_eq!(edit_distance("", "abc"), 3);
+    }
 }

@@ -69,6 +69,19 @@ impl<E: StdError + Send + Sync + 'static> From<E> for TaskError {
     }
 }
 
+// So that a unit test returning `Result<(), Box<dyn Error>>` can `?` a task's result.
+impl From<TaskError> for Box<dyn StdError + Send + Sync + 'static> {
+    fn from(error: TaskError) -> Self {
+        error.cause
+    }
+}
+
+impl From<TaskError> for Box<dyn StdError + 'static> {
+    fn from(error: TaskError) -> Self {
+        error.cause
+    }
+}
+
 impl fmt::Display for TaskError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Display::fmt(&self.cause, f)?;
