@@ -38,8 +38,6 @@ pub struct Output {
     /// The value the function produces: `T` for `-> T` and for `-> Result<T, E>`.
     pub ty: Type,
     pub shape: Shape,
-    /// The slot types: `[T]` for one, the elements for a tuple.
-    pub slots: Vec<Type>,
     /// Whether the function returns `Result<T, E>`.
     pub fallible: bool,
 }
@@ -66,6 +64,13 @@ impl Function {
             Param::Input { name, ty, .. } => Some((name, ty)),
             _ => None,
         })
+    }
+
+    /// The inputs' names as the interface lists them (`r#type` is `type`).
+    pub fn input_names(&self) -> Vec<String> {
+        self.inputs()
+            .map(|(n, _)| n.to_string().trim_start_matches("r#").to_owned())
+            .collect()
     }
 
     pub fn input_shape(&self) -> Shape {
@@ -106,10 +111,7 @@ impl Param {
             return Param::Context { kind, ty };
         }
         let name = match &*typed.pat {
-            Pat::Ident(p) => {
-                let name = p.ident.to_string();
-                Ident::new(name.trim_start_matches("r#"), p.ident.span())
-            }
+            Pat::Ident(p) => p.ident.clone(),
             other => Ident::new(&format!("arg{index}"), other.span()),
         };
         Param::Input {
@@ -148,17 +150,11 @@ impl Output {
                 None => ((**ty).clone(), false),
             },
         };
-        let (shape, slots) = match &ty {
-            Type::Tuple(t) => (Shape::Many, t.elems.iter().cloned().collect()),
-            Type::Paren(p) => (Shape::One, vec![(*p.elem).clone()]),
-            other => (Shape::One, vec![other.clone()]),
+        let shape = match &ty {
+            Type::Tuple(_) => Shape::Many,
+            _ => Shape::One,
         };
-        Output {
-            ty,
-            shape,
-            slots,
-            fallible,
-        }
+        Output { ty, shape, fallible }
     }
 }
 

@@ -140,7 +140,10 @@ mod tests {
         assert_eq!(parse(quote!(retries = 10)).0.retries, 10);
         let (_, errors) = parse(quote!(retries = 11));
         assert_eq!(errors.len(), 1);
-        assert!(errors[0].contains("from 0 to 10") && errors[0].contains("`11` is out of range"), "{errors:?}");
+        assert!(
+            errors[0].contains("from 0 to 10") && errors[0].contains("`11` is out of range"),
+            "{errors:?}"
+        );
     }
 
     #[test]

@@ -8,7 +8,7 @@
 
 use std::collections::HashSet;
 
-use proc_macro2::{Ident, TokenStream, TokenTree};
+use proc_macro2::{Delimiter, Group, Ident, TokenStream, TokenTree};
 use quote::{quote, quote_spanned, ToTokens};
 use syn::spanned::Spanned;
 use syn::visit::Visit;
@@ -230,8 +230,11 @@ impl<'a> Body<'a> {
         let scope = self.scope;
         let span = func.span();
         let method = Ident::new("call", span);
+        // The user's parentheses, so that rustc's "provide the argument" fix lands in them.
+        let mut args = Group::new(Delimiter::Parenthesis, quote!(#(#args),*));
+        args.set_span(call.paren_token.span.join());
         let out = quote_spanned! {span=>
-            ::flytekit::__private::binder(&#func, #scope).#method(#(#args),*)
+            ::flytekit::__private::binder(&#func, #scope).#method #args
         };
         (out, Kind::Placeholder)
     }

@@ -22,7 +22,7 @@ pub fn task(f: &Function, attr: &TaskAttr) -> TokenStream {
     let body_fn = format_ident!("__flytekit_{}", ident, span = Span::mixed_site());
     let (input_ty, input_shape) = interface(f.inputs().map(|(_, ty)| ty).collect(), f.input_shape());
     let (output_ty, output_shape) = (&f.output.ty, shape(f.output.shape));
-    let input_names: Vec<String> = f.inputs().map(|(n, _)| n.to_string()).collect();
+    let input_names = f.input_names();
 
     // The user's function, renamed, as the body every call ends in.
     let mut item = f.item.clone();
@@ -68,7 +68,6 @@ pub fn task(f: &Function, attr: &TaskAttr) -> TokenStream {
         quote!(::core::result::Result::Ok(__out))
     };
 
-    let asserts = value_asserts(f);
     let binder = binder(f, quote!(task(#ident, __inputs)));
     let outer = f.outer_attrs();
     let cfgs = f.cfg_attrs();
@@ -116,7 +115,6 @@ pub fn task(f: &Function, attr: &TaskAttr) -> TokenStream {
             }
 
             #binder
-            #asserts
         };
     }
 }
@@ -127,7 +125,7 @@ pub fn workflow(f: &Function, errors: &mut Errors) -> TokenStream {
     let (input_ty, input_shape) = interface(f.inputs().map(|(_, ty)| ty).collect(), f.input_shape());
     let (output_ty, output_shape) = (&f.output.ty, shape(f.output.shape));
     let names: Vec<&Ident> = f.inputs().map(|(n, _)| n).collect();
-    let input_names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+    let input_names = f.input_names();
     let unpack = match f.input_shape() {
         Shape::One => quote!(let #(#names)* = __input;),
         Shape::Many => quote!(let (#(#names,)*) = __input;),
@@ -135,7 +133,7 @@ pub fn workflow(f: &Function, errors: &mut Errors) -> TokenStream {
 
     let scope = Ident::new("__scope", Span::mixed_site());
     let before = errors.len();
-    let (stmts, tail) = Body::new(input_names.iter().cloned(), &scope, errors).block(&f.item.block);
+    let (stmts, tail) = Body::new(names.iter().map(|n| n.to_string()), &scope, errors).block(&f.item.block);
     let body = if errors.len() == before {
         let tail = quote_spanned!(tail.span()=> ::flytekit::__private::IntoOutput::into_output(#tail));
         quote!(#unpack #(#stmts)* #tail)
@@ -144,7 +142,6 @@ pub fn workflow(f: &Function, errors: &mut Errors) -> TokenStream {
         quote!(::core::panic!("this workflow did not compile"))
     };
 
-    let asserts = value_asserts(f);
     let binder = binder(f, quote!(workflow(&#ident, __inputs)));
     let outer = f.outer_attrs();
     let cfgs = f.cfg_attrs();
@@ -183,7 +180,6 @@ pub fn workflow(f: &Function, errors: &mut Errors) -> TokenStream {
             }
 
             #binder
-            #asserts
         };
     }
 }
@@ -218,14 +214,6 @@ fn binder(f: &Function, add: TokenStream) -> TokenStream {
             }
         }
     }
-}
-
-/// One check per input and output type, at that type, that it can cross a task boundary.
-fn value_asserts(f: &Function) -> TokenStream {
-    let types = f.inputs().map(|(_, ty)| ty).chain(&f.output.slots);
-    types
-        .map(|ty| quote_spanned!(ty.span()=> const _: () = ::flytekit::__private::assert_value::<#ty>();))
-        .collect()
 }
 
 /// The Rust type and the shape of a list of inputs.

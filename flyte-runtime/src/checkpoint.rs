@@ -65,7 +65,11 @@ struct Inner {
 
 struct State {
     next: u64,
+    /// Versions this attempt committed, oldest first.
     committed: Vec<Version>,
+    /// Versions older than the base, left by earlier attempts: dropped at this attempt's first
+    /// commit, so that the directory never holds more than the base and two newer commits.
+    stale: Vec<Version>,
 }
 
 #[derive(Clone, Debug)]
@@ -113,7 +117,8 @@ impl Checkpoint {
                 });
             }
         }
-        let base = versions.into_iter().max_by_key(|v| v.seq);
+        versions.sort_by_key(|v| v.seq);
+        let base = versions.pop();
         let next = base.as_ref().map_or(0, |v| v.seq + 1);
         Ok(Checkpoint {
             inner: Arc::new(Inner {
@@ -122,6 +127,7 @@ impl Checkpoint {
                 state: Mutex::new(State {
                     next,
                     committed: Vec::new(),
+                    stale: versions,
                 }),
                 _temp: temp,
             }),
@@ -257,8 +263,10 @@ impl Checkpoint {
         state.committed.push(Version { seq, path });
         // Keep the base (this attempt may still read it) and the two newest commits.
         let keep_from = state.committed.len().saturating_sub(2);
-        for old in state.committed.drain(..keep_from) {
-            let _ = remove(&old.path);
+        let mut old = std::mem::take(&mut state.stale);
+        old.extend(state.committed.drain(..keep_from));
+        for version in old {
+            let _ = remove(&version.path);
         }
         Ok(())
     }

@@ -57,7 +57,7 @@ impl TaskContext {
     }
 
     /// A context for calling a task as a plain function, in a unit test: first attempt of one,
-    /// execution `local`, node `n0`.
+    /// execution `local`, node `n0`, task `detached`.
     ///
     /// ```
     /// use flytekit::{Checkpoint, TaskContext};
@@ -67,7 +67,7 @@ impl TaskContext {
     /// # Ok::<(), flytekit::CheckpointError>(())
     /// ```
     pub fn detached(checkpoint: Checkpoint) -> Self {
-        Self::new("local", "n0", "", 1, 1, checkpoint)
+        Self::new("local", "n0", "detached", 1, 1, checkpoint)
     }
 
     /// The execution's id.

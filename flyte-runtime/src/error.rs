@@ -167,7 +167,8 @@ impl fmt::Display for AttemptFailure {
 /// A node that failed for good: where, and every attempt's cause.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NodeFailure {
-    /// The workflow that was running (the task's own name for [`run_task`](crate::LocalRuntime::run_task)).
+    /// The workflow that called the task, as a path when it is a sub-workflow (`outer/inner`);
+    /// the task's own name for [`run_task`](crate::LocalRuntime::run_task).
     pub workflow: String,
     /// The node's id in the graph, such as `n0`.
     pub node: String,

@@ -191,7 +191,7 @@ impl<'g> Execution<'g> {
             }
         }
         Err(Error::NodeFailed(Box::new(NodeFailure {
-            workflow: self.graph.name().to_owned(),
+            workflow: node.workflow().to_owned(),
             node: node.id().to_owned(),
             task: spec.name().to_owned(),
             max_attempts,
@@ -214,5 +214,5 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
 fn new_execution_id() -> String {
     let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
     let n = EXECUTIONS.fetch_add(1, Ordering::Relaxed);
-    format!("x{:x}{:x}{n}", nanos & 0xffff_ffff_ffff, std::process::id())
+    format!("x{:x}-{:x}-{n}", nanos & 0xffff_ffff_ffff, std::process::id())
 }

@@ -67,6 +67,11 @@ pub enum Many {}
 /// `Shape` is [`One`] or [`Many`]; the macros pick it from the signature, so that a single
 /// input is written `9` and not `(9,)`, and a tuple output can still be destructured.
 #[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be a task or workflow input or output",
+    label = "not serializable",
+    note = "tasks exchange values the way Flyte exchanges literals, serialized with serde: add `#[derive(serde::Serialize, serde::Deserialize)]` to the type, or use a type that has them"
+)]
 pub trait Values<Shape>: Sized + Send + 'static {
     /// The placeholders a workflow sees for these values.
     type Promises: Copy;
