@@ -1,0 +1,19 @@
+use flytekit::{task, workflow};
+
+#[task]
+fn split(x: u64) -> (u64, u64) {
+    (x / 2, x % 2)
+}
+
+#[task]
+fn double(x: u64) -> u64 {
+    x * 2
+}
+
+#[workflow]
+fn wf(x: u64) -> u64 {
+    let parts = split(x);
+    double(parts.0)
+}
+
+fn main() {}

@@ -1,0 +1,8 @@
+use flytekit::task;
+
+#[task]
+fn identity<T: Clone>(x: T) -> T {
+    x
+}
+
+fn main() {}

@@ -1,0 +1,8 @@
+use flytekit::task;
+
+#[task]
+fn double(x: impl Into<u64>) -> u64 {
+    x.into() * 2
+}
+
+fn main() {}

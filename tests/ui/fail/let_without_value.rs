@@ -1,0 +1,15 @@
+use flytekit::{task, workflow};
+
+#[task]
+fn double(x: u64) -> u64 {
+    x * 2
+}
+
+#[workflow]
+fn wf(x: u64) -> u64 {
+    let y;
+    y = double(x);
+    y
+}
+
+fn main() {}

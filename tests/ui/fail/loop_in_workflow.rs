@@ -1,0 +1,17 @@
+use flytekit::{task, workflow};
+
+#[task]
+fn double(x: u64) -> u64 {
+    x * 2
+}
+
+#[workflow]
+fn wf(x: u64) -> u64 {
+    let mut y = x;
+    for _ in 0..3 {
+        y = double(y);
+    }
+    y
+}
+
+fn main() {}

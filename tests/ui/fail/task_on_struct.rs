@@ -1,0 +1,8 @@
+use flytekit::task;
+
+#[task]
+struct NotAFunction {
+    x: u64,
+}
+
+fn main() {}

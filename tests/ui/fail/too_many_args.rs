@@ -1,0 +1,13 @@
+use flytekit::{task, workflow};
+
+#[task]
+fn double(x: u64) -> u64 {
+    x * 2
+}
+
+#[workflow]
+fn wf(x: u64) -> u64 {
+    double(x, 3)
+}
+
+fn main() {}
