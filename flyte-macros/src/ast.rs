@@ -40,6 +40,9 @@ pub struct Output {
     pub shape: Shape,
     /// Whether the function returns `Result<T, E>`.
     pub fallible: bool,
+    /// Where to report an error type that cannot become a `TaskError`: `E`, or the whole
+    /// `Result<T>` for an alias like `io::Result<T>`.
+    pub error_span: proc_macro2::Span,
 }
 
 impl Function {
@@ -143,24 +146,29 @@ pub fn context_kind(ty: &Type) -> Option<Context> {
 
 impl Output {
     fn new(ret: &ReturnType) -> Self {
-        let (ty, fallible) = match ret {
-            ReturnType::Default => (syn::parse_quote!(()), false),
-            ReturnType::Type(_, ty) => match result_ok_type(ty) {
-                Some(ok) => (ok.clone(), true),
-                None => ((**ty).clone(), false),
+        let (ty, fallible, error_span) = match ret {
+            ReturnType::Default => (syn::parse_quote!(()), false, Span::call_site()),
+            ReturnType::Type(_, ty) => match result_types(ty) {
+                Some((ok, err)) => (ok.clone(), true, err.map_or_else(|| ty.span(), |e| e.span())),
+                None => ((**ty).clone(), false, Span::call_site()),
             },
         };
         let shape = match &ty {
             Type::Tuple(_) => Shape::Many,
             _ => Shape::One,
         };
-        Output { ty, shape, fallible }
+        Output {
+            ty,
+            shape,
+            fallible,
+            error_span,
+        }
     }
 }
 
-/// `T` in a return type written `Result<T, ...>` (any path ending in `Result`, so that
-/// `io::Result<T>` works too).
-fn result_ok_type(ty: &Type) -> Option<&Type> {
+/// `T` and `E` in a return type written `Result<T, E>` (any path ending in `Result`, so that
+/// `io::Result<T>` works too, with no `E`).
+fn result_types(ty: &Type) -> Option<(&Type, Option<&Type>)> {
     let Type::Path(path) = ty else { return None };
     let last = path.path.segments.last()?;
     if last.ident != "Result" {
@@ -169,8 +177,9 @@ fn result_ok_type(ty: &Type) -> Option<&Type> {
     let PathArguments::AngleBracketed(args) = &last.arguments else {
         return None;
     };
-    match args.args.first()? {
+    let mut types = args.args.iter().filter_map(|a| match a {
         GenericArgument::Type(t) => Some(t),
         _ => None,
-    }
+    });
+    Some((types.next()?, types.next()))
 }

@@ -10,9 +10,10 @@ use std::collections::HashSet;
 
 use proc_macro2::{Delimiter, Group, Ident, TokenStream, TokenTree};
 use quote::{quote, quote_spanned, ToTokens};
+use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
 use syn::visit::Visit;
-use syn::{BinOp, Block, Expr, ExprCall, Pat, Stmt};
+use syn::{BinOp, Block, Expr, ExprCall, Pat, Stmt, Token, Type};
 
 use crate::Errors;
 
@@ -85,7 +86,14 @@ impl<'a> Body<'a> {
                 self.placeholders.remove(&name);
             }
         }
-        let pat = &local.pat;
+        let pat = match &local.pat {
+            // `let y: u64 = task(..)` reads naturally; what `y` holds is a `Promise<u64>`.
+            Pat::Type(typed) if kind == Kind::Placeholder => {
+                let (inner, ty) = (&typed.pat, promised(&typed.ty));
+                quote!(#inner: #ty)
+            }
+            other => other.to_token_stream(),
+        };
         quote!(let #pat = #value;)
     }
 
@@ -149,7 +157,7 @@ impl<'a> Body<'a> {
             Expr::MethodCall(m) => self.refuse(
                 &m.method,
                 &format!(
-                    "method calls are not allowed in a #[workflow]: `.{}()` would run while the graph is built, before any value exists; call it inside a task",
+                    "method calls are not allowed in a #[workflow]: `.{}()` would run once while the graph is built, not when it executes; pass a literal as it is (`\"text\"` works where a `String` is expected), or call the method inside a task",
                     m.method
                 ),
             ),
@@ -180,10 +188,7 @@ impl<'a> Body<'a> {
                 &r.return_token,
                 "`return` is not allowed in a #[workflow]: end the body with the placeholders to return, as its final expression",
             ),
-            Expr::Macro(m) if self.tokens_mention_placeholder(m.mac.tokens.clone()) => {
-                self.macro_error(&m.mac.path);
-                (TokenStream::new(), Kind::Constant)
-            }
+            Expr::Macro(m) => self.macro_value(&m.mac),
             Expr::Closure(_) | Expr::Block(_) | Expr::Async(_) | Expr::Await(_) | Expr::Assign(_) | Expr::Unsafe(_) | Expr::Let(_) | Expr::Break(_) | Expr::Continue(_) | Expr::Yield(_) | Expr::Const(_) | Expr::TryBlock(_) => self.refuse(
                 expr,
                 "a #[workflow] body may only bind task outputs with `let`, call tasks and workflows, and return placeholders; move this code into a task",
@@ -203,8 +208,8 @@ impl<'a> Body<'a> {
         }
     }
 
-    /// `task(args)` becomes a node; `Some(..)`, `Point(..)` (constructors, capitalised by
-    /// convention) stay constants.
+    /// `task(args)` becomes a node; `Some(..)`, `Point(..)` stay constants; `Type::f(..)` is
+    /// refused, because it would run while the graph is built.
     fn call(&mut self, call: &ExprCall) -> (TokenStream, Kind) {
         let Expr::Path(func) = &*call.func else {
             return self.refuse(
@@ -212,19 +217,27 @@ impl<'a> Body<'a> {
                 "only tasks and workflows can be called in a #[workflow], by name: `task(..)`",
             );
         };
-        let is_constructor = func
-            .path
-            .segments
-            .last()
-            .is_some_and(|s| s.ident.to_string().starts_with(|c: char| c.is_uppercase()));
-        if is_constructor {
-            if call.args.iter().any(|a| self.mentions_placeholder(a)) {
+        match call_kind(&func.path) {
+            CallKind::Constructor => {
+                if call.args.iter().any(|a| self.mentions_placeholder(a)) {
+                    return self.refuse(
+                        call,
+                        "a placeholder cannot be wrapped in a value while the graph is built: have the task take the inner value, or build the value inside a task",
+                    );
+                }
+                for arg in &call.args {
+                    self.check_no_calls(arg);
+                }
+                return (call.to_token_stream(), Kind::Constant);
+            }
+            CallKind::Associated => {
+                let name = func.path.to_token_stream().to_string().replace(' ', "");
                 return self.refuse(
-                    call,
-                    "a placeholder cannot be wrapped in a value while the graph is built: have the task take the inner value, or build the value inside a task",
+                    func,
+                    &format!("`{name}(..)` is not a task: it would run once while the graph is built, not when the workflow executes; pass a literal instead (`\"text\"` for a `String`, `vec![..]` for a `Vec`), or compute the value inside a task"),
                 );
             }
-            return (call.to_token_stream(), Kind::Constant);
+            CallKind::Task => {}
         }
         let args: Vec<_> = call.args.iter().map(|a| self.expr(a).0).collect();
         let scope = self.scope;
@@ -237,6 +250,44 @@ impl<'a> Body<'a> {
             ::flytekit::__private::binder(&#func, #scope).#method #args
         };
         (out, Kind::Placeholder)
+    }
+
+    /// `vec![..]`, `format!(..)`: a constant, checked like any other, when its body parses as
+    /// expressions; otherwise refused only if it names a placeholder.
+    fn macro_value(&mut self, mac: &syn::Macro) -> (TokenStream, Kind) {
+        let exprs = mac
+            .parse_body_with(Punctuated::<Expr, Token![,]>::parse_terminated)
+            .map(|list| list.into_iter().collect::<Vec<_>>())
+            .or_else(|_| {
+                mac.parse_body_with(|input: syn::parse::ParseStream| {
+                    let value: Expr = input.parse()?;
+                    input.parse::<Token![;]>()?;
+                    Ok(vec![value, input.parse()?])
+                })
+            });
+        let name = mac
+            .path
+            .segments
+            .last()
+            .map(|s| s.ident.to_string())
+            .unwrap_or_default();
+        match exprs {
+            Ok(exprs) => {
+                for e in &exprs {
+                    if self.mentions_placeholder(e) {
+                        self.error(
+                            e,
+                            &format!("a placeholder cannot go inside `{name}![..]` while the graph is built: pass it to a task as an input and build the value there"),
+                        );
+                    } else {
+                        self.check_no_calls(e);
+                    }
+                }
+            }
+            Err(_) if self.tokens_mention_placeholder(mac.tokens.clone()) => self.macro_error(&mac.path),
+            Err(_) => {}
+        }
+        (mac.to_token_stream(), Kind::Constant)
     }
 
     fn refuse(&mut self, tokens: &dyn ToTokens, message: &str) -> (TokenStream, Kind) {
@@ -289,8 +340,7 @@ impl<'a> Body<'a> {
         struct Calls(Vec<ExprCall>);
         impl<'ast> Visit<'ast> for Calls {
             fn visit_expr_call(&mut self, c: &'ast ExprCall) {
-                let lower = matches!(&*c.func, Expr::Path(p) if p.path.segments.last().is_some_and(|s| s.ident.to_string().starts_with(|c: char| c.is_lowercase() || c == '_')));
-                if lower {
+                if matches!(&*c.func, Expr::Path(p) if call_kind(&p.path) == CallKind::Task) {
                     self.0.push(c.clone());
                 }
                 syn::visit::visit_expr_call(self, c);
@@ -304,6 +354,44 @@ impl<'a> Body<'a> {
                 "a task's output can only be passed directly as an argument, bound with `let`, or returned: it cannot be put inside another value",
             );
         }
+    }
+}
+
+/// The placeholder type for a value type written in a `let`: `u64` is `Promise<u64>`, tuples
+/// map element-wise, and `Promise<T>` or `_` stay as written.
+fn promised(ty: &Type) -> TokenStream {
+    match ty {
+        Type::Tuple(t) => {
+            let elems = t.elems.iter().map(promised);
+            quote!((#(#elems,)*))
+        }
+        Type::Paren(p) => promised(&p.elem),
+        Type::Infer(_) => ty.to_token_stream(),
+        Type::Path(p) if p.path.segments.last().is_some_and(|s| s.ident == "Promise") => ty.to_token_stream(),
+        _ => quote_spanned!(ty.span()=> ::flytekit::Promise<#ty>),
+    }
+}
+
+#[derive(PartialEq)]
+enum CallKind {
+    /// `task(..)`, `module::task(..)`.
+    Task,
+    /// `Some(..)`, `Point(..)`: capitalised, by Rust's naming convention (which `#[task]`
+    /// enforces on task names).
+    Constructor,
+    /// `String::from(..)`, `Vec::new()`: a function of a type.
+    Associated,
+}
+
+fn call_kind(path: &syn::Path) -> CallKind {
+    let capitalised = |s: &syn::PathSegment| s.ident.to_string().starts_with(|c: char| c.is_uppercase());
+    let mut segments = path.segments.iter().rev();
+    if segments.next().is_some_and(capitalised) {
+        CallKind::Constructor
+    } else if segments.any(capitalised) {
+        CallKind::Associated
+    } else {
+        CallKind::Task
     }
 }
 

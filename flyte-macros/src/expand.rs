@@ -20,7 +20,7 @@ pub fn task(f: &Function, attr: &TaskAttr) -> TokenStream {
     let name = ident.to_string();
     let retries = attr.retries;
     let body_fn = format_ident!("__flytekit_{}", ident, span = Span::mixed_site());
-    let (input_ty, input_shape) = interface(f.inputs().map(|(_, ty)| ty).collect(), f.input_shape());
+    let (input_ty, input_shape) = interface(f);
     let (output_ty, output_shape) = (&f.output.ty, shape(f.output.shape));
     let input_names = f.input_names();
 
@@ -60,10 +60,10 @@ pub fn task(f: &Function, attr: &TaskAttr) -> TokenStream {
         }
     });
     let result = if f.output.fallible {
-        quote!(::core::result::Result::map_err(
-            __out,
-            ::core::convert::Into::<::flytekit::TaskError>::into
-        ))
+        // Spanned at `E`, so that an error type that does not convert is reported there.
+        quote_spanned! {f.output.error_span=>
+            ::core::result::Result::map_err(__out, ::flytekit::__private::IntoTaskError::into_task_error)
+        }
     } else {
         quote!(::core::result::Result::Ok(__out))
     };
@@ -119,10 +119,10 @@ pub fn task(f: &Function, attr: &TaskAttr) -> TokenStream {
     }
 }
 
-pub fn workflow(f: &Function, errors: &mut Errors) -> TokenStream {
+pub fn workflow(f: &Function, check_body: bool, errors: &mut Errors) -> TokenStream {
     let ident = f.ident();
     let name = ident.to_string();
-    let (input_ty, input_shape) = interface(f.inputs().map(|(_, ty)| ty).collect(), f.input_shape());
+    let (input_ty, input_shape) = interface(f);
     let (output_ty, output_shape) = (&f.output.ty, shape(f.output.shape));
     let names: Vec<&Ident> = f.inputs().map(|(n, _)| n).collect();
     let input_names = f.input_names();
@@ -131,10 +131,17 @@ pub fn workflow(f: &Function, errors: &mut Errors) -> TokenStream {
         Shape::Many => quote!(let (#(#names,)*) = __input;),
     };
 
+    let input_types: Vec<&Type> = f.inputs().map(|(_, ty)| ty).collect();
+    let input_promises = promises(&input_types, f.input_shape());
+    let output_promises = promises(&output_slots(f), f.output.shape);
     let scope = Ident::new("__scope", Span::mixed_site());
     let before = errors.len();
-    let (stmts, tail) = Body::new(names.iter().map(|n| n.to_string()), &scope, errors).block(&f.item.block);
-    let body = if errors.len() == before {
+    let (stmts, tail) = if check_body {
+        Body::new(names.iter().map(|n| n.to_string()), &scope, errors).block(&f.item.block)
+    } else {
+        (Vec::new(), TokenStream::new())
+    };
+    let body = if check_body && errors.len() == before {
         let tail = quote_spanned!(tail.span()=> ::flytekit::__private::IntoOutput::into_output(#tail));
         quote!(#unpack #(#stmts)* #tail)
     } else {
@@ -160,6 +167,8 @@ pub fn workflow(f: &Function, errors: &mut Errors) -> TokenStream {
                 type Output = #output_ty;
                 type InputShape = #input_shape;
                 type OutputShape = #output_shape;
+                type InputPromises = #input_promises;
+                type OutputPromises = #output_promises;
 
                 fn name(&self) -> &'static str {
                     #name
@@ -173,8 +182,8 @@ pub fn workflow(f: &Function, errors: &mut Errors) -> TokenStream {
                 fn build(
                     &self,
                     #scope: &::flytekit::__private::Scope,
-                    __input: <Self::Input as ::flytekit::__private::Values<Self::InputShape>>::Promises,
-                ) -> <Self::Output as ::flytekit::__private::Values<Self::OutputShape>>::Promises {
+                    __input: Self::InputPromises,
+                ) -> Self::OutputPromises {
                     #body
                 }
             }
@@ -188,19 +197,19 @@ pub fn workflow(f: &Function, errors: &mut Errors) -> TokenStream {
 /// so a mistyped argument is reported at that argument, and a wrong count at the call.
 fn binder(f: &Function, add: TokenStream) -> TokenStream {
     let ident = f.ident();
-    let (output_ty, output_shape) = (&f.output.ty, shape(f.output.shape));
     let params = f
         .inputs()
         .map(|(name, ty)| quote!(#name: impl ::flytekit::IntoInput<#ty>));
     let names = f.inputs().map(|(name, _)| name);
     let call = Ident::new("call", ident.span());
+    let output_promises = promises(&output_slots(f), f.output.shape);
     quote! {
         pub struct __Binder<'s>(&'s ::flytekit::__private::Scope);
 
         impl<'s> __Binder<'s> {
             #[allow(clippy::too_many_arguments, clippy::vec_init_then_push)]
             pub fn #call(self, #(#params),*)
-                -> <#output_ty as ::flytekit::__private::Values<#output_shape>>::Promises
+                -> #output_promises
             {
                 let __inputs = ::std::vec![#(::flytekit::IntoInput::bind(#names, self.0)),*];
                 self.0.#add
@@ -216,13 +225,38 @@ fn binder(f: &Function, add: TokenStream) -> TokenStream {
     }
 }
 
-/// The Rust type and the shape of a list of inputs.
-fn interface(types: Vec<&Type>, shape_of: Shape) -> (TokenStream, TokenStream) {
-    let ty = match shape_of {
+/// The Rust type and the shape of the inputs, spanned at the parameter list so that a type
+/// error in the tuple points there.
+fn interface(f: &Function) -> (TokenStream, TokenStream) {
+    let types = f.inputs().map(|(_, ty)| ty);
+    let params = f.item.sig.paren_token.span.join();
+    let ty = match f.input_shape() {
         Shape::One => quote!(#(#types)*),
-        Shape::Many => quote!((#(#types,)*)),
+        Shape::Many => quote_spanned!(params=> (#(#types,)*)),
     };
-    (ty, shape(shape_of))
+    (ty, shape(f.input_shape()))
+}
+
+/// The placeholders for an interface, written out (`Promise<T>`, or a tuple of them) rather
+/// than projected through `Values`, so that a type that is not serializable is reported once,
+/// at the `Task` impl, and not again at every signature that mentions its placeholder.
+fn promises(types: &[&Type], shape: Shape) -> TokenStream {
+    let promise = |ty: &&Type| quote_spanned!(ty.span()=> ::flytekit::Promise<#ty>);
+    match shape {
+        Shape::One => types.iter().map(promise).collect(),
+        Shape::Many => {
+            let each = types.iter().map(promise);
+            quote!((#(#each,)*))
+        }
+    }
+}
+
+/// The slot types of the output: the tuple's elements, or the one type.
+fn output_slots(f: &Function) -> Vec<&Type> {
+    match (&f.output.ty, f.output.shape) {
+        (Type::Tuple(t), Shape::Many) => t.elems.iter().collect(),
+        (ty, _) => vec![ty],
+    }
 }
 
 fn shape(shape: Shape) -> TokenStream {

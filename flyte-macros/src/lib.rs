@@ -49,8 +49,8 @@ pub fn workflow(args: TokenStream, input: TokenStream) -> TokenStream {
     if !valid::signature(&f, "workflow", &mut errors) {
         return with_errors(f.item.into_token_stream(), errors);
     }
-    valid::workflow_signature(&f, &mut errors);
-    let expanded = expand::workflow(&f, &mut errors);
+    let check_body = valid::workflow_signature(&f, &mut errors);
+    let expanded = expand::workflow(&f, check_body, &mut errors);
     with_errors(expanded, errors)
 }
 

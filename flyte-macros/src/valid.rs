@@ -1,6 +1,7 @@
 //! Stage 3: reject what the macros cannot turn into a task or a workflow, with a spanned error
 //! that says what to write instead. Every error is collected; none stops the others.
 
+use quote::ToTokens;
 use syn::spanned::Spanned;
 use syn::{Pat, Type};
 
@@ -39,8 +40,16 @@ pub fn signature(f: &Function, what: &str, errors: &mut Errors) -> bool {
     if let Some(v) = &sig.variadic {
         errors.push(syn::Error::new_spanned(v, format!("#[{what}] cannot be variadic")));
     }
+    let name = f.ident().to_string();
+    if name.starts_with(|c: char| c.is_uppercase()) {
+        errors.push(syn::Error::new_spanned(
+            f.ident(),
+            format!("a #[{what}] name must start with a lowercase letter (`{}`): inside a workflow, capitalised calls like `Some(..)` are values, not {what}s", name.to_lowercase()),
+        ));
+    }
     for p in &f.params {
         match p {
+            Param::Input { ty, .. } => interface_type(ty, "input", errors),
             Param::Receiver(span) => errors.push(syn::Error::new(
                 *span,
                 format!("#[{what}] goes on a free function, not a method: move it out of the `impl` block and pass what it needs as parameters"),
@@ -54,7 +63,51 @@ pub fn signature(f: &Function, what: &str, errors: &mut Errors) -> bool {
             _ => {}
         }
     }
+    if f.inputs().count() > MAX_SLOTS {
+        if let Some((_, ty)) = f.inputs().nth(MAX_SLOTS) {
+            errors.push(syn::Error::new_spanned(
+                ty,
+                format!("a #[{what}] takes at most {MAX_SLOTS} inputs: group the rest in a struct that derives serde's Serialize and Deserialize"),
+            ));
+        }
+    }
+    if let Type::Tuple(t) = &f.output.ty {
+        if let Some(extra) = t.elems.iter().nth(MAX_SLOTS) {
+            errors.push(syn::Error::new_spanned(
+                extra,
+                format!("a #[{what}] returns at most {MAX_SLOTS} outputs: group the rest in a struct that derives serde's Serialize and Deserialize"),
+            ));
+        }
+        t.elems.iter().for_each(|ty| interface_type(ty, "output", errors));
+    } else {
+        interface_type(&f.output.ty, "output", errors);
+    }
     errors.len() == before
+}
+
+/// As many as the runtime has tuple impls for.
+const MAX_SLOTS: usize = 12;
+
+/// Inputs and outputs are owned, deserialized values: no borrows, no `impl Trait`.
+fn interface_type(ty: &Type, what: &str, errors: &mut Errors) {
+    match ty {
+        Type::Reference(r) => {
+            let owned = match &*r.elem {
+                Type::Path(p) if p.path.is_ident("str") => "String".to_string(),
+                Type::Slice(s) => format!("Vec<{}>", s.elem.to_token_stream()),
+                other => other.to_token_stream().to_string(),
+            };
+            errors.push(syn::Error::new_spanned(
+                ty,
+                format!("a task {what} is a value that crosses the task boundary serialized, so it cannot be borrowed: use `{owned}`"),
+            ));
+        }
+        Type::ImplTrait(_) => errors.push(syn::Error::new_spanned(
+            ty,
+            format!("a task {what} cannot be `impl Trait`: its type is part of the interface the workflow checks; use a concrete type"),
+        )),
+        _ => {}
+    }
 }
 
 /// A task takes at most one context parameter.
@@ -71,7 +124,9 @@ pub fn task_context(f: &Function, errors: &mut Errors) {
 }
 
 /// A workflow's parameters are plain named inputs, and it produces values, not errors.
-pub fn workflow_signature(f: &Function, errors: &mut Errors) {
+/// Returns whether the signature is fine (the body is only worth checking then).
+pub fn workflow_signature(f: &Function, errors: &mut Errors) -> bool {
+    let before = errors.len();
     for p in &f.params {
         match p {
             Param::Context { kind, ty } => {
@@ -99,4 +154,5 @@ pub fn workflow_signature(f: &Function, errors: &mut Errors) {
             "a #[workflow] cannot return `Result`: failures happen in tasks, at run time, and the runtime reports them; return the task outputs (`-> u64`)",
         ));
     }
+    errors.len() == before
 }

@@ -101,21 +101,76 @@ impl IntoInput<String> for &str {
 }
 
 /// What a workflow's body may return for an output of placeholders `P`: exactly those.
+///
+/// Implemented for placeholders and tuples of them only (no blanket `impl<P> IntoOutput<P>
+/// for P`), so that returning a value reads as this message rather than a type mismatch.
 #[doc(hidden)]
 #[diagnostic::on_unimplemented(
     message = "a #[workflow] must return task outputs or its inputs, not `{Self}`",
-    label = "expected `{P}` here",
-    note = "a workflow's result is wired from its nodes: return what a task call gave you (or a tuple of them); to return a computed value, compute it in a task"
+    label = "not what the workflow's signature declares",
+    note = "a workflow's result is wired from its nodes: return what a task call gave you (or a tuple of them), matching the declared return type (`-> u64` for a `Promise<u64>`); to return a computed value, compute it in a task"
 )]
 pub trait IntoOutput<P> {
     fn into_output(self) -> P;
 }
 
-impl<P> IntoOutput<P> for P {
-    fn into_output(self) -> P {
+impl<T> IntoOutput<Promise<T>> for Promise<T> {
+    fn into_output(self) -> Promise<T> {
         self
     }
 }
+
+/// Placeholders as the graph sees them: a `Promise<T>` or a tuple of them, each a binding.
+#[doc(hidden)]
+pub trait Placeholders: Copy {
+    /// Placeholders bound by `slot(i)` for each slot `i`.
+    fn from_bindings(slot: &mut dyn FnMut(usize) -> Binding) -> Self;
+    /// The bindings behind the placeholders, one per slot.
+    fn bindings(&self) -> Vec<Binding>;
+}
+
+impl<T> Placeholders for Promise<T> {
+    fn from_bindings(slot: &mut dyn FnMut(usize) -> Binding) -> Self {
+        Promise::new(slot(0))
+    }
+    fn bindings(&self) -> Vec<Binding> {
+        vec![self.binding]
+    }
+}
+
+macro_rules! tuple_outputs {
+    ($($t:ident $i:tt),*) => {
+        impl<$($t),*> IntoOutput<($(Promise<$t>,)*)> for ($(Promise<$t>,)*) {
+            fn into_output(self) -> Self {
+                self
+            }
+        }
+
+        impl<$($t),*> Placeholders for ($(Promise<$t>,)*) {
+            #[allow(unused_variables, clippy::unused_unit)]
+            fn from_bindings(slot: &mut dyn FnMut(usize) -> Binding) -> Self {
+                ($(Promise::<$t>::new(slot($i)),)*)
+            }
+            fn bindings(&self) -> Vec<Binding> {
+                vec![$(self.$i.binding),*]
+            }
+        }
+    };
+}
+
+tuple_outputs!();
+tuple_outputs!(A 0);
+tuple_outputs!(A 0, B 1);
+tuple_outputs!(A 0, B 1, C 2);
+tuple_outputs!(A 0, B 1, C 2, D 3);
+tuple_outputs!(A 0, B 1, C 2, D 3, E 4);
+tuple_outputs!(A 0, B 1, C 2, D 3, E 4, F 5);
+tuple_outputs!(A 0, B 1, C 2, D 3, E 4, F 5, G 6);
+tuple_outputs!(A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7);
+tuple_outputs!(A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7, I 8);
+tuple_outputs!(A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7, I 8, J 9);
+tuple_outputs!(A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7, I 8, J 9, K 10);
+tuple_outputs!(A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7, I 8, J 9, K 10, L 11);
 
 /// Builds a graph while a workflow body runs. Generated code uses it; you do not need to.
 pub struct Scope {
@@ -155,7 +210,12 @@ impl Scope {
     }
 
     /// Adds a node running `task` on `inputs`, and returns placeholders for its outputs.
-    pub fn task<T: Task>(&self, task: T, inputs: Vec<Binding>) -> <T::Output as Values<T::OutputShape>>::Promises {
+    pub fn task<T: Task, P: Placeholders>(&self, task: T, inputs: Vec<Binding>) -> P {
+        let node = self.add(task, inputs);
+        P::from_bindings(&mut |slot| Binding::Output { node, slot })
+    }
+
+    fn add<T: Task>(&self, task: T, inputs: Vec<Binding>) -> usize {
         let mut b = self.inner.borrow_mut();
         let index = b.nodes.len();
         let node = Node {
@@ -165,20 +225,16 @@ impl Scope {
             inputs,
         };
         b.nodes.push(node);
-        T::Output::promises(&mut |slot| Binding::Output { node: index, slot })
+        index
     }
 
     /// Adds the nodes of `workflow` (inlined, as a sub-workflow) and returns its outputs.
-    pub fn workflow<W: Workflow>(
-        &self,
-        workflow: &W,
-        inputs: Vec<Binding>,
-    ) -> <W::Output as Values<W::OutputShape>>::Promises {
-        let input = W::Input::promises(&mut |i| inputs[i]);
+    pub fn workflow<W: Workflow, P: Placeholders>(&self, workflow: &W, inputs: Vec<Binding>) -> P {
+        let input = Placeholders::from_bindings(&mut |i| inputs[i]);
         self.inner.borrow_mut().path.push(workflow.name());
-        let output = workflow.build(self, input);
+        let output = workflow.build(self, input).bindings();
         self.inner.borrow_mut().path.pop();
-        output
+        P::from_bindings(&mut |i| output[i])
     }
 }
 
@@ -319,14 +375,15 @@ impl Graph {
         let spec = task.spec();
         let scope = Scope::new(spec.name());
         let inputs = (0..T::Input::type_names().len()).map(Binding::Input).collect();
-        let output = scope.task(task, inputs);
+        let node = scope.add(task, inputs);
+        let outputs = (0..T::Output::type_names().len()).map(|slot| Binding::Output { node, slot });
         let builder = scope.inner.into_inner();
         Graph {
             name: spec.name(),
             inputs: spec.inputs(),
             nodes: builder.nodes,
             literals: builder.literals,
-            outputs: T::Output::bindings(&output),
+            outputs: outputs.collect(),
         }
     }
 }
@@ -349,6 +406,12 @@ pub trait Workflow: Send + Sync + 'static {
     type InputShape;
     #[doc(hidden)]
     type OutputShape;
+    /// The placeholders the body receives, written out by the macro.
+    #[doc(hidden)]
+    type InputPromises: Placeholders;
+    /// The placeholders the body returns.
+    #[doc(hidden)]
+    type OutputPromises: Placeholders;
 
     /// The workflow's name (the function's).
     fn name(&self) -> &'static str;
@@ -358,16 +421,12 @@ pub trait Workflow: Send + Sync + 'static {
 
     /// Runs the body once on placeholders, adding its nodes to `scope`.
     #[doc(hidden)]
-    fn build(
-        &self,
-        scope: &Scope,
-        input: <Self::Input as Values<Self::InputShape>>::Promises,
-    ) -> <Self::Output as Values<Self::OutputShape>>::Promises;
+    fn build(&self, scope: &Scope, input: Self::InputPromises) -> Self::OutputPromises;
 
     /// Builds the graph, for inspection or execution.
     fn graph(&self) -> Result<Graph, Error> {
         let scope = Scope::new(self.name());
-        let input = Self::Input::promises(&mut Binding::Input);
+        let input = Placeholders::from_bindings(&mut Binding::Input);
         let output = self.build(&scope, input);
         let builder = scope.inner.into_inner();
         if let Some(e) = builder.error {
@@ -378,7 +437,7 @@ pub trait Workflow: Send + Sync + 'static {
             inputs: self.input_names(),
             nodes: builder.nodes,
             literals: builder.literals,
-            outputs: Self::Output::bindings(&output),
+            outputs: output.bindings(),
         })
     }
 }

@@ -21,14 +21,28 @@ pub use value::{Literal, Value};
 /// What the macros' generated code names. Not a stable API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::graph::{Callable, IntoOutput, Scope};
+    pub use crate::graph::{Callable, IntoOutput, Placeholders, Scope};
     pub use crate::value::{Many, One, Values};
+
+    /// The error type `E` of a task returning `Result<T, E>`.
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` cannot be a task's error type",
+        label = "does not convert into `TaskError`",
+        note = "a task's error must implement `std::error::Error` (then `?` works on it), or be `flytekit::TaskError`: for a message, return `TaskError::recoverable(msg)` or `TaskError::non_recoverable(msg)`"
+    )]
+    pub trait IntoTaskError {
+        fn into_task_error(self) -> crate::TaskError;
+    }
+
+    #[diagnostic::do_not_recommend]
+    impl<E: Into<crate::TaskError>> IntoTaskError for E {
+        fn into_task_error(self) -> crate::TaskError {
+            self.into()
+        }
+    }
 
     /// Checks that a task or workflow may be called inside a workflow, and gets its binder.
     pub fn binder<'s, C: Callable>(callable: &C, scope: &'s Scope) -> C::Binder<'s> {
         callable.binder(scope)
     }
-
-    /// Checks, at the type's span, that an input or output type can cross a task boundary.
-    pub const fn assert_value<T: crate::Value>() {}
 }

@@ -10,7 +10,6 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::error::ValueError;
-use crate::graph::{Binding, Promise};
 
 /// One serialized value (a Flyte literal). Cheap to clone.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -51,6 +50,9 @@ impl Literal {
 )]
 pub trait Value: Serialize + DeserializeOwned + Send + 'static {}
 
+// `do_not_recommend` keeps rustc's error on the type the user wrote (`Point`), with the
+// messages above, instead of on serde's traits.
+#[diagnostic::do_not_recommend]
 impl<T: Serialize + DeserializeOwned + Send + 'static> Value for T {}
 
 /// The shape of an interface whose values form a single slot (`fn f(x: u64)`, `-> u64`).
@@ -73,18 +75,12 @@ pub enum Many {}
     note = "tasks exchange values the way Flyte exchanges literals, serialized with serde: add `#[derive(serde::Serialize, serde::Deserialize)]` to the type, or use a type that has them"
 )]
 pub trait Values<Shape>: Sized + Send + 'static {
-    /// The placeholders a workflow sees for these values.
-    type Promises: Copy;
     /// The Rust type names, one per slot.
     fn type_names() -> Vec<&'static str>;
     /// Serializes, one literal per slot.
     fn encode(&self) -> Result<Vec<Literal>, ValueError>;
     /// Deserializes from one literal per slot.
     fn decode(slots: &[Literal]) -> Result<Self, ValueError>;
-    /// Placeholders for the slots, bound by `slot(i)`.
-    fn promises(slot: &mut dyn FnMut(usize) -> Binding) -> Self::Promises;
-    /// The bindings behind placeholders.
-    fn bindings(promises: &Self::Promises) -> Vec<Binding>;
 }
 
 fn slot<'a>(slots: &'a [Literal], i: usize, type_name: &'static str) -> Result<&'a Literal, ValueError> {
@@ -95,8 +91,8 @@ fn slot<'a>(slots: &'a [Literal], i: usize, type_name: &'static str) -> Result<&
     })
 }
 
+#[diagnostic::do_not_recommend]
 impl<T: Value> Values<One> for T {
-    type Promises = Promise<T>;
     fn type_names() -> Vec<&'static str> {
         vec![std::any::type_name::<T>()]
     }
@@ -106,18 +102,11 @@ impl<T: Value> Values<One> for T {
     fn decode(slots: &[Literal]) -> Result<Self, ValueError> {
         slot(slots, 0, std::any::type_name::<T>())?.decode()
     }
-    fn promises(slot: &mut dyn FnMut(usize) -> Binding) -> Promise<T> {
-        Promise::new(slot(0))
-    }
-    fn bindings(promise: &Promise<T>) -> Vec<Binding> {
-        vec![promise.binding()]
-    }
 }
 
 macro_rules! tuple_values {
     ($($t:ident $i:tt),*) => {
         impl<$($t: Value),*> Values<Many> for ($($t,)*) {
-            type Promises = ($(Promise<$t>,)*);
             fn type_names() -> Vec<&'static str> {
                 vec![$(std::any::type_name::<$t>()),*]
             }
@@ -127,14 +116,6 @@ macro_rules! tuple_values {
             #[allow(unused_variables)]
             fn decode(slots: &[Literal]) -> Result<Self, ValueError> {
                 Ok(($(slot(slots, $i, std::any::type_name::<$t>())?.decode::<$t>()?,)*))
-            }
-            #[allow(unused_variables, clippy::unused_unit)]
-            fn promises(slot: &mut dyn FnMut(usize) -> Binding) -> Self::Promises {
-                ($(Promise::<$t>::new(slot($i)),)*)
-            }
-            #[allow(unused_variables)]
-            fn bindings(promises: &Self::Promises) -> Vec<Binding> {
-                vec![$(promises.$i.binding()),*]
             }
         }
     };

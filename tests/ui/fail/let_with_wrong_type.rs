@@ -7,7 +7,7 @@ fn double(x: u64) -> u64 {
 
 #[workflow]
 fn wf(x: u64) -> u64 {
-    let y: u64 = double(x);
+    let y: String = double(x);
     double(y)
 }
 
