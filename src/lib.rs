@@ -50,6 +50,8 @@
 ///   (a workflow destructures them), `-> ()` or nothing for none.
 /// * `-> Result<T, E>` makes the task fallible, for any `E` that converts into [`TaskError`]:
 ///   every `std::error::Error` does (recoverable), so `?` works on io, parse, ... errors.
+///   The macro recognises `Result` by name (`io::Result<T>` works); a type alias to a `Result`
+///   is taken as a plain output, so write the `Result` out.
 /// * A parameter `&Checkpoint` or `&TaskContext`, in any position, is filled in by the runtime
 ///   and is not part of the task's interface. At most one per task.
 ///
@@ -75,7 +77,9 @@
 /// ```
 ///
 /// Not supported, each a compile error that says what to do: methods, generics, `async fn`,
-/// two context parameters, a type that is not serializable.
+/// `impl Trait` or borrowed inputs (`&str`: take `String`), more than 12 inputs or outputs,
+/// two context parameters, a type that is not serializable, a capitalised name (inside a
+/// workflow, capitalised calls such as `Some(..)` are values).
 pub use flyte_macros::task;
 
 /// Turns a function into a workflow: a graph of tasks whose wiring rustc checks.
@@ -90,6 +94,10 @@ pub use flyte_macros::task;
 /// and destructure tuple outputs (`let (a, b) = split(x);`), and end with the placeholder or
 /// tuple of placeholders to return. Branching, loops, arithmetic, comparisons and method calls
 /// need values, which do not exist yet: each is a compile error that says to do it in a task.
+/// `let y: u64 = task(x);` is accepted and means `y: Promise<u64>`.
+///
+/// A workflow is a value, not a function to call: run it with [`LocalRuntime::run`], inspect
+/// it with [`Workflow::graph`], or call it inside another workflow.
 ///
 /// ```
 /// use flytekit::{task, workflow, LocalRuntime, Workflow};

@@ -68,19 +68,7 @@ pub fn task(f: &Function, attr: &TaskAttr) -> TokenStream {
         quote!(::core::result::Result::Ok(__out))
     };
 
-    let binder = binder(f, quote!(task(#ident, __inputs)));
-    let outer = f.outer_attrs();
-    let cfgs = f.cfg_attrs();
-    let vis = &f.item.vis;
-
-    quote! {
-        #(#outer)*
-        #[allow(non_camel_case_types)]
-        #[derive(::core::clone::Clone, ::core::marker::Copy, ::core::fmt::Debug, ::core::default::Default)]
-        #vis struct #ident;
-
-        #(#cfgs)*
-        const _: () = {
+    let impls = quote! {
             #item
 
             impl ::core::ops::Deref for #ident {
@@ -113,10 +101,8 @@ pub fn task(f: &Function, attr: &TaskAttr) -> TokenStream {
                     #result
                 }
             }
-
-            #binder
-        };
-    }
+    };
+    unit_struct(f, impls, quote!(task(#ident, __inputs)))
 }
 
 pub fn workflow(f: &Function, check_body: bool, errors: &mut Errors) -> TokenStream {
@@ -149,19 +135,7 @@ pub fn workflow(f: &Function, check_body: bool, errors: &mut Errors) -> TokenStr
         quote!(::core::panic!("this workflow did not compile"))
     };
 
-    let binder = binder(f, quote!(workflow(&#ident, __inputs)));
-    let outer = f.outer_attrs();
-    let cfgs = f.cfg_attrs();
-    let vis = &f.item.vis;
-
-    quote! {
-        #(#outer)*
-        #[allow(non_camel_case_types)]
-        #[derive(::core::clone::Clone, ::core::marker::Copy, ::core::fmt::Debug, ::core::default::Default)]
-        #vis struct #ident;
-
-        #(#cfgs)*
-        const _: () = {
+    let impls = quote! {
             impl ::flytekit::Workflow for #ident {
                 type Input = #input_ty;
                 type Output = #output_ty;
@@ -187,7 +161,28 @@ pub fn workflow(f: &Function, check_body: bool, errors: &mut Errors) -> TokenStr
                     #body
                 }
             }
+    };
+    unit_struct(f, impls, quote!(workflow(&#ident, __inputs)))
+}
 
+/// The unit struct named after the function (a value and a type, as the function was), with
+/// `impls` and the binder hidden in a `const _` block. `add` is the `Scope` call that adds the
+/// node(s) when the struct is called inside a workflow.
+fn unit_struct(f: &Function, impls: TokenStream, add: TokenStream) -> TokenStream {
+    let ident = f.ident();
+    let binder = binder(f, add);
+    let outer = f.outer_attrs();
+    let cfgs = f.cfg_attrs();
+    let vis = &f.item.vis;
+    quote! {
+        #(#outer)*
+        #[allow(non_camel_case_types)]
+        #[derive(::core::clone::Clone, ::core::marker::Copy, ::core::fmt::Debug, ::core::default::Default)]
+        #vis struct #ident;
+
+        #(#cfgs)*
+        const _: () = {
+            #impls
             #binder
         };
     }
