@@ -61,6 +61,8 @@ struct Inner {
     state: Mutex<State>,
     /// Keeps a temporary checkpoint's directory alive.
     _temp: Option<tempfile::TempDir>,
+    /// The asynchronous writers of this attempt, flushed before the task reports success.
+    writers: Mutex<Vec<std::sync::Weak<crate::writer::Shared>>>,
 }
 
 struct State {
@@ -130,8 +132,29 @@ impl Checkpoint {
                     stale: versions,
                 }),
                 _temp: temp,
+                writers: Mutex::new(Vec::new()),
             }),
         })
+    }
+
+    /// Registers an asynchronous writer, so that [`flush_writers`](Self::flush_writers) waits
+    /// for it.
+    pub(crate) fn register_writer(&self, writer: std::sync::Weak<crate::writer::Shared>) {
+        self.inner.writers.lock().unwrap_or_else(|p| p.into_inner()).push(writer);
+    }
+
+    /// Waits until every asynchronous writer of this attempt has committed its latest state, and
+    /// returns the first error any of them met. The runtime calls this before a task's attempt
+    /// counts as a success.
+    pub(crate) fn flush_writers(&self) -> Result<(), CheckpointError> {
+        let writers = std::mem::take(&mut *self.inner.writers.lock().unwrap_or_else(|p| p.into_inner()));
+        let mut first = Ok(());
+        for writer in writers.iter().filter_map(std::sync::Weak::upgrade) {
+            if let Err(e) = crate::writer::flush(&writer) {
+                first = first.and(Err(e));
+            }
+        }
+        first
     }
 
     /// The directory holding this node's checkpoints.

@@ -175,6 +175,18 @@ impl<'g> Execution<'g> {
             let result = context::enter(&ctx, || {
                 catch_unwind(AssertUnwindSafe(|| task.run_erased(&ctx, inputs)))
             });
+            // Pending asynchronous checkpoint writes are part of the attempt: a success whose
+            // last state never reached the disk would resume from too early a state.
+            let result = result.map(|r| {
+                r.and_then(|outputs| match ctx.checkpoint().flush_writers() {
+                    Ok(()) => Ok(outputs),
+                    Err(e) => Err(AttemptFailure {
+                        attempt,
+                        kind: FailureKind::Recoverable,
+                        cause: e.to_string(),
+                    }),
+                })
+            });
             let failure = match result {
                 Ok(Ok(outputs)) => return Ok(outputs),
                 Ok(Err(failure)) => failure,

@@ -9,6 +9,7 @@ mod executor;
 mod graph;
 mod task;
 mod value;
+mod writer;
 
 pub use checkpoint::Checkpoint;
 pub use context::{current_context, TaskContext};
