@@ -42,6 +42,9 @@
 ///
 /// * `retries = N`: retry a failed attempt up to `N` times (`0..=10`, as Flyte caps it), so at
 ///   most `N + 1` attempts run. Default 0.
+/// * `cache = true, cache_version = "1"`: cache the outputs, keyed by the task's name, the
+///   version and a hash of its serialized inputs; a hit skips the task, across executions when
+///   the runtime is durable. Bump the version when the task's behaviour changes. Default off.
 ///
 /// # Signature
 ///
@@ -131,9 +134,10 @@ pub use flyte_macros::task;
 pub use flyte_macros::workflow;
 
 pub use flyte_runtime::{
-    current_context, AttemptFailure, Binding, Checkpoint, CheckpointError, Error, FailureKind, Graph, IntoInput,
-    Literal, LocalRuntime, Node, NodeFailure, Promise, ResultExt, Task, TaskContext, TaskError, TaskSpec, Value,
-    ValueError, Workflow,
+    current_context, AsyncWriter, AttemptFailure, AttemptReport, Binding, CacheMode, Checkpoint, CheckpointError,
+    Error, Event, ExecutionReport, ExecutionSummary, FailureKind, Graph, IntoInput, Literal, LocalRuntime, Node,
+    NodeFailure, NodeReport, Promise, ResultExt, Status, Store, StoreError, Task, TaskContext, TaskError, TaskSpec,
+    Value, ValueError, Workflow,
 };
 
 #[doc(hidden)]

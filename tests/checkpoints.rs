@@ -353,7 +353,9 @@ fn in_dir_keeps_checkpoints_under_execution_and_node_ids() {
         assert!(!found.is_empty(), "no checkpoint files in {}", dir.display());
         let newest = found.last().unwrap();
         assert!(newest.is_file(), "{}", newest.display());
-        assert_eq!(fs::read_to_string(newest).unwrap(), format!("{label} attempt 2"));
+        // What the next attempt would start from.
+        let next = Checkpoint::new(dir).unwrap().read().unwrap().unwrap();
+        assert_eq!(String::from_utf8(next).unwrap(), format!("{label} attempt 2"));
     }
     // Nothing else was created at the root: one directory, named by the execution id.
     let entries: Vec<_> = fs::read_dir(root.path())
@@ -444,8 +446,10 @@ fn old_attempts_versions_are_pruned() {
     let (execution, node) = LocalRuntime::in_dir(root.path())
         .run_task(writes_three_per_attempt, ())
         .unwrap();
-    let found = versions(&root.path().join(execution).join(node));
-    assert_eq!(fs::read_to_string(found.last().unwrap()).unwrap(), "attempt 4 write 2");
+    let dir = root.path().join(execution).join(node);
+    let found = versions(&dir);
+    let next = Checkpoint::new(&dir).unwrap().read().unwrap().unwrap();
+    assert_eq!(next, b"attempt 4 write 2");
     // The last attempt's base and its two newest commits are all a resume could need.
     assert!(found.len() <= 3, "{} versions kept: {found:?}", found.len());
 }

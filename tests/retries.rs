@@ -71,10 +71,13 @@ fn exhausted_retries_report_every_attempt() {
     let message = err.to_string();
     assert_eq!(
         message,
-        "workflow `always_fails_wf` failed: node n0 (task `always_fails`) failed after 3 of 3 attempts; \
-         attempt 1: recoverable error: boom 1 on 7; \
-         attempt 2: recoverable error: boom 2 on 7; \
-         attempt 3: recoverable error: boom 3 on 7"
+        format!(
+            "workflow `always_fails_wf` failed (execution {}): node n0 (task `always_fails`) failed after 3 of 3 attempts; \
+             attempt 1: recoverable error: boom 1 on 7; \
+             attempt 2: recoverable error: boom 2 on 7; \
+             attempt 3: recoverable error: boom 3 on 7",
+            failure.execution
+        )
     );
 }
 

@@ -49,8 +49,11 @@ fn run_task_failure_names_the_task_as_the_workflow() {
     assert!(failure.attempts.iter().all(|a| a.kind == FailureKind::Recoverable));
     assert_eq!(
         err.to_string(),
-        "workflow `lone_failure` failed: node n0 (task `lone_failure`) failed after 2 of 2 attempts; \
-         attempt 1: recoverable error: no luck with 12; attempt 2: recoverable error: no luck with 12"
+        format!(
+            "workflow `lone_failure` failed (execution {}): node n0 (task `lone_failure`) failed after 2 of 2 attempts; \
+             attempt 1: recoverable error: no luck with 12; attempt 2: recoverable error: no luck with 12",
+            failure.execution
+        )
     );
 }
 

@@ -105,7 +105,7 @@ fn bytes_round_trip() {
 
 #[task]
 fn half(x: u64) -> Option<u64> {
-    (x % 2 == 0).then_some(x / 2)
+    x.is_multiple_of(2).then_some(x / 2)
 }
 
 #[task]

@@ -19,6 +19,7 @@ pub fn task(f: &Function, attr: &TaskAttr) -> TokenStream {
     let ident = f.ident();
     let name = ident.to_string();
     let retries = attr.retries;
+    let cache = attr.cache_version.as_ref().map(|v| quote!(.with_cache(#v)));
     let body_fn = format_ident!("__flytekit_{}", ident, span = Span::mixed_site());
     let (input_ty, input_shape) = interface(f);
     let (output_ty, output_shape) = (&f.output.ty, shape(f.output.shape));
@@ -88,6 +89,7 @@ pub fn task(f: &Function, attr: &TaskAttr) -> TokenStream {
                 fn spec(&self) -> ::flytekit::TaskSpec {
                     ::flytekit::TaskSpec::new(#name, ::core::module_path!(), &[#(#input_names),*])
                         .with_retries(#retries)
+                        #cache
                 }
 
                 #[allow(unused_variables)]

@@ -2,12 +2,16 @@
 //!
 //! A node's checkpoints live in one directory. Every commit is a new *version*, named by a
 //! sequence number (`ckpt-0000000000000007`): a file for [`write`](Checkpoint::write) and
-//! [`save_state`](Checkpoint::save_state), a directory for [`save`](Checkpoint::save). A version
-//! is built under a temporary name and renamed into place, so it appears whole or not at all;
-//! the highest sequence number present is the current checkpoint.
+//! [`save_state`](Checkpoint::save_state), a directory for [`save`](Checkpoint::save).
+//!
+//! A commit is built under a temporary name, flushed to disk, renamed into place and the
+//! directory flushed, so after a crash at any instant the next attempt sees the previous
+//! version or the new one, whole. Each version carries CRC-32 checksums (a header on a file, a
+//! manifest in a directory); a version damaged later is detected when opened or read, and the
+//! next attempt falls back to the newest intact version, which the runtime records as an event.
 
-use std::fs;
-use std::io;
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -18,6 +22,11 @@ use crate::error::CheckpointError;
 
 const PREFIX: &str = "ckpt-";
 const TMP_PREFIX: &str = ".tmp-";
+/// Starts every file version: the format, then the payload's CRC-32 and length.
+const MAGIC: &[u8; 8] = b"FLYTECK1";
+const HEADER: usize = 8 + 4 + 8;
+/// In a directory version, lists each file's CRC-32, length and relative path.
+const MANIFEST: &str = ".flytekit-manifest";
 /// The single file `restore` writes for a checkpoint that was committed as bytes.
 const BYTES_FILE: &str = "checkpoint";
 
@@ -27,11 +36,12 @@ const BYTES_FILE: &str = "checkpoint";
 ///   earlier attempt of the node committed, even when the attempt just before wrote nothing;
 ///   `None` on a first attempt or when nothing was ever written. What this attempt writes does
 ///   not change what `read` returns.
-/// * [`write`](Self::write) replaces the current checkpoint atomically: a crash in the middle
-///   leaves the previous checkpoint whole.
+/// * [`write`](Self::write) replaces the current checkpoint atomically and durably: a crash in
+///   the middle leaves the previous checkpoint whole.
 /// * [`save`](Self::save) / [`restore`](Self::restore) do the same for a file or a whole
 ///   directory, and [`save_state`](Self::save_state) / [`load_state`](Self::load_state) for any
-///   serde type.
+///   serde type. For tight loops, [`async_writer`](Self::async_writer) commits in the
+///   background.
 ///
 /// ```
 /// use flytekit::Checkpoint;
@@ -55,8 +65,12 @@ pub struct Checkpoint {
 
 struct Inner {
     dir: PathBuf,
+    /// Whether commits are flushed to disk (fsync); off for throwaway temporary checkpoints.
+    durable: bool,
     /// The version this attempt started from.
     base: Option<Version>,
+    /// Damaged versions skipped when choosing the base, in words.
+    warnings: Vec<String>,
     /// The next sequence number, and the versions this attempt committed.
     state: Mutex<State>,
     /// Keeps a temporary checkpoint's directory alive.
@@ -69,8 +83,8 @@ struct State {
     next: u64,
     /// Versions this attempt committed, oldest first.
     committed: Vec<Version>,
-    /// Versions older than the base, left by earlier attempts: dropped at this attempt's first
-    /// commit, so that the directory never holds more than the base and two newer commits.
+    /// Versions other than the base, left by earlier attempts: dropped at this attempt's first
+    /// commit, so that the directory holds the base and at most two newer commits.
     stale: Vec<Version>,
 }
 
@@ -81,15 +95,17 @@ struct Version {
 }
 
 impl Checkpoint {
-    /// Opens the checkpoint kept in `dir` (created if missing), starting from its latest version.
+    /// Opens the checkpoint kept in `dir` (created if missing), starting from its newest intact
+    /// version.
     ///
     /// The runtime does this for every attempt; call it yourself to test a task as a plain
     /// function.
     pub fn new(dir: impl AsRef<Path>) -> Result<Checkpoint, CheckpointError> {
-        Self::open(dir.as_ref().to_path_buf(), None)
+        Self::open(dir.as_ref().to_path_buf(), true, None)
     }
 
     /// A checkpoint in a fresh temporary directory, removed when the last clone is dropped.
+    /// Its commits are atomic but not flushed to disk.
     ///
     /// ```
     /// let cp = flytekit::Checkpoint::temporary()?;
@@ -98,10 +114,14 @@ impl Checkpoint {
     /// ```
     pub fn temporary() -> Result<Checkpoint, CheckpointError> {
         let temp = tempfile::tempdir().map_err(|e| io_error("create", std::env::temp_dir(), e))?;
-        Self::open(temp.path().to_path_buf(), Some(temp))
+        Self::open(temp.path().to_path_buf(), false, Some(temp))
     }
 
-    fn open(dir: PathBuf, temp: Option<tempfile::TempDir>) -> Result<Checkpoint, CheckpointError> {
+    pub(crate) fn open(
+        dir: PathBuf,
+        durable: bool,
+        temp: Option<tempfile::TempDir>,
+    ) -> Result<Checkpoint, CheckpointError> {
         fs::create_dir_all(&dir).map_err(|e| io_error("open", &dir, e))?;
         let mut versions = Vec::new();
         let entries = fs::read_dir(&dir).map_err(|e| io_error("open", &dir, e))?;
@@ -120,12 +140,32 @@ impl Checkpoint {
             }
         }
         versions.sort_by_key(|v| v.seq);
-        let base = versions.pop();
-        let next = base.as_ref().map_or(0, |v| v.seq + 1);
+        let next = versions.last().map_or(0, |v| v.seq + 1);
+        // The newest version that verifies is the base; damaged newer ones are reported.
+        let mut warnings = Vec::new();
+        let mut base = None;
+        for (i, version) in versions.iter().enumerate().rev() {
+            match verify(&version.path) {
+                Ok(()) => {
+                    base = Some(versions.remove(i));
+                    break;
+                }
+                Err(e) => warnings.push(e.to_string()),
+            }
+        }
+        if !warnings.is_empty() {
+            let fallback = match &base {
+                Some(v) => format!("resuming from the newest intact checkpoint, {}", v.path.display()),
+                None => "no intact checkpoint is left: starting from scratch".to_owned(),
+            };
+            warnings.iter_mut().for_each(|w| *w = format!("{w}; {fallback}"));
+        }
         Ok(Checkpoint {
             inner: Arc::new(Inner {
                 dir,
+                durable,
                 base,
+                warnings,
                 state: Mutex::new(State {
                     next,
                     committed: Vec::new(),
@@ -137,10 +177,19 @@ impl Checkpoint {
         })
     }
 
+    /// Damaged versions this attempt skipped, each with the one it resumed from instead.
+    pub(crate) fn warnings(&self) -> &[String] {
+        &self.inner.warnings
+    }
+
     /// Registers an asynchronous writer, so that [`flush_writers`](Self::flush_writers) waits
     /// for it.
     pub(crate) fn register_writer(&self, writer: std::sync::Weak<crate::writer::Shared>) {
-        self.inner.writers.lock().unwrap_or_else(|p| p.into_inner()).push(writer);
+        self.inner
+            .writers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(writer);
     }
 
     /// Waits until every asynchronous writer of this attempt has committed its latest state, and
@@ -170,24 +219,45 @@ impl Checkpoint {
     /// The bytes of the checkpoint this attempt started from, or `None` if there is none.
     ///
     /// A checkpoint saved from a directory holding exactly one file reads as that file's bytes;
-    /// one holding more is an error that says to use [`restore`](Self::restore).
+    /// one holding more is an error that says to use [`restore`](Self::restore). Bytes that no
+    /// longer match their checksum are [`CheckpointError::Corrupt`], with the file's path.
     pub fn read(&self) -> Result<Option<Vec<u8>>, CheckpointError> {
         let Some(base) = &self.inner.base else {
             return Ok(None);
         };
-        let path = if base.path.is_dir() {
-            single_file(&base.path)?.ok_or_else(|| CheckpointError::NotBytes {
-                path: base.path.clone(),
-            })?
+        if base.path.is_dir() {
+            let manifest = Manifest::read(&base.path)?;
+            let [entry] = &manifest.entries[..] else {
+                return Err(CheckpointError::NotBytes {
+                    path: base.path.clone(),
+                });
+            };
+            let path = base.path.join(&entry.path);
+            let bytes = fs::read(&path).map_err(|e| io_error("read", &path, e))?;
+            entry.check(&path, &bytes)?;
+            Ok(Some(bytes))
         } else {
-            base.path.clone()
-        };
-        fs::read(&path).map(Some).map_err(|e| io_error("read", &path, e))
+            read_file_version(&base.path).map(Some)
+        }
     }
 
     /// Commits `bytes` as the new checkpoint, atomically.
     pub fn write(&self, bytes: &[u8]) -> Result<(), CheckpointError> {
-        self.commit(|tmp| fs::write(tmp, bytes).map_err(|e| io_error("write", tmp, e)))
+        let durable = self.inner.durable;
+        self.commit(|tmp| {
+            let io = |e| io_error("write", tmp, e);
+            let mut file = File::create(tmp).map_err(io)?;
+            let mut header = Vec::with_capacity(HEADER);
+            header.extend_from_slice(MAGIC);
+            header.extend_from_slice(&crc32fast::hash(bytes).to_le_bytes());
+            header.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+            file.write_all(&header).map_err(io)?;
+            file.write_all(bytes).map_err(io)?;
+            if durable {
+                file.sync_all().map_err(io)?;
+            }
+            Ok(())
+        })
     }
 
     /// Commits a copy of a file or of a whole directory as the new checkpoint, atomically: a
@@ -195,19 +265,21 @@ impl Checkpoint {
     pub fn save(&self, path: impl AsRef<Path>) -> Result<(), CheckpointError> {
         let src = path.as_ref();
         let meta = fs::metadata(src).map_err(|e| io_error("save", src, e))?;
+        let durable = self.inner.durable;
         self.commit(|tmp| {
             fs::create_dir(tmp).map_err(|e| io_error("save", tmp, e))?;
+            let mut manifest = Manifest::default();
             if meta.is_dir() {
-                copy_tree(src, tmp)
+                copy_tree(src, tmp, Path::new(""), durable, &mut manifest)?;
             } else if meta.is_file() {
-                let name = src.file_name().unwrap_or(BYTES_FILE.as_ref());
-                let dst = tmp.join(name);
-                fs::copy(src, &dst).map(drop).map_err(|e| io_error("save", &dst, e))
+                let name = src.file_name().map_or_else(|| PathBuf::from(BYTES_FILE), PathBuf::from);
+                manifest.entries.push(copy_file(src, tmp, &name, durable)?);
             } else {
-                Err(CheckpointError::NotSaveable {
+                return Err(CheckpointError::NotSaveable {
                     path: src.to_path_buf(),
-                })
+                });
             }
+            manifest.write(tmp, durable)
         })
     }
 
@@ -222,10 +294,20 @@ impl Checkpoint {
         let dst = dir.as_ref();
         fs::create_dir_all(dst).map_err(|e| io_error("restore", dst, e))?;
         if base.path.is_dir() {
-            copy_tree(&base.path, dst)?;
+            for entry in Manifest::read(&base.path)?.entries {
+                let from = base.path.join(&entry.path);
+                let to = dst.join(&entry.path);
+                if let Some(parent) = to.parent() {
+                    fs::create_dir_all(parent).map_err(|e| io_error("restore", parent, e))?;
+                }
+                let bytes = fs::read(&from).map_err(|e| io_error("restore", &from, e))?;
+                entry.check(&from, &bytes)?;
+                fs::write(&to, bytes).map_err(|e| io_error("restore", &to, e))?;
+            }
         } else {
             let file = dst.join(BYTES_FILE);
-            fs::copy(&base.path, &file).map_err(|e| io_error("restore", &file, e))?;
+            let bytes = read_file_version(&base.path)?;
+            fs::write(&file, bytes).map_err(|e| io_error("restore", &file, e))?;
         }
         Ok(Some(dst.to_path_buf()))
     }
@@ -247,13 +329,7 @@ impl Checkpoint {
     /// # Ok::<(), flytekit::CheckpointError>(())
     /// ```
     pub fn save_state<T: Serialize + ?Sized>(&self, state: &T) -> Result<(), CheckpointError> {
-        let mut bytes = Vec::new();
-        ciborium::into_writer(state, &mut bytes).map_err(|e| CheckpointError::State {
-            path: self.inner.dir.clone(),
-            type_name: std::any::type_name::<T>(),
-            message: e.to_string(),
-        })?;
-        self.write(&bytes)
+        self.write(&encode_state(state, &self.inner.dir)?)
     }
 
     /// The state this attempt started from, deserialized, or `None` if there is none.
@@ -282,6 +358,10 @@ impl Checkpoint {
             return Err(e);
         }
         fs::rename(&tmp, &path).map_err(|e| io_error("commit", &path, e))?;
+        if self.inner.durable {
+            // The rename is only durable once the directory entry is.
+            sync_dir(&self.inner.dir).map_err(|e| io_error("commit", &self.inner.dir, e))?;
+        }
         state.next = seq + 1;
         state.committed.push(Version { seq, path });
         // Keep the base (this attempt may still read it) and the two newest commits.
@@ -304,6 +384,139 @@ impl std::fmt::Debug for Checkpoint {
     }
 }
 
+/// Serializes a checkpoint state (CBOR, as values between tasks).
+pub(crate) fn encode_state<T: Serialize + ?Sized>(state: &T, dir: &Path) -> Result<Vec<u8>, CheckpointError> {
+    let mut bytes = Vec::new();
+    ciborium::into_writer(state, &mut bytes).map_err(|e| CheckpointError::State {
+        path: dir.to_path_buf(),
+        type_name: std::any::type_name::<T>(),
+        message: e.to_string(),
+    })?;
+    Ok(bytes)
+}
+
+fn corrupt(path: &Path, reason: impl Into<String>) -> CheckpointError {
+    CheckpointError::Corrupt {
+        path: path.to_path_buf(),
+        reason: reason.into(),
+    }
+}
+
+/// The payload of a file version, checked against its header.
+fn read_file_version(path: &Path) -> Result<Vec<u8>, CheckpointError> {
+    let mut bytes = fs::read(path).map_err(|e| io_error("read", path, e))?;
+    let Some((header, payload)) = bytes.split_first_chunk::<HEADER>() else {
+        return Err(corrupt(
+            path,
+            format!("{} bytes is shorter than the header", bytes.len()),
+        ));
+    };
+    if &header[..8] != MAGIC {
+        return Err(corrupt(path, "not a flytekit checkpoint (bad header)"));
+    }
+    let crc = u32::from_le_bytes([header[8], header[9], header[10], header[11]]);
+    let mut len = [0u8; 8];
+    len.copy_from_slice(&header[12..]);
+    let len = u64::from_le_bytes(len);
+    if payload.len() as u64 != len {
+        return Err(corrupt(path, format!("truncated: {} of {len} bytes", payload.len())));
+    }
+    if crc32fast::hash(payload) != crc {
+        return Err(corrupt(path, "checksum mismatch"));
+    }
+    bytes.drain(..HEADER);
+    Ok(bytes)
+}
+
+/// Checks a version, file or directory, against its checksums.
+fn verify(path: &Path) -> Result<(), CheckpointError> {
+    if !path.is_dir() {
+        return read_file_version(path).map(drop);
+    }
+    for entry in Manifest::read(path)?.entries {
+        let file = path.join(&entry.path);
+        let mut hasher = crc32fast::Hasher::new();
+        let mut len = 0u64;
+        let mut reader = File::open(&file).map_err(|e| corrupt(&file, format!("missing: {e}")))?;
+        let mut buf = vec![0u8; 1 << 16];
+        loop {
+            let n = reader.read(&mut buf).map_err(|e| io_error("read", &file, e))?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+            len += n as u64;
+        }
+        if len != entry.len || hasher.finalize() != entry.crc {
+            return Err(corrupt(
+                &file,
+                format!("does not match its manifest ({len} bytes, expected {})", entry.len),
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[derive(Default)]
+struct Manifest {
+    entries: Vec<ManifestEntry>,
+}
+
+struct ManifestEntry {
+    crc: u32,
+    len: u64,
+    path: PathBuf,
+}
+
+impl ManifestEntry {
+    fn check(&self, path: &Path, bytes: &[u8]) -> Result<(), CheckpointError> {
+        if bytes.len() as u64 != self.len || crc32fast::hash(bytes) != self.crc {
+            return Err(corrupt(path, "does not match its manifest"));
+        }
+        Ok(())
+    }
+}
+
+impl Manifest {
+    /// One line per file: `crc32-hex length relative/path`.
+    fn write(&self, dir: &Path, durable: bool) -> Result<(), CheckpointError> {
+        let path = dir.join(MANIFEST);
+        let mut text = String::new();
+        for e in &self.entries {
+            text.push_str(&format!("{:08x} {} {}\n", e.crc, e.len, e.path.display()));
+        }
+        let io = |e| io_error("save", &path, e);
+        let mut file = File::create(&path).map_err(io)?;
+        file.write_all(text.as_bytes()).map_err(io)?;
+        if durable {
+            file.sync_all().map_err(io)?;
+            sync_dir(dir).map_err(|e| io_error("save", dir, e))?;
+        }
+        Ok(())
+    }
+
+    fn read(dir: &Path) -> Result<Manifest, CheckpointError> {
+        let path = dir.join(MANIFEST);
+        let text = fs::read_to_string(&path).map_err(|e| corrupt(&path, format!("unreadable manifest: {e}")))?;
+        let mut entries = Vec::new();
+        for line in text.lines() {
+            let mut parts = line.splitn(3, ' ');
+            let (Some(crc), Some(len), Some(name)) = (parts.next(), parts.next(), parts.next()) else {
+                return Err(corrupt(&path, format!("bad manifest line `{line}`")));
+            };
+            let (Ok(crc), Ok(len)) = (u32::from_str_radix(crc, 16), len.parse()) else {
+                return Err(corrupt(&path, format!("bad manifest line `{line}`")));
+            };
+            entries.push(ManifestEntry {
+                crc,
+                len,
+                path: PathBuf::from(name),
+            });
+        }
+        Ok(Manifest { entries })
+    }
+}
+
 fn io_error(op: &'static str, path: impl Into<PathBuf>, source: io::Error) -> CheckpointError {
     CheckpointError::Io {
         op,
@@ -320,28 +533,60 @@ fn remove(path: &Path) -> io::Result<()> {
     }
 }
 
-/// The only entry of `dir` if it is a regular file.
-fn single_file(dir: &Path) -> Result<Option<PathBuf>, CheckpointError> {
-    let mut entries = fs::read_dir(dir).map_err(|e| io_error("read", dir, e))?;
-    let first = match entries.next() {
-        Some(entry) => entry.map_err(|e| io_error("read", dir, e))?.path(),
-        None => return Ok(None),
-    };
-    Ok((entries.next().is_none() && first.is_file()).then_some(first))
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
 }
 
-fn copy_tree(src: &Path, dst: &Path) -> Result<(), CheckpointError> {
-    let entries = fs::read_dir(src).map_err(|e| io_error("copy", src, e))?;
+/// Copies `src` to `root/rel`, returning its manifest entry.
+fn copy_file(src: &Path, root: &Path, rel: &Path, durable: bool) -> Result<ManifestEntry, CheckpointError> {
+    let dst = root.join(rel);
+    let io = |e| io_error("save", &dst, e);
+    let mut reader = File::open(src).map_err(|e| io_error("save", src, e))?;
+    let mut writer = File::create(&dst).map_err(io)?;
+    let mut hasher = crc32fast::Hasher::new();
+    let mut len = 0u64;
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = reader.read(&mut buf).map_err(|e| io_error("save", src, e))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        writer.write_all(&buf[..n]).map_err(io)?;
+        len += n as u64;
+    }
+    if durable {
+        writer.sync_all().map_err(io)?;
+    }
+    Ok(ManifestEntry {
+        crc: hasher.finalize(),
+        len,
+        path: rel.to_path_buf(),
+    })
+}
+
+fn copy_tree(
+    src: &Path,
+    root: &Path,
+    rel: &Path,
+    durable: bool,
+    manifest: &mut Manifest,
+) -> Result<(), CheckpointError> {
+    let entries = fs::read_dir(src).map_err(|e| io_error("save", src, e))?;
     for entry in entries {
-        let entry = entry.map_err(|e| io_error("copy", src, e))?;
+        let entry = entry.map_err(|e| io_error("save", src, e))?;
         let from = entry.path();
-        let to = dst.join(entry.file_name());
-        let kind = entry.file_type().map_err(|e| io_error("copy", &from, e))?;
+        let rel = rel.join(entry.file_name());
+        let kind = entry.file_type().map_err(|e| io_error("save", &from, e))?;
         if kind.is_dir() {
-            fs::create_dir_all(&to).map_err(|e| io_error("copy", &to, e))?;
-            copy_tree(&from, &to)?;
+            let to = root.join(&rel);
+            fs::create_dir_all(&to).map_err(|e| io_error("save", &to, e))?;
+            copy_tree(&from, root, &rel, durable, manifest)?;
+            if durable {
+                sync_dir(&to).map_err(|e| io_error("save", &to, e))?;
+            }
         } else {
-            fs::copy(&from, &to).map_err(|e| io_error("copy", &to, e))?;
+            manifest.entries.push(copy_file(&from, root, &rel, durable)?);
         }
     }
     Ok(())

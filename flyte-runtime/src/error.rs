@@ -140,6 +140,9 @@ pub enum FailureKind {
     NonRecoverable,
     /// The task panicked; panics are never retried.
     Panic,
+    /// The process running the attempt died (it was killed, or the machine went away); this
+    /// counts against the runtime's system-failure budget, not the task's retries.
+    Interrupted,
 }
 
 /// One failed attempt: its number (1-based), how it failed, and the cause as text.
@@ -159,6 +162,7 @@ impl fmt::Display for AttemptFailure {
             FailureKind::Recoverable => "recoverable error",
             FailureKind::NonRecoverable => "non-recoverable error",
             FailureKind::Panic => "panic",
+            FailureKind::Interrupted => "interrupted",
         };
         write!(f, "attempt {}: {kind}: {}", self.attempt, self.cause)
     }
@@ -167,6 +171,8 @@ impl fmt::Display for AttemptFailure {
 /// A node that failed for good: where, and every attempt's cause.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NodeFailure {
+    /// The execution's id: run it again with this id to retry the failed node.
+    pub execution: String,
     /// The workflow that called the task, as a path when it is a sub-workflow (`outer/inner`);
     /// the task's own name for [`run_task`](crate::LocalRuntime::run_task).
     pub workflow: String,
@@ -185,8 +191,9 @@ impl fmt::Display for NodeFailure {
         let made = self.attempts.len();
         write!(
             f,
-            "workflow `{}` failed: node {} (task `{}`) failed after {made} of {} attempt{}",
+            "workflow `{}` failed (execution {}): node {} (task `{}`) failed after {made} of {} attempt{}",
             self.workflow,
+            self.execution,
             self.node,
             self.task,
             self.max_attempts,
@@ -229,6 +236,14 @@ pub enum CheckpointError {
         /// What the codec said.
         message: String,
     },
+    /// A committed checkpoint failed its checksum: it was damaged after it was written.
+    #[error("checkpoint {} is corrupted: {reason}", path.display())]
+    Corrupt {
+        /// The damaged file or directory.
+        path: PathBuf,
+        /// What the check found.
+        reason: String,
+    },
     /// `save(path)` was given something that is neither a file nor a directory.
     #[error("cannot save {} as a checkpoint: it is not a file or a directory", path.display())]
     NotSaveable {
@@ -270,6 +285,54 @@ pub enum Error {
     /// A checkpoint could not be opened for an attempt.
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),
+    /// The store's database could not be opened, read or written.
+    #[error("store {}: {source}", path.display())]
+    Store {
+        /// The database file.
+        path: PathBuf,
+        /// What went wrong.
+        source: StoreError,
+    },
+    /// Another process is running this execution.
+    #[error("execution `{id}` is already running ({holder}): wait for it to finish, or stop it and run again with the same id to resume")]
+    ExecutionBusy {
+        /// The execution id.
+        id: String,
+        /// Who holds it, as it wrote into the lock file (`process 1234`).
+        holder: String,
+    },
+    /// An execution id that cannot name a directory.
+    #[error("invalid execution id `{id}`: use 1 to 128 letters, digits, `-`, `_` or `.`, not starting with `.`")]
+    InvalidExecutionId {
+        /// The id given.
+        id: String,
+    },
+    /// An execution id was reused for another workflow or other inputs.
+    #[error("execution id `{id}` already belongs to {what}: resume it with the same workflow and inputs, or choose a new id")]
+    ExecutionMismatch {
+        /// The execution id.
+        id: String,
+        /// What differs.
+        what: String,
+    },
+}
+
+/// Why the store's database failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// SQLite refused (a corrupted file reads as "file is not a database").
+    #[error(transparent)]
+    Sqlite(#[from] rusqlite::Error),
+    /// The store's directory could not be created.
+    #[error(transparent)]
+    Io(std::io::Error),
+    /// The database was written by a newer flytekit.
+    #[error("the database has schema version {0}, newer than this flytekit understands: upgrade flytekit")]
+    Schema(i64),
+    /// A stored value is damaged.
+    #[error("{0}")]
+    Corrupt(String),
 }
 
 impl Error {

@@ -1,24 +1,33 @@
 //! The local executor: runs a graph's nodes once their inputs exist, each with its retries and
 //! its checkpoint.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::cache::{self, CacheMode};
 use crate::checkpoint::Checkpoint;
 use crate::context::{self, TaskContext};
 use crate::error::{AttemptFailure, Error, FailureKind, NodeFailure, ValueError};
 use crate::graph::{Binding, Graph, Node, Workflow};
+use crate::store::{Begin, Budget, ExecutionLock, NodeRecord, Status, Store};
 use crate::task::Task;
-use crate::value::{Literal, Values};
+use crate::value::{digest, Literal, Values};
 
 /// Runs workflows and tasks on this machine.
 ///
-/// Each run gets an execution id and a directory for its nodes' checkpoints: a temporary one,
-/// removed when the run ends, or `<dir>/<execution id>/` under a directory you name with
-/// [`in_dir`](Self::in_dir). Runtimes share nothing: two in one process do not interfere.
+/// Three ways to keep what a run produces:
+///
+/// * [`new`](Self::new): nothing outlives the run; checkpoints go to a temporary directory.
+/// * [`in_dir`](Self::in_dir): checkpoints are kept under `dir/<execution id>/<node id>/`.
+/// * [`with_store`](Self::with_store) / [`durable`](Self::durable): executions are recorded in
+///   a [`Store`]; running an execution id again resumes it (finished nodes are not run again,
+///   an interrupted one resumes from its checkpoint) and cached task outputs are reused.
+///
+/// Runtimes share nothing in memory: two in one process do not interfere.
 ///
 /// ```
 /// use flytekit::{task, workflow, LocalRuntime};
@@ -36,31 +45,120 @@ use crate::value::{Literal, Values};
 /// let out = LocalRuntime::new().run(squares, (3, 4)).unwrap();
 /// assert_eq!(out, (9, 16));
 /// ```
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Clone)]
 pub struct LocalRuntime {
-    dir: Option<PathBuf>,
+    storage: Storage,
+    cache: CacheMode,
+    system_retries: u32,
 }
+
+#[derive(Debug, Clone)]
+enum Storage {
+    Temporary,
+    Dir(PathBuf),
+    Store(Arc<Store>),
+}
+
+/// Flyte's `max-node-retries-system-failures` default.
+const SYSTEM_RETRIES: u32 = 3;
 
 static EXECUTIONS: AtomicU64 = AtomicU64::new(0);
 
+impl Default for LocalRuntime {
+    fn default() -> Self {
+        LocalRuntime {
+            storage: Storage::Temporary,
+            cache: CacheMode::Use,
+            system_retries: SYSTEM_RETRIES,
+        }
+    }
+}
+
 impl LocalRuntime {
-    /// A runtime that keeps checkpoints in a temporary directory per run.
+    /// A runtime that keeps nothing: checkpoints live in a temporary directory per run.
     pub fn new() -> Self {
         LocalRuntime::default()
     }
 
-    /// A runtime that keeps each run's checkpoints under `dir/<execution id>/<node id>/`.
+    /// A runtime that keeps each run's checkpoints under `dir/<execution id>/<node id>/`, and
+    /// nothing else.
     pub fn in_dir(dir: impl Into<PathBuf>) -> Self {
-        LocalRuntime { dir: Some(dir.into()) }
+        LocalRuntime {
+            storage: Storage::Dir(dir.into()),
+            ..LocalRuntime::default()
+        }
     }
 
-    /// Runs `workflow` on `input` and returns its output.
+    /// A durable runtime whose executions live in the store in `dir` (see [`Store`]).
+    pub fn with_store(dir: impl Into<PathBuf>) -> Result<Self, Error> {
+        Ok(LocalRuntime {
+            storage: Storage::Store(Arc::new(Store::open(dir)?)),
+            ..LocalRuntime::default()
+        })
+    }
+
+    /// A durable runtime on the default store: `$FLYTEKIT_HOME`, or `.flytekit` in the working
+    /// directory.
+    pub fn durable() -> Result<Self, Error> {
+        Self::with_store(Store::default_dir())
+    }
+
+    /// How cached task outputs are used (durable runtimes only). Default [`CacheMode::Use`].
+    pub fn cache_mode(mut self, mode: CacheMode) -> Self {
+        self.cache = mode;
+        self
+    }
+
+    /// How many times a node may be interrupted by the death of its process before the
+    /// execution fails; these interruptions do not count against a task's `retries`.
+    /// Default 3, as Flyte's `max-node-retries-system-failures`.
+    pub fn system_retries(mut self, retries: u32) -> Self {
+        self.system_retries = retries;
+        self
+    }
+
+    /// The store of a durable runtime.
+    pub fn store(&self) -> Option<&Store> {
+        match &self.storage {
+            Storage::Store(store) => Some(store),
+            _ => None,
+        }
+    }
+
+    /// Runs `workflow` on `input`, as a new execution, and returns its output.
     ///
     /// `input` is `()` for a workflow without inputs, the value for one input, and a tuple for
     /// several.
     pub fn run<W: Workflow>(&self, workflow: W, input: W::Input) -> Result<W::Output, Error> {
+        self.run_with_id(&new_execution_id(), workflow, input)
+    }
+
+    /// Runs `workflow` as the execution `id`. On a durable runtime, if the store already has
+    /// that execution, it is resumed: nodes that finished are not run again, an interrupted
+    /// node starts a new attempt from its last checkpoint, and an execution that succeeded
+    /// returns its stored outputs without running anything. The id must name the same workflow
+    /// and inputs.
+    ///
+    /// An id is 1 to 128 letters, digits, `-`, `_` or `.`, not starting with `.`.
+    ///
+    /// ```
+    /// use flytekit::{task, workflow, LocalRuntime};
+    ///
+    /// #[task]
+    /// fn inc(x: u64) -> u64 { x + 1 }
+    ///
+    /// #[workflow]
+    /// fn wf(x: u64) -> u64 { inc(x) }
+    ///
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let rt = LocalRuntime::with_store(dir.path()).unwrap();
+    /// assert_eq!(rt.run_with_id("nightly-1", wf, 1).unwrap(), 2);
+    /// assert_eq!(rt.run_with_id("nightly-1", wf, 1).unwrap(), 2); // stored, nothing runs
+    /// assert!(rt.run_with_id("nightly-1", wf, 5).is_err()); // other inputs: refused
+    /// ```
+    pub fn run_with_id<W: Workflow>(&self, id: &str, workflow: W, input: W::Input) -> Result<W::Output, Error> {
         let graph = workflow.graph()?;
-        let outputs = self.execute(&graph, &input.encode()?)?;
+        let outputs = self.execute(id, &graph, &input.encode()?)?;
         Ok(W::Output::decode(&outputs)?)
     }
 
@@ -68,58 +166,105 @@ impl LocalRuntime {
     /// after the task.
     pub fn run_task<T: Task>(&self, task: T, input: T::Input) -> Result<T::Output, Error> {
         let graph = Graph::single(task);
-        let outputs = self.execute(&graph, &input.encode()?)?;
+        let outputs = self.execute(&new_execution_id(), &graph, &input.encode()?)?;
         Ok(T::Output::decode(&outputs)?)
     }
 
-    fn execute(&self, graph: &Graph, inputs: &[Literal]) -> Result<Vec<Literal>, Error> {
-        let execution = Execution::start(self.dir.as_deref(), graph, inputs)?;
+    fn execute(&self, id: &str, graph: &Graph, inputs: &[Literal]) -> Result<Vec<Literal>, Error> {
+        check_execution_id(id)?;
+        let execution = Execution::start(self, id, graph, inputs)?;
         execution.run()
+    }
+}
+
+fn check_execution_id(id: &str) -> Result<(), Error> {
+    let ok = (1..=128).contains(&id.len())
+        && !id.starts_with('.')
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::InvalidExecutionId { id: id.to_owned() })
     }
 }
 
 struct Execution<'g> {
     id: String,
-    dir: PathBuf,
-    _temp: Option<tempfile::TempDir>,
+    runtime: &'g LocalRuntime,
     graph: &'g Graph,
     inputs: &'g [Literal],
+    /// Where node checkpoint directories go, for the non-store modes.
+    dir: PathBuf,
+    _temp: Option<tempfile::TempDir>,
+    _lock: Option<ExecutionLock>,
+    /// What an earlier run of this execution recorded, by node id.
+    records: HashMap<String, NodeRecord>,
     /// Each finished node's outputs.
     outputs: Vec<Option<Vec<Literal>>>,
 }
 
 impl<'g> Execution<'g> {
-    fn start(root: Option<&Path>, graph: &'g Graph, inputs: &'g [Literal]) -> Result<Self, Error> {
-        let id = new_execution_id();
-        let (dir, temp) = match root {
-            Some(root) => (root.join(&id), None),
-            None => {
+    fn start(runtime: &'g LocalRuntime, id: &str, graph: &'g Graph, inputs: &'g [Literal]) -> Result<Self, Error> {
+        let io = |path: PathBuf| move |source| Error::Io { path, source };
+        let (dir, temp) = match &runtime.storage {
+            Storage::Temporary => {
                 let temp = tempfile::Builder::new()
                     .prefix("flytekit-")
                     .tempdir()
-                    .map_err(|source| Error::Io {
-                        path: std::env::temp_dir(),
-                        source,
-                    })?;
+                    .map_err(io(std::env::temp_dir()))?;
                 (temp.path().to_path_buf(), Some(temp))
             }
+            Storage::Dir(root) => (root.join(id), None),
+            Storage::Store(store) => (store.dir().join("executions").join(id), None),
         };
-        std::fs::create_dir_all(&dir).map_err(|source| Error::Io {
-            path: dir.clone(),
-            source,
-        })?;
+        std::fs::create_dir_all(&dir).map_err(io(dir.clone()))?;
+        let lock = match runtime.store() {
+            Some(store) => Some(store.lock(id)?),
+            None => None,
+        };
         Ok(Execution {
-            id,
-            dir,
-            _temp: temp,
+            id: id.to_owned(),
+            runtime,
             graph,
             inputs,
+            dir,
+            _temp: temp,
+            _lock: lock,
+            records: HashMap::new(),
             outputs: vec![None; graph.nodes().len()],
         })
     }
 
-    /// Runs every node once all the nodes it consumes have finished.
+    fn store(&self) -> Option<&'g Store> {
+        self.runtime.store()
+    }
+
+    /// Records in the store, if there is one.
+    fn journal(&self, f: impl FnOnce(&Store) -> Result<(), Error>) -> Result<(), Error> {
+        self.store().map_or(Ok(()), f)
+    }
+
     fn run(mut self) -> Result<Vec<Literal>, Error> {
+        if let Some(store) = self.store() {
+            let hash = digest(self.graph.name().as_bytes(), self.inputs);
+            match store.begin(&self.id, self.graph.name(), &hash)? {
+                Begin::Done(outputs) => return Ok(outputs),
+                Begin::Run(records) => self.records = records.into_iter().map(|r| (r.id.clone(), r)).collect(),
+            }
+        }
+        let result = self.run_nodes();
+        let ended = match &result {
+            Ok(outputs) => Ok(&outputs[..]),
+            Err(e) => Err(e.to_string()),
+        };
+        self.journal(|s| s.execution_ended(&self.id, ended.as_ref().map_err(String::as_str).copied()))?;
+        result
+    }
+
+    /// Runs every node once all the nodes it consumes have finished.
+    fn run_nodes(&mut self) -> Result<Vec<Literal>, Error> {
         let nodes = self.graph.nodes();
         let mut waiting_on: Vec<usize> = nodes.iter().map(|n| n.upstream().len()).collect();
         let mut downstream = vec![Vec::new(); nodes.len()];
@@ -128,8 +273,17 @@ impl<'g> Execution<'g> {
         }
         let mut ready: VecDeque<usize> = (0..nodes.len()).filter(|&i| waiting_on[i] == 0).collect();
         while let Some(i) = ready.pop_front() {
-            let inputs = self.resolve(nodes[i].inputs())?;
-            let outputs = self.run_node(&nodes[i], &inputs)?;
+            let finished = self
+                .records
+                .get(nodes[i].id())
+                .filter(|r| r.status == Status::Succeeded);
+            let outputs = match finished.and_then(|r| r.outputs.clone()) {
+                Some(outputs) => outputs,
+                None => {
+                    let inputs = self.resolve(nodes[i].inputs())?;
+                    self.run_node(&nodes[i], &inputs)?
+                }
+            };
             self.outputs[i] = Some(outputs);
             for &d in &downstream[i] {
                 waiting_on[d] -= 1;
@@ -166,12 +320,72 @@ impl<'g> Execution<'g> {
     fn run_node(&self, node: &Node, inputs: &[Literal]) -> Result<Vec<Literal>, Error> {
         let task = node.task();
         let spec = task.spec();
+        let (exec, id, name) = (self.id.as_str(), node.id(), spec.name());
         let max_attempts = spec.max_attempts();
-        let checkpoints = self.dir.join(node.id());
+        let record = self.records.get(id);
+        let mut attempt = record.map_or(0, |r| r.last_attempt);
+        let mut user_failures = record.map_or(0, |r| r.user_failures);
         let mut failures = Vec::new();
-        for attempt in 1..=max_attempts {
-            let checkpoint = Checkpoint::new(&checkpoints)?;
-            let ctx = TaskContext::new(&self.id, node.id(), spec.name(), attempt, max_attempts, checkpoint);
+
+        if let Some(r) = record.filter(|r| r.status == Status::Running) {
+            // The process running this node died: its attempt counts against the system
+            // budget, and the next attempt resumes from the last committed checkpoint.
+            let cause = "the process running this attempt stopped before it finished";
+            self.journal(|s| s.attempt_failed(exec, id, r.last_attempt, cause, Budget::System))?;
+            let interrupted = r.system_failures + 1;
+            self.journal(|s| {
+                s.event(
+                    exec,
+                    Some(id),
+                    Some(r.last_attempt),
+                    "interrupted",
+                    &format!(
+                        "{cause} (system failure {interrupted} of at most {})",
+                        self.runtime.system_retries
+                    ),
+                )
+            })?;
+            failures.push(AttemptFailure {
+                attempt: r.last_attempt,
+                kind: FailureKind::Interrupted,
+                cause: cause.to_owned(),
+            });
+            if interrupted > self.runtime.system_retries {
+                return Err(self.node_failed(node, max_attempts, failures));
+            }
+        }
+
+        let key = spec
+            .cache_version()
+            .filter(|_| self.store().is_some())
+            .map(|v| cache::key(&spec, v, inputs));
+        if let (Some(key), CacheMode::Use) = (&key, self.runtime.cache) {
+            if let Some(outputs) = self.store().map(|s| s.cache_get(key)).transpose()?.flatten() {
+                self.journal(|s| s.node_succeeded(exec, id, name, None, &outputs))?;
+                self.journal(|s| {
+                    s.event(
+                        exec,
+                        Some(id),
+                        None,
+                        "cache-hit",
+                        &format!("outputs of `{name}` taken from the cache"),
+                    )
+                })?;
+                return Ok(outputs);
+            }
+        }
+
+        while user_failures < max_attempts {
+            attempt += 1;
+            self.journal(|s| s.attempt_started(exec, id, name, attempt))?;
+            let checkpoint = match self.store() {
+                Some(store) => Checkpoint::open(store.checkpoint_dir(exec, id), true, None)?,
+                None => Checkpoint::open(self.dir.join(id), self._temp.is_none(), None)?,
+            };
+            for warning in checkpoint.warnings() {
+                self.journal(|s| s.event(exec, Some(id), Some(attempt), "checkpoint-fallback", warning))?;
+            }
+            let ctx = TaskContext::new(exec, id, name, attempt, max_attempts, checkpoint);
             let result = context::enter(&ctx, || {
                 catch_unwind(AssertUnwindSafe(|| task.run_erased(&ctx, inputs)))
             });
@@ -188,27 +402,45 @@ impl<'g> Execution<'g> {
                 })
             });
             let failure = match result {
-                Ok(Ok(outputs)) => return Ok(outputs),
+                Ok(Ok(outputs)) => {
+                    self.journal(|s| s.node_succeeded(exec, id, name, Some(attempt), &outputs))?;
+                    if let (Some(key), Some(version)) = (&key, spec.cache_version()) {
+                        if self.runtime.cache != CacheMode::Bypass {
+                            self.journal(|s| s.cache_put(key, name, version, &outputs, exec, id))?;
+                        }
+                    }
+                    return Ok(outputs);
+                }
                 Ok(Err(failure)) => failure,
                 Err(panic) => AttemptFailure {
                     attempt,
                     kind: FailureKind::Panic,
-                    cause: format!("task `{}` panicked: {}", spec.name(), panic_message(&*panic)),
+                    cause: format!("task `{name}` panicked: {}", panic_message(&*panic)),
                 },
             };
+            self.journal(|s| s.attempt_failed(exec, id, attempt, &failure.cause, Budget::User))?;
+            user_failures += 1;
             let retry = failure.kind == FailureKind::Recoverable;
             failures.push(failure);
             if !retry {
                 break;
             }
         }
-        Err(Error::NodeFailed(Box::new(NodeFailure {
+        Err(self.node_failed(node, max_attempts, failures))
+    }
+
+    fn node_failed(&self, node: &Node, max_attempts: u32, attempts: Vec<AttemptFailure>) -> Error {
+        if let Err(e) = self.journal(|s| s.node_failed(&self.id, node.id())) {
+            return e;
+        }
+        Error::NodeFailed(Box::new(NodeFailure {
+            execution: self.id.clone(),
             workflow: node.workflow().to_owned(),
             node: node.id().to_owned(),
-            task: spec.name().to_owned(),
+            task: node.task().spec().name().to_owned(),
             max_attempts,
-            attempts: failures,
-        })))
+            attempts,
+        }))
     }
 }
 
@@ -223,7 +455,7 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
 }
 
 /// Unique within the process (a counter) and across processes in practice (time and pid).
-fn new_execution_id() -> String {
+pub(crate) fn new_execution_id() -> String {
     let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
     let n = EXECUTIONS.fetch_add(1, Ordering::Relaxed);
     format!("x{:x}-{:x}-{n}", nanos & 0xffff_ffff_ffff, std::process::id())

@@ -2,22 +2,29 @@
 //! and the local executor. Users depend on `flytekit`, which re-exports everything here with the
 //! `#[task]` and `#[workflow]` macros.
 
+mod cache;
 mod checkpoint;
 mod context;
 mod error;
 mod executor;
 mod graph;
+mod store;
 mod task;
 mod value;
 mod writer;
 
+pub use cache::CacheMode;
 pub use checkpoint::Checkpoint;
 pub use context::{current_context, TaskContext};
-pub use error::{AttemptFailure, CheckpointError, Error, FailureKind, NodeFailure, ResultExt, TaskError, ValueError};
+pub use error::{
+    AttemptFailure, CheckpointError, Error, FailureKind, NodeFailure, ResultExt, StoreError, TaskError, ValueError,
+};
 pub use executor::LocalRuntime;
 pub use graph::{Binding, Graph, IntoInput, Node, Promise, Workflow};
+pub use store::{AttemptReport, Event, ExecutionReport, ExecutionSummary, NodeReport, Status, Store};
 pub use task::{Task, TaskSpec};
 pub use value::{Literal, Value};
+pub use writer::AsyncWriter;
 
 /// What the macros' generated code names. Not a stable API.
 #[doc(hidden)]

@@ -16,9 +16,16 @@ use crate::value::{Literal, Values};
 ///     x * 2
 /// }
 ///
+/// #[task(cache = true, cache_version = "1")]
+/// fn triple(x: u64) -> u64 {
+///     x * 3
+/// }
+///
 /// assert_eq!(double.spec().name(), "double");
 /// assert_eq!(double.spec().retries(), 2);
 /// assert_eq!(double.spec().inputs(), ["x"]);
+/// assert_eq!(double.spec().cache_version(), None);
+/// assert_eq!(triple.spec().cache_version(), Some("1"));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TaskSpec {
@@ -26,22 +33,36 @@ pub struct TaskSpec {
     module: &'static str,
     inputs: &'static [&'static str],
     retries: u32,
+    cache_version: Option<&'static str>,
 }
 
 impl TaskSpec {
-    /// A task named `name`, defined in `module`, with the given input names and no retries.
+    /// A task named `name`, defined in `module`, with the given input names, no retries and no
+    /// caching.
     pub const fn new(name: &'static str, module: &'static str, inputs: &'static [&'static str]) -> Self {
         TaskSpec {
             name,
             module,
             inputs,
             retries: 0,
+            cache_version: None,
         }
     }
 
     /// Sets how many times a failed attempt is retried.
     pub const fn with_retries(mut self, retries: u32) -> Self {
         self.retries = retries;
+        self
+    }
+
+    /// Turns output caching on, under `version`: a run of the task whose name, version and
+    /// serialized inputs match an earlier successful one reuses its outputs instead of running.
+    ///
+    /// The version is part of the cache key: bump it when the task's behaviour changes, so that
+    /// outputs of the old code are not reused. `#[task(cache = true, cache_version = "1")]` calls
+    /// this, and refuses an empty version.
+    pub const fn with_cache(mut self, version: &'static str) -> Self {
+        self.cache_version = Some(version);
         self
     }
 
@@ -68,6 +89,12 @@ impl TaskSpec {
     /// `retries + 1`.
     pub fn max_attempts(&self) -> u32 {
         self.retries.saturating_add(1)
+    }
+
+    /// The cache version if the task's outputs are cached (see [`TaskSpec::with_cache`]); `None`
+    /// when caching is off, the default.
+    pub fn cache_version(&self) -> Option<&'static str> {
+        self.cache_version
     }
 }
 

@@ -36,10 +36,29 @@ impl Literal {
         })
     }
 
+    /// A literal from bytes that [`encode`](Self::encode) produced.
+    pub(crate) fn from_bytes(bytes: &[u8]) -> Literal {
+        Literal(bytes.into())
+    }
+
     /// The serialized bytes.
     pub fn as_bytes(&self) -> &[u8] {
         &self.0
     }
+}
+
+/// A SHA-256 over `label` and each literal (length-prefixed, so slots cannot run together),
+/// in hex: the identity of an execution's inputs, or of a cached task call.
+pub(crate) fn digest(label: &[u8], literals: &[Literal]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    hasher.update((label.len() as u64).to_le_bytes());
+    hasher.update(label);
+    for literal in literals {
+        hasher.update((literal.as_bytes().len() as u64).to_le_bytes());
+        hasher.update(literal.as_bytes());
+    }
+    format!("{:x}", hasher.finalize())
 }
 
 /// What a type needs to be a task's input or output.

@@ -1,0 +1,8 @@
+use flytekit::task;
+
+#[task(cache = true, cache_version = 1)]
+fn double(x: u64) -> u64 {
+    x * 2
+}
+
+fn main() {}
