@@ -2,9 +2,11 @@
 
 use std::cell::RefCell;
 use std::sync::Arc;
+use std::time::Instant;
 
 use crate::checkpoint::Checkpoint;
 use crate::error::Error;
+use crate::stop::Stop;
 
 /// What the runtime tells a running task about itself, injected into a `&TaskContext`
 /// parameter or returned by [`current_context`].
@@ -33,6 +35,7 @@ struct Inner {
     attempt: u32,
     max_attempts: u32,
     checkpoint: Checkpoint,
+    stop: Stop,
 }
 
 impl TaskContext {
@@ -43,6 +46,7 @@ impl TaskContext {
         attempt: u32,
         max_attempts: u32,
         checkpoint: Checkpoint,
+        stop: Stop,
     ) -> Self {
         TaskContext {
             inner: Arc::new(Inner {
@@ -52,6 +56,7 @@ impl TaskContext {
                 attempt,
                 max_attempts,
                 checkpoint,
+                stop,
             }),
         }
     }
@@ -67,7 +72,7 @@ impl TaskContext {
     /// # Ok::<(), flytekit::CheckpointError>(())
     /// ```
     pub fn detached(checkpoint: Checkpoint) -> Self {
-        Self::new("local", "n0", "detached", 1, 1, checkpoint)
+        Self::new("local", "n0", "detached", 1, 1, checkpoint, Stop::default())
     }
 
     /// The execution's id.
@@ -98,6 +103,36 @@ impl TaskContext {
     /// The node's checkpoint, as this attempt sees it.
     pub fn checkpoint(&self) -> &Checkpoint {
         &self.inner.checkpoint
+    }
+
+    /// Whether the attempt has been asked to stop: it ran past its task's `timeout`, or another
+    /// node failed and the execution is stopping. A long loop that does not checkpoint should
+    /// check this and return; one that does is stopped by its next commit, which fails with
+    /// [`CheckpointError::Stopped`](crate::CheckpointError::Stopped).
+    ///
+    /// ```
+    /// use flytekit::{task, TaskContext, TaskError};
+    ///
+    /// #[task(timeout = "10m")]
+    /// fn search(ctx: &TaskContext, n: u64) -> Result<u64, TaskError> {
+    ///     let mut best = 0;
+    ///     for i in 0..n {
+    ///         if ctx.is_stopping() {
+    ///             return Err(TaskError::recoverable("stopped"));
+    ///         }
+    ///         best = best.max(i % 7);
+    ///     }
+    ///     Ok(best)
+    /// }
+    /// # assert_eq!(flytekit::LocalRuntime::new().run_task(search, 10).unwrap(), 6);
+    /// ```
+    pub fn is_stopping(&self) -> bool {
+        self.inner.stop.reason().is_some()
+    }
+
+    /// When this attempt times out, if its task has a `timeout`.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.inner.stop.deadline()
     }
 }
 

@@ -143,6 +143,10 @@ pub enum FailureKind {
     /// The process running the attempt died (it was killed, or the machine went away); this
     /// counts against the runtime's system-failure budget, not the task's retries.
     Interrupted,
+    /// The attempt ran past its task's `timeout`; it is retried like a recoverable error.
+    TimedOut,
+    /// The attempt was asked to stop because another node failed; it is not retried.
+    Stopped,
 }
 
 /// One failed attempt: its number (1-based), how it failed, and the cause as text.
@@ -163,8 +167,63 @@ impl fmt::Display for AttemptFailure {
             FailureKind::NonRecoverable => "non-recoverable error",
             FailureKind::Panic => "panic",
             FailureKind::Interrupted => "interrupted",
+            FailureKind::TimedOut => "timed out",
+            FailureKind::Stopped => "stopped",
         };
         write!(f, "attempt {}: {kind}: {}", self.attempt, self.cause)
+    }
+}
+
+/// Why a workflow failed, as its `on_failure` task receives it (its last input).
+///
+/// ```
+/// use flytekit::{task, workflow, LocalRuntime, TaskError, WorkflowFailure};
+///
+/// #[task]
+/// fn fetch(url: String) -> Result<String, TaskError> {
+///     Err(TaskError::non_recoverable(format!("{url}: not found")))
+/// }
+///
+/// #[task]
+/// fn clean_up(url: String, failure: WorkflowFailure) {
+///     assert_eq!(failure.task.as_deref(), Some("fetch"));
+///     eprintln!("cleaning up after {url}: {}", failure.message);
+/// }
+///
+/// #[workflow(on_failure = clean_up)]
+/// fn download(url: String) -> String {
+///     fetch(url)
+/// }
+///
+/// assert!(LocalRuntime::new().run(download, "x".to_string()).is_err());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct WorkflowFailure {
+    /// The execution's id.
+    pub execution: String,
+    /// The workflow's name.
+    pub workflow: String,
+    /// The node that failed, when a node did.
+    pub node: Option<String>,
+    /// Its task's name.
+    pub task: Option<String>,
+    /// The error, in words (as the run returns it).
+    pub message: String,
+}
+
+impl WorkflowFailure {
+    pub(crate) fn new(execution: &str, workflow: &str, error: &Error) -> Self {
+        let (node, task) = match error {
+            Error::NodeFailed(f) => (Some(f.node.clone()), Some(f.task.clone())),
+            _ => (None, None),
+        };
+        WorkflowFailure {
+            execution: execution.to_owned(),
+            workflow: workflow.to_owned(),
+            node,
+            task,
+            message: error.to_string(),
+        }
     }
 }
 
@@ -243,6 +302,15 @@ pub enum CheckpointError {
         path: PathBuf,
         /// What the check found.
         reason: String,
+    },
+    /// The attempt was asked to stop (it timed out, or the execution is failing), so the
+    /// commit was refused. Returning this error (with `?`) ends the attempt.
+    #[error("checkpoint {} not committed: {reason}", path.display())]
+    Stopped {
+        /// The checkpoint's directory.
+        path: PathBuf,
+        /// Why the attempt must stop.
+        reason: crate::StopReason,
     },
     /// `save(path)` was given something that is neither a file nor a directory.
     #[error("cannot save {} as a checkpoint: it is not a file or a directory", path.display())]

@@ -1,7 +1,7 @@
 //! The local executor: runs a graph's nodes once their inputs exist, each with its retries and
 //! its checkpoint.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -11,8 +11,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use crate::cache::{self, CacheMode};
 use crate::checkpoint::Checkpoint;
 use crate::context::{self, TaskContext};
-use crate::error::{AttemptFailure, Error, FailureKind, NodeFailure, ValueError};
+use crate::error::{AttemptFailure, Error, FailureKind, NodeFailure, ValueError, WorkflowFailure};
 use crate::graph::{Binding, Graph, Node, Workflow};
+use crate::scheduler::{self, Ready};
+use crate::stop::{Stop, StopReason};
 use crate::store::{Begin, Budget, ExecutionLock, NodeRecord, Status, Store};
 use crate::task::Task;
 use crate::value::{digest, Literal, Values};
@@ -50,6 +52,7 @@ pub struct LocalRuntime {
     storage: Storage,
     cache: CacheMode,
     system_retries: u32,
+    max_parallelism: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -70,6 +73,7 @@ impl Default for LocalRuntime {
             storage: Storage::Temporary,
             cache: CacheMode::Use,
             system_retries: SYSTEM_RETRIES,
+            max_parallelism: std::thread::available_parallelism().map_or(1, usize::from),
         }
     }
 }
@@ -114,6 +118,16 @@ impl LocalRuntime {
     /// Default 3, as Flyte's `max-node-retries-system-failures`.
     pub fn system_retries(mut self, retries: u32) -> Self {
         self.system_retries = retries;
+        self
+    }
+
+    /// How many nodes may run at once. Default: the machine's available parallelism; 1 runs
+    /// one node at a time, in the order the workflow's body calls them (0 counts as 1).
+    ///
+    /// A node runs as soon as all its inputs exist, on a thread of the runtime's own; a task's
+    /// code stays ordinary synchronous Rust.
+    pub fn max_parallelism(mut self, nodes: usize) -> Self {
+        self.max_parallelism = nodes.max(1);
         self
     }
 
@@ -201,8 +215,8 @@ struct Execution<'g> {
     _lock: Option<ExecutionLock>,
     /// What an earlier run of this execution recorded, by node id.
     records: HashMap<String, NodeRecord>,
-    /// Each finished node's outputs.
-    outputs: Vec<Option<Vec<Literal>>>,
+    /// Raised when the execution is failing, to stop its running attempts.
+    stop: Stop,
 }
 
 impl<'g> Execution<'g> {
@@ -233,7 +247,7 @@ impl<'g> Execution<'g> {
             _temp: temp,
             _lock: lock,
             records: HashMap::new(),
-            outputs: vec![None; graph.nodes().len()],
+            stop: Stop::default(),
         })
     }
 
@@ -264,45 +278,62 @@ impl<'g> Execution<'g> {
     }
 
     /// Runs every node once all the nodes it consumes have finished.
-    fn run_nodes(&mut self) -> Result<Vec<Literal>, Error> {
+    fn run_nodes(&self) -> Result<Vec<Literal>, Error> {
         let nodes = self.graph.nodes();
-        let mut waiting_on: Vec<usize> = nodes.iter().map(|n| n.upstream().len()).collect();
-        let mut downstream = vec![Vec::new(); nodes.len()];
-        for (up, down) in self.graph.edges() {
-            downstream[up].push(down);
-        }
-        let mut ready: VecDeque<usize> = (0..nodes.len()).filter(|&i| waiting_on[i] == 0).collect();
-        while let Some(i) = ready.pop_front() {
-            let finished = self
-                .records
-                .get(nodes[i].id())
-                .filter(|r| r.status == Status::Succeeded);
-            let outputs = match finished.and_then(|r| r.outputs.clone()) {
-                Some(outputs) => outputs,
-                None => {
-                    let inputs = self.resolve(nodes[i].inputs())?;
-                    self.run_node(&nodes[i], &inputs)?
+        let outputs = scheduler::run(
+            self.graph,
+            self.runtime.max_parallelism,
+            self.graph.failure_policy(),
+            |i, outputs| {
+                let finished = self
+                    .records
+                    .get(nodes[i].id())
+                    .filter(|r| r.status == Status::Succeeded)
+                    .and_then(|r| r.outputs.clone());
+                match finished {
+                    Some(outputs) => Ok(Ready::Done(outputs)),
+                    None => Ok(Ready::Run(self.resolve(nodes[i].inputs(), outputs)?)),
                 }
-            };
-            self.outputs[i] = Some(outputs);
-            for &d in &downstream[i] {
-                waiting_on[d] -= 1;
-                if waiting_on[d] == 0 {
-                    ready.push_back(d);
-                }
+            },
+            |i, inputs| self.run_node(&nodes[i], &inputs, &self.stop),
+            || self.stop.stop_execution(),
+        );
+        match outputs {
+            Ok(outputs) => self.resolve(self.graph.outputs(), &outputs),
+            Err(e) => {
+                self.on_failure(&e)?;
+                Err(e)
             }
         }
-        self.resolve(self.graph.outputs())
     }
 
-    fn resolve(&self, bindings: &[Binding]) -> Result<Vec<Literal>, Error> {
+    /// Runs the workflow's `on_failure` task, if it has one, on its inputs and the failure.
+    /// The hook's own failure is recorded, and returned only if the store cannot record it:
+    /// the run fails with the workflow's error either way.
+    fn on_failure(&self, error: &Error) -> Result<(), Error> {
+        let Some(hook) = self.graph.on_failure() else {
+            return Ok(());
+        };
+        let failure = WorkflowFailure::new(&self.id, self.graph.name(), error);
+        let mut inputs = self.inputs.to_vec();
+        inputs.push(Literal::encode(&failure)?);
+        match self.run_node(hook, &inputs, &Stop::default()) {
+            Ok(_) => Ok(()),
+            Err(Error::NodeFailed(f)) => {
+                self.journal(|s| s.event(&self.id, Some(hook.id()), None, "on-failure-failed", &f.to_string()))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn resolve(&self, bindings: &[Binding], outputs: &[Option<Vec<Literal>>]) -> Result<Vec<Literal>, Error> {
         bindings
             .iter()
             .map(|b| {
                 let found = match *b {
                     Binding::Input(i) => self.inputs.get(i),
                     Binding::Literal(i) => self.graph.literal(i),
-                    Binding::Output { node, slot } => self.outputs.get(node).and_then(|o| o.as_ref()?.get(slot)),
+                    Binding::Output { node, slot } => outputs.get(node).and_then(|o| o.as_ref()?.get(slot)),
                 };
                 // Graphs are built by the macros, so a dangling binding is a bug in flytekit.
                 found.cloned().ok_or_else(|| {
@@ -317,7 +348,7 @@ impl<'g> Execution<'g> {
     }
 
     /// Runs a node's attempts until one succeeds, one fails for good, or none are left.
-    fn run_node(&self, node: &Node, inputs: &[Literal]) -> Result<Vec<Literal>, Error> {
+    fn run_node(&self, node: &Node, inputs: &[Literal], stop: &Stop) -> Result<Vec<Literal>, Error> {
         let task = node.task();
         let spec = task.spec();
         let (exec, id, name) = (self.id.as_str(), node.id(), spec.name());
@@ -327,7 +358,7 @@ impl<'g> Execution<'g> {
         let mut user_failures = record.map_or(0, |r| r.user_failures);
         let mut failures = Vec::new();
 
-        if let Some(r) = record.filter(|r| r.status == Status::Running) {
+        if let Some(r) = record.filter(|r| r.interrupted) {
             // The process running this node died: its attempt counts against the system
             // budget, and the next attempt resumes from the last committed checkpoint.
             let cause = "the process running this attempt stopped before it finished";
@@ -376,16 +407,21 @@ impl<'g> Execution<'g> {
         }
 
         while user_failures < max_attempts {
+            if stop.reason().is_some() {
+                // Another node failed while this one was between attempts.
+                break;
+            }
             attempt += 1;
             self.journal(|s| s.attempt_started(exec, id, name, attempt))?;
+            let stop = stop.attempt(spec.timeout());
             let checkpoint = match self.store() {
-                Some(store) => Checkpoint::open(store.checkpoint_dir(exec, id), true, None)?,
-                None => Checkpoint::open(self.dir.join(id), self._temp.is_none(), None)?,
+                Some(store) => Checkpoint::open(store.checkpoint_dir(exec, id), true, None, stop.clone())?,
+                None => Checkpoint::open(self.dir.join(id), self._temp.is_none(), None, stop.clone())?,
             };
             for warning in checkpoint.warnings() {
                 self.journal(|s| s.event(exec, Some(id), Some(attempt), "checkpoint-fallback", warning))?;
             }
-            let ctx = TaskContext::new(exec, id, name, attempt, max_attempts, checkpoint);
+            let ctx = TaskContext::new(exec, id, name, attempt, max_attempts, checkpoint, stop.clone());
             let result = context::enter(&ctx, || {
                 catch_unwind(AssertUnwindSafe(|| task.run_erased(&ctx, inputs)))
             });
@@ -401,8 +437,20 @@ impl<'g> Execution<'g> {
                     }),
                 })
             });
-            let failure = match result {
-                Ok(Ok(outputs)) => {
+            let failure = match (result, stop.reason()) {
+                // Whatever a timed-out attempt returned, it ran too long: as if it had been
+                // killed at its deadline, the way Flyte stops a pod.
+                (_, Some(StopReason::TimedOut(limit))) => AttemptFailure {
+                    attempt,
+                    kind: FailureKind::TimedOut,
+                    cause: format!("task `{name}` timed out: the attempt ran longer than {limit:?}"),
+                },
+                (Ok(Err(failure)), Some(StopReason::ExecutionFailing)) => AttemptFailure {
+                    kind: FailureKind::Stopped,
+                    cause: format!("{} ({})", failure.cause, StopReason::ExecutionFailing),
+                    ..failure
+                },
+                (Ok(Ok(outputs)), _) => {
                     self.journal(|s| s.node_succeeded(exec, id, name, Some(attempt), &outputs))?;
                     if let (Some(key), Some(version)) = (&key, spec.cache_version()) {
                         if self.runtime.cache != CacheMode::Bypass {
@@ -411,8 +459,8 @@ impl<'g> Execution<'g> {
                     }
                     return Ok(outputs);
                 }
-                Ok(Err(failure)) => failure,
-                Err(panic) => AttemptFailure {
+                (Ok(Err(failure)), _) => failure,
+                (Err(panic), _) => AttemptFailure {
                     attempt,
                     kind: FailureKind::Panic,
                     cause: format!("task `{name}` panicked: {}", panic_message(&*panic)),
@@ -420,7 +468,7 @@ impl<'g> Execution<'g> {
             };
             self.journal(|s| s.attempt_failed(exec, id, attempt, &failure.cause, Budget::User))?;
             user_failures += 1;
-            let retry = failure.kind == FailureKind::Recoverable;
+            let retry = matches!(failure.kind, FailureKind::Recoverable | FailureKind::TimedOut);
             failures.push(failure);
             if !retry {
                 break;

@@ -330,6 +330,8 @@ pub struct Graph {
     nodes: Vec<Node>,
     literals: Vec<Literal>,
     outputs: Vec<Binding>,
+    failure_policy: crate::FailurePolicy,
+    on_failure: Option<Node>,
 }
 
 impl Graph {
@@ -366,6 +368,17 @@ impl Graph {
         &self.outputs
     }
 
+    /// What the execution does once a node has failed for good.
+    pub fn failure_policy(&self) -> crate::FailurePolicy {
+        self.failure_policy
+    }
+
+    /// The task that runs when the workflow fails (`#[workflow(on_failure = ..)]`): a node
+    /// outside the graph, run on the workflow's inputs and a [`WorkflowFailure`](crate::WorkflowFailure).
+    pub fn on_failure(&self) -> Option<&Node> {
+        self.on_failure.as_ref()
+    }
+
     pub(crate) fn literal(&self, index: usize) -> Option<&Literal> {
         self.literals.get(index)
     }
@@ -384,6 +397,8 @@ impl Graph {
             nodes: builder.nodes,
             literals: builder.literals,
             outputs: outputs.collect(),
+            failure_policy: crate::FailurePolicy::default(),
+            on_failure: None,
         }
     }
 }
@@ -423,6 +438,18 @@ pub trait Workflow: Send + Sync + 'static {
     #[doc(hidden)]
     fn build(&self, scope: &Scope, input: Self::InputPromises) -> Self::OutputPromises;
 
+    /// What the execution does once a node has failed for good; `#[workflow(failure_policy =
+    /// ..)]` sets it.
+    fn failure_policy(&self) -> crate::FailurePolicy {
+        crate::FailurePolicy::default()
+    }
+
+    /// The task that runs when the workflow fails; `#[workflow(on_failure = ..)]` sets it.
+    #[doc(hidden)]
+    fn on_failure(&self) -> Option<OnFailure> {
+        None
+    }
+
     /// Builds the graph, for inspection or execution.
     fn graph(&self) -> Result<Graph, Error> {
         let scope = Scope::new(self.name());
@@ -438,8 +465,26 @@ pub trait Workflow: Send + Sync + 'static {
             nodes: builder.nodes,
             literals: builder.literals,
             outputs: output.bindings(),
+            failure_policy: self.failure_policy(),
+            on_failure: self.on_failure().map(|hook| Node {
+                id: "on-failure".to_owned(),
+                workflow: self.name().to_owned(),
+                task: hook.0,
+                inputs: Vec::new(),
+            }),
         })
     }
+}
+
+/// A workflow's `on_failure` task, type-erased. Built by [`on_failure`].
+#[doc(hidden)]
+pub struct OnFailure(Arc<dyn ErasedTask>);
+
+/// Checks that `task` takes the inputs `I` (the workflow's inputs, then a
+/// [`WorkflowFailure`](crate::WorkflowFailure)), as `#[workflow(on_failure = task)]` requires.
+#[doc(hidden)]
+pub fn on_failure<I, T: Task<Input = I>>(task: T) -> OnFailure {
+    OnFailure(Arc::new(task))
 }
 
 /// What can be called inside a `#[workflow]`: a `#[task]` or another `#[workflow]`.

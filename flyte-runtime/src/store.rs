@@ -248,6 +248,8 @@ pub(crate) struct NodeRecord {
     pub user_failures: u32,
     pub system_failures: u32,
     pub last_attempt: u32,
+    /// Its last attempt was running when the process died.
+    pub interrupted: bool,
     pub outputs: Option<Vec<Literal>>,
 }
 
@@ -444,10 +446,10 @@ impl Store {
                         let outputs = decode_outputs(outputs.as_deref().unwrap_or_default())?;
                         return Ok(Begin::Done(outputs));
                     }
-                    // A failed execution run again gets a fresh retry budget for its failed
-                    // nodes; finished nodes keep their outputs.
+                    // A failed execution run again gets fresh retry and system-failure budgets for
+                    // its failed nodes; finished nodes keep their outputs.
                     tx.execute(
-                        "UPDATE nodes SET status = 'pending', user_failures = 0
+                        "UPDATE nodes SET status = 'pending', user_failures = 0, system_failures = 0
                          WHERE execution_id = ?1 AND status = 'failed'",
                         [execution],
                     )?;
@@ -656,7 +658,9 @@ impl From<rusqlite::Error> for Error {
 fn node_records(tx: &rusqlite::Transaction<'_>, execution: &str) -> rusqlite::Result<Vec<NodeRecord>> {
     let mut stmt = tx.prepare(
         "SELECT n.node_id, n.status, n.user_failures, n.system_failures, n.outputs,
-                (SELECT COALESCE(MAX(attempt), 0) FROM attempts a WHERE a.execution_id = n.execution_id AND a.node_id = n.node_id)
+                (SELECT COALESCE(MAX(attempt), 0) FROM attempts a WHERE a.execution_id = n.execution_id AND a.node_id = n.node_id),
+                (SELECT status FROM attempts a WHERE a.execution_id = n.execution_id AND a.node_id = n.node_id
+                 ORDER BY attempt DESC LIMIT 1)
          FROM nodes n WHERE n.execution_id = ?1",
     )?;
     let rows = stmt.query_map([execution], |r| {
@@ -667,6 +671,9 @@ fn node_records(tx: &rusqlite::Transaction<'_>, execution: &str) -> rusqlite::Re
             user_failures: r.get(2)?,
             system_failures: r.get(3)?,
             last_attempt: r.get(5)?,
+            // Only an attempt still marked running was cut short: one whose failure was
+            // recorded before the process died already counted against the task's retries.
+            interrupted: r.get::<_, Option<String>>(6)?.as_deref() == Some("running"),
             outputs: outputs.and_then(|b| decode_outputs(&b).ok()),
         })
     })?;

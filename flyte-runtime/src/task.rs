@@ -1,5 +1,7 @@
 //! The [`Task`] trait that `#[task]` implements, and the type-erased form the executor runs.
 
+use std::time::Duration;
+
 use crate::context::TaskContext;
 use crate::error::{AttemptFailure, FailureKind, TaskError};
 use crate::value::{Literal, Values};
@@ -34,6 +36,7 @@ pub struct TaskSpec {
     inputs: &'static [&'static str],
     retries: u32,
     cache_version: Option<&'static str>,
+    timeout: Option<Duration>,
 }
 
 impl TaskSpec {
@@ -46,6 +49,7 @@ impl TaskSpec {
             inputs,
             retries: 0,
             cache_version: None,
+            timeout: None,
         }
     }
 
@@ -63,6 +67,14 @@ impl TaskSpec {
     /// this, and refuses an empty version.
     pub const fn with_cache(mut self, version: &'static str) -> Self {
         self.cache_version = Some(version);
+        self
+    }
+
+    /// Bounds each attempt to `timeout`; an attempt that runs longer is a retryable failure
+    /// (how a running attempt is stopped: [`TaskContext::is_stopping`]).
+    /// `#[task(timeout = "30s")]` calls this.
+    pub const fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
         self
     }
 
@@ -95,6 +107,11 @@ impl TaskSpec {
     /// when caching is off, the default.
     pub fn cache_version(&self) -> Option<&'static str> {
         self.cache_version
+    }
+
+    /// How long one attempt may run, if the task has a `timeout`.
+    pub fn timeout(&self) -> Option<Duration> {
+        self.timeout
     }
 }
 

@@ -1,0 +1,187 @@
+//! What runs next: every node whose inputs exist, up to the runtime's parallelism.
+//!
+//! The scheduler thread owns the bookkeeping (how many inputs each node still waits for, which
+//! nodes are ready, every finished node's outputs); worker threads only run nodes. Ready nodes
+//! start in the order they became ready, so with a parallelism of 1 the order is the body's.
+//! When one node can run and nothing else is running (a chain), it runs on the scheduler thread
+//! itself, so a sequential graph pays no hand-off between threads.
+
+use std::collections::VecDeque;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::{mpsc, Mutex};
+use std::thread;
+
+use crate::error::Error;
+use crate::graph::Graph;
+use crate::value::Literal;
+
+/// What to do once a node has failed for good.
+///
+/// ```
+/// use flytekit::{FailurePolicy, LocalRuntime};
+///
+/// let rt = LocalRuntime::new().failure_policy(FailurePolicy::FailAfterExecutableNodesComplete);
+/// # let _ = rt;
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FailurePolicy {
+    /// Start nothing new, ask running nodes to stop (see
+    /// [`TaskContext::is_stopping`](crate::TaskContext::is_stopping)), and fail once they have
+    /// returned. Flyte's default, `FAIL_IMMEDIATELY`.
+    #[default]
+    FailImmediately,
+    /// Run every node that does not depend on a failed one, then fail. Flyte's
+    /// `FAIL_AFTER_EXECUTABLE_NODES_COMPLETE`.
+    FailAfterExecutableNodesComplete,
+}
+
+/// A node the scheduler found ready.
+pub(crate) enum Ready {
+    /// Already finished (in an earlier run of the execution): these are its outputs.
+    Done(Vec<Literal>),
+    /// To run, on these inputs.
+    Run(Vec<Literal>),
+}
+
+type Outputs = Vec<Option<Vec<Literal>>>;
+
+/// The scheduler thread's bookkeeping.
+struct Plan {
+    waiting_on: Vec<usize>,
+    downstream: Vec<Vec<usize>>,
+    ready: VecDeque<usize>,
+    outputs: Outputs,
+    failure: Option<Error>,
+    policy: FailurePolicy,
+}
+
+impl Plan {
+    fn new(graph: &Graph, policy: FailurePolicy) -> Plan {
+        let nodes = graph.nodes();
+        let waiting_on: Vec<usize> = nodes.iter().map(|n| n.upstream().len()).collect();
+        let mut downstream = vec![Vec::new(); nodes.len()];
+        for (up, down) in graph.edges() {
+            downstream[up].push(down);
+        }
+        Plan {
+            ready: (0..nodes.len()).filter(|&i| waiting_on[i] == 0).collect(),
+            waiting_on,
+            downstream,
+            outputs: vec![None; nodes.len()],
+            failure: None,
+            policy,
+        }
+    }
+
+    /// Records a node's end; true if it is the execution's first failure.
+    fn finish(&mut self, i: usize, result: Result<Vec<Literal>, Error>) -> bool {
+        match result {
+            Ok(out) => {
+                self.outputs[i] = Some(out);
+                for &d in &self.downstream[i] {
+                    self.waiting_on[d] -= 1;
+                    if self.waiting_on[d] == 0 {
+                        self.ready.push_back(d);
+                    }
+                }
+                false
+            }
+            Err(e) => {
+                if self.policy == FailurePolicy::FailImmediately {
+                    self.ready.clear();
+                }
+                // The first failure is the execution's; later ones follow from it.
+                let first = self.failure.is_none();
+                if first {
+                    self.failure = Some(e);
+                }
+                first
+            }
+        }
+    }
+}
+
+/// Runs `graph`'s nodes in dependency order, at most `workers` at a time, and returns every
+/// finished node's outputs, or the first failure once nothing is left running.
+///
+/// `prepare` runs on the scheduler thread when a node becomes ready (it sees the outputs so
+/// far); `execute` runs the node, on any thread. `failed` is called at the first failure, before
+/// the scheduler waits for the nodes still running.
+pub(crate) fn run(
+    graph: &Graph,
+    workers: usize,
+    policy: FailurePolicy,
+    prepare: impl Fn(usize, &Outputs) -> Result<Ready, Error>,
+    execute: impl Fn(usize, Vec<Literal>) -> Result<Vec<Literal>, Error> + Sync,
+    failed: impl FnOnce(),
+) -> Result<Outputs, Error> {
+    let mut plan = Plan::new(graph, policy);
+    let mut failed = Some(failed);
+    let mut on_end = |plan: &mut Plan, i: usize, result: Result<Vec<Literal>, Error>| {
+        if plan.finish(i, result) {
+            if let Some(f) = failed.take() {
+                f();
+            }
+        }
+    };
+    let workers = workers.max(1);
+    let execute = &execute;
+
+    let (job_tx, job_rx) = mpsc::channel::<(usize, Vec<Literal>)>();
+    let job_rx = &Mutex::new(job_rx);
+    let (done_tx, done_rx) = mpsc::channel::<(usize, thread::Result<Result<Vec<Literal>, Error>>)>();
+    thread::scope(|scope| {
+        let (mut running, mut spawned) = (0usize, 0usize);
+        loop {
+            while running < workers {
+                let Some(i) = plan.ready.pop_front() else { break };
+                let inputs = match prepare(i, &plan.outputs) {
+                    Ok(Ready::Run(inputs)) => inputs,
+                    Ok(Ready::Done(out)) => {
+                        on_end(&mut plan, i, Ok(out));
+                        continue;
+                    }
+                    Err(e) => {
+                        on_end(&mut plan, i, Err(e));
+                        continue;
+                    }
+                };
+                if running == 0 && plan.ready.is_empty() {
+                    let result = execute(i, inputs);
+                    on_end(&mut plan, i, result);
+                    continue;
+                }
+                if running == spawned {
+                    spawned += 1;
+                    let done_tx = done_tx.clone();
+                    scope.spawn(move || loop {
+                        // The lock only hands out jobs; it is released before a job runs.
+                        let job = job_rx.lock().map_err(drop).and_then(|rx| rx.recv().map_err(drop));
+                        let Ok((i, inputs)) = job else { break };
+                        // Tasks' panics are caught per attempt; one here is a flytekit bug, and
+                        // is re-raised on the caller's thread rather than left to hang it.
+                        let result = panic::catch_unwind(AssertUnwindSafe(|| execute(i, inputs)));
+                        if done_tx.send((i, result)).is_err() {
+                            break;
+                        }
+                    });
+                }
+                // The receiving end lives until this scope ends.
+                let _ = job_tx.send((i, inputs));
+                running += 1;
+            }
+            if running == 0 {
+                break;
+            }
+            let Ok((i, result)) = done_rx.recv() else { break };
+            running -= 1;
+            on_end(&mut plan, i, result.unwrap_or_else(|p| panic::resume_unwind(p)));
+        }
+        // Workers leave when the job channel closes.
+        drop(job_tx);
+    });
+    match plan.failure {
+        Some(e) => Err(e),
+        None => Ok(plan.outputs),
+    }
+}
