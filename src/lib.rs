@@ -42,9 +42,27 @@
 ///
 /// * `retries = N`: retry a failed attempt up to `N` times (`0..=10`, as Flyte caps it), so at
 ///   most `N + 1` attempts run. Default 0.
+/// * `timeout = "30s"`: how long one attempt may run, in any humane syntax (`"500ms"`, `"5m"`,
+///   `"1h 30m"`), checked when the crate compiles. An attempt that runs longer is asked to stop
+///   (its next checkpoint commit fails, and [`TaskContext::is_stopping`] turns true) and counts
+///   as a failure that `retries` retries. Default: no limit.
 /// * `cache = true, cache_version = "1"`: cache the outputs, keyed by the task's name, the
 ///   version and a hash of its serialized inputs; a hit skips the task, across executions when
 ///   the runtime is durable. Bump the version when the task's behaviour changes. Default off.
+///
+/// ```
+/// use std::time::Duration;
+/// use flytekit::{task, Task};
+///
+/// #[task(retries = 2, timeout = "1h 30m", cache = true, cache_version = "1")]
+/// fn train(epochs: u64) -> u64 {
+///     epochs * 10
+/// }
+///
+/// let spec = train.spec();
+/// assert_eq!(spec.timeout(), Some(Duration::from_secs(90 * 60)));
+/// assert_eq!((spec.retries(), spec.cache_version()), (2, Some("1")));
+/// ```
 ///
 /// # Signature
 ///
@@ -131,13 +149,53 @@ pub use flyte_macros::task;
 /// assert_eq!(out, ("HI THERE / 2 words".to_string(), "AGAIN / 1 words".to_string()));
 /// assert_eq!(twice.graph().unwrap().nodes().len(), 4);
 /// ```
+///
+/// # Options
+///
+/// * `failure_policy = FailAfterExecutableNodesComplete`: once a node has failed for good, run
+///   every node that does not depend on it before failing the execution. The default,
+///   `FailImmediately`, starts nothing new and asks running nodes to stop. The value is a
+///   [`FailurePolicy`] variant, written by name or by path (`FailurePolicy::FailImmediately`).
+/// * `on_failure = clean_up`: when the workflow fails, run the `#[task]` `clean_up` on the
+///   workflow's inputs, in order, and then a [`WorkflowFailure`] that says what failed. A task
+///   with other inputs is a compile error at `on_failure = ..` that shows the signature to
+///   write. The execution fails with the workflow's error either way.
+///
+/// ```
+/// use flytekit::{task, workflow, FailurePolicy, LocalRuntime, TaskError, Workflow, WorkflowFailure};
+///
+/// #[task]
+/// fn fetch(url: String) -> Result<String, TaskError> {
+///     Err(TaskError::non_recoverable(format!("{url}: not found")))
+/// }
+///
+/// #[task]
+/// fn mirror(url: String) -> String {
+///     format!("mirror of {url}")
+/// }
+///
+/// #[task]
+/// fn clean_up(url: String, failure: WorkflowFailure) {
+///     assert_eq!(failure.task.as_deref(), Some("fetch"));
+///     eprintln!("cleaning up after {url}: {}", failure.message);
+/// }
+///
+/// // `mirror` still runs after `fetch` fails: it does not depend on it.
+/// #[workflow(failure_policy = FailAfterExecutableNodesComplete, on_failure = clean_up)]
+/// fn download(url: String) -> (String, String) {
+///     (fetch(url), mirror(url))
+/// }
+///
+/// assert_eq!(download.graph().unwrap().failure_policy(), FailurePolicy::FailAfterExecutableNodesComplete);
+/// assert!(LocalRuntime::new().run(download, "x".to_string()).is_err());
+/// ```
 pub use flyte_macros::workflow;
 
 pub use flyte_runtime::{
     current_context, AsyncWriter, AttemptFailure, AttemptReport, Binding, CacheMode, Checkpoint, CheckpointError,
-    Error, Event, ExecutionReport, ExecutionSummary, FailureKind, Graph, IntoInput, Literal, LocalRuntime, Node,
-    NodeFailure, NodeReport, Promise, ResultExt, Status, Store, StoreError, Task, TaskContext, TaskError, TaskSpec,
-    Value, ValueError, Workflow,
+    Error, Event, ExecutionReport, ExecutionSummary, FailureKind, FailurePolicy, Graph, IntoInput, Literal,
+    LocalRuntime, MapFailure, MapOptions, Node, NodeFailure, NodeReport, Promise, ResultExt, Status, StopReason, Store,
+    StoreError, Task, TaskContext, TaskError, TaskSpec, Value, ValueError, Workflow, WorkflowFailure,
 };
 
 #[doc(hidden)]

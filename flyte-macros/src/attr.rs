@@ -1,17 +1,44 @@
-//! Stage 1: parse the attribute's options (`#[task(retries = 3)]`).
+//! Stage 1: parse the attribute's options (`#[task(retries = 3)]`, `#[workflow(on_failure = f)]`).
 
-use proc_macro2::TokenStream;
+use std::time::Duration;
+
+use proc_macro2::{Ident, TokenStream};
 use syn::parse::Parser;
 use syn::punctuated::Punctuated;
 use syn::{Expr, Lit, LitStr, Meta, Path, Token};
 
 use crate::Errors;
 
-/// The options `#[task]` accepts, in the order the error message lists them.
-const TASK_KEYS: &[&str] = &["retries", "cache", "cache_version"];
+/// An attribute and the options it accepts, for parsing and for error messages.
+struct Options {
+    name: &'static str,
+    /// In the order the error message lists them.
+    keys: &'static [&'static str],
+    /// A complete attribute, to show how options are written.
+    sample: &'static str,
+    /// Where an option of this attribute goes, for a user who put it on the other one.
+    home: &'static str,
+}
+
+const TASK: Options = Options {
+    name: "task",
+    keys: &["retries", "timeout", "cache", "cache_version"],
+    sample: "#[task(retries = 3)]",
+    home: "set it on each #[task] the workflow calls",
+};
+
+const WORKFLOW: Options = Options {
+    name: "workflow",
+    keys: &["failure_policy", "on_failure"],
+    sample: "#[workflow(on_failure = clean_up)]",
+    home: "set it on the #[workflow]",
+};
 
 /// Flyte caps retries at 10.
 const MAX_RETRIES: u32 = 10;
+
+/// The variants of `flytekit::FailurePolicy`, in the order the error message lists them.
+const FAILURE_POLICIES: &[&str] = &["FailImmediately", "FailAfterExecutableNodesComplete"];
 
 /// The options of one `#[task(...)]`.
 ///
@@ -24,71 +51,130 @@ const MAX_RETRIES: u32 = 10;
 #[derive(Default)]
 pub struct TaskAttr {
     pub retries: u32,
+    /// How long one attempt may run, parsed here so that a typo fails the build, not the run.
+    pub timeout: Option<Duration>,
     /// The cache version when `cache = true`; `None` when the task is not cached.
     pub cache_version: Option<String>,
 }
 
-/// What one key was set to, with the key's path for errors that span it. `value` is `None`
-/// when the value was invalid (already reported), so that no second error follows from it.
-struct Setting<T> {
+/// The options of one `#[workflow(...)]`.
+#[derive(Default)]
+pub struct WorkflowAttr {
+    /// The `FailurePolicy` variant, spanned at the value the user wrote.
+    pub failure_policy: Option<Ident>,
+    /// The task to run when the workflow fails.
+    pub on_failure: Option<Path>,
+}
+
+/// One option whose key is valid and not repeated. `value` is `None` when it was missing
+/// (already reported).
+struct Setting<'a> {
+    key: &'static str,
+    path: Path,
+    value: Option<&'a Expr>,
+}
+
+/// What one cache key was set to, with the key's path for errors that span it. `value` is
+/// `None` when the value was invalid (already reported), so that no second error follows.
+struct Cache<T> {
     path: Path,
     value: Option<T>,
 }
 
 pub fn task(args: TokenStream, errors: &mut Errors) -> TaskAttr {
     let mut attr = TaskAttr::default();
-    let metas = match Punctuated::<Meta, Token![,]>::parse_terminated.parse2(args) {
-        Ok(metas) => metas,
-        Err(e) => {
+    let Some(metas) = metas(args, &TASK, errors) else {
+        return attr;
+    };
+    let mut cache: Option<Cache<bool>> = None;
+    let mut cache_version: Option<Cache<String>> = None;
+    settings(
+        &metas,
+        &TASK,
+        errors,
+        |Setting { key, path, value }, errors| match key {
+            "retries" => attr.retries = parse(value, retries, errors).unwrap_or(0),
+            "timeout" => attr.timeout = parse(value, timeout, errors),
+            "cache" => {
+                let value = parse(value, cache_flag, errors);
+                cache = Some(Cache { path, value });
+            }
+            _ => {
+                let value = parse(value, version, errors);
+                cache_version = Some(Cache { path, value });
+            }
+        },
+    );
+    attr.cache_version = caching(cache, cache_version, errors);
+    attr
+}
+
+pub fn workflow(args: TokenStream, errors: &mut Errors) -> WorkflowAttr {
+    let mut attr = WorkflowAttr::default();
+    let Some(metas) = metas(args, &WORKFLOW, errors) else {
+        return attr;
+    };
+    settings(
+        &metas,
+        &WORKFLOW,
+        errors,
+        |Setting { key, value, .. }, errors| match key {
+            "failure_policy" => attr.failure_policy = parse(value, failure_policy, errors),
+            _ => attr.on_failure = parse(value, on_failure, errors),
+        },
+    );
+    attr
+}
+
+fn metas(args: TokenStream, of: &Options, errors: &mut Errors) -> Option<Punctuated<Meta, Token![,]>> {
+    Punctuated::<Meta, Token![,]>::parse_terminated
+        .parse2(args)
+        .map_err(|e| {
+            let (name, sample) = (of.name, of.sample);
             errors.push(syn::Error::new(
                 e.span(),
-                format!("{e}: #[task] options are written `key = value`, like #[task(retries = 3)]"),
+                format!("{e}: #[{name}] options are written `key = value`, like {sample}"),
             ));
-            return attr;
-        }
-    };
-    let mut seen: Vec<String> = Vec::new();
-    let mut cache: Option<Setting<bool>> = None;
-    let mut cache_version: Option<Setting<String>> = None;
+        })
+        .ok()
+}
+
+/// Calls `each` on the options with a valid key, each key once, after reporting the others; in
+/// order, so that the errors about values come in the order they were written.
+fn settings<'a>(
+    metas: &'a Punctuated<Meta, Token![,]>,
+    of: &Options,
+    errors: &mut Errors,
+    mut each: impl FnMut(Setting<'a>, &mut Errors),
+) {
+    let mut seen: Vec<&str> = Vec::new();
     for meta in metas {
         let key = meta.path().get_ident().map(ToString::to_string).unwrap_or_default();
-        if !TASK_KEYS.contains(&key.as_str()) {
-            errors.push(syn::Error::new_spanned(meta.path(), unknown_key(&key)));
+        let Some(&key) = of.keys.iter().find(|k| **k == key) else {
+            errors.push(syn::Error::new_spanned(meta.path(), unknown_key(&key, of)));
             continue;
-        }
+        };
         if seen.contains(&key) {
             errors.push(syn::Error::new_spanned(
                 meta.path(),
-                format!("duplicate #[task] option `{key}`: set it once"),
+                format!("duplicate #[{}] option `{key}`: set it once", of.name),
             ));
             continue;
         }
-        let path = meta.path().clone();
-        let value = match &meta {
+        seen.push(key);
+        let value = match meta {
             Meta::NameValue(nv) => Some(&nv.value),
             _ => {
                 errors.push(syn::Error::new_spanned(
-                    &meta,
-                    format!("`{key}` needs a value: write {}", example(&key)),
+                    meta,
+                    format!("`{key}` needs a value: write {}", example(key)),
                 ));
                 None
             }
         };
-        match key.as_str() {
-            "retries" => attr.retries = parse(value, retries, errors).unwrap_or(0),
-            "cache" => {
-                let value = parse(value, cache_flag, errors);
-                cache = Some(Setting { path, value });
-            }
-            _ => {
-                let value = parse(value, version, errors);
-                cache_version = Some(Setting { path, value });
-            }
-        }
-        seen.push(key);
+        let path = meta.path().clone();
+        each(Setting { key, path, value }, errors);
     }
-    attr.cache_version = caching(cache, cache_version, errors);
-    attr
 }
 
 /// `parse`s the value if there is one, reporting what is wrong with it.
@@ -106,14 +192,17 @@ fn parse<T>(value: Option<&Expr>, parse: fn(&Expr) -> syn::Result<T>, errors: &m
 fn example(key: &str) -> &'static str {
     match key {
         "retries" => "`retries = 3` (an integer from 0 to 10)",
+        "timeout" => "`timeout = \"30s\"` (a duration, like \"500ms\", \"5m\" or \"1h 30m\")",
         "cache" => "`cache = true` (and a `cache_version`)",
-        _ => "`cache_version = \"1\"` (with `cache = true`)",
+        "cache_version" => "`cache_version = \"1\"` (with `cache = true`)",
+        "failure_policy" => "`failure_policy = FailAfterExecutableNodesComplete` (or `FailImmediately`, the default)",
+        _ => "`on_failure = clean_up`, naming a #[task] that takes the workflow's inputs and then a `WorkflowFailure`",
     }
 }
 
 /// The cache version if caching is on, after checking that `cache` and `cache_version` come
 /// together. A key whose value was invalid has been reported already and raises nothing more.
-fn caching(cache: Option<Setting<bool>>, version: Option<Setting<String>>, errors: &mut Errors) -> Option<String> {
+fn caching(cache: Option<Cache<bool>>, version: Option<Cache<String>>, errors: &mut Errors) -> Option<String> {
     match (cache, version) {
         (None, None) => None,
         (Some(cache), None) => {
@@ -210,39 +299,155 @@ fn retries(value: &Expr) -> syn::Result<u32> {
     }
 }
 
-fn unknown_key(key: &str) -> String {
-    let valid = TASK_KEYS
-        .iter()
-        .map(|k| format!("`{k}`"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let mut msg = format!("unknown #[task] option `{key}`; valid options are: {valid}");
-    if let Some(near) = did_you_mean(key) {
+fn timeout(value: &Expr) -> syn::Result<Duration> {
+    const DURATION: &str = "a number and a unit, like \"30s\", \"500ms\", \"5m\" or \"1h 30m\"";
+    let Expr::Lit(syn::ExprLit { lit, .. }) = value else {
+        return Err(syn::Error::new_spanned(
+            value,
+            format!(
+                "`timeout` takes a string literal, as a macro cannot read a constant's value: write \
+                 `timeout = \"30s\"` ({DURATION})"
+            ),
+        ));
+    };
+    let quoted = match lit {
+        Lit::Str(s) => return duration(s),
+        // `timeout = 30` or `timeout = 30s` (which lexes as 30 with a suffix): the same, quoted.
+        Lit::Int(i) => format!("{}{}", i.base10_digits(), non_empty_or(i.suffix(), "s")),
+        Lit::Float(f) => format!("{}{}", f.base10_digits(), non_empty_or(f.suffix(), "s")),
+        _ => "30s".to_string(),
+    };
+    Err(syn::Error::new_spanned(
+        value,
+        format!("`timeout` takes a duration in a string literal: write `timeout = \"{quoted}\"` ({DURATION})"),
+    ))
+}
+
+fn non_empty_or<'a>(s: &'a str, default: &'a str) -> &'a str {
+    if s.is_empty() {
+        default
+    } else {
+        s
+    }
+}
+
+fn duration(s: &LitStr) -> syn::Result<Duration> {
+    let text = s.value();
+    match humantime::parse_duration(&text) {
+        Ok(d) if d.is_zero() => Err(syn::Error::new_spanned(
+            s,
+            "`timeout` must be longer than zero, or every attempt would time out before it starts: \
+             write how long one attempt may run, like `timeout = \"30s\"`, or remove `timeout` to let \
+             attempts run as long as they need",
+        )),
+        Ok(d) => Ok(d),
+        // A bare number: say which unit, rather than humantime's "30sec or 30ms".
+        Err(_) if is_number(text.trim()) => Err(syn::Error::new_spanned(
+            s,
+            format!(
+                "`timeout = {text:?}` needs a unit: write `timeout = \"{}s\"` for seconds (or \"m\", \"h\", \
+                 \"ms\")",
+                text.trim()
+            ),
+        )),
+        Err(e) => Err(syn::Error::new_spanned(
+            s,
+            format!(
+                "`timeout = {text:?}` is not a duration: {e}; write a number and a unit, like \"30s\", \
+                 \"500ms\", \"5m\" or \"1h 30m\""
+            ),
+        )),
+    }
+}
+
+fn is_number(text: &str) -> bool {
+    !text.is_empty() && text.chars().all(|c| c.is_ascii_digit() || c == '.')
+}
+
+fn failure_policy(value: &Expr) -> syn::Result<Ident> {
+    let variants = "`FailImmediately` (the default: start nothing new once a node has failed) or \
+                    `FailAfterExecutableNodesComplete` (first run every node that does not depend on the failed one)";
+    let written = match value {
+        Expr::Path(p) if p.qself.is_none() => {
+            // Any path to the variant: `FailImmediately`, `FailurePolicy::FailImmediately`, ...
+            let last = p.path.segments.last().expect("a path has a segment");
+            let name = last.ident.to_string();
+            if last.arguments.is_none() && FAILURE_POLICIES.contains(&name.as_str()) {
+                return Ok(Ident::new(&name, last.ident.span()));
+            }
+            name
+        }
+        Expr::Lit(syn::ExprLit { lit: Lit::Str(s), .. }) => {
+            let near = did_you_mean(&s.value(), FAILURE_POLICIES).unwrap_or("FailAfterExecutableNodesComplete");
+            return Err(syn::Error::new_spanned(
+                value,
+                format!(
+                    "`failure_policy` takes a `FailurePolicy` variant, not a string: write `failure_policy = {near}`"
+                ),
+            ));
+        }
+        _ => {
+            return Err(syn::Error::new_spanned(
+                value,
+                format!("`failure_policy` takes a `FailurePolicy` variant: write {variants}"),
+            ))
+        }
+    };
+    let msg = match did_you_mean(&written, FAILURE_POLICIES) {
+        Some(near) => format!("unknown failure policy `{written}`: did you mean `{near}`? Write {variants}"),
+        None => format!("unknown failure policy `{written}`: write {variants}"),
+    };
+    Err(syn::Error::new_spanned(value, msg))
+}
+
+fn on_failure(value: &Expr) -> syn::Result<Path> {
+    let what = "the task runs when the workflow fails, on the workflow's inputs and then a `WorkflowFailure`";
+    let fix = match value {
+        Expr::Path(p) if p.qself.is_none() => return Ok(p.path.clone()),
+        Expr::Lit(syn::ExprLit { lit: Lit::Str(s), .. }) if s.parse::<Path>().is_ok() => {
+            format!("names the task without quotes: write `on_failure = {}`", s.value())
+        }
+        Expr::Call(syn::ExprCall { func, .. }) if matches!(&**func, Expr::Path(_)) => {
+            let name = quote::ToTokens::to_token_stream(func).to_string().replace(' ', "");
+            format!("names the task without calling it: write `on_failure = {name}`")
+        }
+        _ => "takes the name of a #[task]: write `on_failure = clean_up`".to_string(),
+    };
+    Err(syn::Error::new_spanned(value, format!("`on_failure` {fix}; {what}")))
+}
+
+fn unknown_key(key: &str, of: &Options) -> String {
+    let valid = of.keys.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ");
+    let mut msg = format!("unknown #[{}] option `{key}`; valid options are: {valid}", of.name);
+    let elsewhere = [&TASK, &WORKFLOW]
+        .into_iter()
+        .find(|other| other.name != of.name && other.keys.contains(&key));
+    if let Some(other) = elsewhere {
+        msg.push_str(&format!(" (`{key}` is a #[{}] option: {})", other.name, other.home));
+    } else if let Some(near) = did_you_mean(key, of.keys) {
         msg.push_str(&format!(" (did you mean `{near}`?)"));
     }
     msg
 }
 
-/// The valid key closest to `key` (at most 3 edits away), or else one that contains it
-/// (`version` for `cache_version`).
-fn did_you_mean(key: &str) -> Option<&'static str> {
-    let closest = TASK_KEYS
+/// The candidate closest to `written` (at most 3 edits away), or else one that contains it
+/// (`version` for `cache_version`, `FailAfter` for `FailAfterExecutableNodesComplete`). Case
+/// and underscores are ignored, so that Flyte's `FAIL_IMMEDIATELY` finds `FailImmediately`.
+fn did_you_mean(written: &str, candidates: &[&'static str]) -> Option<&'static str> {
+    let fold = |s: &str| s.replace('_', "").to_lowercase();
+    let written = fold(written);
+    let closest = candidates
         .iter()
-        .map(|k| (edit_distance(k, key), *k))
+        .map(|c| (edit_distance(&fold(c), &written), *c))
         .filter(|(d, _)| *d <= 3)
         .min_by_key(|(d, _)| *d)
-        .map(|(_, k)| k);
-    closest.or_else(|| TASK_KEYS.iter().copied().find(|k| key.len() >= 4 && k.contains(key)))
-}
-
-/// `#[workflow]` has no options yet; anything inside its parentheses is an error.
-pub fn workflow(args: TokenStream, errors: &mut Errors) {
-    if !args.is_empty() {
-        errors.push(syn::Error::new_spanned(
-            args,
-            "#[workflow] takes no options: write `#[workflow]`, and put retries and other options on each #[task]",
-        ));
-    }
+        .map(|(_, c)| c);
+    closest.or_else(|| {
+        candidates
+            .iter()
+            .copied()
+            .find(|c| written.len() >= 4 && fold(c).contains(&written))
+    })
 }
 
 /// Levenshtein distance, for "did you mean" hints on short keys (`retry` is 3 from `retries`).
@@ -286,7 +491,7 @@ mod tests {
 
     #[test]
     fn every_bad_option_is_reported_at_once() {
-        let (_, errors) = parse(quote!(retry = 3, retries = "3", retries = 1, timeout = 5));
+        let (_, errors) = parse(quote!(retry = 3, retries = "3", retries = 1, deadline = 5));
         assert_eq!(errors.len(), 4, "{errors:?}");
         assert!(errors[0].contains("did you mean `retries`?"), "{errors:?}");
         assert!(errors[1].contains("like `retries = 3`"), "{errors:?}");
@@ -373,12 +578,168 @@ mod tests {
         let (_, errors) = parse(quote!(cached = true, version = "1", cache = true, cache = false));
         assert_eq!(errors.len(), 4, "{errors:?}");
         assert!(
-            errors[0].contains("valid options are: `retries`, `cache`, `cache_version` (did you mean `cache`?)"),
+            errors[0]
+                .contains("valid options are: `retries`, `timeout`, `cache`, `cache_version` (did you mean `cache`?)"),
             "{errors:?}"
         );
         assert!(errors[1].contains("did you mean `cache_version`?"), "{errors:?}");
         assert!(errors[2].contains("duplicate #[task] option `cache`"), "{errors:?}");
         assert!(errors[3].contains("add `cache_version"), "{errors:?}");
+    }
+
+    #[test]
+    fn timeout_takes_any_humane_duration() {
+        for (tokens, expected) in [
+            (quote!(timeout = "30s"), Duration::from_secs(30)),
+            (quote!(timeout = "1h 30m"), Duration::from_secs(90 * 60)),
+            (quote!(timeout = "500ms"), Duration::from_millis(500)),
+            (quote!(timeout = "2 minutes"), Duration::from_secs(120)),
+        ] {
+            let (attr, errors) = parse(tokens);
+            assert!(errors.is_empty(), "{errors:?}");
+            assert_eq!(attr.timeout, Some(expected));
+        }
+        assert_eq!(parse(quote!()).0.timeout, None);
+    }
+
+    #[test]
+    fn bad_timeouts_say_what_to_write() {
+        for (tokens, fix) in [
+            (quote!(timeout = 30), "write `timeout = \"30s\"`"),
+            (quote!(timeout = 5m), "write `timeout = \"5m\"`"),
+            (quote!(timeout = TIMEOUT), "cannot read a constant"),
+            (quote!(timeout = "30"), "needs a unit: write `timeout = \"30s\"`"),
+            (quote!(timeout = "5 minuets"), "unknown time unit \"minuets\""),
+            (quote!(timeout = "soon"), "is not a duration"),
+            (quote!(timeout = "0s"), "must be longer than zero"),
+            (quote!(timeout), "`timeout` needs a value: write `timeout = \"30s\"`"),
+        ] {
+            let (attr, errors) = parse(tokens);
+            assert_eq!(attr.timeout, None);
+            assert_eq!(errors.len(), 1, "{errors:?}");
+            assert!(errors[0].contains(fix), "{errors:?}");
+        }
+    }
+
+    fn parse_workflow(tokens: TokenStream) -> (WorkflowAttr, Vec<String>) {
+        let mut errors = Errors::new();
+        let attr = workflow(tokens, &mut errors);
+        (attr, errors.iter().map(ToString::to_string).collect())
+    }
+
+    #[test]
+    fn failure_policy_is_a_variant_by_any_path() {
+        for tokens in [
+            quote!(failure_policy = FailAfterExecutableNodesComplete),
+            quote!(failure_policy = FailurePolicy::FailAfterExecutableNodesComplete),
+            quote!(failure_policy = ::flytekit::FailurePolicy::FailAfterExecutableNodesComplete),
+        ] {
+            let (attr, errors) = parse_workflow(tokens);
+            assert!(errors.is_empty(), "{errors:?}");
+            assert_eq!(attr.failure_policy.unwrap(), "FailAfterExecutableNodesComplete");
+        }
+        let (attr, _) = parse_workflow(quote!(failure_policy = FailImmediately));
+        assert_eq!(attr.failure_policy.unwrap(), "FailImmediately");
+        assert!(parse_workflow(quote!()).0.failure_policy.is_none());
+    }
+
+    #[test]
+    fn unknown_failure_policies_list_the_variants() {
+        for (tokens, near) in [
+            (quote!(failure_policy = FailImediately), Some("FailImmediately")),
+            (
+                quote!(failure_policy = FAIL_AFTER_EXECUTABLE_NODES_COMPLETE),
+                Some("FailAfterExecutableNodesComplete"),
+            ),
+            (
+                quote!(failure_policy = FailAfter),
+                Some("FailAfterExecutableNodesComplete"),
+            ),
+            (quote!(failure_policy = Retry), None),
+        ] {
+            let (attr, errors) = parse_workflow(tokens);
+            assert!(attr.failure_policy.is_none());
+            assert_eq!(errors.len(), 1, "{errors:?}");
+            assert!(
+                errors[0]
+                    .to_lowercase()
+                    .contains("write `failimmediately` (the default")
+                    && errors[0].contains("or `FailAfterExecutableNodesComplete` ("),
+                "{errors:?}"
+            );
+            match near {
+                Some(near) => assert!(
+                    errors[0].contains(&format!(": did you mean `{near}`? Write")),
+                    "{errors:?}"
+                ),
+                None => assert!(!errors[0].contains("did you mean"), "{errors:?}"),
+            }
+        }
+        let (_, errors) = parse_workflow(quote!(failure_policy = "FailImmediately"));
+        assert!(
+            errors[0].contains("not a string: write `failure_policy = FailImmediately`"),
+            "{errors:?}"
+        );
+    }
+
+    #[test]
+    fn on_failure_names_a_task() {
+        let (attr, errors) = parse_workflow(quote!(on_failure = hooks::clean_up));
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(attr.on_failure.unwrap().segments.len(), 2);
+        for (tokens, fix) in [
+            (
+                quote!(on_failure = clean_up()),
+                "without calling it: write `on_failure = clean_up`",
+            ),
+            (
+                quote!(on_failure = "clean_up"),
+                "without quotes: write `on_failure = clean_up`",
+            ),
+            (quote!(on_failure = |f| f), "takes the name of a #[task]"),
+            (quote!(on_failure), "`on_failure` needs a value"),
+        ] {
+            let (attr, errors) = parse_workflow(tokens);
+            assert!(attr.on_failure.is_none());
+            assert_eq!(errors.len(), 1, "{errors:?}");
+            assert!(errors[0].contains(fix), "{errors:?}");
+        }
+    }
+
+    #[test]
+    fn workflow_keys_are_checked_like_task_keys() {
+        let (attr, errors) = parse_workflow(quote!(
+            on_fail = f,
+            retries = 3,
+            on_failure = f,
+            on_failure = g,
+            failure_policy = FailImmediately
+        ));
+        assert_eq!(errors.len(), 3, "{errors:?}");
+        assert!(
+            errors[0].contains("unknown #[workflow] option `on_fail`; valid options are: `failure_policy`, `on_failure` (did you mean `on_failure`?)"),
+            "{errors:?}"
+        );
+        assert!(
+            errors[1].contains("(`retries` is a #[task] option: set it on each #[task] the workflow calls)"),
+            "{errors:?}"
+        );
+        assert!(
+            errors[2].contains("duplicate #[workflow] option `on_failure`"),
+            "{errors:?}"
+        );
+        assert!(attr.on_failure.unwrap().is_ident("f") && attr.failure_policy.is_some());
+
+        let (_, errors) = parse(quote!(on_failure = f));
+        assert!(
+            errors[0].contains("(`on_failure` is a #[workflow] option: set it on the #[workflow])"),
+            "{errors:?}"
+        );
+        let (_, errors) = parse_workflow(quote!(on_failure: f));
+        assert!(
+            errors[0].contains("#[workflow] options are written `key = value`"),
+            "{errors:?}"
+        );
     }
 
     #[test]

@@ -217,6 +217,9 @@ impl<'a> Body<'a> {
                 "only tasks and workflows can be called in a #[workflow], by name: `task(..)`",
             );
         };
+        if func.path.is_ident("map") {
+            return self.map(call);
+        }
         match call_kind(&func.path) {
             CallKind::Constructor => {
                 if call.args.iter().any(|a| self.mentions_placeholder(a)) {
@@ -248,6 +251,80 @@ impl<'a> Body<'a> {
         args.set_span(call.paren_token.span.join());
         let out = quote_spanned! {span=>
             ::flytekit::__private::binder(&#func, #scope).#method #args
+        };
+        (out, Kind::Placeholder)
+    }
+
+    /// `map(task, list, concurrency = 4, min_success_ratio = 0.9)`: one node that runs `task`
+    /// on every element of `list`. The options are written as assignments, like flytekit's
+    /// keyword arguments; a `min_success_ratio` makes the output `Vec<Option<T>>`, since failed
+    /// elements have no value.
+    fn map(&mut self, call: &ExprCall) -> (TokenStream, Kind) {
+        const USAGE: &str =
+            "write `map(task, list)`, optionally followed by `concurrency = 4` and `min_success_ratio = 0.9`";
+        let mut args = call.args.iter();
+        let (Some(task), Some(list)) = (args.next(), args.next()) else {
+            return self.refuse(call, &format!("`map` needs a task and a list: {USAGE}"));
+        };
+        let Expr::Path(task_path) = task else {
+            return self.refuse(
+                task,
+                &format!("the first argument of `map` is a #[task], by name: {USAGE}"),
+            );
+        };
+        let (list, _) = self.expr(list);
+        let mut concurrency: Option<TokenStream> = None;
+        let mut ratio: Option<TokenStream> = None;
+        for option in args {
+            let Expr::Assign(assign) = option else {
+                self.error(
+                    option,
+                    &format!("`map` takes a task, a list, then options as `key = value`: {USAGE}"),
+                );
+                continue;
+            };
+            let key = match &*assign.left {
+                Expr::Path(p) => p.path.get_ident().map(ToString::to_string).unwrap_or_default(),
+                _ => String::new(),
+            };
+            let slot = match key.as_str() {
+                "concurrency" => &mut concurrency,
+                "min_success_ratio" => &mut ratio,
+                _ => {
+                    self.error(
+                        &assign.left,
+                        "unknown `map` option: the options are `concurrency = N` (at most N elements at once) and `min_success_ratio = R` (the share of elements that must succeed, from 0 to 1)",
+                    );
+                    continue;
+                }
+            };
+            if slot.is_some() {
+                self.error(&assign.left, &format!("duplicate `map` option `{key}`: set it once"));
+                continue;
+            }
+            let value = if key == "concurrency" {
+                map_concurrency(&assign.right)
+            } else {
+                map_ratio(&assign.right)
+            };
+            match value {
+                Ok(v) => *slot = Some(v),
+                Err(e) => self.errors.push(e),
+            }
+        }
+        let scope = self.scope;
+        let span = task_path.span();
+        let concurrency = match concurrency {
+            Some(n) => quote!(::core::option::Option::Some(#n)),
+            None => quote!(::core::option::Option::None),
+        };
+        let out = match ratio {
+            Some(r) => quote_spanned! {span=>
+                ::flytekit::__private::map_some(&#task_path, #scope, #list, #concurrency, #r)
+            },
+            None => quote_spanned! {span=>
+                ::flytekit::__private::map(&#task_path, #scope, #list, #concurrency)
+            },
         };
         (out, Kind::Placeholder)
     }
@@ -417,4 +494,40 @@ fn tokens_mention(placeholders: &HashSet<String>, tokens: TokenStream) -> bool {
         TokenTree::Group(g) => tokens_mention(placeholders, g.stream()),
         _ => false,
     })
+}
+
+/// `concurrency = N`: an integer literal of at least 1.
+fn map_concurrency(value: &Expr) -> syn::Result<TokenStream> {
+    let message = "`concurrency` takes an integer literal of at least 1: at most that many elements run at once";
+    match value {
+        Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Int(i), ..
+        }) => match i.base10_parse::<usize>() {
+            Ok(n) if n >= 1 => Ok(quote!(#n)),
+            _ => Err(syn::Error::new_spanned(value, message)),
+        },
+        _ => Err(syn::Error::new_spanned(
+            value,
+            format!("{message}; write `concurrency = 4`"),
+        )),
+    }
+}
+
+/// `min_success_ratio = R`: a literal from 0 to 1.
+fn map_ratio(value: &Expr) -> syn::Result<TokenStream> {
+    let message = "`min_success_ratio` takes a number from 0 to 1, the share of elements that must succeed: write `min_success_ratio = 0.9`";
+    let ratio = match value {
+        Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Float(f),
+            ..
+        }) => f.base10_parse::<f64>().ok(),
+        Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Int(i), ..
+        }) => i.base10_parse::<u8>().ok().map(f64::from),
+        _ => None,
+    };
+    match ratio {
+        Some(r) if (0.0..=1.0).contains(&r) => Ok(quote!(#r)),
+        _ => Err(syn::Error::new_spanned(value, message)),
+    }
 }

@@ -11,7 +11,7 @@ use syn::spanned::Spanned;
 use syn::{Ident, Type};
 
 use crate::ast::{Context, Function, Param, Shape};
-use crate::attr::TaskAttr;
+use crate::attr::{TaskAttr, WorkflowAttr};
 use crate::body::Body;
 use crate::Errors;
 
@@ -20,6 +20,10 @@ pub fn task(f: &Function, attr: &TaskAttr) -> TokenStream {
     let name = ident.to_string();
     let retries = attr.retries;
     let cache = attr.cache_version.as_ref().map(|v| quote!(.with_cache(#v)));
+    let timeout = attr.timeout.map(|t| {
+        let (secs, nanos) = (t.as_secs(), t.subsec_nanos());
+        quote!(.with_timeout(::core::time::Duration::new(#secs, #nanos)))
+    });
     let body_fn = format_ident!("__flytekit_{}", ident, span = Span::mixed_site());
     let (input_ty, input_shape) = interface(f);
     let (output_ty, output_shape) = (&f.output.ty, shape(f.output.shape));
@@ -89,6 +93,7 @@ pub fn task(f: &Function, attr: &TaskAttr) -> TokenStream {
                 fn spec(&self) -> ::flytekit::TaskSpec {
                     ::flytekit::TaskSpec::new(#name, ::core::module_path!(), &[#(#input_names),*])
                         .with_retries(#retries)
+                        #timeout
                         #cache
                 }
 
@@ -107,7 +112,7 @@ pub fn task(f: &Function, attr: &TaskAttr) -> TokenStream {
     unit_struct(f, impls, quote!(task(#ident, __inputs)))
 }
 
-pub fn workflow(f: &Function, check_body: bool, errors: &mut Errors) -> TokenStream {
+pub fn workflow(f: &Function, attr: &WorkflowAttr, check_body: bool, errors: &mut Errors) -> TokenStream {
     let ident = f.ident();
     let name = ident.to_string();
     let (input_ty, input_shape) = interface(f);
@@ -137,6 +142,15 @@ pub fn workflow(f: &Function, check_body: bool, errors: &mut Errors) -> TokenStr
         quote!(::core::panic!("this workflow did not compile"))
     };
 
+    let failure_policy = attr.failure_policy.as_ref().map(|variant| {
+        quote! {
+            fn failure_policy(&self) -> ::flytekit::FailurePolicy {
+                ::flytekit::FailurePolicy::#variant
+            }
+        }
+    });
+    let (on_failure, on_failure_check) = attr.on_failure.as_ref().map(|hook| on_failure(f, hook)).unzip();
+
     let impls = quote! {
             impl ::flytekit::Workflow for #ident {
                 type Input = #input_ty;
@@ -162,9 +176,95 @@ pub fn workflow(f: &Function, check_body: bool, errors: &mut Errors) -> TokenStr
                 ) -> Self::OutputPromises {
                     #body
                 }
+
+                #failure_policy
+                #on_failure
             }
+
+            #on_failure_check
     };
     unit_struct(f, impls, quote!(workflow(&#ident, __inputs)))
+}
+
+/// `Workflow::on_failure`, returning the hook task, and the items that check that its inputs
+/// are the workflow's, then a `WorkflowFailure`. The check is a trait of our own rather than
+/// the runtime's `Input = I` bound: its message names the hook and the workflow and shows the
+/// signature to write, where rustc's "type mismatch resolving `<hook as Task>::Input == ..`"
+/// says none of that. Everything is spanned at the user's path, so that errors point at
+/// `on_failure = ..`, and a hook that is not a task is reported once, as such.
+fn on_failure(f: &Function, hook: &syn::Path) -> (TokenStream, TokenStream) {
+    let span = hook.span();
+    let failure = quote!(::flytekit::WorkflowFailure);
+    let types: Vec<&Type> = f.inputs().map(|(_, ty)| ty).collect();
+    let expected = match types.len() {
+        0 => failure,
+        _ => quote!((#(#types,)* #failure)),
+    };
+
+    let (workflow, task) = (f.ident(), &hook.segments.last().expect("a path has a segment").ident);
+    let mut params: Vec<String> = f
+        .inputs()
+        .map(|(name, ty)| format!("{name}: {}", written(ty)))
+        .collect();
+    params.push("failure: WorkflowFailure".to_owned());
+    let takes = match types.len() {
+        0 => format!("it must take only a `WorkflowFailure`, as `{workflow}` has no inputs"),
+        _ => format!("it must take `{workflow}`'s inputs, in order, then a `WorkflowFailure`"),
+    };
+    let message = braces(format!(
+        "`{}` cannot be the on_failure task of `{workflow}`: {takes}",
+        written(hook)
+    ));
+    let note = braces(format!("give it the signature `fn {task}({})`", params.join(", ")));
+
+    // The runtime's `on_failure::<I, _>` is left to infer `I`: the check reports a mismatch,
+    // once. The helpers are prefixed rather than hygienic (hygiene does not cover items or
+    // generics): the hook's path and the input types resolve where they are in scope.
+    let method = quote_spanned! {span=>
+        fn on_failure(&self) -> ::core::option::Option<::flytekit::__private::OnFailure> {
+            __check_on_failure(&#hook);
+            ::core::option::Option::Some(::flytekit::__private::on_failure(#hook))
+        }
+    };
+    let items = quote_spanned! {span=>
+        #[diagnostic::on_unimplemented(message = #message, label = "takes `{Self}`, not `{__Expected}`", note = #note)]
+        trait __OnFailureInputs<__Expected> {}
+        impl<__Expected> __OnFailureInputs<__Expected> for __Expected {}
+
+        fn __check_on_failure<__Hook: ::flytekit::Task>(_: &__Hook)
+        where
+            <__Hook as ::flytekit::Task>::Input: __OnFailureInputs<#expected>,
+        {
+        }
+    };
+    (method, items)
+}
+
+/// Tokens as a person writes them (`Vec<u64>`, not `Vec < u64 >`), for messages.
+fn written(tokens: &impl quote::ToTokens) -> String {
+    let mut text = tokens.to_token_stream().to_string();
+    for (spaced, tight) in [
+        (" :: ", "::"),
+        (":: ", "::"),
+        (" <", "<"),
+        ("< ", "<"),
+        (" >", ">"),
+        (" ,", ","),
+        ("& ", "&"),
+        ("( ", "("),
+        (" )", ")"),
+        ("[ ", "["),
+        (" ]", "]"),
+        (" ;", ";"),
+    ] {
+        text = text.replace(spaced, tight);
+    }
+    text
+}
+
+/// `text` for a `#[diagnostic]` message, where `{..}` would be a format parameter.
+fn braces(text: String) -> String {
+    text.replace('{', "{{").replace('}', "}}")
 }
 
 /// The unit struct named after the function (a value and a type, as the function was), with

@@ -44,13 +44,13 @@ pub fn workflow(args: TokenStream, input: TokenStream) -> TokenStream {
         Err(e) => return not_a_function(e, input, "workflow"),
     };
     let mut errors = Errors::new();
-    attr::workflow(args.into(), &mut errors);
+    let attr = attr::workflow(args.into(), &mut errors);
     let f = ast::Function::new(item);
     if !valid::signature(&f, "workflow", &mut errors) {
         return with_errors(f.item.into_token_stream(), errors);
     }
     let check_body = valid::workflow_signature(&f, &mut errors);
-    let expanded = expand::workflow(&f, check_body, &mut errors);
+    let expanded = expand::workflow(&f, &attr, check_body, &mut errors);
     with_errors(expanded, errors)
 }
 

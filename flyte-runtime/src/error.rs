@@ -215,6 +215,7 @@ impl WorkflowFailure {
     pub(crate) fn new(execution: &str, workflow: &str, error: &Error) -> Self {
         let (node, task) = match error {
             Error::NodeFailed(f) => (Some(f.node.clone()), Some(f.task.clone())),
+            Error::MapFailed(f) => (Some(f.node.clone()), Some(f.task.clone())),
             _ => (None, None),
         };
         WorkflowFailure {
@@ -260,6 +261,46 @@ impl fmt::Display for NodeFailure {
         )?;
         for attempt in &self.attempts {
             write!(f, "; {attempt}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A `map(..)` node whose elements failed more than its `min_success_ratio` allows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MapFailure {
+    /// The execution's id: run it again with this id to retry the failed elements.
+    pub execution: String,
+    /// The workflow that called the map.
+    pub workflow: String,
+    /// The map node's id; element `i` runs as node `<node>-<i>`.
+    pub node: String,
+    /// The mapped task's name.
+    pub task: String,
+    /// How many elements the list had.
+    pub elements: usize,
+    /// How many of them succeeded.
+    pub succeeded: usize,
+    /// The share that had to succeed.
+    pub min_success_ratio: f64,
+    /// Each failed element's index and failure, in index order. Elements not started because
+    /// the ratio could no longer be met are not listed.
+    pub failures: Vec<(usize, NodeFailure)>,
+}
+
+impl fmt::Display for MapFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "workflow `{}` failed (execution {}): map node {} (task `{}`) failed: {} of {} elements succeeded, \
+             below its min_success_ratio of {}",
+            self.workflow, self.execution, self.node, self.task, self.succeeded, self.elements, self.min_success_ratio,
+        )?;
+        for (i, failure) in &self.failures {
+            write!(f, "; element {i} (node {})", failure.node)?;
+            for (k, attempt) in failure.attempts.iter().enumerate() {
+                write!(f, "{} {attempt}", if k == 0 { ":" } else { ";" })?;
+            }
         }
         Ok(())
     }
@@ -336,6 +377,9 @@ pub enum Error {
     /// A node failed and had no retries left (or failed in a way that is not retried).
     #[error("{0}")]
     NodeFailed(Box<NodeFailure>),
+    /// Too many elements of a `map(..)` node failed.
+    #[error("{0}")]
+    MapFailed(Box<MapFailure>),
     /// `current_context()` was called outside a running task.
     #[error("flytekit::current_context() was called outside a running task: it only works on the thread running a task's attempt; pass `&TaskContext` as a parameter instead if you need it elsewhere")]
     NoContext,

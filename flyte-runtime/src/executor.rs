@@ -4,15 +4,15 @@
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::cache::{self, CacheMode};
 use crate::checkpoint::Checkpoint;
 use crate::context::{self, TaskContext};
-use crate::error::{AttemptFailure, Error, FailureKind, NodeFailure, ValueError, WorkflowFailure};
-use crate::graph::{Binding, Graph, Node, Workflow};
+use crate::error::{AttemptFailure, Error, FailureKind, MapFailure, NodeFailure, ValueError, WorkflowFailure};
+use crate::graph::{Binding, Graph, MapSpec, Node, Workflow};
 use crate::scheduler::{self, Ready};
 use crate::stop::{Stop, StopReason};
 use crate::store::{Begin, Budget, ExecutionLock, NodeRecord, Status, Store};
@@ -295,7 +295,10 @@ impl<'g> Execution<'g> {
                     None => Ok(Ready::Run(self.resolve(nodes[i].inputs(), outputs)?)),
                 }
             },
-            |i, inputs| self.run_node(&nodes[i], &inputs, &self.stop),
+            |i, inputs| match nodes[i].map_spec() {
+                Some(spec) => self.run_map(&nodes[i], spec, &inputs),
+                None => self.run_node(&nodes[i], &inputs, &self.stop),
+            },
             || self.stop.stop_execution(),
         );
         match outputs {
@@ -347,6 +350,112 @@ impl<'g> Execution<'g> {
             .collect()
     }
 
+    /// Runs a map node: each element as a node of its own (`n2-0`, `n2-1`, ...) with its own
+    /// retries, checkpoint and cache entry, at most `concurrency` at a time, then joins their
+    /// outputs in the list's order. Once too many elements have failed for the ratio, no more
+    /// start.
+    fn run_map(&self, node: &Node, spec: &MapSpec, inputs: &[Literal]) -> Result<Vec<Literal>, Error> {
+        let (exec, id, name) = (self.id.as_str(), node.id(), node.task_name());
+        let elements = match inputs {
+            [list] => (spec.split)(list)?,
+            _ => return Err(self.unbound(node)),
+        };
+        self.journal(|s| s.node_started(exec, id, name))?;
+        let n = elements.len();
+        let ratio = spec.options.min_success_ratio;
+        // At least this many must succeed; the float is a ratio in 0..=1 checked by the macro.
+        let required = ((ratio * n as f64).ceil() as usize).min(n);
+        let workers = spec
+            .options
+            .concurrency
+            .unwrap_or(self.runtime.max_parallelism)
+            .clamp(1, n.max(1));
+        let next = AtomicUsize::new(0);
+        let failed = AtomicUsize::new(0);
+        // Each element's result, `None` until it ends (or if it never starts).
+        type Ended = Option<Result<Vec<Literal>, Error>>;
+        let results: Mutex<Vec<Ended>> = Mutex::new((0..n).map(|_| None).collect());
+        let work = || loop {
+            if n - failed.load(Ordering::SeqCst) < required || self.stop.reason().is_some() {
+                break;
+            }
+            let i = next.fetch_add(1, Ordering::SeqCst);
+            let Some(inputs) = elements.get(i) else { break };
+            let element = node.element(i);
+            let finished = self
+                .records
+                .get(element.id())
+                .filter(|r| r.status == Status::Succeeded)
+                .and_then(|r| r.outputs.clone());
+            let result = match finished {
+                Some(outputs) => Ok(outputs),
+                None => self.run_node(&element, inputs, &self.stop),
+            };
+            if result.is_err() {
+                failed.fetch_add(1, Ordering::SeqCst);
+            }
+            results.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(result);
+        };
+        std::thread::scope(|scope| {
+            for _ in 1..workers {
+                scope.spawn(work);
+            }
+            work();
+        });
+
+        let mut outputs = Vec::with_capacity(n);
+        let mut failures = Vec::new();
+        for (i, result) in results
+            .into_inner()
+            .unwrap_or_else(|p| p.into_inner())
+            .into_iter()
+            .enumerate()
+        {
+            match result {
+                Some(Ok(out)) => outputs.push(Some(out)),
+                Some(Err(Error::NodeFailed(f))) => {
+                    failures.push((i, *f));
+                    outputs.push(None);
+                }
+                Some(Err(e)) => return Err(e),
+                None => outputs.push(None),
+            }
+        }
+        let succeeded = outputs.iter().filter(|o| o.is_some()).count();
+        if succeeded < required || (succeeded < n && self.stop.reason().is_some()) {
+            self.journal(|s| s.node_failed(exec, id))?;
+            return Err(Error::MapFailed(Box::new(MapFailure {
+                execution: self.id.clone(),
+                workflow: node.workflow().to_owned(),
+                node: id.to_owned(),
+                task: name.to_owned(),
+                elements: n,
+                succeeded,
+                min_success_ratio: ratio,
+                failures,
+            })));
+        }
+        for (i, failure) in &failures {
+            let message = format!("element {i} failed, within the min_success_ratio of {ratio}: {failure}");
+            self.journal(|s| s.event(exec, Some(id), None, "map-element-failed", &message))?;
+        }
+        let outputs = vec![(spec.join)(outputs)?];
+        self.journal(|s| s.node_succeeded(exec, id, name, None, &outputs, false))?;
+        Ok(outputs)
+    }
+
+    fn unbound(&self, node: &Node) -> Error {
+        Error::Value(ValueError {
+            op: "bind",
+            type_name: "input",
+            message: format!(
+                "workflow `{}`: node {} has no list to map over",
+                self.graph.name(),
+                node.id()
+            ),
+        })
+    }
+
     /// Runs a node's attempts until one succeeds, one fails for good, or none are left.
     fn run_node(&self, node: &Node, inputs: &[Literal], stop: &Stop) -> Result<Vec<Literal>, Error> {
         let task = node.task();
@@ -392,7 +501,7 @@ impl<'g> Execution<'g> {
             .map(|v| cache::key(&spec, v, inputs));
         if let (Some(key), CacheMode::Use) = (&key, self.runtime.cache) {
             if let Some(outputs) = self.store().map(|s| s.cache_get(key)).transpose()?.flatten() {
-                self.journal(|s| s.node_succeeded(exec, id, name, None, &outputs))?;
+                self.journal(|s| s.node_succeeded(exec, id, name, None, &outputs, true))?;
                 self.journal(|s| {
                     s.event(
                         exec,
@@ -451,7 +560,7 @@ impl<'g> Execution<'g> {
                     ..failure
                 },
                 (Ok(Ok(outputs)), _) => {
-                    self.journal(|s| s.node_succeeded(exec, id, name, Some(attempt), &outputs))?;
+                    self.journal(|s| s.node_succeeded(exec, id, name, Some(attempt), &outputs, false))?;
                     if let (Some(key), Some(version)) = (&key, spec.cache_version()) {
                         if self.runtime.cache != CacheMode::Bypass {
                             self.journal(|s| s.cache_put(key, name, version, &outputs, exec, id))?;

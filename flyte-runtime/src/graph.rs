@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use crate::error::{Error, ValueError};
 use crate::task::{ErasedTask, Task};
-use crate::value::{Literal, Values};
+use crate::value::{Literal, Outputs, Value, Values};
 
 /// Where a node input (or a workflow output) takes its value from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -216,13 +216,18 @@ impl Scope {
     }
 
     fn add<T: Task>(&self, task: T, inputs: Vec<Binding>) -> usize {
+        self.add_node(Arc::new(task), inputs, None)
+    }
+
+    fn add_node(&self, task: Arc<dyn ErasedTask>, inputs: Vec<Binding>, map: Option<MapSpec>) -> usize {
         let mut b = self.inner.borrow_mut();
         let index = b.nodes.len();
         let node = Node {
             id: format!("n{index}"),
             workflow: b.path.join("/"),
-            task: Arc::new(task),
+            task,
             inputs,
+            map,
         };
         b.nodes.push(node);
         index
@@ -244,6 +249,7 @@ pub struct Node {
     workflow: String,
     task: Arc<dyn ErasedTask>,
     inputs: Vec<Binding>,
+    map: Option<MapSpec>,
 }
 
 impl Node {
@@ -287,9 +293,128 @@ impl Node {
         up
     }
 
+    /// How the task is mapped over its list input, when the node is a `map(..)`.
+    pub fn map(&self) -> Option<MapOptions> {
+        self.map.as_ref().map(|m| m.options)
+    }
+
     pub(crate) fn task(&self) -> &dyn ErasedTask {
         &*self.task
     }
+
+    pub(crate) fn map_spec(&self) -> Option<&MapSpec> {
+        self.map.as_ref()
+    }
+
+    /// The node that runs element `i` of a map: the same task, under its own id (`n2-0`), so
+    /// that it has its own attempts, checkpoint and cache entry.
+    pub(crate) fn element(&self, i: usize) -> Node {
+        Node {
+            id: format!("{}-{i}", self.id),
+            workflow: self.workflow.clone(),
+            task: Arc::clone(&self.task),
+            inputs: Vec::new(),
+            map: None,
+        }
+    }
+}
+
+/// The options of a `map(task, list, ..)` node in a workflow.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MapOptions {
+    /// At most this many elements run at once (default: the runtime's `max_parallelism`).
+    pub concurrency: Option<usize>,
+    /// The share of elements that must succeed (default 1.0: all). Below 1.0 the output holds
+    /// `None` for each failed element.
+    pub min_success_ratio: f64,
+}
+
+/// A map node's options and the typed conversions between its list and its elements.
+pub(crate) struct MapSpec {
+    pub options: MapOptions,
+    /// The list input, as each element's input slots.
+    pub split: fn(&Literal) -> Result<Vec<Vec<Literal>>, ValueError>,
+    /// The elements' outputs (`None` for a failed one), as the list output.
+    pub join: fn(Outputs) -> Result<Literal, ValueError>,
+}
+
+fn split<I: Values<S> + Value, S>(list: &Literal) -> Result<Vec<Vec<Literal>>, ValueError> {
+    list.decode::<Vec<I>>()?.iter().map(Values::encode).collect()
+}
+
+fn join_all<O: Values<S> + Value, S>(outputs: Outputs) -> Result<Literal, ValueError> {
+    let values = outputs
+        .into_iter()
+        .map(|o| O::decode(&o.unwrap_or_default()))
+        .collect::<Result<Vec<O>, _>>()?;
+    Literal::encode(&values)
+}
+
+fn join_some<O: Values<S> + Value, S>(outputs: Outputs) -> Result<Literal, ValueError> {
+    let values = outputs
+        .into_iter()
+        .map(|o| o.map(|slots| O::decode(&slots)).transpose())
+        .collect::<Result<Vec<Option<O>>, _>>()?;
+    Literal::encode(&values)
+}
+
+/// `map(task, list)` in a workflow: one run of `task` per element of `list`, all of which must
+/// succeed; the output is the list of their outputs, in the input's order.
+#[doc(hidden)]
+pub fn map<T>(
+    task: &T,
+    scope: &Scope,
+    list: impl IntoInput<Vec<T::Input>>,
+    concurrency: Option<usize>,
+) -> Promise<Vec<T::Output>>
+where
+    T: Task + Copy,
+    T::Input: Value,
+    T::Output: Value,
+{
+    let spec = MapSpec {
+        options: MapOptions {
+            concurrency,
+            min_success_ratio: 1.0,
+        },
+        split: split::<T::Input, T::InputShape>,
+        join: join_all::<T::Output, T::OutputShape>,
+    };
+    let list = list.bind(scope);
+    Promise::new(Binding::Output {
+        node: scope.add_node(Arc::new(*task), vec![list], Some(spec)),
+        slot: 0,
+    })
+}
+
+/// `map(task, list, min_success_ratio = r)`: as [`map`], succeeding when at least `r` of the
+/// elements do, with `None` for each failed one.
+#[doc(hidden)]
+pub fn map_some<T>(
+    task: &T,
+    scope: &Scope,
+    list: impl IntoInput<Vec<T::Input>>,
+    concurrency: Option<usize>,
+    min_success_ratio: f64,
+) -> Promise<Vec<Option<T::Output>>>
+where
+    T: Task + Copy,
+    T::Input: Value,
+    T::Output: Value,
+{
+    let spec = MapSpec {
+        options: MapOptions {
+            concurrency,
+            min_success_ratio,
+        },
+        split: split::<T::Input, T::InputShape>,
+        join: join_some::<T::Output, T::OutputShape>,
+    };
+    let list = list.bind(scope);
+    Promise::new(Binding::Output {
+        node: scope.add_node(Arc::new(*task), vec![list], Some(spec)),
+        slot: 0,
+    })
 }
 
 impl fmt::Debug for Node {
@@ -471,6 +596,7 @@ pub trait Workflow: Send + Sync + 'static {
                 workflow: self.name().to_owned(),
                 task: hook.0,
                 inputs: Vec::new(),
+                map: None,
             }),
         })
     }

@@ -19,11 +19,11 @@ pub use cache::CacheMode;
 pub use checkpoint::Checkpoint;
 pub use context::{current_context, TaskContext};
 pub use error::{
-    AttemptFailure, CheckpointError, Error, FailureKind, NodeFailure, ResultExt, StoreError, TaskError, ValueError,
-    WorkflowFailure,
+    AttemptFailure, CheckpointError, Error, FailureKind, MapFailure, NodeFailure, ResultExt, StoreError, TaskError,
+    ValueError, WorkflowFailure,
 };
 pub use executor::LocalRuntime;
-pub use graph::{Binding, Graph, IntoInput, Node, Promise, Workflow};
+pub use graph::{Binding, Graph, IntoInput, MapOptions, Node, Promise, Workflow};
 pub use scheduler::FailurePolicy;
 pub use stop::StopReason;
 pub use store::{AttemptReport, Event, ExecutionReport, ExecutionSummary, NodeReport, Status, Store};
@@ -34,7 +34,7 @@ pub use writer::AsyncWriter;
 /// What the macros' generated code names. Not a stable API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::graph::{on_failure, Callable, IntoOutput, OnFailure, Placeholders, Scope};
+    pub use crate::graph::{map, map_some, on_failure, Callable, IntoOutput, OnFailure, Placeholders, Scope};
     pub use crate::value::{Many, One, Values};
 
     /// The error type `E` of a task returning `Result<T, E>`.

@@ -13,15 +13,31 @@ use std::thread;
 
 use crate::error::Error;
 use crate::graph::Graph;
-use crate::value::Literal;
+use crate::value::{Literal, Outputs};
 
-/// What to do once a node has failed for good.
+/// What to do once a node has failed for good: `#[workflow(failure_policy = ..)]` sets it.
 ///
 /// ```
-/// use flytekit::{FailurePolicy, LocalRuntime};
+/// use flytekit::{task, workflow, FailurePolicy, TaskError, Workflow};
 ///
-/// let rt = LocalRuntime::new().failure_policy(FailurePolicy::FailAfterExecutableNodesComplete);
-/// # let _ = rt;
+/// #[task]
+/// fn upload(path: String) -> Result<u64, TaskError> {
+///     Err(TaskError::non_recoverable(format!("{path}: permission denied")))
+/// }
+///
+/// #[task]
+/// fn index(path: String) -> u64 {
+///     path.len() as u64
+/// }
+///
+/// // `index` still runs when `upload` fails: it does not need its output.
+/// #[workflow(failure_policy = FailAfterExecutableNodesComplete)]
+/// fn publish(path: String) -> (u64, u64) {
+///     (upload(path), index(path))
+/// }
+///
+/// let graph = publish.graph().unwrap();
+/// assert_eq!(graph.failure_policy(), FailurePolicy::FailAfterExecutableNodesComplete);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum FailurePolicy {
@@ -42,8 +58,6 @@ pub(crate) enum Ready {
     /// To run, on these inputs.
     Run(Vec<Literal>),
 }
-
-type Outputs = Vec<Option<Vec<Literal>>>;
 
 /// The scheduler thread's bookkeeping.
 struct Plan {
@@ -105,22 +119,23 @@ impl Plan {
 /// finished node's outputs, or the first failure once nothing is left running.
 ///
 /// `prepare` runs on the scheduler thread when a node becomes ready (it sees the outputs so
-/// far); `execute` runs the node, on any thread. `failed` is called at the first failure, before
-/// the scheduler waits for the nodes still running.
+/// far); `execute` runs the node, on any thread. Under [`FailurePolicy::FailImmediately`],
+/// `stop_running` is called at the first failure, before the scheduler waits for the nodes
+/// still running.
 pub(crate) fn run(
     graph: &Graph,
     workers: usize,
     policy: FailurePolicy,
     prepare: impl Fn(usize, &Outputs) -> Result<Ready, Error>,
     execute: impl Fn(usize, Vec<Literal>) -> Result<Vec<Literal>, Error> + Sync,
-    failed: impl FnOnce(),
+    stop_running: impl FnOnce(),
 ) -> Result<Outputs, Error> {
     let mut plan = Plan::new(graph, policy);
-    let mut failed = Some(failed);
+    let mut stop_running = (policy == FailurePolicy::FailImmediately).then_some(stop_running);
     let mut on_end = |plan: &mut Plan, i: usize, result: Result<Vec<Literal>, Error>| {
         if plan.finish(i, result) {
-            if let Some(f) = failed.take() {
-                f();
+            if let Some(stop) = stop_running.take() {
+                stop();
             }
         }
     };

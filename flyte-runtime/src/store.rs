@@ -518,6 +518,7 @@ impl Store {
         task: &str,
         attempt: Option<u32>,
         outputs: &[Literal],
+        cache_hit: bool,
     ) -> Result<(), Error> {
         let blob = encode_outputs(outputs);
         self.write(|tx| {
@@ -526,7 +527,7 @@ impl Store {
                 "INSERT INTO nodes (execution_id, node_id, task, status, started_at, ended_at, outputs, cache_hit)
                  VALUES (?1, ?2, ?3, 'succeeded', ?4, ?4, ?5, ?6)
                  ON CONFLICT (execution_id, node_id) DO UPDATE SET status = 'succeeded', ended_at = ?4, outputs = ?5, cache_hit = ?6",
-                params![execution, node, task, t, blob, attempt.is_none()],
+                params![execution, node, task, t, blob, cache_hit],
             )?;
             if let Some(attempt) = attempt {
                 tx.execute(
@@ -534,6 +535,18 @@ impl Store {
                     params![execution, node, attempt, t],
                 )?;
             }
+            Ok(())
+        })
+    }
+
+    /// A node that runs no attempt of its own (a map) started.
+    pub(crate) fn node_started(&self, execution: &str, node: &str, task: &str) -> Result<(), Error> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO nodes (execution_id, node_id, task, status, started_at) VALUES (?1, ?2, ?3, 'running', ?4)
+                 ON CONFLICT (execution_id, node_id) DO UPDATE SET status = 'running'",
+                params![execution, node, task, now()],
+            )?;
             Ok(())
         })
     }

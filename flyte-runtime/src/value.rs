@@ -47,6 +47,9 @@ impl Literal {
     }
 }
 
+/// Each node's (or map element's) output slots, once it has them.
+pub(crate) type Outputs = Vec<Option<Vec<Literal>>>;
+
 /// A SHA-256 over `label` and each literal (length-prefixed, so slots cannot run together),
 /// in hex: the identity of an execution's inputs, or of a cached task call.
 pub(crate) fn digest(label: &[u8], literals: &[Literal]) -> String {
