@@ -33,7 +33,11 @@ fn node_dir(root: &Path) -> PathBuf {
 
 /// Replaces a checkpoint's directory with a file, so that every commit to it fails.
 fn break_dir(dir: &Path) {
-    fs::remove_dir_all(dir).unwrap();
+    // The directory exists only once something was committed.
+    if dir.exists() {
+        fs::remove_dir_all(dir).unwrap();
+    }
+    fs::create_dir_all(dir.parent().unwrap()).unwrap();
     fs::write(dir, "not a directory").unwrap();
 }
 

@@ -542,7 +542,7 @@ fn a_truncated_newest_version_falls_back_to_the_previous_one() {
     assert_eq!(out, "first");
     assert!(
         events[0].message.starts_with(&format!(
-            "checkpoint {} is corrupted: 12 bytes is shorter than the header",
+            "checkpoint {} is corrupted: 24 bytes is shorter than the header",
             versions[1].display()
         )),
         "{}",

@@ -255,3 +255,44 @@ fn one_at_a_time_a_failure_leaves_the_queued_nodes_unstarted() {
         "the node queued after the failed one never starts"
     );
 }
+
+// Queued nodes that no worker has started are dropped at the first failure.
+
+static BLOCKER_STARTED: AtomicBool = AtomicBool::new(false);
+static LATE_RAN: AtomicUsize = AtomicUsize::new(0);
+
+#[task]
+fn fails_once_blocker_runs(x: u64) -> Result<u64, TaskError> {
+    while !BLOCKER_STARTED.load(Ordering::SeqCst) {
+        std::thread::yield_now();
+    }
+    Err(TaskError::non_recoverable(format!("{x} failed")))
+}
+
+#[task]
+fn blocker(ctx: &TaskContext, x: u64) -> Result<u64, TaskError> {
+    BLOCKER_STARTED.store(true, Ordering::SeqCst);
+    // Holds its worker until the execution stops, so the only free worker is the failed one's.
+    while !ctx.is_stopping() {
+        std::thread::yield_now();
+    }
+    Err(TaskError::recoverable(format!("{x} stopped")))
+}
+
+#[task]
+fn late(x: u64) -> u64 {
+    LATE_RAN.fetch_add(1, Ordering::SeqCst);
+    x
+}
+
+#[workflow]
+fn queue_behind_a_failure(x: u64) -> (u64, u64, u64, u64, u64) {
+    (fails_once_blocker_runs(x), blocker(x), late(x), late(1), late(2))
+}
+
+#[test]
+fn queued_nodes_do_not_start_after_a_failure() {
+    let err = LocalRuntime::new().max_parallelism(2).run(queue_behind_a_failure, 0).unwrap_err();
+    assert_eq!(err.node_failure().unwrap().task, "fails_once_blocker_runs");
+    assert_eq!(LATE_RAN.load(Ordering::SeqCst), 0);
+}

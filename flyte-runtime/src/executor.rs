@@ -1,7 +1,7 @@
 //! The local executor: runs a graph's nodes once their inputs exist, each with its retries and
 //! its checkpoint.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -217,6 +217,8 @@ struct Execution<'g> {
     records: HashMap<String, NodeRecord>,
     /// Raised when the execution is failing, to stop its running attempts.
     stop: Stop,
+    /// The node directories that existed when the run began.
+    existing: HashSet<String>,
 }
 
 impl<'g> Execution<'g> {
@@ -234,6 +236,10 @@ impl<'g> Execution<'g> {
             Storage::Store(store) => (store.dir().join("executions").join(id), None),
         };
         std::fs::create_dir_all(&dir).map_err(io(dir.clone()))?;
+        let existing = std::fs::read_dir(&dir)
+            .map_err(io(dir.clone()))?
+            .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+            .collect();
         let lock = match runtime.store() {
             Some(store) => Some(store.lock(id)?),
             None => None,
@@ -248,6 +254,7 @@ impl<'g> Execution<'g> {
             _lock: lock,
             records: HashMap::new(),
             stop: Stop::default(),
+            existing,
         })
     }
 
@@ -515,6 +522,9 @@ impl<'g> Execution<'g> {
             }
         }
 
+        // A node's checkpoint directory can only exist if an earlier run left it, or an
+        // earlier attempt of this run committed.
+        let first_attempt = attempt + 1;
         while user_failures < max_attempts {
             if stop.reason().is_some() {
                 // Another node failed while this one was between attempts.
@@ -523,9 +533,10 @@ impl<'g> Execution<'g> {
             attempt += 1;
             self.journal(|s| s.attempt_started(exec, id, name, attempt))?;
             let stop = stop.attempt(spec.timeout());
+            let may_exist = attempt > first_attempt || self.existing.contains(id);
             let checkpoint = match self.store() {
-                Some(store) => Checkpoint::open(store.checkpoint_dir(exec, id), true, None, stop.clone())?,
-                None => Checkpoint::open(self.dir.join(id), self._temp.is_none(), None, stop.clone())?,
+                Some(store) => Checkpoint::open(store.checkpoint_dir(exec, id), true, None, stop.clone(), may_exist)?,
+                None => Checkpoint::open(self.dir.join(id), self._temp.is_none(), None, stop.clone(), may_exist)?,
             };
             for warning in checkpoint.warnings() {
                 self.journal(|s| s.event(exec, Some(id), Some(attempt), "checkpoint-fallback", warning))?;

@@ -3,11 +3,12 @@
 //! The scheduler thread owns the bookkeeping (how many inputs each node still waits for, which
 //! nodes are ready, every finished node's outputs); worker threads only run nodes. Ready nodes
 //! start in the order they became ready, so with a parallelism of 1 the order is the body's.
-//! When one node can run and nothing else is running (a chain), it runs on the scheduler thread
-//! itself, so a sequential graph pays no hand-off between threads.
+//! When one node can run and nothing else is running (a chain), or the parallelism is 1, it
+//! runs on the scheduler thread itself, so a sequential graph pays no hand-off between threads.
 
 use std::collections::VecDeque;
 use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Mutex};
 use std::thread;
 
@@ -132,9 +133,12 @@ pub(crate) fn run(
 ) -> Result<Outputs, Error> {
     let mut plan = Plan::new(graph, policy);
     let mut stop_running = (policy == FailurePolicy::FailImmediately).then_some(stop_running);
+    // Set with `stop_running`: queued nodes that no worker has started yet are dropped.
+    let cancelled = &AtomicBool::new(false);
     let mut on_end = |plan: &mut Plan, i: usize, result: Result<Vec<Literal>, Error>| {
         if plan.finish(i, result) {
             if let Some(stop) = stop_running.take() {
+                cancelled.store(true, Ordering::SeqCst);
                 stop();
             }
         }
@@ -144,12 +148,14 @@ pub(crate) fn run(
 
     let (job_tx, job_rx) = mpsc::channel::<(usize, Vec<Literal>)>();
     let job_rx = &Mutex::new(job_rx);
-    let (done_tx, done_rx) = mpsc::channel::<(usize, thread::Result<Result<Vec<Literal>, Error>>)>();
+    // `None` for a queued node dropped because the execution is failing.
+    let (done_tx, done_rx) = mpsc::channel::<(usize, thread::Result<Option<Result<Vec<Literal>, Error>>>)>();
     thread::scope(|scope| {
         let (mut running, mut spawned) = (0usize, 0usize);
         loop {
-            while running < workers {
-                let Some(i) = plan.ready.pop_front() else { break };
+            // Every ready node is queued at once, so that a worker finishing one node takes the
+            // next without waiting for this thread; the `workers` threads bound how many run.
+            while let Some(i) = plan.ready.pop_front() {
                 let inputs = match prepare(i, &plan.outputs) {
                     Ok(Ready::Run(inputs)) => inputs,
                     Ok(Ready::Done(out)) => {
@@ -161,12 +167,12 @@ pub(crate) fn run(
                         continue;
                     }
                 };
-                if running == 0 && plan.ready.is_empty() {
+                if running == 0 && (plan.ready.is_empty() || workers == 1) {
                     let result = execute(i, inputs);
                     on_end(&mut plan, i, result);
                     continue;
                 }
-                if running == spawned {
+                if running == spawned && spawned < workers {
                     spawned += 1;
                     let done_tx = done_tx.clone();
                     scope.spawn(move || loop {
@@ -175,7 +181,15 @@ pub(crate) fn run(
                         let Ok((i, inputs)) = job else { break };
                         // Tasks' panics are caught per attempt; one here is a flytekit bug, and
                         // is re-raised on the caller's thread rather than left to hang it.
-                        let result = panic::catch_unwind(AssertUnwindSafe(|| execute(i, inputs)));
+                        let result = panic::catch_unwind(AssertUnwindSafe(|| {
+                            let result = (!cancelled.load(Ordering::SeqCst)).then(|| execute(i, inputs));
+                            // Raised here, before this worker takes its next job, rather than
+                            // when the scheduler thread gets to the failure.
+                            if matches!(result, Some(Err(_))) && policy == FailurePolicy::FailImmediately {
+                                cancelled.store(true, Ordering::SeqCst);
+                            }
+                            result
+                        }));
                         if done_tx.send((i, result)).is_err() {
                             break;
                         }
@@ -190,7 +204,9 @@ pub(crate) fn run(
             }
             let Ok((i, result)) = done_rx.recv() else { break };
             running -= 1;
-            on_end(&mut plan, i, result.unwrap_or_else(|p| panic::resume_unwind(p)));
+            if let Some(result) = result.unwrap_or_else(|p| panic::resume_unwind(p)) {
+                on_end(&mut plan, i, result);
+            }
         }
         // Workers leave when the job channel closes.
         drop(job_tx);
