@@ -219,6 +219,8 @@ struct Execution<'g> {
     stop: Stop,
     /// The node directories that existed when the run began.
     existing: HashSet<String>,
+    /// Every node's and attempt's span is a child of this one, whatever thread runs it.
+    span: tracing::Span,
 }
 
 impl<'g> Execution<'g> {
@@ -255,6 +257,7 @@ impl<'g> Execution<'g> {
             records: HashMap::new(),
             stop: Stop::default(),
             existing,
+            span: tracing::info_span!("execution", execution_id = id, workflow = graph.name()),
         })
     }
 
@@ -268,14 +271,29 @@ impl<'g> Execution<'g> {
     }
 
     fn run(mut self) -> Result<Vec<Literal>, Error> {
+        let span = self.span.clone();
+        let _entered = span.enter();
         if let Some(store) = self.store() {
             let hash = digest(self.graph.name().as_bytes(), self.inputs);
             match store.begin(&self.id, self.graph.name(), &hash)? {
-                Begin::Done(outputs) => return Ok(outputs),
-                Begin::Run(records) => self.records = records.into_iter().map(|r| (r.id.clone(), r)).collect(),
+                Begin::Done(outputs) => {
+                    tracing::info!("execution already succeeded: its stored outputs are returned");
+                    return Ok(outputs);
+                }
+                Begin::Run(records) => {
+                    if !records.is_empty() {
+                        tracing::info!(nodes_recorded = records.len(), "execution resumed");
+                    }
+                    self.records = records.into_iter().map(|r| (r.id.clone(), r)).collect();
+                }
             }
         }
+        tracing::info!(nodes = self.graph.nodes().len(), "execution started");
         let result = self.run_nodes();
+        match &result {
+            Ok(_) => tracing::info!("execution succeeded"),
+            Err(e) => tracing::error!(error = %e, "execution failed"),
+        }
         let ended = match &result {
             Ok(outputs) => Ok(&outputs[..]),
             Err(e) => Err(e.to_string()),
@@ -444,6 +462,7 @@ impl<'g> Execution<'g> {
         }
         for (i, failure) in &failures {
             let message = format!("element {i} failed, within the min_success_ratio of {ratio}: {failure}");
+            tracing::warn!(parent: &self.span, node_id = id, element = i, "map element failed, within the min_success_ratio");
             self.journal(|s| s.event(exec, Some(id), None, "map-element-failed", &message))?;
         }
         let outputs = vec![(spec.join)(outputs)?];
@@ -469,6 +488,8 @@ impl<'g> Execution<'g> {
         let spec = task.spec();
         let (exec, id, name) = (self.id.as_str(), node.id(), spec.name());
         let max_attempts = spec.max_attempts();
+        let node_span = tracing::info_span!(parent: &self.span, "node", execution_id = exec, node_id = id, task = name);
+        let _node = node_span.enter();
         let record = self.records.get(id);
         let mut attempt = record.map_or(0, |r| r.last_attempt);
         let mut user_failures = record.map_or(0, |r| r.user_failures);
@@ -480,6 +501,11 @@ impl<'g> Execution<'g> {
             let cause = "the process running this attempt stopped before it finished";
             self.journal(|s| s.attempt_failed(exec, id, r.last_attempt, cause, Budget::System))?;
             let interrupted = r.system_failures + 1;
+            tracing::warn!(
+                attempt = r.last_attempt,
+                system_failures = interrupted,
+                "attempt interrupted: its process stopped before it finished"
+            );
             self.journal(|s| {
                 s.event(
                     exec,
@@ -508,6 +534,7 @@ impl<'g> Execution<'g> {
             .map(|v| cache::key(&spec, v, inputs));
         if let (Some(key), CacheMode::Use) = (&key, self.runtime.cache) {
             if let Some(outputs) = self.store().map(|s| s.cache_get(key)).transpose()?.flatten() {
+                tracing::info!(cache_hit = true, "outputs taken from the cache");
                 self.journal(|s| s.node_succeeded(exec, id, name, None, &outputs, true))?;
                 self.journal(|s| {
                     s.event(
@@ -531,6 +558,8 @@ impl<'g> Execution<'g> {
                 break;
             }
             attempt += 1;
+            let _attempt = tracing::info_span!("attempt", attempt, max_attempts).entered();
+            tracing::debug!("attempt started");
             self.journal(|s| s.attempt_started(exec, id, name, attempt))?;
             let stop = stop.attempt(spec.timeout());
             let may_exist = attempt > first_attempt || self.existing.contains(id);
@@ -539,6 +568,7 @@ impl<'g> Execution<'g> {
                 None => Checkpoint::open(self.dir.join(id), self._temp.is_none(), None, stop.clone(), may_exist)?,
             };
             for warning in checkpoint.warnings() {
+                tracing::warn!(warning = %warning, "checkpoint fallback");
                 self.journal(|s| s.event(exec, Some(id), Some(attempt), "checkpoint-fallback", warning))?;
             }
             let ctx = TaskContext::new(exec, id, name, attempt, max_attempts, checkpoint, stop.clone());
@@ -571,6 +601,7 @@ impl<'g> Execution<'g> {
                     ..failure
                 },
                 (Ok(Ok(outputs)), _) => {
+                    tracing::info!("node succeeded");
                     self.journal(|s| s.node_succeeded(exec, id, name, Some(attempt), &outputs, false))?;
                     if let (Some(key), Some(version)) = (&key, spec.cache_version()) {
                         if self.runtime.cache != CacheMode::Bypass {
@@ -589,6 +620,8 @@ impl<'g> Execution<'g> {
             self.journal(|s| s.attempt_failed(exec, id, attempt, &failure.cause, Budget::User))?;
             user_failures += 1;
             let retry = matches!(failure.kind, FailureKind::Recoverable | FailureKind::TimedOut);
+            let will_retry = retry && user_failures < max_attempts;
+            tracing::warn!(kind = ?failure.kind, cause = %failure.cause, will_retry, "attempt failed");
             failures.push(failure);
             if !retry {
                 break;
@@ -598,6 +631,7 @@ impl<'g> Execution<'g> {
     }
 
     fn node_failed(&self, node: &Node, max_attempts: u32, attempts: Vec<AttemptFailure>) -> Error {
+        tracing::error!(attempts = attempts.len(), max_attempts, "node failed");
         if let Err(e) = self.journal(|s| s.node_failed(&self.id, node.id())) {
             return e;
         }

@@ -372,19 +372,14 @@ where
     T::Input: Value,
     T::Output: Value,
 {
-    let spec = MapSpec {
-        options: MapOptions {
-            concurrency,
-            min_success_ratio: 1.0,
-        },
-        split: split::<T::Input, T::InputShape>,
-        join: join_all::<T::Output, T::OutputShape>,
-    };
-    let list = list.bind(scope);
-    Promise::new(Binding::Output {
-        node: scope.add_node(Arc::new(*task), vec![list], Some(spec)),
-        slot: 0,
-    })
+    add_map(
+        task,
+        scope,
+        list,
+        concurrency,
+        1.0,
+        join_all::<T::Output, T::OutputShape>,
+    )
 }
 
 /// `map(task, list, min_success_ratio = r)`: as [`map`], succeeding when at least `r` of the
@@ -402,13 +397,35 @@ where
     T::Input: Value,
     T::Output: Value,
 {
+    add_map(
+        task,
+        scope,
+        list,
+        concurrency,
+        min_success_ratio,
+        join_some::<T::Output, T::OutputShape>,
+    )
+}
+
+fn add_map<T, P>(
+    task: &T,
+    scope: &Scope,
+    list: impl IntoInput<Vec<T::Input>>,
+    concurrency: Option<usize>,
+    min_success_ratio: f64,
+    join: fn(Outputs) -> Result<Literal, ValueError>,
+) -> Promise<P>
+where
+    T: Task + Copy,
+    T::Input: Value,
+{
     let spec = MapSpec {
         options: MapOptions {
             concurrency,
             min_success_ratio,
         },
         split: split::<T::Input, T::InputShape>,
-        join: join_some::<T::Output, T::OutputShape>,
+        join,
     };
     let list = list.bind(scope);
     Promise::new(Binding::Output {
