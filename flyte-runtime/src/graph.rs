@@ -268,6 +268,11 @@ impl Node {
         &self.workflow
     }
 
+    /// What the task declares: name, retries, cache version, timeout.
+    pub fn spec(&self) -> crate::TaskSpec {
+        self.task.spec()
+    }
+
     /// How many times a failed attempt is retried.
     pub fn retries(&self) -> u32 {
         self.task.spec().retries()

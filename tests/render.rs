@@ -1,0 +1,76 @@
+//! Pictures of a graph: the exact DOT and Mermaid text for a workflow that uses every option.
+
+use flytekit::{task, workflow, TaskError, Workflow, WorkflowFailure};
+
+#[task(retries = 2, timeout = "30s")]
+fn load(source: String) -> Vec<u64> {
+    vec![source.len() as u64]
+}
+
+#[task(cache = true, cache_version = "3")]
+fn score(x: u64) -> Result<f64, TaskError> {
+    Ok(x as f64)
+}
+
+#[task]
+fn report(scores: Vec<Option<f64>>, label: String) -> String {
+    format!("{label}: {scores:?}")
+}
+
+#[task]
+fn clean_up(source: String, failure: WorkflowFailure) {
+    let _ = (source, failure);
+}
+
+#[workflow(on_failure = clean_up)]
+fn evaluate(source: String) -> (String, Vec<u64>) {
+    let xs = load(source);
+    let scores = map(score, xs, concurrency = 4, min_success_ratio = 0.5);
+    (report(scores, "run \"a\""), xs)
+}
+
+#[test]
+fn dot_marks_inputs_options_outputs_and_the_failure_hook() {
+    assert_eq!(
+        evaluate.graph().unwrap().to_dot(),
+        r#"digraph "evaluate" {
+  rankdir=LR;
+  node [shape=box, style=rounded];
+  input0 [label="source", shape=oval];
+  n0 [label="load\nretries 2, timeout 30s"];
+  n1 [label="score\nmap, concurrency 4, min_success_ratio 0.5, cache v3"];
+  n2 [label="report"];
+  output0 [label="output 0", shape=oval];
+  output1 [label="output 1", shape=oval];
+  on_failure [label="on failure: clean_up", style="rounded,dashed"];
+  input0 -> n0;
+  n0 -> n1;
+  n1 -> n2;
+  n2 -> output0;
+  n0 -> output1;
+}
+"#
+    );
+}
+
+#[test]
+fn mermaid_is_the_same_picture() {
+    assert_eq!(
+        evaluate.graph().unwrap().to_mermaid(),
+        r#"flowchart LR
+  input0(["source"])
+  n0["load<br/>retries 2, timeout 30s"]
+  n1["score<br/>map, concurrency 4, min_success_ratio 0.5, cache v3"]
+  n2["report"]
+  output0(["output 0"])
+  output1(["output 1"])
+  on_failure["on failure: clean_up"]
+  style on_failure stroke-dasharray: 5 5
+  input0 --> n0
+  n0 --> n1
+  n1 --> n2
+  n2 --> output0
+  n0 --> output1
+"#
+    );
+}
