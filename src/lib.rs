@@ -150,6 +150,40 @@ pub use flyte_macros::task;
 /// assert_eq!(twice.graph().unwrap().nodes().len(), 4);
 /// ```
 ///
+/// # Map
+///
+/// `map(task, list)` in a body runs `task` once per element of `list` (a `Vec` placeholder or
+/// literal), each element as a node of its own with its own retries, checkpoint and cache entry,
+/// and gives the `Vec` of outputs in the list's order. A task of several inputs maps over a list
+/// of tuples. Options follow as `key = value`, like flytekit's keyword arguments:
+/// `concurrency = 4` bounds how many elements run at once (default: the runtime's
+/// `max_parallelism`), and `min_success_ratio = 0.9` lets up to a tenth fail, which makes the
+/// output a `Vec<Option<T>>` with `None` for each failed element. `map` is recognised by the
+/// macro by that name; it is not a function to import.
+///
+/// ```
+/// use flytekit::{task, workflow, LocalRuntime, TaskError};
+///
+/// #[task(retries = 1)]
+/// fn parse(line: String) -> Result<u64, TaskError> {
+///     line.trim().parse::<u64>().map_err(TaskError::non_recoverable)
+/// }
+///
+/// #[task]
+/// fn total(xs: Vec<Option<u64>>) -> u64 {
+///     xs.into_iter().flatten().sum()
+/// }
+///
+/// #[workflow]
+/// fn sum_lines(lines: Vec<String>) -> u64 {
+///     let parsed = map(parse, lines, concurrency = 2, min_success_ratio = 0.5);
+///     total(parsed)
+/// }
+///
+/// let lines = vec!["1".to_string(), "x".to_string(), "40".to_string()];
+/// assert_eq!(LocalRuntime::new().run(sum_lines, lines).unwrap(), 41);
+/// ```
+///
 /// # Options
 ///
 /// * `failure_policy = FailAfterExecutableNodesComplete`: once a node has failed for good, run
