@@ -292,7 +292,10 @@ fn queue_behind_a_failure(x: u64) -> (u64, u64, u64, u64, u64) {
 
 #[test]
 fn queued_nodes_do_not_start_after_a_failure() {
-    let err = LocalRuntime::new().max_parallelism(2).run(queue_behind_a_failure, 0).unwrap_err();
+    let err = LocalRuntime::new()
+        .max_parallelism(2)
+        .run(queue_behind_a_failure, 0)
+        .unwrap_err();
     assert_eq!(err.node_failure().unwrap().task, "fails_once_blocker_runs");
     assert_eq!(LATE_RAN.load(Ordering::SeqCst), 0);
 }
