@@ -172,8 +172,7 @@ impl AsyncWriter {
     /// let cp = Checkpoint::new(dir.path().join("node"))?;
     /// let writer = cp.async_writer();
     ///
-    /// // Make every commit fail: the checkpoint directory becomes a file.
-    /// std::fs::remove_dir_all(cp.dir()).unwrap();
+    /// // Make every commit fail: where the checkpoint directory would be created, put a file.
     /// std::fs::write(cp.dir(), "not a directory").unwrap();
     ///
     /// writer.write(vec![1, 2, 3])?; // accepted: the commit fails in the background
