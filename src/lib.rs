@@ -101,6 +101,9 @@
 /// `impl Trait` or borrowed inputs (`&str`: take `String`), more than 12 inputs or outputs,
 /// two context parameters, a type that is not serializable, a capitalised name (inside a
 /// workflow, capitalised calls such as `Some(..)` are values).
+mod cli;
+
+pub use cli::{main, main_from, Registered};
 pub use flyte_macros::task;
 
 /// Turns a function into a workflow: a graph of tasks whose wiring rustc checks.

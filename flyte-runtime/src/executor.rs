@@ -275,7 +275,7 @@ impl<'g> Execution<'g> {
         let _entered = span.enter();
         if let Some(store) = self.store() {
             let hash = digest(self.graph.name().as_bytes(), self.inputs);
-            match store.begin(&self.id, self.graph.name(), &hash)? {
+            match store.begin(&self.id, self.graph.name(), &hash, self.inputs)? {
                 Begin::Done(outputs) => {
                     tracing::info!("execution already succeeded: its stored outputs are returned");
                     return Ok(outputs);

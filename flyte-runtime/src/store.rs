@@ -21,7 +21,7 @@ use crate::error::{Error, StoreError};
 use crate::value::Literal;
 
 const DB_FILE: &str = "flytekit.db";
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS executions (
@@ -32,7 +32,8 @@ CREATE TABLE IF NOT EXISTS executions (
     started_at  INTEGER NOT NULL,
     ended_at    INTEGER,
     outputs     BLOB,
-    error       TEXT
+    error       TEXT,
+    inputs      BLOB
 );
 CREATE TABLE IF NOT EXISTS nodes (
     execution_id    TEXT NOT NULL,
@@ -290,6 +291,10 @@ impl Store {
                 .pragma_update(None, "user_version", SCHEMA_VERSION)
                 .map_err(|e| fail(e.into()))?,
             SCHEMA_VERSION => {}
+            // Version 1 did not keep an execution's inputs, which `resume` by id needs.
+            1 => db
+                .execute_batch("ALTER TABLE executions ADD COLUMN inputs BLOB; PRAGMA user_version = 2;")
+                .map_err(|e| fail(e.into()))?,
             other => return Err(fail(StoreError::Schema(other))),
         }
         Ok(Store {
@@ -376,6 +381,35 @@ impl Store {
         self.dir.join("executions").join(execution).join(node)
     }
 
+    /// The inputs an execution was started with, so that it can be run again by id alone;
+    /// `None` for an unknown id, or one recorded before the store kept inputs.
+    ///
+    /// ```
+    /// use flytekit::{task, workflow, LocalRuntime, Store};
+    ///
+    /// #[task]
+    /// fn inc(x: u64) -> u64 { x + 1 }
+    ///
+    /// #[workflow]
+    /// fn wf(x: u64) -> u64 { inc(x) }
+    ///
+    /// let dir = tempfile::tempdir().unwrap();
+    /// LocalRuntime::with_store(dir.path()).unwrap().run_with_id("a", wf, 41).unwrap();
+    /// let inputs = Store::open(dir.path()).unwrap().inputs("a").unwrap().unwrap();
+    /// assert_eq!(inputs[0].decode::<u64>().unwrap(), 41);
+    /// ```
+    pub fn inputs(&self, id: &str) -> Result<Option<Vec<Literal>>, Error> {
+        let db = self.db();
+        let blob: Option<Option<Vec<u8>>> = db
+            .query_row("SELECT inputs FROM executions WHERE id = ?1", [id], |r| r.get(0))
+            .optional()
+            .map_err(|e| self.locate(e.into()))?;
+        match blob.flatten() {
+            Some(bytes) => Ok(Some(decode_outputs(&bytes).map_err(|e| self.locate(e))?)),
+            None => Ok(None),
+        }
+    }
+
     /// Takes ownership of an execution, or says which process has it.
     pub(crate) fn lock(&self, execution: &str) -> Result<ExecutionLock, Error> {
         let dir = self.dir.join("executions").join(execution);
@@ -412,7 +446,14 @@ impl Store {
     }
 
     /// Records the start of a run of `execution`, or finds what an earlier run left.
-    pub(crate) fn begin(&self, execution: &str, workflow: &str, inputs_hash: &str) -> Result<Begin, Error> {
+    pub(crate) fn begin(
+        &self,
+        execution: &str,
+        workflow: &str,
+        inputs_hash: &str,
+        inputs: &[Literal],
+    ) -> Result<Begin, Error> {
+        let inputs = encode_outputs(inputs);
         let mut db = self.db();
         let mut run = || -> Result<Begin, Error> {
             let tx = db.transaction()?;
@@ -426,8 +467,8 @@ impl Store {
             match prior {
                 None => {
                     tx.execute(
-                        "INSERT INTO executions (id, workflow, inputs_hash, status, started_at) VALUES (?1, ?2, ?3, 'running', ?4)",
-                        params![execution, workflow, inputs_hash, now()],
+                        "INSERT INTO executions (id, workflow, inputs_hash, status, started_at, inputs) VALUES (?1, ?2, ?3, 'running', ?4, ?5)",
+                        params![execution, workflow, inputs_hash, now(), inputs],
                     )?;
                 }
                 Some((w, h, status, outputs)) => {
@@ -805,4 +846,31 @@ fn decode_outputs(mut blob: &[u8]) -> Result<Vec<Literal>, Error> {
         blob = &rest[len..];
     }
     Ok(outputs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_version_1_store_gains_the_inputs_column_and_keeps_its_executions() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir_all(dir.path().join("executions")).unwrap();
+        let db = Connection::open(dir.path().join(DB_FILE)).unwrap();
+        // The executions table as version 1 wrote it.
+        db.execute_batch(
+            "CREATE TABLE executions (id TEXT PRIMARY KEY, workflow TEXT NOT NULL, inputs_hash TEXT NOT NULL,
+                status TEXT NOT NULL, started_at INTEGER NOT NULL, ended_at INTEGER, outputs BLOB, error TEXT);
+             INSERT INTO executions (id, workflow, inputs_hash, status, started_at) VALUES ('old', 'wf', 'h', 'failed', 1);
+             PRAGMA user_version = 1;",
+        )
+        .unwrap();
+        drop(db);
+
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.executions().unwrap()[0].id, "old");
+        assert_eq!(store.inputs("old").unwrap(), None, "recorded before inputs were kept");
+        let version: i64 = store.db().pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+    }
 }

@@ -103,6 +103,21 @@ pub trait Values<Shape>: Sized + Send + 'static {
     fn encode(&self) -> Result<Vec<Literal>, ValueError>;
     /// Deserializes from one literal per slot.
     fn decode(slots: &[Literal]) -> Result<Self, ValueError>;
+    /// Reads one JSON value per slot (a command line's inputs); on error, the slot's index
+    /// and what serde said.
+    #[doc(hidden)]
+    fn from_json(values: Vec<serde_json::Value>) -> Result<Self, (usize, String)>;
+    /// One JSON value per slot.
+    #[doc(hidden)]
+    fn to_json(&self) -> Result<Vec<serde_json::Value>, String>;
+}
+
+fn json_slot<T: DeserializeOwned>(
+    values: &mut std::vec::IntoIter<serde_json::Value>,
+    i: usize,
+) -> Result<T, (usize, String)> {
+    let value = values.next().ok_or((i, "missing".to_owned()))?;
+    serde_json::from_value(value).map_err(|e| (i, e.to_string()))
 }
 
 fn slot<'a>(slots: &'a [Literal], i: usize, type_name: &'static str) -> Result<&'a Literal, ValueError> {
@@ -124,6 +139,12 @@ impl<T: Value> Values<One> for T {
     fn decode(slots: &[Literal]) -> Result<Self, ValueError> {
         slot(slots, 0, std::any::type_name::<T>())?.decode()
     }
+    fn from_json(values: Vec<serde_json::Value>) -> Result<Self, (usize, String)> {
+        json_slot(&mut values.into_iter(), 0)
+    }
+    fn to_json(&self) -> Result<Vec<serde_json::Value>, String> {
+        Ok(vec![serde_json::to_value(self).map_err(|e| e.to_string())?])
+    }
 }
 
 macro_rules! tuple_values {
@@ -138,6 +159,14 @@ macro_rules! tuple_values {
             #[allow(unused_variables)]
             fn decode(slots: &[Literal]) -> Result<Self, ValueError> {
                 Ok(($(slot(slots, $i, std::any::type_name::<$t>())?.decode::<$t>()?,)*))
+            }
+            #[allow(unused_variables, unused_mut)]
+            fn from_json(values: Vec<serde_json::Value>) -> Result<Self, (usize, String)> {
+                let mut values = values.into_iter();
+                Ok(($(json_slot::<$t>(&mut values, $i)?,)*))
+            }
+            fn to_json(&self) -> Result<Vec<serde_json::Value>, String> {
+                Ok(vec![$(serde_json::to_value(&self.$i).map_err(|e| e.to_string())?),*])
             }
         }
     };
