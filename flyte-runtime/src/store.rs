@@ -870,7 +870,10 @@ mod tests {
         let store = Store::open(dir.path()).unwrap();
         assert_eq!(store.executions().unwrap()[0].id, "old");
         assert_eq!(store.inputs("old").unwrap(), None, "recorded before inputs were kept");
-        let version: i64 = store.db().pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+        let version: i64 = store
+            .db()
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
         assert_eq!(version, SCHEMA_VERSION);
     }
 }
