@@ -255,6 +255,7 @@ fn command(cli: Cli, workflows: &[Registered]) -> Result<(), Failure> {
             let entry = find(workflows, &workflow)?;
             let values = parse_inputs(entry, &inputs)?;
             let rt = LocalRuntime::with_store(&dir)?;
+            watch(entry)?;
             let id = execution_id.unwrap_or_else(new_id);
             let out = entry.run_json(&rt, &id, values)?;
             println!("{out}");
@@ -274,6 +275,7 @@ fn command(cli: Cli, workflows: &[Registered]) -> Result<(), Failure> {
             })?;
             drop(store);
             let rt = LocalRuntime::with_store(&dir)?;
+            watch(entry)?;
             let out = entry.resume(&rt, &execution_id, &inputs)?;
             println!("{out}");
         }
@@ -382,6 +384,15 @@ fn command(cli: Cli, workflows: &[Registered]) -> Result<(), Failure> {
             }
         }
     }
+    Ok(())
+}
+
+/// Shows the run's progress on stderr, from the runtime's tracing events. A program that
+/// installed its own global subscriber keeps it, and goes without the view.
+fn watch(entry: &dyn Entry) -> Result<(), Failure> {
+    use tracing_subscriber::layer::SubscriberExt;
+    let view = crate::progress::Progress::new(&entry.graph()?);
+    let _ = tracing::subscriber::set_global_default(tracing_subscriber::registry().with(view));
     Ok(())
 }
 

@@ -102,6 +102,7 @@
 /// two context parameters, a type that is not serializable, a capitalised name (inside a
 /// workflow, capitalised calls such as `Some(..)` are values).
 mod cli;
+mod progress;
 
 pub use cli::{main, main_from, Registered};
 pub use flyte_macros::task;

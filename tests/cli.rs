@@ -168,6 +168,23 @@ fn run_prints_the_outputs_as_json() {
 }
 
 #[test]
+fn off_a_terminal_progress_is_one_line_per_change_of_state() {
+    let store = tempfile::tempdir().unwrap();
+    let out = run(
+        store.path(),
+        &["run", "add", "--input", "a=2", "--input", "b=3", "--execution-id", "p"],
+    );
+    let err = stderr(&out);
+    let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("n0 ")).collect();
+    assert_eq!(lines, ["n0 plus: running (attempt 1)", "n0 plus: succeeded"], "{err}");
+
+    let out = run(store.path(), &["run", "breaks", "--input", "n=1"]);
+    let err = stderr(&out);
+    let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("n0 ")).collect();
+    assert_eq!(lines, ["n0 refuse: running (attempt 1)", "n0 refuse: failed"], "{err}");
+}
+
+#[test]
 fn input_errors_name_the_input_and_its_type() {
     let store = tempfile::tempdir().unwrap();
     let cases: [(&[&str], &str); 6] = [
