@@ -3,9 +3,22 @@
 //! every epoch, and is preempted once (a simulated spot-instance loss) on its first attempt:
 //! the retry resumes from the last epoch it saved instead of from zero.
 //!
-//! `cargo run --example pipeline`
+//! The program is a workflow binary: `main` is `flytekit::main`, so it has the whole command
+//! line (`run`, `resume`, `executions`, `show`, `graph`; see the README). Without arguments it
+//! runs the pipeline on 1,000 points for 400 epochs, in a store under the system's temporary
+//! directory.
+//!
+//! ```sh
+//! cargo run --example pipeline
+//! cargo run --example pipeline -- run pipeline --input n=500 --input epochs=100 --execution-id p1
+//! cargo run --example pipeline -- show p1
+//! cargo run --example pipeline -- graph pipeline --format dot | dot -Tsvg > pipeline.svg
+//! ```
 
-use flytekit::{task, workflow, LocalRuntime, TaskContext, TaskError, Workflow};
+use std::ffi::OsString;
+use std::process::ExitCode;
+
+use flytekit::{task, workflow, TaskContext, TaskError};
 use serde::{Deserialize, Serialize};
 
 #[derive(Serialize, Deserialize, Debug, Clone, Copy)]
@@ -64,11 +77,11 @@ fn summarize(points: Vec<Point>) -> Summary {
 fn fit(ctx: &TaskContext, points: Vec<Point>, epochs: u32) -> Result<Model, TaskError> {
     let cp = ctx.checkpoint();
     let mut model: Model = cp.load_state()?.unwrap_or_default();
-    println!("fit, attempt {}: resuming at epoch {}", ctx.attempt(), model.epochs);
+    eprintln!("fit, attempt {}: resuming at epoch {}", ctx.attempt(), model.epochs);
     let rate = 0.5;
     while model.epochs < epochs {
         if ctx.attempt() == 1 && model.epochs == epochs / 2 {
-            println!("fit, attempt {}: preempted at epoch {}", ctx.attempt(), model.epochs);
+            eprintln!("fit, attempt {}: preempted at epoch {}", ctx.attempt(), model.epochs);
             return Err(TaskError::recoverable("the spot instance was reclaimed"));
         }
         let (mut gw, mut gb) = (0.0, 0.0);
@@ -102,13 +115,21 @@ fn pipeline(n: usize, epochs: u32) -> String {
     report(summary, model)
 }
 
-fn main() -> Result<(), flytekit::Error> {
-    let graph = pipeline.graph()?;
-    for node in graph.nodes() {
-        println!("node {}: {} (retries {})", node.id(), node.task_name(), node.retries());
+fn main() -> ExitCode {
+    let mut args: Vec<OsString> = std::env::args_os().collect();
+    if args.len() == 1 {
+        let store = std::env::temp_dir().join("flytekit-pipeline-example");
+        let demo = [
+            "run",
+            "pipeline",
+            "--input",
+            "n=1000",
+            "--input",
+            "epochs=400",
+            "--store",
+        ];
+        args.extend(demo.into_iter().map(OsString::from));
+        args.push(store.into_os_string());
     }
-    println!("edges: {:?}", graph.edges());
-    let out = LocalRuntime::new().run(pipeline, (1000, 400))?;
-    println!("{out}");
-    Ok(())
+    flytekit::main_from(args, [pipeline.into()])
 }
