@@ -185,6 +185,43 @@ fn off_a_terminal_progress_is_one_line_per_change_of_state() {
 }
 
 #[test]
+fn on_a_terminal_progress_is_redrawn_in_place() {
+    // `script` gives the program a pseudo-terminal, as an interactive shell would.
+    let store = tempfile::tempdir().unwrap();
+    let exe = std::env::current_exe().unwrap();
+    let inner = format!(
+        "{} program --exact --ignored --nocapture --quiet --test-threads=1",
+        exe.display()
+    );
+    let on_terminal = |args: String| {
+        let out = Command::new("script")
+            .args(["-qec", &inner, "/dev/null"])
+            .env(ARGS_VAR, args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("util-linux `script`");
+        assert_eq!(out.status.code(), Some(0));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let dir = store.path().display();
+    let screen = on_terminal(format!("--store\n{dir}\nrun\nadd\n--input\na=1\n--input\nb=2"));
+    assert!(screen.contains("\x1b[2K"), "lines are cleared and redrawn: {screen:?}");
+    assert!(screen.contains("n0 plus running (attempt 1)"), "{screen:?}");
+    assert!(screen.contains("n0 plus succeeded"), "{screen:?}");
+    assert!(
+        !screen.contains("n0 plus: succeeded"),
+        "no plain lines on a terminal: {screen:?}"
+    );
+
+    // A checkpointing task shows when it last committed.
+    let screen = on_terminal(format!("--store\n{dir}\nrun\ncounting\n--input\nn=30"));
+    assert!(
+        screen.contains("n0 count running (attempt 1), last checkpoint 0 s ago"),
+        "{screen:?}"
+    );
+}
+
+#[test]
 fn input_errors_name_the_input_and_its_type() {
     let store = tempfile::tempdir().unwrap();
     let cases: [(&[&str], &str); 6] = [
