@@ -26,9 +26,9 @@ trait Entry {
     /// Each input's name and Rust type.
     fn inputs(&self) -> Vec<(&'static str, &'static str)>;
     fn graph(&self) -> Result<Graph, Error>;
-    /// Runs (or resumes) execution `id` on inputs read from JSON, and returns the outputs as
-    /// JSON.
-    fn run_json(&self, rt: &LocalRuntime, id: &str, inputs: Vec<Json>) -> Result<Json, Failure>;
+    /// Runs (or resumes) execution `id` on the inputs as written on the command line, one per
+    /// input in order, and returns the outputs as JSON.
+    fn run_json(&self, rt: &LocalRuntime, id: &str, raw: Vec<String>) -> Result<Json, Failure>;
     /// Resumes execution `id` on the inputs the store kept.
     fn resume(&self, rt: &LocalRuntime, id: &str, inputs: &[Literal]) -> Result<Json, Failure>;
 }
@@ -70,27 +70,30 @@ impl<W: Workflow + Copy> Entry for W {
         Workflow::graph(self)
     }
 
-    fn run_json(&self, rt: &LocalRuntime, id: &str, inputs: Vec<Json>) -> Result<Json, Failure> {
-        let mut inputs = inputs;
+    fn run_json(&self, rt: &LocalRuntime, id: &str, raw: Vec<String>) -> Result<Json, Failure> {
+        // Each value is read as JSON; one that then does not fit its input is taken as the
+        // text it was written as (`--input name=42` for a `String`).
+        let mut values: Vec<Json> = raw
+            .iter()
+            .map(|r| serde_json::from_str(r).unwrap_or_else(|_| Json::String(r.clone())))
+            .collect();
+        // What the value read as JSON was refused for: the message to show if the text fails too.
+        let mut refused: Vec<Option<String>> = vec![None; values.len()];
         let input = loop {
-            match W::Input::from_json(inputs.clone()) {
+            match W::Input::from_json(values.clone()) {
                 Ok(input) => break input,
                 Err((i, message)) => {
-                    // `--input name=42` for a `String` input means the text "42".
-                    let retry = match &inputs[i] {
-                        Json::String(_) => None,
-                        other => Some(Json::String(other.to_string())),
-                    };
-                    match retry {
-                        Some(text) if W::Input::type_names()[i].ends_with("String") => inputs[i] = text,
-                        _ => {
-                            let (name, ty) = Entry::inputs(self)[i];
-                            return Err(Failure::usage(format!(
-                                "input `{name}` of workflow `{}` expects `{ty}`: {message}",
-                                Entry::name(self)
-                            )));
-                        }
+                    let text = Json::String(raw[i].clone());
+                    if values[i] == text {
+                        let (name, ty) = Entry::inputs(self)[i];
+                        let message = refused[i].take().unwrap_or(message);
+                        return Err(Failure::usage(format!(
+                            "input `{name}` of workflow `{}` expects `{ty}`: {message}",
+                            Entry::name(self)
+                        )));
                     }
+                    refused[i] = Some(message);
+                    values[i] = text;
                 }
             }
         };
@@ -262,15 +265,19 @@ fn command(cli: Cli, workflows: &[Registered]) -> Result<(), Failure> {
         }
         Command::Resume { execution_id } => {
             let store = Store::open(&dir)?;
-            let Some(summary) = store.executions()?.into_iter().find(|e| e.id == execution_id) else {
+            let Some(report) = store.execution(&execution_id)? else {
                 return Err(Failure::usage(format!(
                     "no execution `{execution_id}` in {}",
                     dir.display()
                 )));
             };
-            let entry = find(workflows, &summary.workflow)?;
+            let workflow = report.summary.workflow;
+            let entry = find(workflows, &workflow)?;
             let inputs = store.inputs(&execution_id)?.ok_or_else(|| Failure {
-                message: format!("execution `{execution_id}` was recorded without its inputs: run it again with `run`"),
+                message: format!(
+                    "execution `{execution_id}` was recorded before the store kept inputs: resume it with \
+                     `run {workflow} --execution-id {execution_id}` and the inputs it was started with"
+                ),
                 code: 1,
             })?;
             drop(store);
@@ -396,9 +403,8 @@ fn watch(entry: &dyn Entry) -> Result<(), Failure> {
     Ok(())
 }
 
-/// `name=value` pairs, in the workflow's input order, each value read as JSON (or as a string
-/// when it is not JSON).
-fn parse_inputs(entry: &dyn Entry, pairs: &[String]) -> Result<Vec<Json>, Failure> {
+/// The values of `name=value` pairs, in the workflow's input order.
+fn parse_inputs(entry: &dyn Entry, pairs: &[String]) -> Result<Vec<String>, Failure> {
     let expected = entry.inputs();
     let list = || {
         expected
@@ -407,7 +413,7 @@ fn parse_inputs(entry: &dyn Entry, pairs: &[String]) -> Result<Vec<Json>, Failur
             .collect::<Vec<_>>()
             .join(", ")
     };
-    let mut values: Vec<Option<Json>> = vec![None; expected.len()];
+    let mut values: Vec<Option<String>> = vec![None; expected.len()];
     for pair in pairs {
         let Some((name, raw)) = pair.split_once('=') else {
             return Err(Failure::usage(format!(
@@ -428,7 +434,7 @@ fn parse_inputs(entry: &dyn Entry, pairs: &[String]) -> Result<Vec<Json>, Failur
         if values[i].is_some() {
             return Err(Failure::usage(format!("input `{name}` is given twice")));
         }
-        values[i] = Some(serde_json::from_str(raw).unwrap_or_else(|_| Json::String(raw.to_owned())));
+        values[i] = Some(raw.to_owned());
     }
     values
         .into_iter()

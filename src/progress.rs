@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::{Duration, SystemTime};
 
 use flyte_runtime::Graph;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -40,7 +40,9 @@ impl std::fmt::Display for State {
 struct Row {
     task: String,
     state: State,
-    checkpoint: Option<Instant>,
+    /// When the node last committed a checkpoint. Shown as a time of day, which stays true
+    /// between redraws (an age would not: a line is redrawn only when something changes).
+    checkpoint: Option<SystemTime>,
     bar: Option<ProgressBar>,
 }
 
@@ -127,7 +129,7 @@ impl Progress {
                 });
                 let checkpoint = row
                     .checkpoint
-                    .map(|at| format!(", last checkpoint {} s ago", at.elapsed().as_secs()))
+                    .map(|at| format!(", last checkpoint at {}", humantime::format_rfc3339_seconds(at)))
                     .unwrap_or_default();
                 bar.set_message(format!("{}{checkpoint}", row.state));
                 match row.state {
@@ -184,7 +186,7 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Progress {
             "node succeeded" => self.set(&node, task, |row| row.state = State::Succeeded),
             "outputs taken from the cache" => self.set(&node, task, |row| row.state = State::Cached),
             "node failed" => self.set(&node, task, |row| row.state = State::Failed),
-            "checkpoint committed" => self.set(&node, task, |row| row.checkpoint = Some(Instant::now())),
+            "checkpoint committed" => self.set(&node, task, |row| row.checkpoint = Some(SystemTime::now())),
             _ => {}
         }
     }

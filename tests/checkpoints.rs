@@ -4,6 +4,9 @@
 //! The tasks check what they see themselves and fail with a non-recoverable error when it is
 //! wrong, so a wrong checkpoint ends the run with a message that says what was seen.
 
+mod common;
+
+use common::versions;
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -26,17 +29,6 @@ fn check(ok: bool, what: impl Into<String>) -> Result<(), TaskError> {
     } else {
         Err(TaskError::non_recoverable(what.into()))
     }
-}
-
-/// The checkpoint versions committed in `dir`, sorted by sequence number.
-fn versions(dir: &Path) -> Vec<PathBuf> {
-    let mut found: Vec<PathBuf> = fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("ckpt-"))
-        .collect();
-    found.sort();
-    found
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -6,6 +6,9 @@
 //! parallel threads of one process. A few tests run this test binary again as a child process,
 //! for what only a process can do: die in the middle of a task, or see another environment.
 
+mod common;
+
+use common::versions;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus};
@@ -61,17 +64,6 @@ fn attempt_statuses(node: &NodeReport) -> Vec<Status> {
 
 fn checkpoint_dir(store: &Path, execution: &str, node: &str) -> PathBuf {
     store.join("executions").join(execution).join(node)
-}
-
-/// The committed checkpoint versions in `dir`, oldest first.
-fn versions(dir: &Path) -> Vec<PathBuf> {
-    let mut found: Vec<PathBuf> = fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("ckpt-"))
-        .collect();
-    found.sort();
-    found
 }
 
 fn flip_last_byte(path: &Path) {

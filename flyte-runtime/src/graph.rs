@@ -158,19 +158,7 @@ macro_rules! tuple_outputs {
     };
 }
 
-tuple_outputs!();
-tuple_outputs!(A 0);
-tuple_outputs!(A 0, B 1);
-tuple_outputs!(A 0, B 1, C 2);
-tuple_outputs!(A 0, B 1, C 2, D 3);
-tuple_outputs!(A 0, B 1, C 2, D 3, E 4);
-tuple_outputs!(A 0, B 1, C 2, D 3, E 4, F 5);
-tuple_outputs!(A 0, B 1, C 2, D 3, E 4, F 5, G 6);
-tuple_outputs!(A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7);
-tuple_outputs!(A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7, I 8);
-tuple_outputs!(A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7, I 8, J 9);
-tuple_outputs!(A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7, I 8, J 9, K 10);
-tuple_outputs!(A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7, I 8, J 9, K 10, L 11);
+crate::value::for_each_tuple!(tuple_outputs);
 
 /// Builds a graph while a workflow body runs. Generated code uses it; you do not need to.
 pub struct Scope {

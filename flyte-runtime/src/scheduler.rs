@@ -73,10 +73,14 @@ struct Plan {
 impl Plan {
     fn new(graph: &Graph, policy: FailurePolicy) -> Plan {
         let nodes = graph.nodes();
-        let waiting_on: Vec<usize> = nodes.iter().map(|n| n.upstream().len()).collect();
+        let mut waiting_on = Vec::with_capacity(nodes.len());
         let mut downstream = vec![Vec::new(); nodes.len()];
-        for (up, down) in graph.edges() {
-            downstream[up].push(down);
+        for (i, node) in nodes.iter().enumerate() {
+            let upstream = node.upstream();
+            for &up in &upstream {
+                downstream[up].push(i);
+            }
+            waiting_on.push(upstream.len());
         }
         Plan {
             ready: (0..nodes.len()).filter(|&i| waiting_on[i] == 0).collect(),

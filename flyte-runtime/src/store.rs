@@ -453,7 +453,6 @@ impl Store {
         inputs_hash: &str,
         inputs: &[Literal],
     ) -> Result<Begin, Error> {
-        let inputs = encode_outputs(inputs);
         let mut db = self.db();
         let mut run = || -> Result<Begin, Error> {
             let tx = db.transaction()?;
@@ -468,7 +467,7 @@ impl Store {
                 None => {
                     tx.execute(
                         "INSERT INTO executions (id, workflow, inputs_hash, status, started_at, inputs) VALUES (?1, ?2, ?3, 'running', ?4, ?5)",
-                        params![execution, workflow, inputs_hash, now(), inputs],
+                        params![execution, workflow, inputs_hash, now(), encode_outputs(inputs)],
                     )?;
                 }
                 Some((w, h, status, outputs)) => {

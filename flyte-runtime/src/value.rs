@@ -172,19 +172,28 @@ macro_rules! tuple_values {
     };
 }
 
-tuple_values!();
-tuple_values!(A 0);
-tuple_values!(A 0, B 1);
-tuple_values!(A 0, B 1, C 2);
-tuple_values!(A 0, B 1, C 2, D 3);
-tuple_values!(A 0, B 1, C 2, D 3, E 4);
-tuple_values!(A 0, B 1, C 2, D 3, E 4, F 5);
-tuple_values!(A 0, B 1, C 2, D 3, E 4, F 5, G 6);
-tuple_values!(A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7);
-tuple_values!(A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7, I 8);
-tuple_values!(A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7, I 8, J 9);
-tuple_values!(A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7, I 8, J 9, K 10);
-tuple_values!(A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7, I 8, J 9, K 10, L 11);
+/// Invokes `$m!` once per tuple arity an interface supports (0 to 12 slots, as
+/// `#[task]` allows), with each element's type parameter and index.
+macro_rules! for_each_tuple {
+    ($m:ident) => {
+        $m!();
+        $m!(A 0);
+        $m!(A 0, B 1);
+        $m!(A 0, B 1, C 2);
+        $m!(A 0, B 1, C 2, D 3);
+        $m!(A 0, B 1, C 2, D 3, E 4);
+        $m!(A 0, B 1, C 2, D 3, E 4, F 5);
+        $m!(A 0, B 1, C 2, D 3, E 4, F 5, G 6);
+        $m!(A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7);
+        $m!(A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7, I 8);
+        $m!(A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7, I 8, J 9);
+        $m!(A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7, I 8, J 9, K 10);
+        $m!(A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7, I 8, J 9, K 10, L 11);
+    };
+}
+pub(crate) use for_each_tuple;
+
+for_each_tuple!(tuple_values);
 
 #[cfg(test)]
 mod tests {
