@@ -23,6 +23,9 @@ use crate::value::Literal;
 const DB_FILE: &str = "flytekit.db";
 const SCHEMA_VERSION: i64 = 2;
 
+/// How long an execution's lock must stay taken before the execution counts as busy.
+const LOCK_PATIENCE: Duration = Duration::from_millis(100);
+
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS executions (
     id          TEXT PRIMARY KEY,
@@ -426,16 +429,25 @@ impl Store {
             .truncate(false)
             .open(&path)
             .map_err(io)?;
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(fs::TryLockError::WouldBlock) => {
-                let holder = fs::read_to_string(&path).unwrap_or_default();
-                return Err(Error::ExecutionBusy {
-                    id: execution.to_owned(),
-                    holder: holder.trim().to_owned(),
-                });
+        // A lock can outlive its owner by a moment: a process spawned by another thread while
+        // the owner held the file inherits the descriptor (and its flock) until it execs. So a
+        // refusal is only believed after it has lasted a little while.
+        let patience = std::time::Instant::now() + LOCK_PATIENCE;
+        loop {
+            match file.try_lock() {
+                Ok(()) => break,
+                Err(fs::TryLockError::WouldBlock) if std::time::Instant::now() < patience => {
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+                Err(fs::TryLockError::WouldBlock) => {
+                    let holder = fs::read_to_string(&path).unwrap_or_default();
+                    return Err(Error::ExecutionBusy {
+                        id: execution.to_owned(),
+                        holder: holder.trim().to_owned(),
+                    });
+                }
+                Err(fs::TryLockError::Error(e)) => return Err(io(e)),
             }
-            Err(fs::TryLockError::Error(e)) => return Err(io(e)),
         }
         // For the message another process gets; the lock itself is what protects.
         use std::io::Write;
