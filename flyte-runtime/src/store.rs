@@ -306,6 +306,23 @@ impl Store {
         })
     }
 
+    /// Opens the store in `dir` if one is there, and creates nothing when it is not: for
+    /// commands that only read, or that may refuse before running anything.
+    ///
+    /// ```
+    /// let dir = tempfile::tempdir().unwrap();
+    /// assert!(flytekit::Store::open_existing(dir.path()).unwrap().is_none());
+    /// assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "nothing was created");
+    /// ```
+    pub fn open_existing(dir: impl Into<PathBuf>) -> Result<Option<Store>, Error> {
+        let dir = dir.into();
+        if dir.join(DB_FILE).is_file() {
+            Store::open(dir).map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+
     /// The store's directory.
     pub fn dir(&self) -> &Path {
         &self.dir
