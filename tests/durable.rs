@@ -261,10 +261,17 @@ fn ids_that_cannot_name_a_directory_are_refused() {
             Error::InvalidExecutionId { id } => assert_eq!(id, bad),
             other => panic!("expected InvalidExecutionId for {bad:?}, got {other:?}"),
         }
+        // Quoted on one line: control characters escaped, a long id cut short.
+        let shown = match bad.len() {
+            129 => format!("{}... (129 characters)", &bad[..64]),
+            _ => bad.escape_debug().to_string(),
+        };
         assert!(
-            err.to_string().starts_with(&format!("invalid execution id `{bad}`: ")),
+            err.to_string()
+                .starts_with(&format!("invalid execution id `{shown}`: ")),
             "{err}"
         );
+        assert_eq!(err.to_string().lines().count(), 1, "{err}");
         // The in-memory runtime refuses them too.
         assert!(
             matches!(
@@ -359,8 +366,10 @@ fn a_failed_execution_run_again_reruns_only_its_failed_node_with_a_fresh_budget(
         [recoverable(3, "call 3 failed"), recoverable(4, "call 4 failed")]
     );
     assert!(
-        err.to_string()
-            .ends_with("failed after 2 of 2 attempts; attempt 3: recoverable error: call 3 failed; attempt 4: recoverable error: call 4 failed"),
+        err.to_string().ends_with(
+            "failed after 2 of 2 attempts, counting from attempt 3: the execution was run again after it failed; \
+                        attempt 3: recoverable error: call 3 failed; attempt 4: recoverable error: call 4 failed"
+        ),
         "{err}"
     );
 

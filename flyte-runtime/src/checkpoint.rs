@@ -417,7 +417,7 @@ impl Checkpoint {
             // The rename is only durable once the directory entry is.
             sync_dir(&self.inner.dir).map_err(|e| io_error("commit", &self.inner.dir, e))?;
         }
-        tracing::debug!(path = %path.display(), seq, durable = self.inner.durable, "checkpoint committed");
+        tracing::debug!(event = "checkpoint_committed", path = %path.display(), seq, durable = self.inner.durable, "checkpoint committed");
         state.next = seq + 1;
         state.committed.push(Version { seq, path });
         // Keep the base (this attempt may still read it) and the two newest commits.

@@ -83,15 +83,33 @@ impl From<TaskError> for Box<dyn StdError + 'static> {
 }
 
 impl fmt::Display for TaskError {
+    /// The cause and its sources, `: `-separated. Many errors (this crate's own among them)
+    /// already end their message with their source's: that source is not written twice.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&self.cause, f)?;
+        let mut text = self.cause.to_string();
         let mut source = self.cause.source();
         while let Some(s) = source {
-            write!(f, ": {s}")?;
+            let next = s.to_string();
+            if !text.ends_with(&next) {
+                text.push_str(": ");
+                text.push_str(&next);
+            }
             source = s.source();
         }
-        Ok(())
+        f.write_str(&text)
     }
+}
+
+/// A value quoted in a message: control characters escaped, so that it stays on one line,
+/// and cut short when long.
+pub(crate) fn shorten(value: &str) -> String {
+    const SHOWN: usize = 64;
+    let mut out: String = value.chars().take(SHOWN).flat_map(char::escape_debug).collect();
+    let total = value.chars().count();
+    if total > SHOWN {
+        out.push_str(&format!("... ({total} characters)"));
+    }
+    out
 }
 
 impl fmt::Debug for TaskError {
@@ -247,18 +265,48 @@ pub struct NodeFailure {
 }
 
 impl fmt::Display for NodeFailure {
+    /// Counts what the sentence says: attempts against the task's retries, interruptions
+    /// (which do not count against them) apart, across resumes of the execution.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let made = self.attempts.len();
+        let interrupted = self
+            .attempts
+            .iter()
+            .filter(|a| a.kind == FailureKind::Interrupted)
+            .count();
+        let counted = self.attempts.len() - interrupted;
+        let plural = |n: usize| if n == 1 { "" } else { "s" };
         write!(
             f,
-            "workflow `{}` failed (execution {}): node {} (task `{}`) failed after {made} of {} attempt{}",
-            self.workflow,
-            self.execution,
-            self.node,
-            self.task,
-            self.max_attempts,
-            if self.max_attempts == 1 { "" } else { "s" },
+            "workflow `{}` failed (execution {}): node {} (task `{}`) ",
+            self.workflow, self.execution, self.node, self.task
         )?;
+        if self.attempts.last().is_some_and(|a| a.kind == FailureKind::Interrupted) {
+            write!(
+                f,
+                "was interrupted {interrupted} time{}, more than its system-failure budget allows",
+                plural(interrupted)
+            )?;
+            if counted > 0 {
+                write!(f, " (and {counted} of {} attempts failed)", self.max_attempts)?;
+            }
+        } else {
+            let max = self.max_attempts;
+            write!(f, "failed after {counted} of {max} attempt{}", plural(max as usize))?;
+            if interrupted > 0 {
+                write!(
+                    f,
+                    " (and {interrupted} interrupted attempt{}, which do not count against retries)",
+                    plural(interrupted)
+                )?;
+            }
+        }
+        if let Some(first) = self.attempts.first().filter(|a| a.attempt > 1) {
+            write!(
+                f,
+                ", counting from attempt {}: the execution was run again after it failed",
+                first.attempt
+            )?;
+        }
         for attempt in &self.attempts {
             write!(f, "; {attempt}")?;
         }
@@ -386,10 +434,10 @@ pub enum Error {
     /// A workflow's inputs, outputs or literals could not be (de)serialized.
     #[error(transparent)]
     Value(#[from] ValueError),
-    /// The execution's working directory could not be prepared.
-    #[error("cannot prepare execution directory {}: {source}", path.display())]
+    /// A file or directory of the execution (its directory, its lock) could not be prepared.
+    #[error("cannot prepare {}: {source}", path.display())]
     Io {
-        /// The directory.
+        /// The file or directory.
         path: PathBuf,
         /// The operating system's error.
         source: std::io::Error,
@@ -405,6 +453,19 @@ pub enum Error {
         /// What went wrong.
         source: StoreError,
     },
+    /// An attempt ended, and the store could not record it (the disk is full, say). The
+    /// attempt's own end comes first: it is often the same cause, seen where it happened.
+    #[error("node {node} (task `{task}`), {failure}; and the store could not record it: {source}")]
+    NotRecorded {
+        /// The node's id.
+        node: String,
+        /// Its task.
+        task: String,
+        /// How the attempt ended.
+        failure: Box<AttemptFailure>,
+        /// Why the store could not record it.
+        source: Box<Error>,
+    },
     /// Another process is running this execution.
     #[error("execution `{id}` is already running ({holder}): wait for it to finish, or stop it and run again with the same id to resume")]
     ExecutionBusy {
@@ -414,7 +475,10 @@ pub enum Error {
         holder: String,
     },
     /// An execution id that cannot name a directory.
-    #[error("invalid execution id `{id}`: use 1 to 128 letters, digits, `-`, `_` or `.`, not starting with `.`")]
+    #[error(
+        "invalid execution id `{}`: use 1 to 128 letters, digits, `-`, `_` or `.`, not starting with `.`",
+        shorten(id)
+    )]
     InvalidExecutionId {
         /// The id given.
         id: String,
@@ -442,9 +506,15 @@ pub enum StoreError {
     /// The database was written by a newer flytekit.
     #[error("the database has schema version {0}, newer than this flytekit understands: upgrade flytekit")]
     Schema(i64),
-    /// A stored value is damaged.
-    #[error("{0}")]
-    Corrupt(String),
+    /// A value read back from the database is not what flytekit wrote: it was damaged on
+    /// disk. It is never used.
+    #[error("{place}: {problem}")]
+    Damaged {
+        /// The row: `execution `x`, node n1`, a cache entry, ...
+        place: String,
+        /// What is wrong with it: `stored outputs fail their checksum: ...`.
+        problem: String,
+    },
 }
 
 impl Error {

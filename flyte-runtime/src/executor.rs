@@ -2,7 +2,6 @@
 //! its checkpoint.
 
 use std::collections::{HashMap, HashSet};
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -13,9 +12,10 @@ use crate::checkpoint::Checkpoint;
 use crate::context::{self, TaskContext};
 use crate::error::{AttemptFailure, Error, FailureKind, MapFailure, NodeFailure, ValueError, WorkflowFailure};
 use crate::graph::{Binding, Graph, MapSpec, Node, Workflow};
+use crate::panic;
 use crate::scheduler::{self, Ready};
 use crate::stop::{Stop, StopReason};
-use crate::store::{Begin, Budget, ExecutionLock, NodeRecord, Status, Store};
+use crate::store::{Begin, ExecutionLock, NodeRecord, Store};
 use crate::task::Task;
 use crate::value::{digest, Literal, Values};
 
@@ -275,31 +275,64 @@ impl<'g> Execution<'g> {
         let _entered = span.enter();
         if let Some(store) = self.store() {
             let hash = digest(self.graph.name().as_bytes(), self.inputs);
-            match store.begin(&self.id, self.graph.name(), &hash, self.inputs)? {
+            let records = match store.begin(&self.id, self.graph.name(), &hash, self.inputs)? {
                 Begin::Done(outputs) => {
-                    tracing::info!("execution already succeeded: its stored outputs are returned");
+                    tracing::info!(
+                        event = "execution_done",
+                        "execution already succeeded: its stored outputs are returned"
+                    );
                     return Ok(outputs);
                 }
                 Begin::Run(records) => {
                     if !records.is_empty() {
-                        tracing::info!(nodes_recorded = records.len(), "execution resumed");
+                        tracing::info!(
+                            event = "execution_resumed",
+                            nodes_recorded = records.len(),
+                            "execution resumed"
+                        );
                     }
-                    self.records = records.into_iter().map(|r| (r.id.clone(), r)).collect();
+                    records
                 }
+                Begin::Recompute(records, damage) => {
+                    tracing::warn!(
+                        event = "result_damaged",
+                        error = %damage,
+                        "stored result damaged: the execution runs again from its finished nodes"
+                    );
+                    records
+                }
+            };
+            for (node, damage) in records
+                .iter()
+                .filter_map(|r| Some((&r.id, r.outputs.as_ref()?.as_ref().err()?)))
+            {
+                tracing::warn!(event = "output_damaged", node_id = %node, error = %damage, "stored outputs damaged: the node runs again");
+                let message = format!("{damage}: the node runs again");
+                store.event(&self.id, Some(node), None, "output-damaged", &message)?;
             }
+            self.records = records.into_iter().map(|r| (r.id.clone(), r)).collect();
         }
-        tracing::info!(nodes = self.graph.nodes().len(), "execution started");
+        tracing::info!(
+            event = "execution_started",
+            nodes = self.graph.nodes().len(),
+            "execution started"
+        );
         let result = self.run_nodes();
         match &result {
-            Ok(_) => tracing::info!("execution succeeded"),
-            Err(e) => tracing::error!(error = %e, "execution failed"),
+            Ok(_) => tracing::info!(event = "execution_succeeded", "execution succeeded"),
+            Err(e) => tracing::error!(event = "execution_failed", error = %e, "execution failed"),
         }
         let ended = match &result {
             Ok(outputs) => Ok(&outputs[..]),
             Err(e) => Err(e.to_string()),
         };
-        self.journal(|s| s.execution_ended(&self.id, ended.as_ref().map_err(String::as_str).copied()))?;
-        result
+        let recorded = self.journal(|s| s.execution_ended(&self.id, ended.as_ref().map_err(String::as_str).copied()));
+        // A failure is reported as itself even when the store cannot record it: its end stays
+        // unrecorded, and the next run of the execution resumes it.
+        match (result, recorded) {
+            (Err(e), _) | (Ok(_), Err(e)) => Err(e),
+            (Ok(outputs), Ok(())) => Ok(outputs),
+        }
     }
 
     /// Runs every node once all the nodes it consumes have finished.
@@ -310,11 +343,7 @@ impl<'g> Execution<'g> {
             self.runtime.max_parallelism,
             self.graph.failure_policy(),
             |i, outputs| {
-                let finished = self
-                    .records
-                    .get(nodes[i].id())
-                    .filter(|r| r.status == Status::Succeeded)
-                    .and_then(|r| r.outputs.clone());
+                let finished = self.records.get(nodes[i].id()).and_then(NodeRecord::finished).cloned();
                 match finished {
                     Some(outputs) => Ok(Ready::Done(outputs)),
                     None => Ok(Ready::Run(self.resolve(nodes[i].inputs(), outputs)?)),
@@ -407,11 +436,7 @@ impl<'g> Execution<'g> {
             let i = next.fetch_add(1, Ordering::SeqCst);
             let Some(inputs) = elements.get(i) else { break };
             let element = node.element(i);
-            let finished = self
-                .records
-                .get(element.id())
-                .filter(|r| r.status == Status::Succeeded)
-                .and_then(|r| r.outputs.clone());
+            let finished = self.records.get(element.id()).and_then(NodeRecord::finished).cloned();
             let result = match finished {
                 Some(outputs) => Ok(outputs),
                 None => self.run_node(&element, inputs, &self.stop),
@@ -462,7 +487,13 @@ impl<'g> Execution<'g> {
         }
         for (i, failure) in &failures {
             let message = format!("element {i} failed, within the min_success_ratio of {ratio}: {failure}");
-            tracing::warn!(parent: &self.span, node_id = id, element = i, "map element failed, within the min_success_ratio");
+            tracing::warn!(
+                parent: &self.span,
+                event = "map_element_failed",
+                node_id = id,
+                element = i,
+                "map element failed, within the min_success_ratio"
+            );
             self.journal(|s| s.event(exec, Some(id), None, "map-element-failed", &message))?;
         }
         let outputs = vec![(spec.join)(outputs)?];
@@ -493,36 +524,32 @@ impl<'g> Execution<'g> {
         let record = self.records.get(id);
         let mut attempt = record.map_or(0, |r| r.last_attempt);
         let mut user_failures = record.map_or(0, |r| r.user_failures);
-        let mut failures = Vec::new();
+        // Every attempt since the node's budgets were last set, earlier runs' included, so that
+        // the failure names them all.
+        let mut failures = record.map_or_else(Vec::new, |r| r.failures.clone());
 
         if let Some(r) = record.filter(|r| r.interrupted) {
             // The process running this node died: its attempt counts against the system
             // budget, and the next attempt resumes from the last committed checkpoint.
-            let cause = "the process running this attempt stopped before it finished";
-            self.journal(|s| s.attempt_failed(exec, id, r.last_attempt, cause, Budget::System))?;
+            let failure = AttemptFailure {
+                attempt: r.last_attempt,
+                kind: FailureKind::Interrupted,
+                cause: "the process running this attempt stopped before it finished".to_owned(),
+            };
+            self.journal(|s| s.attempt_failed(exec, id, &failure))?;
             let interrupted = r.system_failures + 1;
             tracing::warn!(
+                event = "attempt_interrupted",
                 attempt = r.last_attempt,
                 system_failures = interrupted,
                 "attempt interrupted: its process stopped before it finished"
             );
-            self.journal(|s| {
-                s.event(
-                    exec,
-                    Some(id),
-                    Some(r.last_attempt),
-                    "interrupted",
-                    &format!(
-                        "{cause} (system failure {interrupted} of at most {})",
-                        self.runtime.system_retries
-                    ),
-                )
-            })?;
-            failures.push(AttemptFailure {
-                attempt: r.last_attempt,
-                kind: FailureKind::Interrupted,
-                cause: cause.to_owned(),
-            });
+            let message = format!(
+                "{} (system failure {interrupted} of at most {})",
+                failure.cause, self.runtime.system_retries
+            );
+            self.journal(|s| s.event(exec, Some(id), Some(r.last_attempt), "interrupted", &message))?;
+            failures.push(failure);
             if interrupted > self.runtime.system_retries {
                 return Err(self.node_failed(node, max_attempts, failures));
             }
@@ -533,19 +560,20 @@ impl<'g> Execution<'g> {
             .filter(|_| self.store().is_some())
             .map(|v| cache::key(&spec, v, inputs));
         if let (Some(key), CacheMode::Use) = (&key, self.runtime.cache) {
-            if let Some(outputs) = self.store().map(|s| s.cache_get(key)).transpose()?.flatten() {
-                tracing::info!(cache_hit = true, "outputs taken from the cache");
-                self.journal(|s| s.node_succeeded(exec, id, name, None, &outputs, true))?;
-                self.journal(|s| {
-                    s.event(
-                        exec,
-                        Some(id),
-                        None,
-                        "cache-hit",
-                        &format!("outputs of `{name}` taken from the cache"),
-                    )
-                })?;
-                return Ok(outputs);
+            match self.store().map(|s| s.cache_get(key)).transpose()?.flatten() {
+                Some(Ok(outputs)) => {
+                    tracing::info!(event = "node_cached", cache_hit = true, "outputs taken from the cache");
+                    self.journal(|s| s.node_succeeded(exec, id, name, None, &outputs, true))?;
+                    let message = format!("outputs of `{name}` taken from the cache");
+                    self.journal(|s| s.event(exec, Some(id), None, "cache-hit", &message))?;
+                    return Ok(outputs);
+                }
+                Some(Err(damage)) => {
+                    tracing::warn!(event = "cache_damaged", error = %damage, "cache entry damaged: taken as a miss");
+                    let message = format!("{damage}: taken as a miss, the task runs");
+                    self.journal(|s| s.event(exec, Some(id), None, "cache-damaged", &message))?;
+                }
+                None => {}
             }
         }
 
@@ -559,7 +587,7 @@ impl<'g> Execution<'g> {
             }
             attempt += 1;
             let _attempt = tracing::info_span!("attempt", attempt, max_attempts).entered();
-            tracing::debug!("attempt started");
+            tracing::debug!(event = "attempt_started", "attempt started");
             self.journal(|s| s.attempt_started(exec, id, name, attempt))?;
             let stop = stop.attempt(spec.timeout());
             let may_exist = attempt > first_attempt || self.existing.contains(id);
@@ -568,13 +596,11 @@ impl<'g> Execution<'g> {
                 None => Checkpoint::open(self.dir.join(id), self._temp.is_none(), None, stop.clone(), may_exist)?,
             };
             for warning in checkpoint.warnings() {
-                tracing::warn!(warning = %warning, "checkpoint fallback");
+                tracing::warn!(event = "checkpoint_fallback", warning = %warning, "checkpoint fallback");
                 self.journal(|s| s.event(exec, Some(id), Some(attempt), "checkpoint-fallback", warning))?;
             }
             let ctx = TaskContext::new(exec, id, name, attempt, max_attempts, checkpoint, stop.clone());
-            let result = context::enter(&ctx, || {
-                catch_unwind(AssertUnwindSafe(|| task.run_erased(&ctx, inputs)))
-            });
+            let result = context::enter(&ctx, || panic::catch(|| task.run_erased(&ctx, inputs)));
             // Pending asynchronous checkpoint writes are part of the attempt: a success whose
             // last state never reached the disk would resume from too early a state.
             let result = result.map(|r| {
@@ -601,7 +627,7 @@ impl<'g> Execution<'g> {
                     ..failure
                 },
                 (Ok(Ok(outputs)), _) => {
-                    tracing::info!("node succeeded");
+                    tracing::info!(event = "node_succeeded", "node succeeded");
                     self.journal(|s| s.node_succeeded(exec, id, name, Some(attempt), &outputs, false))?;
                     if let (Some(key), Some(version)) = (&key, spec.cache_version()) {
                         if self.runtime.cache != CacheMode::Bypass {
@@ -611,17 +637,36 @@ impl<'g> Execution<'g> {
                     return Ok(outputs);
                 }
                 (Ok(Err(failure)), _) => failure,
-                (Err(panic), _) => AttemptFailure {
-                    attempt,
-                    kind: FailureKind::Panic,
-                    cause: format!("task `{name}` panicked: {}", panic_message(&*panic)),
-                },
+                (Err(panic), _) => {
+                    tracing::error!(
+                        event = "task_panicked",
+                        panic = %panic.message,
+                        location = panic.location.as_deref(),
+                        backtrace = panic.backtrace.as_deref(),
+                        "task panicked"
+                    );
+                    AttemptFailure {
+                        attempt,
+                        kind: FailureKind::Panic,
+                        cause: format!("task `{name}` panicked: {panic}"),
+                    }
+                }
             };
-            self.journal(|s| s.attempt_failed(exec, id, attempt, &failure.cause, Budget::User))?;
             user_failures += 1;
             let retry = matches!(failure.kind, FailureKind::Recoverable | FailureKind::TimedOut);
             let will_retry = retry && user_failures < max_attempts;
-            tracing::warn!(kind = ?failure.kind, cause = %failure.cause, will_retry, "attempt failed");
+            tracing::warn!(event = "attempt_failed", kind = ?failure.kind, cause = %failure.cause, will_retry, "attempt failed");
+            if let Err(e) = self.journal(|s| s.attempt_failed(exec, id, &failure)) {
+                // What ended the attempt comes first; the store's trouble (a full disk, often
+                // the same cause) second. The attempt stays recorded as running, so the next
+                // run of the execution counts it as interrupted.
+                return Err(Error::NotRecorded {
+                    node: id.to_owned(),
+                    task: name.to_owned(),
+                    failure: Box::new(failure),
+                    source: Box::new(e),
+                });
+            }
             failures.push(failure);
             if !retry {
                 break;
@@ -631,7 +676,12 @@ impl<'g> Execution<'g> {
     }
 
     fn node_failed(&self, node: &Node, max_attempts: u32, attempts: Vec<AttemptFailure>) -> Error {
-        tracing::error!(attempts = attempts.len(), max_attempts, "node failed");
+        tracing::error!(
+            event = "node_failed",
+            attempts = attempts.len(),
+            max_attempts,
+            "node failed"
+        );
         if let Err(e) = self.journal(|s| s.node_failed(&self.id, node.id())) {
             return e;
         }
@@ -643,16 +693,6 @@ impl<'g> Execution<'g> {
             max_attempts,
             attempts,
         }))
-    }
-}
-
-fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
-    if let Some(s) = panic.downcast_ref::<&str>() {
-        s
-    } else if let Some(s) = panic.downcast_ref::<String>() {
-        s
-    } else {
-        "a panic payload that is not a string"
     }
 }
 

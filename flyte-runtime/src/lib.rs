@@ -8,6 +8,7 @@ mod context;
 mod error;
 mod executor;
 mod graph;
+mod panic;
 mod render;
 mod scheduler;
 mod stop;

@@ -10,7 +10,6 @@
 
 use std::fmt;
 use std::io;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
@@ -298,8 +297,8 @@ fn background(shared: &Shared, commit: &Commit) {
         if let Some(bytes) = state.latest.take() {
             let ticket = state.handed_over;
             drop(state);
-            let result = catch_unwind(AssertUnwindSafe(|| commit(&bytes)))
-                .unwrap_or_else(|panic| Err(panicked(&shared.dir, &*panic)));
+            let result =
+                crate::panic::catch(|| commit(&bytes)).unwrap_or_else(|panic| Err(panicked(&shared.dir, &panic)));
             drop(bytes);
             state = shared.lock();
             state.settled = ticket;
@@ -316,18 +315,11 @@ fn background(shared: &Shared, commit: &Commit) {
 }
 
 /// A commit that panicked (a bug, in flytekit or in the file system layer), as an error.
-fn panicked(dir: &std::path::Path, panic: &(dyn std::any::Any + Send)) -> CheckpointError {
-    let message = if let Some(s) = panic.downcast_ref::<&str>() {
-        s
-    } else if let Some(s) = panic.downcast_ref::<String>() {
-        s
-    } else {
-        "a panic payload that is not a string"
-    };
+fn panicked(dir: &std::path::Path, panic: &crate::panic::Caught) -> CheckpointError {
     CheckpointError::Io {
         op: "write",
         path: dir.to_path_buf(),
-        source: io::Error::other(format!("the background commit panicked: {message}")),
+        source: io::Error::other(format!("the background commit panicked: {panic}")),
     }
 }
 

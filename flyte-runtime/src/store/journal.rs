@@ -1,0 +1,392 @@
+//! Every write the runtime makes while it runs an execution. Each is one transaction that takes
+//! the write lock when it begins, committed before the runtime acts on it, so that a process
+//! killed at any instant leaves a consistent record: finished nodes with their outputs, at most
+//! one attempt per node marked running (the one that was interrupted).
+
+use std::collections::HashMap;
+
+use rusqlite::{named_params, Transaction};
+
+use super::status::Kind;
+use super::{cell, now, sealed, Place, Status, Store};
+use crate::error::{AttemptFailure, Error, FailureKind, StoreError};
+use crate::value::Literal;
+
+/// What the store knew of an execution when a run of it began.
+pub(crate) enum Begin {
+    /// It had succeeded: these are its outputs.
+    Done(Vec<Literal>),
+    /// New, or to be resumed: the nodes already recorded.
+    Run(Vec<NodeRecord>),
+    /// It had succeeded, but its stored outputs are damaged (the error says how): it runs
+    /// again, and its finished nodes give the outputs anew.
+    Recompute(Vec<NodeRecord>, StoreError),
+}
+
+/// A node as recorded before this process took the execution over.
+pub(crate) struct NodeRecord {
+    pub id: String,
+    pub status: Status,
+    pub user_failures: u32,
+    pub system_failures: u32,
+    pub last_attempt: u32,
+    /// Its last attempt was running when the process died.
+    pub interrupted: bool,
+    /// A finished node's outputs, or why they cannot be used.
+    pub outputs: Option<Result<Vec<Literal>, StoreError>>,
+    /// Its failed and interrupted attempts since its budgets were last reset, oldest first.
+    pub failures: Vec<AttemptFailure>,
+}
+
+impl NodeRecord {
+    /// The outputs of a node that finished and whose outputs are intact.
+    pub fn finished(&self) -> Option<&Vec<Literal>> {
+        match &self.outputs {
+            Some(Ok(outputs)) if self.status == Status::Succeeded => Some(outputs),
+            _ => None,
+        }
+    }
+}
+
+impl Store {
+    /// Records the start of a run of `execution`, or finds what an earlier run left.
+    pub(crate) fn begin(
+        &self,
+        execution: &str,
+        workflow: &str,
+        inputs_hash: &str,
+        inputs: &[Literal],
+    ) -> Result<Begin, Error> {
+        enum Found {
+            Begin(Begin),
+            Mismatch(String),
+        }
+        let place = Place::Execution(execution);
+        let found = self.write(|tx| {
+            let mut stmt =
+                tx.prepare_cached("SELECT workflow, inputs_hash, status, outputs FROM executions WHERE id = :id")?;
+            let mut rows = stmt.query(named_params! {":id": execution})?;
+            let Some(r) = rows.next()? else {
+                drop(rows);
+                tx.prepare_cached(
+                    "INSERT INTO executions (id, workflow, inputs_hash, status, started_at, inputs)
+                     VALUES (:id, :workflow, :hash, :status, :now, :inputs)",
+                )?
+                .execute(named_params! {
+                    ":id": execution, ":workflow": workflow, ":hash": inputs_hash,
+                    ":status": Status::Running, ":now": now(), ":inputs": sealed::seal(inputs),
+                })?;
+                return Ok(Found::Begin(Begin::Run(Vec::new())));
+            };
+            let recorded: String = cell(r, "workflow", &place)?;
+            if recorded != workflow {
+                return Ok(Found::Mismatch(format!("workflow `{recorded}`, not `{workflow}`")));
+            }
+            if cell::<String>(r, "inputs_hash", &place)? != inputs_hash {
+                return Ok(Found::Mismatch("other inputs".to_owned()));
+            }
+            let status: Status = cell(r, "status", &place)?;
+            let outputs = cell::<Option<Vec<u8>>>(r, "outputs", &place)?;
+            drop(rows);
+            let damaged = match (status, outputs) {
+                (Status::Succeeded, Some(blob)) => match sealed::open(&blob) {
+                    Ok(outputs) => return Ok(Found::Begin(Begin::Done(outputs))),
+                    Err(problem) => Some(place.damaged("stored outputs", &problem)),
+                },
+                (Status::Succeeded, None) => Some(place.damaged("stored outputs", "are missing")),
+                _ => None,
+            };
+            // A failed execution run again gets fresh retry and system-failure budgets for its
+            // failed nodes; finished nodes keep their outputs.
+            tx.prepare_cached(
+                "UPDATE nodes SET status = :pending, user_failures = 0, system_failures = 0,
+                     first_attempt = 1 + (SELECT COALESCE(MAX(attempt), 0) FROM attempts a
+                                          WHERE a.execution_id = nodes.execution_id AND a.node_id = nodes.node_id)
+                 WHERE execution_id = :id AND status = :failed",
+            )?
+            .execute(named_params! {":id": execution, ":pending": Status::Pending, ":failed": Status::Failed})?;
+            tx.prepare_cached(
+                "UPDATE executions SET status = :running, ended_at = NULL, error = NULL, outputs = NULL WHERE id = :id",
+            )?
+            .execute(named_params! {":id": execution, ":running": Status::Running})?;
+            match &damaged {
+                Some(e) => insert_event(tx, execution, None, None, "result-damaged", &format!("{e}: run again"))?,
+                None => insert_event(tx, execution, None, None, "resumed", "execution run again")?,
+            }
+            let nodes = node_records(tx, execution)?;
+            Ok(Found::Begin(match damaged {
+                Some(e) => Begin::Recompute(nodes, e),
+                None => Begin::Run(nodes),
+            }))
+        })?;
+        match found {
+            Found::Begin(begin) => Ok(begin),
+            Found::Mismatch(what) => Err(Error::ExecutionMismatch {
+                id: execution.to_owned(),
+                what,
+            }),
+        }
+    }
+
+    /// An attempt starts: recorded (with its node) before the task's code runs.
+    pub(crate) fn attempt_started(&self, execution: &str, node: &str, task: &str, attempt: u32) -> Result<(), Error> {
+        self.write(|tx| {
+            let t = now();
+            tx.prepare_cached(
+                "INSERT INTO nodes (execution_id, node_id, task, status, started_at)
+                 VALUES (:execution, :node, :task, :running, :now)
+                 ON CONFLICT (execution_id, node_id)
+                 DO UPDATE SET status = :running, started_at = COALESCE(started_at, :now)",
+            )?
+            .execute(named_params! {
+                ":execution": execution, ":node": node, ":task": task, ":running": Status::Running, ":now": t,
+            })?;
+            tx.prepare_cached(
+                "INSERT OR REPLACE INTO attempts (execution_id, node_id, attempt, status, started_at)
+                 VALUES (:execution, :node, :attempt, :running, :now)",
+            )?
+            .execute(named_params! {
+                ":execution": execution, ":node": node, ":attempt": attempt, ":running": Status::Running, ":now": t,
+            })?;
+            Ok(())
+        })
+    }
+
+    /// An attempt failed. An interrupted one counts against the system-failure budget, any
+    /// other against the task's retries.
+    pub(crate) fn attempt_failed(&self, execution: &str, node: &str, failure: &AttemptFailure) -> Result<(), Error> {
+        let (status, system) = match failure.kind {
+            FailureKind::Interrupted => (Status::Interrupted, 1),
+            _ => (Status::Failed, 0),
+        };
+        self.write(|tx| {
+            tx.prepare_cached(
+                "UPDATE attempts SET status = :status, kind = :kind, cause = :cause, ended_at = :now
+                 WHERE execution_id = :execution AND node_id = :node AND attempt = :attempt",
+            )?
+            .execute(named_params! {
+                ":execution": execution, ":node": node, ":attempt": failure.attempt, ":status": status,
+                ":kind": Kind(failure.kind.clone()), ":cause": failure.cause, ":now": now(),
+            })?;
+            tx.prepare_cached(
+                "UPDATE nodes SET user_failures = user_failures + 1 - :system, system_failures = system_failures + :system
+                 WHERE execution_id = :execution AND node_id = :node",
+            )?
+            .execute(named_params! {":execution": execution, ":node": node, ":system": system})?;
+            Ok(())
+        })
+    }
+
+    /// A node finished: its outputs, and the attempt that produced them (none for a cache hit
+    /// or a map).
+    pub(crate) fn node_succeeded(
+        &self,
+        execution: &str,
+        node: &str,
+        task: &str,
+        attempt: Option<u32>,
+        outputs: &[Literal],
+        cache_hit: bool,
+    ) -> Result<(), Error> {
+        let blob = sealed::seal(outputs);
+        self.write(|tx| {
+            let t = now();
+            tx.prepare_cached(
+                "INSERT INTO nodes (execution_id, node_id, task, status, started_at, ended_at, outputs, cache_hit)
+                 VALUES (:execution, :node, :task, :succeeded, :now, :now, :outputs, :cache_hit)
+                 ON CONFLICT (execution_id, node_id)
+                 DO UPDATE SET status = :succeeded, ended_at = :now, outputs = :outputs, cache_hit = :cache_hit",
+            )?
+            .execute(named_params! {
+                ":execution": execution, ":node": node, ":task": task, ":succeeded": Status::Succeeded,
+                ":now": t, ":outputs": blob, ":cache_hit": cache_hit,
+            })?;
+            if let Some(attempt) = attempt {
+                tx.prepare_cached(
+                    "UPDATE attempts SET status = :succeeded, ended_at = :now
+                     WHERE execution_id = :execution AND node_id = :node AND attempt = :attempt",
+                )?
+                .execute(named_params! {
+                    ":execution": execution, ":node": node, ":attempt": attempt,
+                    ":succeeded": Status::Succeeded, ":now": t,
+                })?;
+            }
+            Ok(())
+        })
+    }
+
+    /// A node that runs no attempt of its own (a map) started.
+    pub(crate) fn node_started(&self, execution: &str, node: &str, task: &str) -> Result<(), Error> {
+        self.write(|tx| {
+            tx.prepare_cached(
+                "INSERT INTO nodes (execution_id, node_id, task, status, started_at)
+                 VALUES (:execution, :node, :task, :running, :now)
+                 ON CONFLICT (execution_id, node_id) DO UPDATE SET status = :running",
+            )?
+            .execute(named_params! {
+                ":execution": execution, ":node": node, ":task": task, ":running": Status::Running, ":now": now(),
+            })?;
+            Ok(())
+        })
+    }
+
+    /// A node failed for good.
+    pub(crate) fn node_failed(&self, execution: &str, node: &str) -> Result<(), Error> {
+        self.write(|tx| {
+            tx.prepare_cached(
+                "UPDATE nodes SET status = :failed, ended_at = :now WHERE execution_id = :execution AND node_id = :node",
+            )?
+            .execute(named_params! {":execution": execution, ":node": node, ":failed": Status::Failed, ":now": now()})?;
+            Ok(())
+        })
+    }
+
+    /// The execution ended, with its outputs or its error.
+    pub(crate) fn execution_ended(&self, execution: &str, result: Result<&[Literal], &str>) -> Result<(), Error> {
+        let (status, outputs, error) = match result {
+            Ok(outputs) => (Status::Succeeded, Some(sealed::seal(outputs)), None),
+            Err(e) => (Status::Failed, None, Some(e)),
+        };
+        self.write(|tx| {
+            tx.prepare_cached(
+                "UPDATE executions SET status = :status, ended_at = :now, outputs = :outputs, error = :error
+                 WHERE id = :execution",
+            )?
+            .execute(named_params! {
+                ":execution": execution, ":status": status, ":now": now(), ":outputs": outputs, ":error": error,
+            })?;
+            Ok(())
+        })
+    }
+
+    /// Records an event.
+    pub(crate) fn event(
+        &self,
+        execution: &str,
+        node: Option<&str>,
+        attempt: Option<u32>,
+        kind: &str,
+        message: &str,
+    ) -> Result<(), Error> {
+        self.write(|tx| insert_event(tx, execution, node, attempt, kind, message))
+    }
+
+    /// Cached outputs for `key`, if any; `Some(Err(..))` when the entry is damaged.
+    pub(crate) fn cache_get(&self, key: &str) -> Result<Option<Result<Vec<Literal>, StoreError>>, Error> {
+        self.read(|db| {
+            let place = Place::Cache(key);
+            let mut stmt = db.prepare_cached("SELECT outputs FROM cache WHERE key = :key")?;
+            let mut rows = stmt.query(named_params! {":key": key})?;
+            let Some(r) = rows.next()? else { return Ok(None) };
+            let blob = cell::<Vec<u8>>(r, "outputs", &place);
+            Ok(Some(blob.and_then(|b| {
+                sealed::open(&b).map_err(|problem| place.damaged("cached outputs", &problem))
+            })))
+        })
+    }
+
+    /// Stores (or replaces) the outputs for `key`.
+    pub(crate) fn cache_put(
+        &self,
+        key: &str,
+        task: &str,
+        version: &str,
+        outputs: &[Literal],
+        execution: &str,
+        node: &str,
+    ) -> Result<(), Error> {
+        let blob = sealed::seal(outputs);
+        self.write(|tx| {
+            tx.prepare_cached(
+                "INSERT OR REPLACE INTO cache (key, task, version, outputs, execution_id, node_id, created_at)
+                 VALUES (:key, :task, :version, :outputs, :execution, :node, :now)",
+            )?
+            .execute(named_params! {
+                ":key": key, ":task": task, ":version": version, ":outputs": blob,
+                ":execution": execution, ":node": node, ":now": now(),
+            })?;
+            Ok(())
+        })
+    }
+}
+
+fn node_records(tx: &Transaction<'_>, execution: &str) -> Result<Vec<NodeRecord>, StoreError> {
+    // Every node's failed attempts since its budgets were last reset, in one query.
+    let mut failures: HashMap<String, Vec<AttemptFailure>> = HashMap::new();
+    let mut last_attempts: HashMap<String, (u32, Status)> = HashMap::new();
+    let mut stmt = tx.prepare_cached(
+        "SELECT a.node_id, a.attempt, a.status, a.kind, a.cause, n.first_attempt
+         FROM attempts a JOIN nodes n ON n.execution_id = a.execution_id AND n.node_id = a.node_id
+         WHERE a.execution_id = :execution ORDER BY a.node_id, a.attempt",
+    )?;
+    let mut rows = stmt.query(named_params! {":execution": execution})?;
+    while let Some(r) = rows.next()? {
+        let node: String = cell(r, "node_id", &Place::Execution(execution))?;
+        let attempt: u32 = cell(r, "attempt", &Place::Node(execution, &node))?;
+        let place = Place::Attempt(execution, &node, attempt);
+        let status: Status = cell(r, "status", &place)?;
+        let first: u32 = cell(r, "first_attempt", &Place::Node(execution, &node))?;
+        if attempt >= first && matches!(status, Status::Failed | Status::Interrupted) {
+            // Attempts recorded before failures kept their kind: an interruption, or an error.
+            let kind = cell::<Option<Kind>>(r, "kind", &place)?.map_or(
+                if status == Status::Interrupted {
+                    FailureKind::Interrupted
+                } else {
+                    FailureKind::Recoverable
+                },
+                |k| k.0,
+            );
+            failures.entry(node.clone()).or_default().push(AttemptFailure {
+                attempt,
+                kind,
+                cause: cell::<Option<String>>(r, "cause", &place)?.unwrap_or_default(),
+            });
+        }
+        last_attempts.insert(node, (attempt, status));
+    }
+    drop(rows);
+
+    let mut stmt = tx.prepare_cached(
+        "SELECT node_id, status, user_failures, system_failures, outputs FROM nodes WHERE execution_id = :execution",
+    )?;
+    let mut rows = stmt.query(named_params! {":execution": execution})?;
+    let mut nodes = Vec::new();
+    while let Some(r) = rows.next()? {
+        let id: String = cell(r, "node_id", &Place::Execution(execution))?;
+        let place = Place::Node(execution, &id);
+        let outputs = cell::<Option<Vec<u8>>>(r, "outputs", &place)?
+            .map(|blob| sealed::open(&blob).map_err(|problem| place.damaged("stored outputs", &problem)));
+        let (last_attempt, last_status) = last_attempts.remove(&id).unwrap_or((0, Status::Pending));
+        nodes.push(NodeRecord {
+            status: cell(r, "status", &place)?,
+            user_failures: cell(r, "user_failures", &place)?,
+            system_failures: cell(r, "system_failures", &place)?,
+            last_attempt,
+            // Only an attempt still marked running was cut short: one whose failure was
+            // recorded before the process died already counted against the task's retries.
+            interrupted: last_status == Status::Running,
+            outputs,
+            failures: failures.remove(&id).unwrap_or_default(),
+            id,
+        });
+    }
+    Ok(nodes)
+}
+
+fn insert_event(
+    tx: &Transaction<'_>,
+    execution: &str,
+    node: Option<&str>,
+    attempt: Option<u32>,
+    kind: &str,
+    message: &str,
+) -> Result<(), StoreError> {
+    tx.prepare_cached(
+        "INSERT INTO events (execution_id, node_id, attempt, at, kind, message)
+         VALUES (:execution, :node, :attempt, :now, :kind, :message)",
+    )?
+    .execute(named_params! {
+        ":execution": execution, ":node": node, ":attempt": attempt, ":now": now(), ":kind": kind, ":message": message,
+    })?;
+    Ok(())
+}

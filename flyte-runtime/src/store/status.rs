@@ -1,0 +1,105 @@
+//! The states the store records, bound to and read from SQL as their names.
+
+use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
+
+use crate::error::FailureKind;
+
+/// The state of an execution, a node or an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Not started yet (a node whose inputs do not exist yet, or one to run again).
+    Pending,
+    /// Running now, or interrupted if no process owns the execution.
+    Running,
+    /// Finished with outputs.
+    Succeeded,
+    /// Failed for good (an execution or node), or failed and maybe retried (an attempt).
+    Failed,
+    /// An attempt cut short because its process died; it counts against the system-failure
+    /// budget, not against the task's retries.
+    Interrupted,
+}
+
+impl Status {
+    fn as_str(self) -> &'static str {
+        match self {
+            Status::Pending => "pending",
+            Status::Running => "running",
+            Status::Succeeded => "succeeded",
+            Status::Failed => "failed",
+            Status::Interrupted => "interrupted",
+        }
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl ToSql for Status {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(self.as_str().into())
+    }
+}
+
+impl FromSql for Status {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+        let text = value.as_str()?;
+        [
+            Status::Pending,
+            Status::Running,
+            Status::Succeeded,
+            Status::Failed,
+            Status::Interrupted,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == text)
+        .ok_or_else(|| unknown("status", text))
+    }
+}
+
+/// How a failed attempt ended, as the `attempts.kind` column keeps it.
+pub(super) struct Kind(pub FailureKind);
+
+impl Kind {
+    fn as_str(&self) -> &'static str {
+        match self.0 {
+            FailureKind::Recoverable => "recoverable",
+            FailureKind::NonRecoverable => "non-recoverable",
+            FailureKind::Panic => "panic",
+            FailureKind::Interrupted => "interrupted",
+            FailureKind::TimedOut => "timed-out",
+            FailureKind::Stopped => "stopped",
+        }
+    }
+}
+
+impl ToSql for Kind {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(self.as_str().into())
+    }
+}
+
+impl FromSql for Kind {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+        let text = value.as_str()?;
+        [
+            FailureKind::Recoverable,
+            FailureKind::NonRecoverable,
+            FailureKind::Panic,
+            FailureKind::Interrupted,
+            FailureKind::TimedOut,
+            FailureKind::Stopped,
+        ]
+        .into_iter()
+        .map(Kind)
+        .find(|k| k.as_str() == text)
+        .ok_or_else(|| unknown("failure kind", text))
+    }
+}
+
+fn unknown(what: &str, text: &str) -> FromSqlError {
+    FromSqlError::Other(format!("an unknown {what} `{}`", crate::error::shorten(text)).into())
+}
