@@ -10,10 +10,11 @@
 //! manifest in a directory); a version damaged later is detected when opened or read, and the
 //! next attempt falls back to the newest intact version, which the runtime records as an event.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::ffi::OsStr;
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use serde::de::DeserializeOwned;
@@ -29,7 +30,8 @@ const TMP_PREFIX: &str = ".tmp-";
 /// buffer, which makes the kernel's copy of a large payload markedly faster (BENCHMARKS.md).
 const MAGIC: &[u8; 8] = b"FLYTECK2";
 const HEADER: usize = 32;
-/// In a directory version, lists each file's CRC-32, length and relative path.
+/// In a directory version, lists its files with their CRC-32 and length, its empty
+/// directories and its links (see [`Manifest`]).
 const MANIFEST: &str = ".flytekit-manifest";
 /// The single file `restore` writes for a checkpoint that was committed as bytes.
 const BYTES_FILE: &str = "checkpoint";
@@ -238,23 +240,30 @@ impl Checkpoint {
 
     /// The bytes of the checkpoint this attempt started from, or `None` if there is none.
     ///
-    /// A checkpoint saved from a directory holding exactly one file reads as that file's bytes;
-    /// one holding more is an error that says to use [`restore`](Self::restore). Bytes that no
-    /// longer match their checksum are [`CheckpointError::Corrupt`], with the file's path.
+    /// A checkpoint saved from a directory holding exactly one file (and nothing else) reads as
+    /// that file's bytes; any other directory is an error that says to use
+    /// [`restore`](Self::restore). Bytes that no longer match their checksum are
+    /// [`CheckpointError::Corrupt`], with the file's path.
     pub fn read(&self) -> Result<Option<Vec<u8>>, CheckpointError> {
         let Some(base) = &self.inner.base else {
             return Ok(None);
         };
         if base.path.is_dir() {
             let manifest = Manifest::read(&base.path)?;
-            let [entry] = &manifest.entries[..] else {
+            let [ManifestEntry {
+                path,
+                kind: Kind::File { crc, len },
+            }] = &manifest.entries[..]
+            else {
                 return Err(CheckpointError::NotBytes {
                     path: base.path.clone(),
                 });
             };
-            let path = base.path.join(&entry.path);
+            let path = base.path.join(path);
             let bytes = fs::read(&path).map_err(|e| io_error("read", &path, e))?;
-            entry.check(&path, &bytes)?;
+            if (crc32fast::hash(&bytes), bytes.len() as u64) != (*crc, *len) {
+                return Err(corrupt(&path, "does not match its manifest"));
+            }
             Ok(Some(bytes))
         } else {
             read_file_version(&base.path).map(Some)
@@ -283,6 +292,46 @@ impl Checkpoint {
 
     /// Commits a copy of a file or of a whole directory as the new checkpoint, atomically: a
     /// directory becomes visible to the next attempt as a unit or not at all.
+    ///
+    /// A directory checkpoint keeps every file's bytes, every directory (empty ones too) and
+    /// every symbolic link, by name; not permissions, owners or times.
+    ///
+    /// **Symbolic links** inside the directory are stored as links: their target text is kept as
+    /// written and they are never followed, so nothing outside the directory is copied, and a
+    /// link to a directory, a dangling link or a loop of links is saved like any other link.
+    /// [`restore`](Self::restore) recreates them as links. (On platforms other than Unix a link
+    /// is refused with [`CheckpointError::UnsupportedEntry`].) The `path` given here is the one
+    /// link that is followed: naming a link asks for what it points to, so a dangling one or a
+    /// loop is [`CheckpointError::Io`] naming it.
+    ///
+    /// Other errors name the entry at fault, and nothing is committed:
+    /// [`CheckpointError::Io`] for what cannot be read (a file without read permission, a
+    /// directory that cannot be listed); [`CheckpointError::NotSaveable`] for a FIFO, a socket
+    /// or a device; [`CheckpointError::UnsupportedEntry`] for a name that is not UTF-8 or holds a
+    /// line break, a link whose target text is such, and a top-level entry named
+    /// `.flytekit-manifest` (the name of the checkpoint's own table of contents).
+    ///
+    /// ```
+    /// use flytekit::{Checkpoint, CheckpointError};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let work = tempfile::tempdir()?;
+    /// let model = work.path().join("model");
+    /// std::fs::create_dir_all(model.join("logs"))?; // empty, and kept
+    /// std::fs::write(model.join("weights.bin"), [1, 2, 3])?;
+    /// let dir = tempfile::tempdir()?;
+    /// Checkpoint::new(dir.path())?.save(&model)?;
+    ///
+    /// let next = Checkpoint::new(dir.path())?;
+    /// let out = work.path().join("restored");
+    /// assert_eq!(next.restore(&out)?, Some(out.clone()));
+    /// assert!(out.join("logs").is_dir());
+    /// assert_eq!(std::fs::read(out.join("weights.bin"))?, [1, 2, 3]);
+    ///
+    /// // Restoring again into the same place is refused: it is no longer empty.
+    /// assert!(matches!(next.restore(&out), Err(CheckpointError::RestoreTarget { .. })));
+    /// # Ok(()) }
+    /// ```
     pub fn save(&self, path: impl AsRef<Path>) -> Result<(), CheckpointError> {
         let src = path.as_ref();
         let meta = fs::metadata(src).map_err(|e| io_error("save", src, e))?;
@@ -293,8 +342,11 @@ impl Checkpoint {
             if meta.is_dir() {
                 copy_tree(src, tmp, Path::new(""), durable, &mut manifest)?;
             } else if meta.is_file() {
-                let name = src.file_name().map_or_else(|| PathBuf::from(BYTES_FILE), PathBuf::from);
-                manifest.entries.push(copy_file(src, tmp, &name, durable)?);
+                let name = match src.file_name() {
+                    Some(name) => entry_name(src, name, true)?,
+                    None => BYTES_FILE,
+                };
+                manifest.entries.push(copy_file(src, tmp, Path::new(name), durable)?);
             } else {
                 return Err(CheckpointError::NotSaveable {
                     path: src.to_path_buf(),
@@ -304,33 +356,80 @@ impl Checkpoint {
         })
     }
 
-    /// Copies the checkpoint this attempt started from into `dir` (created if missing) and
-    /// returns `Some(dir)`, or returns `None` when there is no previous checkpoint.
+    /// Copies the checkpoint this attempt started from into `dir` and returns `Some(dir)`, or
+    /// returns `None`, touching nothing, when there is no previous checkpoint.
     ///
-    /// A checkpoint committed with `write` or `save_state` is restored as `dir/checkpoint`.
+    /// `dir` must be missing (it is created, with its parents) or an empty directory; anything
+    /// else is [`CheckpointError::RestoreTarget`], and `dir` is left as it was. Refusing rather
+    /// than clearing a directory that holds something keeps `restore` from deleting files it
+    /// did not write, and from ever writing through a link the target holds; a target that is
+    /// itself a symbolic link is refused for the same reason. (The parents of `dir` are
+    /// resolved as in any path.)
+    ///
+    /// Afterwards `dir` holds exactly the saved tree: the same files with the same bytes, the
+    /// same directories, empty ones too, and the same symbolic links with the same target text,
+    /// recreated as links and never followed (a restored link may point outside `dir`, as the
+    /// saved one did). A checkpoint committed with [`write`](Self::write) or
+    /// [`save_state`](Self::save_state) is restored as `dir/checkpoint`. Checkpoints saved
+    /// before directories and links were recorded restore as they did then, without their
+    /// empty directories.
+    ///
+    /// Nothing outside `dir` is created or changed: every path in a checkpoint's manifest must
+    /// be relative, made of plain names, and not lead through a stored link or file. A manifest
+    /// that breaks this is [`CheckpointError::Corrupt`], found before `dir` is touched.
+    ///
+    /// The tree is built in a hidden directory inside `dir` and moved into place once every
+    /// file has passed its checksum, so a failed restore leaves `dir` as it found it, missing or
+    /// empty (parents it had to create stay). Building inside `dir` rather than beside it keeps
+    /// the work on `dir`'s own file system (it may be a mounted volume) and keeps `dir` itself,
+    /// with its permissions. A process killed mid-restore can leave a `.flytekit-restore-*`
+    /// directory in `dir`: remove `dir` and restore again.
     pub fn restore(&self, dir: impl AsRef<Path>) -> Result<Option<PathBuf>, CheckpointError> {
         let Some(base) = &self.inner.base else {
             return Ok(None);
         };
-        let dst = dir.as_ref();
-        fs::create_dir_all(dst).map_err(|e| io_error("restore", dst, e))?;
-        if base.path.is_dir() {
-            for entry in Manifest::read(&base.path)?.entries {
-                let from = base.path.join(&entry.path);
-                let to = dst.join(&entry.path);
-                if let Some(parent) = to.parent() {
-                    fs::create_dir_all(parent).map_err(|e| io_error("restore", parent, e))?;
-                }
-                let bytes = fs::read(&from).map_err(|e| io_error("restore", &from, e))?;
-                entry.check(&from, &bytes)?;
-                fs::write(&to, bytes).map_err(|e| io_error("restore", &to, e))?;
-            }
+        // Without a trailing `/`, which would make the checks below look through a link.
+        let dst: PathBuf = dir.as_ref().components().collect();
+        let dst = dst.as_path();
+        // Read first: a damaged or hostile manifest must fail before the target is touched.
+        let manifest = if base.path.is_dir() {
+            Some(Manifest::read(&base.path)?)
         } else {
-            let file = dst.join(BYTES_FILE);
-            let bytes = read_file_version(&base.path)?;
-            fs::write(&file, bytes).map_err(|e| io_error("restore", &file, e))?;
+            None
+        };
+        let top: HashSet<&OsStr> = match &manifest {
+            Some(m) => m.entries.iter().filter_map(|e| e.path.iter().next()).collect(),
+            None => HashSet::from([OsStr::new(BYTES_FILE)]),
+        };
+        let created = prepare_target(dst)?;
+        let mut moved = Vec::new();
+        let result = staging_dir(dst, &top).and_then(|staging| {
+            let filled = match &manifest {
+                Some(manifest) => restore_tree(&base.path, manifest, &staging),
+                None => read_file_version(&base.path).and_then(|bytes| {
+                    let to = staging.join(BYTES_FILE);
+                    write_new(&to, |file| {
+                        file.write_all(&bytes).map_err(|e| io_error("restore", &to, e))
+                    })
+                }),
+            };
+            let result = filled.and_then(|()| move_up(&staging, dst, &mut moved));
+            if result.is_err() {
+                let _ = fs::remove_dir_all(&staging);
+            }
+            result
+        });
+        if let Err(e) = result {
+            // `dst` was missing or empty: take back what this call put there.
+            for path in &moved {
+                let _ = remove(path);
+            }
+            if created {
+                let _ = fs::remove_dir(dst);
+            }
+            return Err(e);
         }
-        Ok(Some(dst.to_path_buf()))
+        Ok(Some(dir.as_ref().to_path_buf()))
     }
 
     /// Commits `state`, serialized, as the new checkpoint.
@@ -491,39 +590,54 @@ fn verify(path: &Path) -> Result<(), CheckpointError> {
     }
     let manifest = Manifest::read(path)?;
     for entry in &manifest.entries {
-        let file = path.join(&entry.path);
-        let mut hasher = crc32fast::Hasher::new();
-        let mut len = 0u64;
-        let mut reader = File::open(&file).map_err(|e| corrupt(&file, format!("missing: {e}")))?;
-        let mut buf = vec![0u8; 1 << 16];
-        loop {
-            let n = reader.read(&mut buf).map_err(|e| io_error("read", &file, e))?;
-            if n == 0 {
-                break;
+        let on_disk = path.join(&entry.path);
+        let meta = fs::symlink_metadata(&on_disk).map_err(|e| corrupt(&on_disk, format!("missing: {e}")))?;
+        match &entry.kind {
+            Kind::File { crc, len } => {
+                if !meta.is_file() {
+                    return Err(corrupt(&on_disk, "is not a file, as its manifest says"));
+                }
+                let file = File::open(&on_disk).map_err(|e| corrupt(&on_disk, format!("missing: {e}")))?;
+                let (found_crc, found_len) = stream(file, &on_disk, "read", |_| Ok(()))?;
+                if (found_crc, found_len) != (*crc, *len) {
+                    return Err(corrupt(
+                        &on_disk,
+                        format!("does not match its manifest ({found_len} bytes, expected {len})"),
+                    ));
+                }
             }
-            hasher.update(&buf[..n]);
-            len += n as u64;
-        }
-        if len != entry.len || hasher.finalize() != entry.crc {
-            return Err(corrupt(
-                &file,
-                format!("does not match its manifest ({len} bytes, expected {})", entry.len),
-            ));
+            Kind::Dir if !meta.is_dir() => {
+                return Err(corrupt(&on_disk, "is not a directory, as its manifest says"));
+            }
+            Kind::Dir => {}
+            Kind::Link { target } => {
+                let found = fs::read_link(&on_disk)
+                    .map_err(|_| corrupt(&on_disk, "is not a symbolic link, as its manifest says"))?;
+                if found.as_os_str() != OsStr::new(target) {
+                    return Err(corrupt(
+                        &on_disk,
+                        format!("links to `{}`, its manifest says `{target}`", found.display()),
+                    ));
+                }
+            }
         }
     }
     // The manifest has no checksum of its own, and one cut at a line boundary still parses:
-    // a committed file it does not list is what shows that it lost entries.
+    // an entry on disk that it does not list is what shows that it lost lines.
     let listed: HashSet<&Path> = manifest.entries.iter().map(|e| e.path.as_path()).collect();
-    if let Some(file) = unlisted(path, Path::new(""), &listed)? {
+    if let Some(found) = unlisted(path, Path::new(""), &listed)? {
         return Err(corrupt(
             &path.join(MANIFEST),
-            format!("does not list {}", file.display()),
+            format!("does not list {}", found.display()),
         ));
     }
     Ok(())
 }
 
-/// The first file under `root/rel`, other than the manifest, that `listed` does not hold.
+/// The first file or link under `root/rel`, other than the manifest, that `listed` does not
+/// hold. Directories are not reported themselves: versions saved before manifests listed
+/// directories hold empty ones unlisted, and a directory holding a file or a link is reported
+/// through it, which cannot be listed either.
 fn unlisted(root: &Path, rel: &Path, listed: &HashSet<&Path>) -> Result<Option<PathBuf>, CheckpointError> {
     let dir = root.join(rel);
     let entries = fs::read_dir(&dir).map_err(|e| io_error("read", &dir, e))?;
@@ -542,33 +656,74 @@ fn unlisted(root: &Path, rel: &Path, listed: &HashSet<&Path>) -> Result<Option<P
     Ok(None)
 }
 
+/// A directory version's table of contents, `.flytekit-manifest`, one line per entry:
+///
+/// * `crc32-hex length path`: a file (the only kind of line older versions have);
+/// * `dir path`: a directory with nothing under it. Other directories are implied by the paths
+///   under them, which keeps the manifest of a tree without empty directories or links exactly
+///   as older versions wrote it;
+/// * `link n target path`: a symbolic link whose target text is `n` bytes long.
+///
+/// Neither `dir` nor `link` parses as a CRC, so every line says its kind. Paths are relative
+/// and UTF-8 without line breaks, which `save` ensures and [`Manifest::read`] checks.
 #[derive(Default)]
 struct Manifest {
     entries: Vec<ManifestEntry>,
 }
 
+#[derive(Debug, PartialEq)]
 struct ManifestEntry {
-    crc: u32,
-    len: u64,
     path: PathBuf,
+    kind: Kind,
+}
+
+#[derive(Debug, PartialEq)]
+enum Kind {
+    File { crc: u32, len: u64 },
+    Dir,
+    Link { target: String },
 }
 
 impl ManifestEntry {
-    fn check(&self, path: &Path, bytes: &[u8]) -> Result<(), CheckpointError> {
-        if bytes.len() as u64 != self.len || crc32fast::hash(bytes) != self.crc {
-            return Err(corrupt(path, "does not match its manifest"));
-        }
-        Ok(())
+    fn parse(line: &str) -> Option<ManifestEntry> {
+        let (path, kind) = if let Some(path) = line.strip_prefix("dir ") {
+            (path, Kind::Dir)
+        } else if let Some(rest) = line.strip_prefix("link ") {
+            let (n, rest) = rest.split_once(' ')?;
+            let n: usize = n.parse().ok()?;
+            let (target, path) = (rest.get(..n)?, rest.get(n..)?.strip_prefix(' ')?);
+            if target.is_empty() || target.contains('\0') {
+                return None;
+            }
+            let target = target.to_owned();
+            (path, Kind::Link { target })
+        } else {
+            let mut parts = line.splitn(3, ' ');
+            let (crc, len, path) = (parts.next()?, parts.next()?, parts.next()?);
+            let (crc, len) = (u32::from_str_radix(crc, 16).ok()?, len.parse().ok()?);
+            (path, Kind::File { crc, len })
+        };
+        Some(ManifestEntry {
+            path: PathBuf::from(path),
+            kind,
+        })
     }
 }
 
 impl Manifest {
-    /// One line per file: `crc32-hex length relative/path`.
     fn write(&self, dir: &Path, durable: bool) -> Result<(), CheckpointError> {
         let path = dir.join(MANIFEST);
         let mut text = String::new();
-        for e in &self.entries {
-            text.push_str(&format!("{:08x} {} {}\n", e.crc, e.len, e.path.display()));
+        // Directories first: a manifest cut short loses its last lines, and `verify` notices a
+        // lost file or link line by the entry left on disk, but not a lost empty directory.
+        let (dirs, others): (Vec<_>, Vec<_>) = self.entries.iter().partition(|e| matches!(e.kind, Kind::Dir));
+        for e in dirs.into_iter().chain(others) {
+            let line = match &e.kind {
+                Kind::File { crc, len } => format!("{crc:08x} {len} {}\n", e.path.display()),
+                Kind::Dir => format!("dir {}\n", e.path.display()),
+                Kind::Link { target } => format!("link {} {target} {}\n", target.len(), e.path.display()),
+            };
+            text.push_str(&line);
         }
         let io = |e| io_error("save", &path, e);
         let mut file = File::create(&path).map_err(io)?;
@@ -580,26 +735,56 @@ impl Manifest {
         Ok(())
     }
 
+    /// Reads a version's manifest and checks that every path in it stays inside the version:
+    /// `read`, `verify` and `restore` all come through here.
     fn read(dir: &Path) -> Result<Manifest, CheckpointError> {
         let path = dir.join(MANIFEST);
         let text = fs::read_to_string(&path).map_err(|e| corrupt(&path, format!("unreadable manifest: {e}")))?;
         let mut entries = Vec::new();
         for line in text.lines() {
-            let mut parts = line.splitn(3, ' ');
-            let (Some(crc), Some(len), Some(name)) = (parts.next(), parts.next(), parts.next()) else {
-                return Err(corrupt(&path, format!("bad manifest line `{line}`")));
-            };
-            let (Ok(crc), Ok(len)) = (u32::from_str_radix(crc, 16), len.parse()) else {
-                return Err(corrupt(&path, format!("bad manifest line `{line}`")));
-            };
-            entries.push(ManifestEntry {
-                crc,
-                len,
-                path: PathBuf::from(name),
-            });
+            let entry =
+                ManifestEntry::parse(line).ok_or_else(|| corrupt(&path, format!("bad manifest line `{line}`")))?;
+            entries.push(entry);
         }
+        check_paths(&path, &entries)?;
         Ok(Manifest { entries })
     }
+}
+
+/// Each path must be relative and made of plain names (no `..`, root or prefix), be listed
+/// once, and not lead through an entry that is not a directory. Restoring such a manifest can
+/// only create things inside its target, and never writes through a link it made.
+fn check_paths(manifest: &Path, entries: &[ManifestEntry]) -> Result<(), CheckpointError> {
+    let mut is_dir: HashMap<&Path, bool> = HashMap::with_capacity(entries.len());
+    for e in entries {
+        let mut components = e.path.components().peekable();
+        let plain = components.peek().is_some() && components.all(|c| matches!(c, Component::Normal(_)));
+        if !plain || e.path == Path::new(MANIFEST) {
+            return Err(corrupt(
+                manifest,
+                format!(
+                    "entry `{}` does not name a place inside the checkpoint",
+                    e.path.display()
+                ),
+            ));
+        }
+        if is_dir.insert(&e.path, matches!(e.kind, Kind::Dir)).is_some() {
+            return Err(corrupt(manifest, format!("lists `{}` twice", e.path.display())));
+        }
+    }
+    for e in entries {
+        if let Some(through) = e.path.ancestors().skip(1).find(|a| is_dir.get(a) == Some(&false)) {
+            return Err(corrupt(
+                manifest,
+                format!(
+                    "entry `{}` leads through `{}`, which is not a directory",
+                    e.path.display(),
+                    through.display()
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn io_error(op: &'static str, path: impl Into<PathBuf>, source: io::Error) -> CheckpointError {
@@ -610,8 +795,9 @@ fn io_error(op: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Ch
     }
 }
 
+/// Removes a file, a link (never what it points to) or a whole directory.
 fn remove(path: &Path) -> io::Result<()> {
-    if path.is_dir() {
+    if fs::symlink_metadata(path)?.is_dir() {
         fs::remove_dir_all(path)
     } else {
         fs::remove_file(path)
@@ -622,34 +808,105 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
-/// Copies `src` to `root/rel`, returning its manifest entry.
-fn copy_file(src: &Path, root: &Path, rel: &Path, durable: bool) -> Result<ManifestEntry, CheckpointError> {
-    let dst = root.join(rel);
-    let io = |e| io_error("save", &dst, e);
-    let mut reader = File::open(src).map_err(|e| io_error("save", src, e))?;
-    let mut writer = File::create(&dst).map_err(io)?;
+/// Reads `reader` to its end, handing each chunk to `sink`; returns the CRC-32 and the length.
+fn stream(
+    mut reader: impl Read,
+    from: &Path,
+    op: &'static str,
+    mut sink: impl FnMut(&[u8]) -> Result<(), CheckpointError>,
+) -> Result<(u32, u64), CheckpointError> {
     let mut hasher = crc32fast::Hasher::new();
     let mut len = 0u64;
     let mut buf = vec![0u8; 1 << 16];
     loop {
-        let n = reader.read(&mut buf).map_err(|e| io_error("save", src, e))?;
-        if n == 0 {
-            break;
-        }
+        let n = match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(io_error(op, from, e)),
+        };
         hasher.update(&buf[..n]);
-        writer.write_all(&buf[..n]).map_err(io)?;
+        sink(&buf[..n])?;
         len += n as u64;
     }
+    Ok((hasher.finalize(), len))
+}
+
+/// `name` as a manifest can hold it: UTF-8 without line breaks, since the manifest is lines
+/// of text, and at the top of the tree not the manifest's own name.
+fn entry_name<'a>(path: &Path, name: &'a OsStr, top: bool) -> Result<&'a str, CheckpointError> {
+    let unsupported = |reason| CheckpointError::UnsupportedEntry {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let name = name
+        .to_str()
+        .filter(|n| !n.contains(['\n', '\r']))
+        .ok_or_else(|| unsupported("its name is not UTF-8 or holds a line break"))?;
+    if top && name == MANIFEST {
+        return Err(unsupported(
+            "`.flytekit-manifest` at the top of a checkpoint is the name of its own manifest",
+        ));
+    }
+    Ok(name)
+}
+
+/// Copies `src` to `root/rel`, returning its manifest entry.
+fn copy_file(src: &Path, root: &Path, rel: &Path, durable: bool) -> Result<ManifestEntry, CheckpointError> {
+    let dst = root.join(rel);
+    let io = |e| io_error("save", &dst, e);
+    let reader = File::open(src).map_err(|e| io_error("save", src, e))?;
+    let mut writer = File::create(&dst).map_err(io)?;
+    let (crc, len) = stream(reader, src, "save", |chunk| writer.write_all(chunk).map_err(io))?;
     if durable {
         writer.sync_all().map_err(io)?;
     }
     Ok(ManifestEntry {
-        crc: hasher.finalize(),
-        len,
         path: rel.to_path_buf(),
+        kind: Kind::File { crc, len },
     })
 }
 
+/// Stores the link `src` as `root/rel`: a link with the same target text, not followed.
+fn copy_link(src: &Path, root: &Path, rel: &Path) -> Result<ManifestEntry, CheckpointError> {
+    let target = fs::read_link(src).map_err(|e| io_error("save", src, e))?;
+    let Some(target) = target.to_str().filter(|t| !t.contains(['\n', '\r'])) else {
+        return Err(CheckpointError::UnsupportedEntry {
+            path: src.to_path_buf(),
+            reason: "the target of this symbolic link is not UTF-8 or holds a line break",
+        });
+    };
+    if !cfg!(unix) {
+        return Err(CheckpointError::UnsupportedEntry {
+            path: src.to_path_buf(),
+            reason: "symbolic links are only kept on Unix",
+        });
+    }
+    let dst = root.join(rel);
+    symlink(target, &dst).map_err(|e| io_error("save", &dst, e))?;
+    Ok(ManifestEntry {
+        path: rel.to_path_buf(),
+        kind: Kind::Link {
+            target: target.to_owned(),
+        },
+    })
+}
+
+#[cfg(unix)]
+fn symlink(target: &str, at: &Path) -> io::Result<()> {
+    std::os::unix::fs::symlink(target, at)
+}
+
+#[cfg(not(unix))]
+fn symlink(_target: &str, _at: &Path) -> io::Result<()> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "symbolic links are only kept on Unix",
+    ))
+}
+
+/// Copies the tree under `src` to `root/rel`, listing each file, each link and each directory
+/// left with nothing under it.
 fn copy_tree(
     src: &Path,
     root: &Path,
@@ -661,20 +918,129 @@ fn copy_tree(
     for entry in entries {
         let entry = entry.map_err(|e| io_error("save", src, e))?;
         let from = entry.path();
-        let rel = rel.join(entry.file_name());
+        let name = entry.file_name();
+        let rel = rel.join(entry_name(&from, &name, rel.as_os_str().is_empty())?);
+        // The entry's own type: a link is a link here, whatever it points to.
         let kind = entry.file_type().map_err(|e| io_error("save", &from, e))?;
         if kind.is_dir() {
             let to = root.join(&rel);
-            fs::create_dir_all(&to).map_err(|e| io_error("save", &to, e))?;
+            fs::create_dir(&to).map_err(|e| io_error("save", &to, e))?;
+            let before = manifest.entries.len();
             copy_tree(&from, root, &rel, durable, manifest)?;
+            if manifest.entries.len() == before {
+                manifest.entries.push(ManifestEntry {
+                    path: rel,
+                    kind: Kind::Dir,
+                });
+            }
             if durable {
                 sync_dir(&to).map_err(|e| io_error("save", &to, e))?;
             }
-        } else {
+        } else if kind.is_file() {
             manifest.entries.push(copy_file(&from, root, &rel, durable)?);
+        } else if kind.is_symlink() {
+            manifest.entries.push(copy_link(&from, root, &rel)?);
+        } else {
+            return Err(CheckpointError::NotSaveable { path: from });
         }
     }
     Ok(())
+}
+
+/// Checks that `dst` is a place `restore` may fill, missing or an empty directory, and creates
+/// it if missing; returns whether it did.
+fn prepare_target(dst: &Path) -> Result<bool, CheckpointError> {
+    let refuse = |found| CheckpointError::RestoreTarget {
+        path: dst.to_path_buf(),
+        found,
+    };
+    match fs::symlink_metadata(dst) {
+        Ok(meta) if meta.file_type().is_symlink() => Err(refuse("a symbolic link")),
+        Ok(meta) if meta.is_dir() => match fs::read_dir(dst).map_err(|e| io_error("restore", dst, e))?.next() {
+            None => Ok(false),
+            Some(Ok(_)) => Err(refuse("a directory that is not empty")),
+            Some(Err(e)) => Err(io_error("restore", dst, e)),
+        },
+        Ok(_) => Err(refuse("not a directory")),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            if let Some(parent) = dst.parent().filter(|p| !p.as_os_str().is_empty()) {
+                fs::create_dir_all(parent).map_err(|e| io_error("restore", parent, e))?;
+            }
+            fs::create_dir(dst).map_err(|e| io_error("restore", dst, e))?;
+            Ok(true)
+        }
+        Err(e) => Err(io_error("restore", dst, e)),
+    }
+}
+
+/// Creates the hidden directory inside `dst` that a restore is built in, under a name that
+/// none of the tree's own top-level entries has.
+fn staging_dir(dst: &Path, top: &HashSet<&OsStr>) -> Result<PathBuf, CheckpointError> {
+    // Of `top.len() + 1` names, one is free.
+    let name = (0..=top.len())
+        .map(|n| format!(".flytekit-restore-{n}"))
+        .find(|name| !top.contains(OsStr::new(name)))
+        .unwrap_or_default();
+    let path = dst.join(name);
+    fs::create_dir(&path).map_err(|e| io_error("restore", &path, e))?;
+    Ok(path)
+}
+
+/// Builds the tree `manifest` lists in `staging`, checking each file against its checksum.
+fn restore_tree(version: &Path, manifest: &Manifest, staging: &Path) -> Result<(), CheckpointError> {
+    for entry in &manifest.entries {
+        let to = staging.join(&entry.path);
+        // `Manifest::read` made sure that no path leads through a file or a link, so every
+        // parent is a directory this call creates.
+        if let Some(parent) = to.parent() {
+            fs::create_dir_all(parent).map_err(|e| io_error("restore", parent, e))?;
+        }
+        match &entry.kind {
+            Kind::Dir => fs::create_dir_all(&to).map_err(|e| io_error("restore", &to, e))?,
+            Kind::Link { target } => symlink(target, &to).map_err(|e| io_error("restore", &to, e))?,
+            Kind::File { crc, len } => {
+                let from = version.join(&entry.path);
+                let reader = File::open(&from).map_err(|e| io_error("restore", &from, e))?;
+                let found = write_new(&to, |file| {
+                    stream(reader, &from, "restore", |chunk| {
+                        file.write_all(chunk).map_err(|e| io_error("restore", &to, e))
+                    })
+                })?;
+                if found != (*crc, *len) {
+                    return Err(corrupt(&from, "does not match its manifest"));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Creates `path` and fills it; fails rather than open anything already there, a link above
+/// all.
+fn write_new<T>(path: &Path, fill: impl FnOnce(&mut File) -> Result<T, CheckpointError>) -> Result<T, CheckpointError> {
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(|e| io_error("restore", path, e))?;
+    fill(&mut file)
+}
+
+/// Moves what `staging` holds up into `dst`, noting each move so that a failure can undo it.
+fn move_up(staging: &Path, dst: &Path, moved: &mut Vec<PathBuf>) -> Result<(), CheckpointError> {
+    let names = fs::read_dir(staging)
+        .and_then(|entries| {
+            entries
+                .map(|e| e.map(|e| e.file_name()))
+                .collect::<io::Result<Vec<_>>>()
+        })
+        .map_err(|e| io_error("restore", staging, e))?;
+    for name in names {
+        let to = dst.join(&name);
+        fs::rename(staging.join(&name), &to).map_err(|e| io_error("restore", &to, e))?;
+        moved.push(to);
+    }
+    fs::remove_dir(staging).map_err(|e| io_error("restore", staging, e))
 }
 
 #[cfg(test)]
@@ -794,5 +1160,220 @@ mod tests {
             }) => assert!(path.starts_with(cp.dir())),
             other => panic!("expected a state error, got {other:?}"),
         }
+    }
+
+    fn file_entry(path: &str, crc: u32, len: u64) -> ManifestEntry {
+        ManifestEntry {
+            path: PathBuf::from(path),
+            kind: Kind::File { crc, len },
+        }
+    }
+
+    /// `Manifest::read` on a version whose manifest is `text`.
+    fn manifest_of(text: &str) -> Result<Manifest, CheckpointError> {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join(MANIFEST), text).unwrap();
+        Manifest::read(dir.path())
+    }
+
+    #[test]
+    fn manifest_lines_of_every_kind_round_trip_with_spaces_in_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let entries = vec![
+            file_entry("a b/c d.txt", 0xdead_beef, 12),
+            ManifestEntry {
+                path: PathBuf::from("empty dir"),
+                kind: Kind::Dir,
+            },
+            ManifestEntry {
+                path: PathBuf::from("l i n k"),
+                kind: Kind::Link {
+                    target: "../some where".to_owned(),
+                },
+            },
+        ];
+        Manifest { entries }.write(dir.path(), false).unwrap();
+        let text = fs::read_to_string(dir.path().join(MANIFEST)).unwrap();
+        // Directories first, so that a manifest cut short loses what `verify` can miss last.
+        assert_eq!(
+            text,
+            "dir empty dir\ndeadbeef 12 a b/c d.txt\nlink 13 ../some where l i n k\n"
+        );
+        let read = Manifest::read(dir.path()).unwrap().entries;
+        assert_eq!(read.len(), 3);
+        assert_eq!(read[0].kind, Kind::Dir);
+        assert_eq!(read[1], file_entry("a b/c d.txt", 0xdead_beef, 12));
+        assert_eq!(
+            read[2].kind,
+            Kind::Link {
+                target: "../some where".to_owned()
+            }
+        );
+    }
+
+    #[test]
+    fn an_old_format_manifest_reads_as_files() {
+        let read = manifest_of("e8b7be43 1 a.txt\nb5ae1bae 2 sub/b b.txt\n")
+            .unwrap()
+            .entries;
+        assert_eq!(
+            read,
+            [
+                file_entry("a.txt", 0xe8b7_be43, 1),
+                file_entry("sub/b b.txt", 0xb5ae_1bae, 2)
+            ]
+        );
+    }
+
+    #[test]
+    fn manifest_paths_that_could_leave_the_target_are_corrupt() {
+        let cases = [
+            (
+                "00000000 0 ../x\n",
+                "entry `../x` does not name a place inside the checkpoint",
+            ),
+            (
+                "00000000 0 /abs\n",
+                "entry `/abs` does not name a place inside the checkpoint",
+            ),
+            (
+                "dir a/../../x\n",
+                "entry `a/../../x` does not name a place inside the checkpoint",
+            ),
+            (
+                "link 4 /etc ..\n",
+                "entry `..` does not name a place inside the checkpoint",
+            ),
+            ("dir .\n", "entry `.` does not name a place inside the checkpoint"),
+            ("00000000 0 \n", "entry `` does not name a place inside the checkpoint"),
+            (
+                "00000000 0 .flytekit-manifest\n",
+                "entry `.flytekit-manifest` does not name a place inside the checkpoint",
+            ),
+            (
+                "link 4 /etc l\n00000000 0 l/passwd\n",
+                "entry `l/passwd` leads through `l`, which is not a directory",
+            ),
+            (
+                "00000000 0 f\ndir f/g/h\n",
+                "entry `f/g/h` leads through `f`, which is not a directory",
+            ),
+            ("dir a\n00000000 0 a\n", "lists `a` twice"),
+            ("link 0  l\n", "bad manifest line `link 0  l`"),
+            ("link 9 short l\n", "bad manifest line `link 9 short l`"),
+            ("link x y z\n", "bad manifest line `link x y z`"),
+        ];
+        for (text, expected) in cases {
+            match manifest_of(text) {
+                Err(CheckpointError::Corrupt { path, reason }) => {
+                    assert!(path.ends_with(MANIFEST), "{}", path.display());
+                    assert_eq!(reason, expected, "for {text:?}");
+                }
+                Err(other) => panic!("{text:?}: expected Corrupt, got {other:?}"),
+                Ok(m) => panic!("{text:?}: accepted as {:?}", m.entries),
+            }
+        }
+    }
+
+    /// A directory version saved from a tree with a file, an empty directory and a link.
+    #[cfg(unix)]
+    fn saved_version() -> (tempfile::TempDir, PathBuf) {
+        let src = tempfile::tempdir().unwrap();
+        fs::write(src.path().join("a.txt"), "a").unwrap();
+        fs::create_dir_all(src.path().join("sub/empty")).unwrap();
+        std::os::unix::fs::symlink("a.txt", src.path().join("link")).unwrap();
+        let store = tempfile::tempdir().unwrap();
+        Checkpoint::new(store.path()).unwrap().save(src.path()).unwrap();
+        let version = store.path().join("ckpt-0000000000000000");
+        verify(&version).unwrap();
+        (store, version)
+    }
+
+    #[cfg(unix)]
+    fn corrupt_reason(version: &Path) -> (PathBuf, String) {
+        match verify(version) {
+            Err(CheckpointError::Corrupt { path, reason }) => (path, reason),
+            other => panic!("expected Corrupt, got {other:?}"),
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn verify_checks_empty_directories_and_links() {
+        let (_store, version) = saved_version();
+        fs::remove_dir(version.join("sub/empty")).unwrap();
+        let (path, reason) = corrupt_reason(&version);
+        assert_eq!(path, version.join("sub/empty"));
+        assert!(reason.starts_with("missing: "), "{reason}");
+
+        let (_store, version) = saved_version();
+        fs::remove_dir(version.join("sub/empty")).unwrap();
+        fs::write(version.join("sub/empty"), "").unwrap();
+        assert_eq!(
+            corrupt_reason(&version),
+            (
+                version.join("sub/empty"),
+                "is not a directory, as its manifest says".to_owned()
+            )
+        );
+
+        let (_store, version) = saved_version();
+        fs::remove_file(version.join("link")).unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", version.join("link")).unwrap();
+        assert_eq!(
+            corrupt_reason(&version),
+            (
+                version.join("link"),
+                "links to `/etc/passwd`, its manifest says `a.txt`".to_owned()
+            )
+        );
+
+        let (_store, version) = saved_version();
+        fs::remove_file(version.join("link")).unwrap();
+        fs::write(version.join("link"), "").unwrap();
+        assert_eq!(
+            corrupt_reason(&version),
+            (
+                version.join("link"),
+                "is not a symbolic link, as its manifest says".to_owned()
+            )
+        );
+
+        // A file replaced by a link to a file with the same bytes is still caught.
+        let (store, version) = saved_version();
+        let twin = store.path().join("twin");
+        fs::write(&twin, "a").unwrap();
+        fs::remove_file(version.join("a.txt")).unwrap();
+        std::os::unix::fs::symlink(&twin, version.join("a.txt")).unwrap();
+        assert_eq!(
+            corrupt_reason(&version),
+            (version.join("a.txt"), "is not a file, as its manifest says".to_owned())
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn verify_reports_a_link_its_manifest_does_not_list() {
+        let (_store, version) = saved_version();
+        let manifest = version.join(MANIFEST);
+        let text = fs::read_to_string(&manifest).unwrap();
+        let kept: String = text
+            .lines()
+            .filter(|l| !l.starts_with("link "))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        assert_eq!(kept.lines().count(), 2, "{text}");
+        fs::write(&manifest, kept).unwrap();
+        assert_eq!(corrupt_reason(&version), (manifest, "does not list link".to_owned()));
+    }
+
+    #[test]
+    fn an_unlisted_empty_directory_is_tolerated_as_older_versions_left_them() {
+        let store = tempfile::tempdir().unwrap();
+        let version = store.path().join("ckpt-0000000000000000");
+        fs::create_dir_all(version.join("old-empty/deeper")).unwrap();
+        fs::write(version.join("a.txt"), "a").unwrap();
+        fs::write(version.join(MANIFEST), "e8b7be43 1 a.txt\n").unwrap();
+        verify(&version).unwrap();
     }
 }

@@ -407,6 +407,26 @@ pub enum CheckpointError {
         /// The path given to `save`.
         path: PathBuf,
     },
+    /// `restore(dir)` was given a target it does not write into: one that exists and is not an
+    /// empty directory, or that is a symbolic link.
+    #[error(
+        "cannot restore a checkpoint into {}: it is {found}; restore into an empty or missing directory",
+        path.display()
+    )]
+    RestoreTarget {
+        /// The directory given to `restore`.
+        path: PathBuf,
+        /// What is there: `a directory that is not empty`, `a symbolic link` or `not a directory`.
+        found: &'static str,
+    },
+    /// `save(path)` met an entry that a checkpoint cannot hold as it is.
+    #[error("cannot save {} in a checkpoint: {reason}", path.display())]
+    UnsupportedEntry {
+        /// The entry.
+        path: PathBuf,
+        /// Why it cannot be kept.
+        reason: &'static str,
+    },
 }
 
 /// A value that could not cross a task boundary (serialization failed).
