@@ -10,6 +10,8 @@ use std::collections::HashSet;
 
 use proc_macro2::{Delimiter, Group, Ident, TokenStream, TokenTree};
 use quote::{quote, quote_spanned, ToTokens};
+use syn::parse::discouraged::Speculative;
+use syn::parse::{ParseStream, Parser};
 use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
 use syn::visit::Visit;
@@ -201,7 +203,7 @@ impl<'a> Body<'a> {
                         "a placeholder cannot be used inside this expression: the value does not exist until the graph runs; pass it to a task as an input and build the value there",
                     )
                 } else {
-                    self.check_no_calls(other);
+                    self.check_constant(other);
                     (other.to_token_stream(), Kind::Constant)
                 }
             }
@@ -229,7 +231,7 @@ impl<'a> Body<'a> {
                     );
                 }
                 for arg in &call.args {
-                    self.check_no_calls(arg);
+                    self.check_constant(arg);
                 }
                 return (call.to_token_stream(), Kind::Constant);
             }
@@ -330,7 +332,9 @@ impl<'a> Body<'a> {
     }
 
     /// `vec![..]`, `format!(..)`: a constant, checked like any other, when its body parses as
-    /// expressions; otherwise refused only if it names a placeholder.
+    /// expressions; otherwise refused only if it names a placeholder. A formatting macro must
+    /// not format a placeholder, whether its format string captures it (`{x:?}`) or it is an
+    /// argument (`"{}", x` or `n = x`).
     fn macro_value(&mut self, mac: &syn::Macro) -> (TokenStream, Kind) {
         let exprs = mac
             .parse_body_with(Punctuated::<Expr, Token![,]>::parse_terminated)
@@ -342,29 +346,88 @@ impl<'a> Body<'a> {
                     Ok(vec![value, input.parse()?])
                 })
             });
-        let name = mac
-            .path
-            .segments
-            .last()
-            .map(|s| s.ident.to_string())
-            .unwrap_or_default();
+        let name = macro_name(&mac.path);
+        let at = format_at(&name);
+        let format = at.and_then(|at| FormatString::of(at, mac.tokens.clone()));
+        if let Some(format) = &format {
+            self.check_captures(&name, format);
+        }
         match exprs {
             Ok(exprs) => {
-                for e in &exprs {
-                    if self.mentions_placeholder(e) {
+                for (i, e) in exprs.iter().enumerate() {
+                    let formatted = format.as_ref().is_some_and(|f| i > f.index);
+                    // A named argument's name is not a use of a placeholder of that name.
+                    let e = match e {
+                        Expr::Assign(a) if formatted && named_argument(a).is_some() => &a.right,
+                        _ => e,
+                    };
+                    if !self.mentions_placeholder(e) {
+                        self.check_constant(e);
+                    } else if formatted {
+                        self.cannot_format(e, &name, "format");
+                    } else if at.is_some() && name.contains("assert") {
+                        // A condition or an operand, which the macro also formats if the check fails.
+                        self.cannot_format(e, &name, "check");
+                    } else {
                         self.error(
                             e,
                             &format!("a placeholder cannot go inside `{name}![..]` while the graph is built: pass it to a task as an input and build the value there"),
                         );
-                    } else {
-                        self.check_no_calls(e);
                     }
                 }
             }
-            Err(_) if self.tokens_mention_placeholder(mac.tokens.clone()) => self.macro_error(&mac.path),
-            Err(_) => {}
+            Err(_) => {
+                if self.tokens_mention_placeholder(mac.tokens.clone()) {
+                    self.macro_error(&mac.path);
+                }
+                self.check_nested_macros(mac.tokens.clone());
+            }
         }
         (mac.to_token_stream(), Kind::Constant)
+    }
+
+    /// A format string must not capture a placeholder: `format!("{x:?}")` would format the
+    /// placeholder, not the value, and hand a task its text. Spanned at the string, the finest
+    /// span a macro can give inside a literal on stable Rust.
+    fn check_captures(&mut self, macro_name: &str, format: &FormatString) {
+        let value = format.lit.value();
+        let mut seen = HashSet::new();
+        for name in captures(&value) {
+            if self.placeholders.contains(&name) && !format.named.contains(&name) && seen.insert(name.clone()) {
+                self.error(&format.lit, &not_formattable(Some(&name), macro_name, "format"));
+            }
+        }
+    }
+
+    /// A placeholder given to a formatting macro (`format!("{}", x)`, `assert_eq!(x, 1)`).
+    fn cannot_format(&mut self, arg: &Expr, macro_name: &str, verb: &str) {
+        let name = match arg {
+            Expr::Path(p) if p.qself.is_none() => p.path.get_ident().map(ToString::to_string),
+            _ => None,
+        };
+        self.error(arg, &not_formattable(name.as_deref(), macro_name, verb));
+    }
+
+    /// If `macro_name` is a formatting macro, its format string, checked for captures.
+    fn check_format_string(&mut self, macro_name: &str, tokens: TokenStream) {
+        if let Some(format) = format_at(macro_name).and_then(|at| FormatString::of(at, tokens)) {
+            self.check_captures(macro_name, &format);
+        }
+    }
+
+    /// The formatting macros among `tokens` (`vec![format!("{x}")]`), at any depth: their
+    /// format strings, checked as the top-level macro's is.
+    fn check_nested_macros(&mut self, tokens: TokenStream) {
+        let tokens: Vec<TokenTree> = tokens.into_iter().collect();
+        for (i, tree) in tokens.iter().enumerate() {
+            let TokenTree::Group(group) = tree else { continue };
+            if let [.., TokenTree::Ident(name), TokenTree::Punct(bang)] = &tokens[..i] {
+                if bang.as_char() == '!' {
+                    self.check_format_string(&name.to_string(), group.stream());
+                }
+            }
+            self.check_nested_macros(group.stream());
+        }
     }
 
     fn refuse(&mut self, tokens: &dyn ToTokens, message: &str) -> (TokenStream, Kind) {
@@ -377,7 +440,7 @@ impl<'a> Body<'a> {
     }
 
     fn macro_error(&mut self, path: &syn::Path) {
-        let name = path.segments.last().map(|s| s.ident.to_string()).unwrap_or_default();
+        let name = macro_name(path);
         self.error(
             path,
             &format!("`{name}!` would run once, while the graph is built, not when the workflow executes: call it inside a task"),
@@ -411,27 +474,203 @@ impl<'a> Body<'a> {
         tokens_mention(&self.placeholders, tokens)
     }
 
-    /// A task call nested in a constant (`[task(x), 1]`) would be a node whose placeholder is
-    /// then used as a value.
-    fn check_no_calls(&mut self, expr: &Expr) {
-        struct Calls(Vec<ExprCall>);
-        impl<'ast> Visit<'ast> for Calls {
+    /// An expression that stays as written, a constant, is still checked: a task call nested
+    /// in it (`[task(x), 1]`) would be a node whose placeholder is then used as a value, and a
+    /// formatting macro in it (`Some(format!("{x}"))`) must not capture a placeholder.
+    fn check_constant(&mut self, expr: &Expr) {
+        #[derive(Default)]
+        struct Nested {
+            calls: Vec<ExprCall>,
+            macros: Vec<syn::Macro>,
+        }
+        impl<'ast> Visit<'ast> for Nested {
             fn visit_expr_call(&mut self, c: &'ast ExprCall) {
                 if matches!(&*c.func, Expr::Path(p) if call_kind(&p.path) == CallKind::Task) {
-                    self.0.push(c.clone());
+                    self.calls.push(c.clone());
                 }
                 syn::visit::visit_expr_call(self, c);
             }
+            fn visit_macro(&mut self, m: &'ast syn::Macro) {
+                self.macros.push(m.clone());
+            }
         }
-        let mut calls = Calls(Vec::new());
-        calls.visit_expr(expr);
-        for c in calls.0 {
+        let mut nested = Nested::default();
+        nested.visit_expr(expr);
+        for c in nested.calls {
             self.error(
                 &c,
                 "a task's output can only be passed directly as an argument, bound with `let`, or returned: it cannot be put inside another value",
             );
         }
+        for m in nested.macros {
+            self.check_format_string(&macro_name(&m.path), m.tokens.clone());
+            self.check_nested_macros(m.tokens);
+        }
     }
+}
+
+fn macro_name(path: &syn::Path) -> String {
+    path.segments.last().map(|s| s.ident.to_string()).unwrap_or_default()
+}
+
+/// The message for a placeholder that a formatting macro would format (or check).
+fn not_formattable(placeholder: Option<&str>, macro_name: &str, verb: &str) -> String {
+    let (subject, it) = match placeholder {
+        Some(name) => (format!("`{name}` is a placeholder for"), format!("`{name}`")),
+        None => ("a placeholder stands for".to_string(), "it".to_string()),
+    };
+    format!("{subject} a value that exists only when the workflow runs: `{macro_name}!` cannot {verb} it while the graph is built; pass {it} to a #[task] and {verb} it there")
+}
+
+/// Where a formatting macro's format string is among its comma-separated arguments.
+#[derive(Clone, Copy)]
+enum FormatAt {
+    Arg(usize),
+    /// The first string literal: `tracing`'s and `log`'s macros may put a target, a level or
+    /// fields before it.
+    FirstString,
+}
+
+/// The formatting macros of std, `tracing`, `log` and `anyhow`, by their last path segment.
+fn format_at(macro_name: &str) -> Option<FormatAt> {
+    match macro_name {
+        "format" | "format_args" | "print" | "println" | "eprint" | "eprintln" | "panic" | "unreachable" | "todo"
+        | "unimplemented" => Some(FormatAt::Arg(0)),
+        "write" | "writeln" | "assert" | "debug_assert" => Some(FormatAt::Arg(1)),
+        "assert_eq" | "assert_ne" | "debug_assert_eq" | "debug_assert_ne" => Some(FormatAt::Arg(2)),
+        "trace" | "debug" | "info" | "warn" | "error" | "event" | "log" | "anyhow" | "bail" | "ensure"
+        | "format_err" => Some(FormatAt::FirstString),
+        _ => None,
+    }
+}
+
+/// The format string of a formatting macro's invocation, and where it is among the arguments.
+struct FormatString {
+    lit: syn::LitStr,
+    /// Its index among the comma-separated arguments; the ones after it are formatted.
+    index: usize,
+    /// The names that `name = value` arguments give, which a `{name}` refers to.
+    named: HashSet<String>,
+}
+
+impl FormatString {
+    /// `None` if the invocation has no format string, or one that is not a string literal.
+    fn of(at: FormatAt, tokens: TokenStream) -> Option<FormatString> {
+        let args = macro_args(tokens);
+        let is_string = |arg: &Option<Expr>| {
+            matches!(
+                arg,
+                Some(Expr::Lit(syn::ExprLit {
+                    lit: syn::Lit::Str(_),
+                    ..
+                }))
+            )
+        };
+        let index = match at {
+            FormatAt::Arg(i) => i,
+            FormatAt::FirstString => args.iter().position(is_string)?,
+        };
+        let Some(Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Str(lit),
+            ..
+        })) = args.get(index)?
+        else {
+            return None;
+        };
+        let named = args[index + 1..]
+            .iter()
+            .filter_map(|arg| match arg {
+                Some(Expr::Assign(a)) => named_argument(a),
+                _ => None,
+            })
+            .collect();
+        Some(FormatString {
+            lit: lit.clone(),
+            index,
+            named,
+        })
+    }
+}
+
+/// `name = value` in a formatting macro: the name.
+fn named_argument(assign: &syn::ExprAssign) -> Option<String> {
+    match &*assign.left {
+        Expr::Path(p) if p.qself.is_none() => p.path.get_ident().map(ToString::to_string),
+        _ => None,
+    }
+}
+
+/// A macro's comma-separated arguments: each an expression where it parses as one, `None` where
+/// it does not (`target: "t"` or `?x` in `tracing`'s macros).
+fn macro_args(tokens: TokenStream) -> Vec<Option<Expr>> {
+    let parser = |input: ParseStream| {
+        let mut args = Vec::new();
+        while !input.is_empty() {
+            let fork = input.fork();
+            match fork.parse::<Expr>() {
+                Ok(e) if fork.is_empty() || fork.peek(Token![,]) => {
+                    input.advance_to(&fork);
+                    args.push(Some(e));
+                }
+                _ => {
+                    input.step(|cursor| {
+                        let mut rest = *cursor;
+                        while let Some((tree, next)) = rest.token_tree() {
+                            if matches!(&tree, TokenTree::Punct(p) if p.as_char() == ',') {
+                                break;
+                            }
+                            rest = next;
+                        }
+                        Ok(((), rest))
+                    })?;
+                    args.push(None);
+                }
+            }
+            if !input.is_empty() {
+                input.parse::<Token![,]>()?;
+            }
+        }
+        Ok(args)
+    };
+    parser.parse2(tokens).unwrap_or_default()
+}
+
+/// The names a format string captures from the scope: `x` in `{x}`, `{x:?}`, `{x:>8}`, and in
+/// a width or precision taken from a name (`{:w$}`, `{:.p$}`). `{{` is a brace; `{}`, `{0}`
+/// and `{:1$}` are positional.
+fn captures(format: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut chars = format.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '{' {
+            continue;
+        }
+        if chars.peek() == Some(&'{') {
+            chars.next();
+            continue;
+        }
+        let spec: String = chars.by_ref().take_while(|&c| c != '}').collect();
+        let (argument, options) = spec.split_once(':').unwrap_or((&spec, ""));
+        let mut candidates = vec![argument.trim()];
+        // Each piece before a `$` ends with a width or precision argument.
+        let pieces: Vec<&str> = options.split('$').collect();
+        for piece in &pieces[..pieces.len() - 1] {
+            let start = piece
+                .char_indices()
+                .rev()
+                .take_while(|&(_, c)| c.is_alphanumeric() || c == '_')
+                .last()
+                .map_or(piece.len(), |(i, _)| i);
+            candidates.push(&piece[start..]);
+        }
+        for name in candidates {
+            let is_name = name.starts_with(|c: char| c.is_alphabetic() || c == '_') && name != "_";
+            if is_name {
+                names.push(name.to_string());
+            }
+        }
+    }
+    names
 }
 
 /// The placeholder type for a value type written in a `let`: `u64` is `Promise<u64>`, tuples
@@ -529,5 +768,51 @@ fn map_ratio(value: &Expr) -> syn::Result<TokenStream> {
     match ratio {
         Some(r) if (0.0..=1.0).contains(&r) => Ok(quote!(#r)),
         _ => Err(syn::Error::new_spanned(value, message)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use quote::quote;
+
+    #[test]
+    fn captures_are_the_names_a_format_string_takes_from_the_scope() {
+        assert_eq!(captures("{x} {y:?} {z:>8} {w:#?}"), ["x", "y", "z", "w"]);
+        assert_eq!(captures("{:w$} {:.p$} {v:>w2$.p2$}"), ["w", "p", "v", "w2", "p2"]);
+        assert_eq!(captures("{_x} {é}"), ["_x", "é"]);
+        // Escaped braces, positional arguments, and `_` (not a name) capture nothing.
+        assert!(captures("{{x}} {} {0} {:?} {1:>2$} {:_<5} }}").is_empty());
+        assert!(captures("{_}").is_empty());
+        // An unclosed brace is rustc's to report.
+        assert_eq!(captures("{x"), ["x"]);
+    }
+
+    #[test]
+    fn the_format_string_of_each_kind_of_formatting_macro() {
+        let find = |name: &str, tokens: TokenStream| {
+            let at = format_at(name)?;
+            FormatString::of(at, tokens).map(|f| (f.lit.value(), f.index, f.named.into_iter().collect::<Vec<_>>()))
+        };
+        let text = |s: &str| s.to_string();
+        assert_eq!(
+            find("format", quote!("{x}", n = 1)),
+            Some((text("{x}"), 0, vec![text("n")]))
+        );
+        assert_eq!(find("writeln", quote!(out, "{x}")), Some((text("{x}"), 1, vec![])));
+        assert_eq!(
+            find("assert_eq", quote!(f::<A, B>(), "a", "{x}")),
+            Some((text("{x}"), 2, vec![]))
+        );
+        // `target: ..` and `?y` are not expressions: the message is the first string argument.
+        assert_eq!(
+            find("info", quote!(target: "t", ?y, "{x}")),
+            Some((text("{x}"), 2, vec![]))
+        );
+        assert_eq!(find("info", quote!(?y, n = %z, "{x}")), Some((text("{x}"), 2, vec![])));
+        // Not a formatting macro, no format string, or one that is not a literal.
+        assert_eq!(find("vec", quote!("{x}")), None);
+        assert_eq!(find("assert", quote!(x == 1)), None);
+        assert_eq!(find("format", quote!(concat!("{", "x}"))), None);
     }
 }

@@ -37,6 +37,11 @@ pub enum Binding {
 /// Inside a `#[workflow]`, parameters and task outputs are promises. They can be passed to
 /// tasks, destructured when a task returns a tuple, and returned; there is nothing else to do
 /// with them, because no value exists while the body runs.
+///
+/// Nor can they be formatted: `Promise` implements neither `Debug` nor `Display`, on purpose,
+/// since `format!("{x:?}")` in a body would hand a task the placeholder's text instead of the
+/// value (`#[workflow]` refuses formatting macros on placeholders with its own message).
+/// [`Promise::binding`] tells where the value will come from.
 pub struct Promise<T> {
     binding: Binding,
     _type: PhantomData<fn() -> T>,
@@ -63,12 +68,6 @@ impl<T> Clone for Promise<T> {
 }
 
 impl<T> Copy for Promise<T> {}
-
-impl<T> fmt::Debug for Promise<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Promise<{}>({:?})", std::any::type_name::<T>(), self.binding)
-    }
-}
 
 /// Something that can be passed where a workflow expects a `T`: a `Promise<T>`, or a value
 /// of type `T` written in the workflow (a literal). A `&str` also passes for a `String`.
