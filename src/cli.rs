@@ -1,14 +1,18 @@
 //! A command line for a workflow binary: `flytekit::main([..])` in `main`, and the program can
 //! run, resume, list, show and draw its workflows' executions.
+//!
+//! A command that refuses (a wrong command line) or only reads creates nothing: everything a
+//! `run` is given is checked before the store is opened, and `show`, `executions` and `resume`
+//! open a store only if one is there.
 
 use std::ffi::OsString;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
 use clap::{Parser, Subcommand, ValueEnum};
 use flyte_runtime::__private::Values;
-use flyte_runtime::{Error, Graph, Literal, LocalRuntime, Status, Store, Workflow};
+use flyte_runtime::{Error, Event, ExecutionReport, Graph, Literal, LocalRuntime, NodeReport, Status, Store, Workflow};
 use serde_json::{json, Value as Json};
 
 /// A workflow registered with [`main`]. Made from any workflow with `.into()`.
@@ -26,34 +30,44 @@ trait Entry {
     /// Each input's name and Rust type.
     fn inputs(&self) -> Vec<(&'static str, &'static str)>;
     fn graph(&self) -> Result<Graph, Error>;
-    /// Runs (or resumes) execution `id` on the inputs as written on the command line, one per
-    /// input in order, and returns the outputs as JSON.
-    fn run_json(&self, rt: &LocalRuntime, id: &str, raw: Vec<String>) -> Result<Json, Failure>;
-    /// Resumes execution `id` on the inputs the store kept.
-    fn resume(&self, rt: &LocalRuntime, id: &str, inputs: &[Literal]) -> Result<Json, Failure>;
+    /// Reads the inputs as written on the command line, one per input in order, and checks them
+    /// against the workflow's types; touches no store.
+    fn read_inputs(&self, raw: &[String]) -> Result<Vec<Literal>, Failure>;
+    /// Runs (or resumes) execution `id` on `inputs` and returns the outputs as JSON.
+    fn run(&self, rt: &LocalRuntime, id: &str, inputs: &[Literal]) -> Result<Json, Failure>;
 }
 
-/// Why a command failed: its one-line cause and the exit status.
+/// Why a command failed: its cause and the exit status. The cause is printed on one line.
 struct Failure {
     message: String,
     code: u8,
 }
 
 impl Failure {
-    /// The command line was used wrongly (an input, a name): status 2, as clap's own errors.
+    /// The command line was used wrongly (an input, a name, an id): status 2, as clap's own.
     fn usage(message: impl Into<String>) -> Self {
         Failure {
             message: message.into(),
             code: 2,
         }
     }
+
+    /// No execution `id` in the store at `dir` (or no store there at all).
+    fn no_execution(id: &str, dir: &Path) -> Self {
+        Failure::usage(format!(
+            "no execution `{}` in {}",
+            shown(id),
+            escaped(&dir.display().to_string())
+        ))
+    }
 }
 
 impl From<Error> for Failure {
     fn from(e: Error) -> Self {
-        // One line, whatever the error's message holds.
-        let message = e.to_string().lines().map(str::trim).collect::<Vec<_>>().join(" ");
-        Failure { message, code: 1 }
+        Failure {
+            message: e.to_string(),
+            code: 1,
+        }
     }
 }
 
@@ -70,42 +84,49 @@ impl<W: Workflow + Copy> Entry for W {
         Workflow::graph(self)
     }
 
-    fn run_json(&self, rt: &LocalRuntime, id: &str, raw: Vec<String>) -> Result<Json, Failure> {
-        // Each value is read as JSON; one that then does not fit its input is taken as the
-        // text it was written as (`--input name=42` for a `String`).
-        let mut values: Vec<Json> = raw
-            .iter()
-            .map(|r| serde_json::from_str(r).unwrap_or_else(|_| Json::String(r.clone())))
-            .collect();
-        // What the value read as JSON was refused for: the message to show if the text fails too.
-        let mut refused: Vec<Option<String>> = vec![None; values.len()];
-        let input = loop {
-            match W::Input::from_json(values.clone()) {
-                Ok(input) => break input,
-                Err((i, message)) => {
-                    let text = Json::String(raw[i].clone());
-                    if values[i] == text {
-                        let (name, ty) = Entry::inputs(self)[i];
-                        let message = refused[i].take().unwrap_or(message);
-                        return Err(Failure::usage(format!(
-                            "input `{name}` of workflow `{}` expects `{ty}`: {message}",
-                            Entry::name(self)
-                        )));
-                    }
-                    refused[i] = Some(message);
-                    values[i] = text;
-                }
-            }
-        };
-        eprintln!("execution {id}");
-        let output = rt.run_with_id(id, *self, input)?;
-        outputs_json(&output)
+    fn read_inputs(&self, raw: &[String]) -> Result<Vec<Literal>, Failure> {
+        let input = typed_inputs::<W>(raw).map_err(|(i, message)| {
+            let (name, ty) = Entry::inputs(self).get(i).copied().unwrap_or(("?", "?"));
+            let raw = raw.get(i).map_or("", String::as_str);
+            let why = integer_out_of_range(raw, ty).unwrap_or_else(|| shorten_quoted(&message));
+            Failure::usage(format!(
+                "input `{name}` of workflow `{}` expects `{ty}`: {why}",
+                Entry::name(self)
+            ))
+        })?;
+        Ok(input.encode().map_err(Error::from)?)
     }
 
-    fn resume(&self, rt: &LocalRuntime, id: &str, inputs: &[Literal]) -> Result<Json, Failure> {
+    fn run(&self, rt: &LocalRuntime, id: &str, inputs: &[Literal]) -> Result<Json, Failure> {
         let input = W::Input::decode(inputs).map_err(Error::from)?;
         let output = rt.run_with_id(id, *self, input)?;
         outputs_json(&output)
+    }
+}
+
+/// Reads each value as JSON; one that then does not fit its input is taken as the text it was
+/// written as (`--input name=42` for a `String`). On failure, the input's index and what it was
+/// refused for (as JSON if it read as JSON: that message is about what the user meant).
+fn typed_inputs<W: Workflow>(raw: &[String]) -> Result<W::Input, (usize, String)> {
+    let mut values: Vec<Json> = raw
+        .iter()
+        .map(|r| serde_json::from_str(r).unwrap_or_else(|_| Json::String(r.clone())))
+        .collect();
+    let mut refused: Vec<Option<String>> = vec![None; values.len()];
+    loop {
+        let (i, message) = match W::Input::from_json(values.clone()) {
+            Ok(input) => return Ok(input),
+            Err(e) => e,
+        };
+        let (Some(value), Some(text)) = (values.get_mut(i), raw.get(i)) else {
+            return Err((i, message));
+        };
+        let text = Json::String(text.clone());
+        if *value == text {
+            return Err((i, refused[i].take().unwrap_or(message)));
+        }
+        refused[i] = Some(message);
+        *value = text;
     }
 }
 
@@ -204,8 +225,9 @@ enum Format {
 /// ```
 ///
 /// Exit status: 0 on success; 1 when a run fails or the store cannot be used; 2 for a command
-/// line that is wrong (an unknown workflow or input, an input of the wrong type). Every error is
-/// one line on stderr.
+/// line that is wrong (an unknown workflow, input or execution, an input of the wrong type, an
+/// invalid execution id). Every error is one line on stderr. A command that is refused, or only
+/// reads, creates no store.
 pub fn main(workflows: impl IntoIterator<Item = Registered>) -> ExitCode {
     main_from(std::env::args_os(), workflows)
 }
@@ -227,7 +249,7 @@ pub fn main_from(
     match command(cli, &workflows) {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
-            eprintln!("error: {}", f.message);
+            eprintln!("error: {}", one_line(&f.message));
             ExitCode::from(f.code)
         }
     }
@@ -241,7 +263,8 @@ fn find<'w>(workflows: &'w [Registered], name: &str) -> Result<&'w dyn Entry, Fa
         .ok_or_else(|| {
             let names: Vec<&str> = workflows.iter().map(|w| w.0.name()).collect();
             Failure::usage(format!(
-                "unknown workflow `{name}`: this program has {}",
+                "unknown workflow `{}`: this program has {}",
+                shown(name),
                 names.join(", ")
             ))
         })
@@ -254,144 +277,229 @@ fn command(cli: Cli, workflows: &[Registered]) -> Result<(), Failure> {
             workflow,
             inputs,
             execution_id,
-        } => {
-            let entry = find(workflows, &workflow)?;
-            let values = parse_inputs(entry, &inputs)?;
-            let rt = LocalRuntime::with_store(&dir)?;
-            watch(entry)?;
-            let id = execution_id.unwrap_or_else(new_id);
-            let out = entry.run_json(&rt, &id, values)?;
-            println!("{out}");
-        }
-        Command::Resume { execution_id } => {
-            let store = Store::open(&dir)?;
-            let Some(report) = store.execution(&execution_id)? else {
-                return Err(Failure::usage(format!(
-                    "no execution `{execution_id}` in {}",
-                    dir.display()
-                )));
-            };
-            let workflow = report.summary.workflow;
-            let entry = find(workflows, &workflow)?;
-            let inputs = store.inputs(&execution_id)?.ok_or_else(|| Failure {
-                message: format!(
-                    "execution `{execution_id}` was recorded before the store kept inputs: resume it with \
-                     `run {workflow} --execution-id {execution_id}` and the inputs it was started with"
-                ),
-                code: 1,
-            })?;
-            drop(store);
-            let rt = LocalRuntime::with_store(&dir)?;
-            watch(entry)?;
-            let out = entry.resume(&rt, &execution_id, &inputs)?;
-            println!("{out}");
-        }
-        Command::Executions { json } => {
-            let runs = Store::open(&dir)?.executions()?;
-            if json {
-                let rows: Vec<Json> = runs
-                    .iter()
-                    .map(|r| {
-                        json!({
-                            "id": r.id,
-                            "workflow": r.workflow,
-                            "status": r.status.to_string(),
-                            "started": rfc3339(r.started),
-                            "duration_ms": r.ended.map(|e| millis(span(r.started, e))),
-                        })
-                    })
-                    .collect();
-                println!("{}", Json::Array(rows));
-            } else {
-                let rows = runs.iter().map(|r| {
-                    vec![
-                        r.id.clone(),
-                        r.workflow.clone(),
-                        r.status.to_string(),
-                        rfc3339(r.started),
-                        r.ended.map_or_else(|| "-".to_owned(), |e| human(span(r.started, e))),
-                    ]
-                });
-                print!("{}", table(&["ID", "WORKFLOW", "STATUS", "STARTED", "DURATION"], rows));
-            }
-        }
-        Command::Show { execution_id, json } => {
-            let Some(report) = Store::open(&dir)?.execution(&execution_id)? else {
-                return Err(Failure::usage(format!(
-                    "no execution `{execution_id}` in {}",
-                    dir.display()
-                )));
-            };
-            let last_error = |n: &flyte_runtime::NodeReport| n.attempts.iter().rev().find_map(|a| a.cause.clone());
-            if json {
-                let nodes: Vec<Json> = report
-                    .nodes
-                    .iter()
-                    .map(|n| {
-                        json!({
-                            "id": n.id,
-                            "task": n.task,
-                            "status": n.status.to_string(),
-                            "attempts": n.attempts.len(),
-                            "last_error": last_error(n),
-                            "duration_ms": n.duration.map(millis),
-                            "checkpoint_bytes": n.checkpoint_bytes,
-                            "cache_hit": n.cache_hit,
-                        })
-                    })
-                    .collect();
-                let s = &report.summary;
-                let out = json!({
-                    "id": s.id,
-                    "workflow": s.workflow,
-                    "status": s.status.to_string(),
-                    "error": report.error,
-                    "nodes": nodes,
-                });
-                println!("{out}");
-            } else {
-                let s = &report.summary;
-                println!("execution {} of `{}`: {}", s.id, s.workflow, s.status);
-                let rows = report.nodes.iter().map(|n| {
-                    vec![
-                        n.id.clone(),
-                        n.task.clone(),
-                        n.status.to_string(),
-                        n.attempts.len().to_string(),
-                        n.duration.map_or_else(|| "-".to_owned(), human),
-                        n.checkpoint_bytes.to_string(),
-                        if n.cache_hit { "hit" } else { "-" }.to_owned(),
-                        last_error(n).unwrap_or_else(|| "-".to_owned()),
-                    ]
-                });
-                let head = [
-                    "NODE",
-                    "TASK",
-                    "STATUS",
-                    "ATTEMPTS",
-                    "DURATION",
-                    "CHECKPOINT",
-                    "CACHE",
-                    "LAST ERROR",
-                ];
-                print!("{}", table(&head, rows));
-                if report.summary.status == Status::Failed {
-                    return Err(Failure {
-                        message: report.error.unwrap_or_else(|| "the execution failed".to_owned()),
-                        code: 1,
-                    });
-                }
-            }
-        }
+        } => run(&dir, find(workflows, &workflow)?, &inputs, execution_id),
+        Command::Resume { execution_id } => resume(&dir, workflows, &execution_id),
+        Command::Executions { json } => executions(&dir, json),
+        Command::Show { execution_id, json } => show(&dir, &execution_id, json),
         Command::Graph { workflow, format } => {
             let graph = find(workflows, &workflow)?.graph()?;
             match format {
                 Format::Dot => print!("{}", graph.to_dot()),
                 Format::Mermaid => print!("{}", graph.to_mermaid()),
             }
+            Ok(())
         }
     }
+}
+
+/// `run`: everything the command line gives is checked before the store is opened, so that a
+/// refused run creates nothing.
+fn run(dir: &Path, entry: &dyn Entry, pairs: &[String], id: Option<String>) -> Result<(), Failure> {
+    let id = id.unwrap_or_else(new_id);
+    check_execution_id(&id)?;
+    let inputs = entry.read_inputs(&parse_inputs(entry, pairs)?)?;
+    let rt = LocalRuntime::with_store(dir)?;
+    watch(entry)?;
+    eprintln!("execution {id}");
+    println!("{}", entry.run(&rt, &id, &inputs)?);
     Ok(())
+}
+
+/// `resume`: the execution's workflow and inputs come from the store.
+fn resume(dir: &Path, workflows: &[Registered], id: &str) -> Result<(), Failure> {
+    let (store, report) = stored(dir, id)?;
+    let workflow = report.summary.workflow;
+    let entry = find(workflows, &workflow)?;
+    let inputs = store.inputs(id)?.ok_or_else(|| Failure {
+        message: format!(
+            "execution `{id}` was recorded before the store kept inputs: resume it with `run {workflow} \
+             --execution-id {id}` and the inputs it was started with"
+        ),
+        code: 1,
+    })?;
+    drop(store);
+    let rt = LocalRuntime::with_store(dir)?;
+    watch(entry)?;
+    println!("{}", entry.run(&rt, id, &inputs)?);
+    Ok(())
+}
+
+/// Execution `id` and the store in `dir` that holds it; a store that is not there is not created.
+fn stored(dir: &Path, id: &str) -> Result<(Store, ExecutionReport), Failure> {
+    let store = Store::open_existing(dir)?.ok_or_else(|| Failure::no_execution(id, dir))?;
+    let report = store.execution(id)?.ok_or_else(|| Failure::no_execution(id, dir))?;
+    Ok((store, report))
+}
+
+/// `executions`: newest first; no store is an empty list.
+fn executions(dir: &Path, json: bool) -> Result<(), Failure> {
+    let runs = match Store::open_existing(dir)? {
+        Some(store) => store.executions()?,
+        None => Vec::new(),
+    };
+    if json {
+        let rows: Vec<Json> = runs
+            .iter()
+            .map(|r| {
+                json!({
+                    "id": r.id,
+                    "workflow": r.workflow,
+                    "status": r.status.to_string(),
+                    "started": rfc3339(r.started),
+                    "duration_ms": r.ended.map(|e| millis(span(r.started, e))),
+                })
+            })
+            .collect();
+        println!("{}", Json::Array(rows));
+    } else if runs.is_empty() {
+        println!("no executions in {}", escaped(&dir.display().to_string()));
+    } else {
+        let rows = runs.iter().map(|r| {
+            vec![
+                r.id.clone(),
+                r.workflow.clone(),
+                r.status.to_string(),
+                rfc3339(r.started),
+                r.ended.map_or_else(|| "-".to_owned(), |e| human(span(r.started, e))),
+            ]
+        });
+        print!("{}", table(&["ID", "WORKFLOW", "STATUS", "STARTED", "DURATION"], rows));
+    }
+    Ok(())
+}
+
+/// `show`: the table (status 1 for a failed execution, whose error ends the output) or JSON.
+fn show(dir: &Path, id: &str, json: bool) -> Result<(), Failure> {
+    let (_, report) = stored(dir, id)?;
+    if json {
+        println!("{}", report_json(&report));
+        return Ok(());
+    }
+    print!("{}", report_table(&report));
+    if report.summary.status == Status::Failed {
+        return Err(Failure {
+            message: report.error.unwrap_or_else(|| "the execution failed".to_owned()),
+            code: 1,
+        });
+    }
+    Ok(())
+}
+
+fn last_error(node: &NodeReport) -> Option<String> {
+    node.attempts.iter().rev().find_map(|a| a.cause.clone())
+}
+
+fn report_json(report: &ExecutionReport) -> Json {
+    let nodes: Vec<Json> = report
+        .nodes
+        .iter()
+        .map(|n| {
+            json!({
+                "id": n.id,
+                "task": n.task,
+                "status": n.status.to_string(),
+                "attempts": n.attempts.len(),
+                "last_error": last_error(n),
+                "duration_ms": n.duration.map(millis),
+                "checkpoint_bytes": n.checkpoint_bytes,
+                "cache_hit": n.cache_hit,
+                "events": events_json(&n.events),
+            })
+        })
+        .collect();
+    let s = &report.summary;
+    json!({
+        "id": s.id,
+        "workflow": s.workflow,
+        "status": s.status.to_string(),
+        "error": report.error,
+        "nodes": nodes,
+        "events": events_json(&report.events),
+    })
+}
+
+fn events_json(events: &[Event]) -> Json {
+    events
+        .iter()
+        .map(|e| {
+            json!({
+                "kind": e.kind,
+                "attempt": e.attempt,
+                "at": rfc3339(e.at),
+                "message": e.message,
+            })
+        })
+        .collect()
+}
+
+/// The execution's status line, its nodes' table, then its notable events, one line each.
+fn report_table(report: &ExecutionReport) -> String {
+    let s = &report.summary;
+    let rows = report.nodes.iter().map(|n| {
+        vec![
+            n.id.clone(),
+            n.task.clone(),
+            n.status.to_string(),
+            n.attempts.len().to_string(),
+            n.duration.map_or_else(|| "-".to_owned(), human),
+            n.checkpoint_bytes.to_string(),
+            if n.cache_hit { "hit" } else { "-" }.to_owned(),
+            last_error(n).map_or_else(|| "-".to_owned(), |e| one_line(&e)),
+        ]
+    });
+    let head = [
+        "NODE",
+        "TASK",
+        "STATUS",
+        "ATTEMPTS",
+        "DURATION",
+        "CHECKPOINT",
+        "CACHE",
+        "LAST ERROR",
+    ];
+    let mut out = format!(
+        "execution {} of `{}`: {}\n{}",
+        s.id,
+        s.workflow,
+        s.status,
+        table(&head, rows)
+    );
+    let events = event_lines(report);
+    if !events.is_empty() {
+        out.push('\n');
+        out.push_str(&events.join("\n"));
+        out.push('\n');
+    }
+    out
+}
+
+/// The execution's and its nodes' notable events, oldest first, one line each.
+fn event_lines(report: &ExecutionReport) -> Vec<String> {
+    // The execution's own events (`resumed`) come first among those of the same millisecond.
+    let mut events: Vec<(Option<&str>, &Event)> = report
+        .events
+        .iter()
+        .map(|e| (None, e))
+        .chain(
+            report
+                .nodes
+                .iter()
+                .flat_map(|n| n.events.iter().map(|e| (Some(n.id.as_str()), e))),
+        )
+        .filter(|(_, e)| !QUIET_EVENTS.contains(&e.kind.as_str()))
+        .collect();
+    events.sort_by_key(|(_, e)| e.at);
+    events.into_iter().map(|(node, e)| event_line(node, e)).collect()
+}
+
+/// Events the table already shows (a cache hit has its column), left out of the list below it.
+const QUIET_EVENTS: &[&str] = &["cache-hit"];
+
+/// `n2 attempt 3: checkpoint-fallback: checkpoint … is corrupted: …`, on one line.
+fn event_line(node: Option<&str>, event: &Event) -> String {
+    let whose = node.unwrap_or("execution");
+    let attempt = event.attempt.map(|a| format!(" attempt {a}")).unwrap_or_default();
+    format!("{whose}{attempt}: {}: {}", event.kind, one_line(&event.message))
 }
 
 /// Shows the run's progress on stderr, from the runtime's tracing events. A program that
@@ -416,6 +524,7 @@ fn parse_inputs(entry: &dyn Entry, pairs: &[String]) -> Result<Vec<String>, Fail
     let mut values: Vec<Option<String>> = vec![None; expected.len()];
     for pair in pairs {
         let Some((name, raw)) = pair.split_once('=') else {
+            let pair = shown(pair);
             return Err(Failure::usage(format!(
                 "`--input {pair}` needs a value: write `--input {pair}=...`"
             )));
@@ -427,7 +536,8 @@ fn parse_inputs(entry: &dyn Entry, pairs: &[String]) -> Result<Vec<String>, Fail
                 format!("inputs {}", list())
             };
             return Err(Failure::usage(format!(
-                "unknown input `{name}`: workflow `{}` has {inputs}",
+                "unknown input `{}`: workflow `{}` has {inputs}",
+                shown(name),
                 entry.name()
             )));
         };
@@ -449,6 +559,178 @@ fn parse_inputs(entry: &dyn Entry, pairs: &[String]) -> Result<Vec<String>, Fail
         })
         .collect()
 }
+
+/// The runtime's rule for an execution id (it names a directory), checked here too so that a
+/// run refused for its id creates no store.
+fn check_execution_id(id: &str) -> Result<(), Failure> {
+    let ok = (1..=128).contains(&id.len())
+        && !id.starts_with('.')
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    if ok {
+        return Ok(());
+    }
+    Err(Failure::usage(format!(
+        "invalid execution id `{}`: use 1 to 128 ASCII letters, digits, `-`, `_` or `.`, not starting with `.`",
+        shown(id)
+    )))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Integers out of range
+
+/// Why `raw`, written as a JSON integer, does not fit the integer type `ty`; `None` if it is
+/// not an integer, `ty` not an integer type, or the value fits (another reason refused it).
+/// serde_json reads an integer beyond 64 bits as a float, and would call it "floating point".
+fn integer_out_of_range(raw: &str, ty: &str) -> Option<String> {
+    let text = json_integer(raw)?;
+    let (min, max) = integer_range(ty)?;
+    let (shown_text, negative) = (shown(text), text.starts_with('-'));
+    if negative && !matches!(text.parse::<i128>(), Ok(v) if v >= min) {
+        return Some(format!("{shown_text} is too small (at least {min})"));
+    }
+    if !negative && !matches!(text.parse::<u128>(), Ok(v) if v <= max) {
+        return Some(format!("{shown_text} is too large (at most {max})"));
+    }
+    let in_64_bits = text.parse::<i64>().is_ok() || text.parse::<u64>().is_ok();
+    (!in_64_bits).then(|| {
+        format!(
+            "{shown_text} fits `{ty}`, but the command line reads integers from {} to {} only",
+            i64::MIN,
+            u64::MAX
+        )
+    })
+}
+
+/// `raw` without the whitespace JSON allows around it, if it is a JSON integer (`-?(0|[1-9][0-9]*)`).
+fn json_integer(raw: &str) -> Option<&str> {
+    let text = raw.trim_matches([' ', '\t', '\n', '\r']);
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    let ok =
+        !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) && (digits == "0" || !digits.starts_with('0'));
+    ok.then_some(text)
+}
+
+/// The range of a primitive integer type, by its name.
+fn integer_range(ty: &str) -> Option<(i128, u128)> {
+    Some(match ty {
+        "u8" => (0, u8::MAX.into()),
+        "u16" => (0, u16::MAX.into()),
+        "u32" => (0, u32::MAX.into()),
+        "u64" => (0, u64::MAX.into()),
+        "u128" => (0, u128::MAX),
+        "usize" => (0, usize::MAX as u128),
+        "i8" => (i8::MIN.into(), i8::MAX.unsigned_abs().into()),
+        "i16" => (i16::MIN.into(), i16::MAX.unsigned_abs().into()),
+        "i32" => (i32::MIN.into(), i32::MAX.unsigned_abs().into()),
+        "i64" => (i64::MIN.into(), i64::MAX.unsigned_abs().into()),
+        "i128" => (i128::MIN, i128::MAX.unsigned_abs()),
+        "isize" => (isize::MIN as i128, isize::MAX.unsigned_abs() as u128),
+        _ => return None,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Text a user gave, shown in a message
+
+/// At most this many characters of a value a user gave are echoed in a message.
+const SHOWN_CHARS: usize = 64;
+
+/// `text` as a one-line message shows it: control characters escaped, and cut after
+/// [`SHOWN_CHARS`] characters with an ellipsis and how long it was.
+fn shown(text: &str) -> String {
+    match text.char_indices().nth(SHOWN_CHARS) {
+        None => escaped(text),
+        Some((end, _)) => format!("{}… ({} characters)", escaped(&text[..end]), text.chars().count()),
+    }
+}
+
+/// `text` with its control characters (a newline, an escape) written as `\n`, `\u{1b}`.
+fn escaped(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_debug());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A message on one line: its lines joined with spaces, any other control character escaped.
+fn one_line(message: &str) -> String {
+    let joined: Vec<&str> = message.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    escaped(&joined.join(" "))
+}
+
+/// serde's `message` with each value it quotes (`"…"`, `` `…` ``) cut after [`SHOWN_CHARS`]
+/// characters, with an ellipsis and how long it was: serde echoes a value whole.
+fn shorten_quoted(message: &str) -> String {
+    let mut out = String::new();
+    let mut rest = message;
+    while let Some(open) = rest.find(['"', '`']) {
+        let quote = if rest[open..].starts_with('"') { '"' } else { '`' };
+        out.push_str(&rest[..=open]);
+        let tail = &rest[open + 1..];
+        let close = closing_quote(tail, quote);
+        out.push_str(&cut_quoted(
+            &tail[..close.unwrap_or(tail.len())],
+            quote,
+            close.is_some(),
+        ));
+        rest = &tail[close.map_or(tail.len(), |c| c + 1)..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// A quoted `body` and its closing quote (if it was `closed`), cut after [`SHOWN_CHARS`]
+/// characters: `xxxx…" (1048576 characters)`.
+fn cut_quoted(body: &str, quote: char, closed: bool) -> String {
+    let close = if closed { quote.to_string() } else { String::new() };
+    let Some((end, _)) = body.char_indices().nth(SHOWN_CHARS) else {
+        return format!("{body}{close}");
+    };
+    let length = if quote == '"' {
+        unescaped_len(body)
+    } else {
+        body.chars().count()
+    };
+    format!("{}…{close} ({length} characters)", &body[..end])
+}
+
+/// Where the quote closing `text` is: the first `quote` not escaped by a backslash (serde
+/// writes strings as Rust's `{:?}` does; backquoted values have no escapes).
+fn closing_quote(text: &str, quote: char) -> Option<usize> {
+    let mut chars = text.char_indices();
+    while let Some((i, c)) = chars.next() {
+        if c == quote {
+            return Some(i);
+        }
+        if c == '\\' && quote == '"' {
+            chars.next();
+        }
+    }
+    None
+}
+
+/// How many characters a string written as `{:?}` writes it (without its quotes) stands for.
+fn unescaped_len(body: &str) -> usize {
+    let mut n = 0;
+    let mut chars = body.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' && chars.next() == Some('u') {
+            chars.by_ref().find(|&c| c == '}');
+        }
+        n += 1;
+    }
+    n
+}
+
+// ---------------------------------------------------------------------------------------------
+// Formatting
 
 fn new_id() -> String {
     let nanos = SystemTime::now()
@@ -489,4 +771,52 @@ fn table(head: &[&str], rows: impl Iterator<Item = Vec<String>>) -> String {
         out.push('\n');
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_integer_beyond_64_bits_that_fits_its_type_is_said_to_be_beyond_what_is_read() {
+        let big = "99999999999999999999";
+        assert_eq!(
+            integer_out_of_range(big, "u128").as_deref(),
+            Some("99999999999999999999 fits `u128`, but the command line reads integers from -9223372036854775808 to 18446744073709551615 only")
+        );
+        assert_eq!(
+            integer_out_of_range(" 300 ", "u8").as_deref(),
+            Some("300 is too large (at most 255)")
+        );
+        // Not an integer as JSON writes one, or not an integer type: serde's message stands.
+        for (raw, ty) in [
+            ("1.0", "u8"),
+            ("1e3", "u8"),
+            ("0300", "u8"),
+            ("-", "u8"),
+            (big, "f32"),
+            ("5", "u8"),
+        ] {
+            assert_eq!(integer_out_of_range(raw, ty), None, "{raw} for {ty}");
+        }
+    }
+
+    #[test]
+    fn quoted_values_are_cut_and_the_rest_is_kept() {
+        let long = "y".repeat(100);
+        assert_eq!(
+            shorten_quoted(&format!("unknown field `{long}`, expected `a` or `b`")),
+            format!(
+                "unknown field `{}…` (100 characters), expected `a` or `b`",
+                "y".repeat(64)
+            )
+        );
+        // An escaped quote does not close a string; an unclosed one is cut all the same.
+        assert_eq!(shorten_quoted(r#"string "a\"b", x"#), r#"string "a\"b", x"#);
+        assert_eq!(
+            shorten_quoted(&format!("string \"{long}")),
+            format!("string \"{}… (100 characters)", "y".repeat(64))
+        );
+        assert_eq!(unescaped_len(r"a\n\u{1b}\\"), 4);
+    }
 }

@@ -1,17 +1,22 @@
 //! The command line of a workflow binary (`flytekit::main`), driven as a real process: this test
 //! binary re-executes itself as the program (the ignored test `program` runs `main_from` on the
-//! arguments in `FLYTEKIT_CLI_ARGS`).
+//! arguments in `FLYTEKIT_CLI_ARGS`, one a line, or in the JSON file `FLYTEKIT_CLI_ARGS_FILE`
+//! names: an argument with a newline, or longer than the 128 KiB Linux allows one).
 #![cfg(unix)]
+
+mod common;
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
+use common::versions;
 use flytekit::{task, workflow, TaskContext, TaskError};
 use serde_json::Value as Json;
 
 const ARGS_VAR: &str = "FLYTEKIT_CLI_ARGS";
+const ARGS_FILE_VAR: &str = "FLYTEKIT_CLI_ARGS_FILE";
 
 #[task]
 fn greet(name: String) -> String {
@@ -78,17 +83,60 @@ fn counting(n: u64) -> u64 {
     count(n)
 }
 
+#[task]
+fn negate(n: i64) -> i64 {
+    -n
+}
+
+#[workflow]
+fn negative(n: i64) -> i64 {
+    negate(n)
+}
+
+/// Commits two checkpoint versions on its first attempt and fails; a later attempt returns
+/// what it resumed from.
+#[task]
+fn two_versions(ctx: &TaskContext) -> Result<String, TaskError> {
+    let cp = ctx.checkpoint();
+    if ctx.attempt() == 1 {
+        cp.write(b"first")?;
+        cp.write(b"second")?;
+        return Err(TaskError::non_recoverable("stopped after two commits"));
+    }
+    Ok(match cp.read()? {
+        Some(bytes) => String::from_utf8(bytes)?,
+        None => "<none>".to_owned(),
+    })
+}
+
+#[workflow]
+fn versioned() -> String {
+    two_versions()
+}
+
 /// Not a test: the program the other tests run.
 #[test]
 #[ignore = "run by the other tests as a child process"]
 fn program() {
-    let Ok(args) = std::env::var(ARGS_VAR) else {
+    let args: Vec<String> = if let Ok(file) = std::env::var(ARGS_FILE_VAR) {
+        serde_json::from_slice(&std::fs::read(file).unwrap()).unwrap()
+    } else if let Ok(args) = std::env::var(ARGS_VAR) {
+        args.split('\n').filter(|a| !a.is_empty()).map(str::to_owned).collect()
+    } else {
         return;
     };
-    let argv = std::iter::once("wf").chain(args.split('\n').filter(|a| !a.is_empty()));
+    let argv = std::iter::once("wf".to_owned()).chain(args);
     let code = flytekit::main_from(
         argv,
-        [hello.into(), add.into(), stats.into(), breaks.into(), counting.into()],
+        [
+            hello.into(),
+            add.into(),
+            stats.into(),
+            breaks.into(),
+            counting.into(),
+            negative.into(),
+            versioned.into(),
+        ],
     );
     // Leave before the test harness prints anything more, with the status `main` would return
     // (an `ExitCode` does not tell its number, but compares equal to the one it was made from).
@@ -98,9 +146,8 @@ fn program() {
     std::process::exit(i32::from(status));
 }
 
-fn program_command(store: &Path, args: &[&str]) -> Command {
-    let mut all = vec!["--store", store.to_str().unwrap()];
-    all.extend_from_slice(args);
+/// This test binary, to run the test `program` alone.
+fn harness() -> Command {
     let mut cmd = Command::new(std::env::current_exe().unwrap());
     cmd.args([
         "program",
@@ -110,13 +157,30 @@ fn program_command(store: &Path, args: &[&str]) -> Command {
         "--quiet",
         "--test-threads=1",
     ])
-    .env(ARGS_VAR, all.join("\n"))
     .stdin(Stdio::null());
+    cmd
+}
+
+fn program_command(store: &Path, args: &[&str]) -> Command {
+    let mut all = vec!["--store", store.to_str().unwrap()];
+    all.extend_from_slice(args);
+    let mut cmd = harness();
+    cmd.env(ARGS_VAR, all.join("\n"));
     cmd
 }
 
 fn run(store: &Path, args: &[&str]) -> Output {
     program_command(store, args).output().unwrap()
+}
+
+/// [`run`] with the arguments passed in a file written into `scratch`: for arguments that
+/// hold a newline, or that are too long for an environment variable.
+fn run_from_file(scratch: &Path, store: &Path, args: &[&str]) -> Output {
+    let mut all = vec!["--store", store.to_str().unwrap()];
+    all.extend_from_slice(args);
+    let file = scratch.join("args.json");
+    std::fs::write(&file, serde_json::to_vec(&all).unwrap()).unwrap();
+    harness().env(ARGS_FILE_VAR, &file).output().unwrap()
 }
 
 /// What the program printed, without the line the test harness prints before it runs.
@@ -263,7 +327,8 @@ fn input_errors_name_the_input_and_its_type() {
         ),
         (
             &["run", "subtract"],
-            "error: unknown workflow `subtract`: this program has hello, add, stats, breaks, counting",
+            "error: unknown workflow `subtract`: this program has hello, add, stats, breaks, counting, negative, \
+             versioned",
         ),
     ];
     for (args, message) in cases {
@@ -423,7 +488,341 @@ fn a_run_killed_mid_task_resumes_by_id_alone() {
     let report: Json = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(report["nodes"][0]["attempts"], 2);
     assert!(report["nodes"][0]["checkpoint_bytes"].as_u64().unwrap() > 0);
+    let event = &report["nodes"][0]["events"][0];
+    assert_eq!(
+        (&event["kind"], &event["attempt"]),
+        (&Json::from("interrupted"), &Json::from(1))
+    );
+
+    // The table lists the interruption under the nodes.
+    let out = run(store.path(), &["show", "long"]);
+    let text = stdout(&out);
+    assert!(
+        text.lines().any(|l| l
+            == "n0 attempt 1: interrupted: the process running this attempt stopped before it finished \
+                (system failure 1 of at most 3)"),
+        "{text}"
+    );
 
     let out = run(store.path(), &["resume", "nope"]);
     assert_eq!(out.status.code(), Some(2));
+}
+
+/// What a refused or read-only command must leave: no store directory.
+fn assert_no_store(store: &Path, what: &str) {
+    assert!(!store.exists(), "{what} created {}", store.display());
+}
+
+#[test]
+fn refused_and_read_only_commands_create_no_store() {
+    let root = tempfile::tempdir().unwrap();
+    let store = root.path().join("store");
+    let dir = store.display();
+    let refused: [(&[&str], String); 9] = [
+        (&["run", "subtract"], "error: unknown workflow `subtract`: ".to_owned()),
+        (
+            &["run", "add", "--input", "a=x", "--input", "b=1"],
+            "error: input `a` of workflow `add` expects `u64`: ".to_owned(),
+        ),
+        (&["run", "add", "--input", "a=1"], "error: missing input `b`".to_owned()),
+        (
+            &["run", "add", "--input", "a=1", "--input", "b=2", "--input", "c=3"],
+            "error: unknown input `c`".to_owned(),
+        ),
+        (
+            &[
+                "run",
+                "add",
+                "--input",
+                "a=1",
+                "--input",
+                "b=2",
+                "--execution-id",
+                "../up",
+            ],
+            "error: invalid execution id `../up`: use 1 to 128 ASCII letters, digits, `-`, `_` or `.`, \
+             not starting with `.`"
+                .to_owned(),
+        ),
+        (
+            &[
+                "run",
+                "add",
+                "--input",
+                "a=1",
+                "--input",
+                "b=2",
+                "--execution-id",
+                ".hidden",
+            ],
+            "error: invalid execution id `.hidden`: ".to_owned(),
+        ),
+        (&["show", "nope"], format!("error: no execution `nope` in {dir}")),
+        (
+            &["show", "nope", "--json"],
+            format!("error: no execution `nope` in {dir}"),
+        ),
+        (&["resume", "nope"], format!("error: no execution `nope` in {dir}")),
+    ];
+    for (args, message) in refused {
+        let out = run(&store, args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(stderr(&out).starts_with(&message), "{args:?}: {}", stderr(&out));
+        assert_eq!(stderr(&out).lines().count(), 1, "{args:?}");
+        assert_no_store(&store, &format!("{args:?}"));
+    }
+
+    let out = run(&store, &["executions", "--json"]);
+    assert_eq!((out.status.code(), stdout(&out)), (Some(0), "[]".to_owned()));
+    let out = run(&store, &["executions"]);
+    assert_eq!(
+        (out.status.code(), stdout(&out)),
+        (Some(0), format!("no executions in {dir}"))
+    );
+    let out = run(&store, &["graph", "add"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_no_store(&store, "executions and graph");
+
+    // A run that is accepted creates the store.
+    let out = run(&store, &["run", "add", "--input", "a=1", "--input", "b=2"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(store.join("flytekit.db").is_file(), "the store was created");
+}
+
+#[test]
+fn an_execution_id_with_a_newline_is_refused_on_one_line() {
+    let root = tempfile::tempdir().unwrap();
+    let store = root.path().join("store");
+    let args = [
+        "run",
+        "add",
+        "--input",
+        "a=1",
+        "--input",
+        "b=2",
+        "--execution-id",
+        "p1\nn0 plus: succeeded",
+    ];
+    let out = run_from_file(root.path(), &store, &args);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert_eq!(
+        stderr(&out),
+        "error: invalid execution id `p1\\nn0 plus: succeeded`: use 1 to 128 ASCII letters, digits, `-`, `_` or \
+         `.`, not starting with `.`"
+    );
+    assert_eq!(stdout(&out), "");
+    assert_no_store(&store, "a run with a bad id");
+
+    // Looked up, such an id is an unknown execution, also shown on one line.
+    let out = run_from_file(root.path(), &store, &["show", "a\nb"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        stderr(&out),
+        format!("error: no execution `a\\nb` in {}", store.display())
+    );
+
+    // An id longer than 128 bytes is cut in the message.
+    let long = "i".repeat(200);
+    let out = run(
+        &store,
+        &[
+            "run",
+            "add",
+            "--input",
+            "a=1",
+            "--input",
+            "b=2",
+            "--execution-id",
+            &long,
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let expected = format!(
+        "error: invalid execution id `{}… (200 characters)`: use 1 to 128",
+        "i".repeat(64)
+    );
+    assert!(stderr(&out).starts_with(&expected), "{}", stderr(&out));
+    assert_no_store(&store, "a run with a long id");
+}
+
+#[test]
+fn a_huge_input_value_is_cut_in_its_error() {
+    let root = tempfile::tempdir().unwrap();
+    let store = root.path().join("store");
+    let huge = "x".repeat(1 << 20);
+    let a = format!("a={huge}");
+    let out = run_from_file(root.path(), &store, &["run", "add", "--input", &a, "--input", "b=1"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.len() < 300, "{} bytes: {}", err.len(), &err[..err.len().min(400)]);
+    assert_eq!(
+        err,
+        format!(
+            "error: input `a` of workflow `add` expects `u64`: invalid type: string \"{}…\" (1048576 characters), \
+             expected u64",
+            "x".repeat(64)
+        )
+    );
+
+    // As a JSON string, with escapes: the length counts the characters, not their escapes.
+    let quoted = format!("a=\"{}\"", "\\n".repeat(1 << 19));
+    let out = run_from_file(
+        root.path(),
+        &store,
+        &["run", "add", "--input", &quoted, "--input", "b=1"],
+    );
+    let err = stderr(&out);
+    assert_eq!(
+        err,
+        format!(
+            "error: input `a` of workflow `add` expects `u64`: invalid type: string \"{}…\" (524288 characters), \
+             expected u64",
+            "\\n".repeat(32)
+        )
+    );
+
+    // Cut on a character boundary: each `é` is two bytes.
+    let accents = format!("a={}", "é".repeat(300));
+    let out = run(&store, &["run", "add", "--input", &accents, "--input", "b=1"]);
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "error: input `a` of workflow `add` expects `u64`: invalid type: string \"{}…\" (300 characters), \
+             expected u64",
+            "é".repeat(64)
+        )
+    );
+
+    // A huge unknown input name, or a huge `--input` without a value, is cut too.
+    let name = format!("{huge}=1");
+    for (args, start) in [
+        (["run", "add", "--input", name.as_str()], "error: unknown input `xxxx"),
+        (["run", "add", "--input", huge.as_str()], "error: `--input xxxx"),
+    ] {
+        let out = run_from_file(root.path(), &store, &args);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2));
+        assert!(
+            err.len() < 300 && err.starts_with(start),
+            "{}",
+            &err[..err.len().min(400)]
+        );
+        assert!(err.contains("… (1048576 characters)"), "{err}");
+    }
+    assert_no_store(&store, "a huge input");
+}
+
+#[test]
+fn an_integer_out_of_range_is_called_too_large_or_too_small() {
+    let root = tempfile::tempdir().unwrap();
+    let store = root.path().join("store");
+    let cases = [
+        (
+            "add",
+            "a=99999999999999999999",
+            "input `a` of workflow `add` expects `u64`: 99999999999999999999 is too large (at most 18446744073709551615)",
+        ),
+        (
+            "add",
+            "a=18446744073709551616",
+            "input `a` of workflow `add` expects `u64`: 18446744073709551616 is too large (at most 18446744073709551615)",
+        ),
+        ("add", "a=-1", "input `a` of workflow `add` expects `u64`: -1 is too small (at least 0)"),
+        (
+            "negative",
+            "n=-99999999999999999999",
+            "input `n` of workflow `negative` expects `i64`: -99999999999999999999 is too small (at least \
+             -9223372036854775808)",
+        ),
+        (
+            "negative",
+            "n=9223372036854775808",
+            "input `n` of workflow `negative` expects `i64`: 9223372036854775808 is too large (at most \
+             9223372036854775807)",
+        ),
+        // A float for an integer input: not an integer, whatever its size.
+        (
+            "add",
+            "a=1.5",
+            "input `a` of workflow `add` expects `u64`: invalid type: floating point `1.5`, expected u64",
+        ),
+        (
+            "add",
+            "a=1e3",
+            "input `a` of workflow `add` expects `u64`: invalid type: floating point `1000.0`, expected u64",
+        ),
+        (
+            "negative",
+            "n=-2.5e30",
+            "input `n` of workflow `negative` expects `i64`: invalid type: floating point `-2.5e+30`, expected i64",
+        ),
+    ];
+    for (workflow, input, message) in cases {
+        let mut args = vec!["run", workflow, "--input", input];
+        if workflow == "add" {
+            args.extend(["--input", "b=1"]);
+        }
+        let out = run(&store, &args);
+        assert_eq!(out.status.code(), Some(2), "{input}");
+        assert_eq!(stderr(&out), format!("error: {message}"), "{input}");
+    }
+    assert_no_store(&store, "an input out of range");
+
+    // In range, both ends.
+    let out = run(&store, &["run", "negative", "--input", "n=-9223372036854775807"]);
+    assert_eq!(
+        (out.status.code(), stdout(&out)),
+        (Some(0), "9223372036854775807".to_owned())
+    );
+}
+
+#[test]
+fn show_lists_a_checkpoint_fallback_in_the_table_and_in_json() {
+    let store = tempfile::tempdir().unwrap();
+    let out = run(store.path(), &["run", "versioned", "--execution-id", "v1"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let ckpt = store.path().join("executions").join("v1").join("n0");
+    let found = versions(&ckpt);
+    assert_eq!(found.len(), 2, "{found:?}");
+    // Damage the newest version between the failed attempt and the resume.
+    let mut bytes = std::fs::read(&found[1]).unwrap();
+    *bytes.last_mut().unwrap() ^= 0xff;
+    std::fs::write(&found[1], bytes).unwrap();
+
+    let out = run(store.path(), &["resume", "v1"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout(&out), r#""first""#, "the resume fell back to the first version");
+
+    let message = format!(
+        "checkpoint {} is corrupted: checksum mismatch; resuming from the newest intact checkpoint, {}",
+        found[1].display(),
+        found[0].display()
+    );
+    let out = run(store.path(), &["show", "v1"]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = stdout(&out);
+    let (table, events) = text.split_once("\n\n").expect("events under the table");
+    assert!(
+        table.starts_with("execution v1 of `versioned`: succeeded\nNODE"),
+        "{text}"
+    );
+    assert_eq!(
+        events,
+        format!("execution: resumed: execution run again\nn0 attempt 2: checkpoint-fallback: {message}")
+    );
+
+    let out = run(store.path(), &["show", "v1", "--json"]);
+    let report: Json = serde_json::from_str(&stdout(&out)).unwrap();
+    let events = report["nodes"][0]["events"].as_array().unwrap();
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0]["kind"], "checkpoint-fallback");
+    assert_eq!(events[0]["attempt"], 2);
+    assert_eq!(events[0]["message"], message.as_str());
+    assert!(humantime::parse_rfc3339(events[0]["at"].as_str().unwrap()).is_ok());
+    let events = report["events"].as_array().unwrap();
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(
+        (&events[0]["kind"], &events[0]["attempt"]),
+        (&Json::from("resumed"), &Json::Null)
+    );
 }
