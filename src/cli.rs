@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
 use clap::{Parser, Subcommand, ValueEnum};
-use flyte_runtime::__private::Values;
+use flyte_runtime::__private::{escaped, shown, Values, SHOWN_CHARS};
 use flyte_runtime::{Error, Event, ExecutionReport, Graph, Literal, LocalRuntime, NodeReport, Status, Store, Workflow};
 use serde_json::{json, Value as Json};
 
@@ -560,21 +560,10 @@ fn parse_inputs(entry: &dyn Entry, pairs: &[String]) -> Result<Vec<String>, Fail
         .collect()
 }
 
-/// The runtime's rule for an execution id (it names a directory), checked here too so that a
-/// run refused for its id creates no store.
+/// The runtime's rule for an execution id, checked before the store is opened so that a run
+/// refused for its id creates no store.
 fn check_execution_id(id: &str) -> Result<(), Failure> {
-    let ok = (1..=128).contains(&id.len())
-        && !id.starts_with('.')
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
-    if ok {
-        return Ok(());
-    }
-    Err(Failure::usage(format!(
-        "invalid execution id `{}`: use 1 to 128 ASCII letters, digits, `-`, `_` or `.`, not starting with `.`",
-        shown(id)
-    )))
+    flyte_runtime::__private::check_execution_id(id).map_err(|e| Failure::usage(e.to_string()))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -633,31 +622,6 @@ fn integer_range(ty: &str) -> Option<(i128, u128)> {
 
 // ---------------------------------------------------------------------------------------------
 // Text a user gave, shown in a message
-
-/// At most this many characters of a value a user gave are echoed in a message.
-const SHOWN_CHARS: usize = 64;
-
-/// `text` as a one-line message shows it: control characters escaped, and cut after
-/// [`SHOWN_CHARS`] characters with an ellipsis and how long it was.
-fn shown(text: &str) -> String {
-    match text.char_indices().nth(SHOWN_CHARS) {
-        None => escaped(text),
-        Some((end, _)) => format!("{}… ({} characters)", escaped(&text[..end]), text.chars().count()),
-    }
-}
-
-/// `text` with its control characters (a newline, an escape) written as `\n`, `\u{1b}`.
-fn escaped(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if c.is_control() {
-            out.extend(c.escape_debug());
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
 
 /// A message on one line: its lines joined with spaces, any other control character escaped.
 fn one_line(message: &str) -> String {

@@ -1,6 +1,7 @@
 //! The live view of a run on the command line, fed by the runtime's `tracing` spans and events:
 //! each node waiting, running (with its attempt), done or failed, and when a checkpointing
-//! task last committed. On a terminal it is a set of redrawn lines (indicatif); otherwise one
+//! task last committed, with a line of its own for a checkpoint fallback or an interrupted
+//! attempt. On a terminal it is a set of redrawn lines (indicatif); otherwise one
 //! plain line per change of state on stderr, which logs and tests can read.
 
 use std::collections::BTreeMap;
@@ -142,6 +143,20 @@ impl Progress {
     }
 }
 
+impl Progress {
+    /// Something a node's state does not show, as a line of its own: above the redrawn lines
+    /// on a terminal.
+    fn note(&self, node: &str, task: Option<&str>, text: &str) {
+        let line = format!("{node} {}: {text}", task.unwrap_or("?"));
+        match &self.output {
+            Output::Lines => eprintln!("{line}"),
+            Output::Terminal(multi) => {
+                let _ = multi.println(line);
+            }
+        }
+    }
+}
+
 impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Progress {
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
         let mut ids = Ids::default();
@@ -171,22 +186,40 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Progress {
             return;
         };
         let Some(node) = node else { return };
-        let mut message = String::new();
-        struct Message<'a>(&'a mut String);
-        impl Visit for Message<'_> {
+        // Events are told apart by their `event` field, which the runtime keeps stable; their
+        // messages are prose and may be reworded.
+        #[derive(Default)]
+        struct Fields {
+            event: String,
+            warning: Option<String>,
+        }
+        impl Visit for Fields {
             fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-                if field.name() == "message" {
-                    *self.0 = format!("{value:?}");
+                if field.name() == "warning" {
+                    self.warning = Some(format!("{value:?}"));
+                }
+            }
+            fn record_str(&mut self, field: &Field, value: &str) {
+                match field.name() {
+                    "event" => self.event = value.to_owned(),
+                    "warning" => self.warning = Some(value.to_owned()),
+                    _ => {}
                 }
             }
         }
-        event.record(&mut Message(&mut message));
+        let mut fields = Fields::default();
+        event.record(&mut fields);
         let task = task.as_deref();
-        match message.as_str() {
-            "node succeeded" => self.set(&node, task, |row| row.state = State::Succeeded),
-            "outputs taken from the cache" => self.set(&node, task, |row| row.state = State::Cached),
-            "node failed" => self.set(&node, task, |row| row.state = State::Failed),
-            "checkpoint committed" => self.set(&node, task, |row| row.checkpoint = Some(SystemTime::now())),
+        match fields.event.as_str() {
+            "node_succeeded" => self.set(&node, task, |row| row.state = State::Succeeded),
+            "node_cached" => self.set(&node, task, |row| row.state = State::Cached),
+            "node_failed" => self.set(&node, task, |row| row.state = State::Failed),
+            "checkpoint_committed" => self.set(&node, task, |row| row.checkpoint = Some(SystemTime::now())),
+            "checkpoint_fallback" => {
+                let warning = fields.warning.unwrap_or_default();
+                self.note(&node, task, &format!("checkpoint fallback: {warning}"));
+            }
+            "attempt_interrupted" => self.note(&node, task, "its last attempt was interrupted (its process stopped)"),
             _ => {}
         }
     }

@@ -146,25 +146,10 @@ fn program() {
     std::process::exit(i32::from(status));
 }
 
-/// This test binary, to run the test `program` alone.
-fn harness() -> Command {
-    let mut cmd = Command::new(std::env::current_exe().unwrap());
-    cmd.args([
-        "program",
-        "--exact",
-        "--ignored",
-        "--nocapture",
-        "--quiet",
-        "--test-threads=1",
-    ])
-    .stdin(Stdio::null());
-    cmd
-}
-
 fn program_command(store: &Path, args: &[&str]) -> Command {
     let mut all = vec!["--store", store.to_str().unwrap()];
     all.extend_from_slice(args);
-    let mut cmd = harness();
+    let mut cmd = common::program_command();
     cmd.env(ARGS_VAR, all.join("\n"));
     cmd
 }
@@ -180,7 +165,7 @@ fn run_from_file(scratch: &Path, store: &Path, args: &[&str]) -> Output {
     all.extend_from_slice(args);
     let file = scratch.join("args.json");
     std::fs::write(&file, serde_json::to_vec(&all).unwrap()).unwrap();
-    harness().env(ARGS_FILE_VAR, &file).output().unwrap()
+    common::program_command().env(ARGS_FILE_VAR, &file).output().unwrap()
 }
 
 /// What the program printed, without the line the test harness prints before it runs.
@@ -798,6 +783,16 @@ fn show_lists_a_checkpoint_fallback_in_the_table_and_in_json() {
         found[1].display(),
         found[0].display()
     );
+    // The live view says so while it happens, between the attempt starting and succeeding.
+    let view = stderr(&out);
+    let lines: Vec<&str> = view.lines().collect();
+    let fallback = format!("n0 two_versions: checkpoint fallback: {message}");
+    let at = lines
+        .iter()
+        .position(|l| *l == fallback)
+        .unwrap_or_else(|| panic!("no `{fallback}` in:\n{view}"));
+    assert_eq!(lines[at - 1], "n0 two_versions: running (attempt 2)", "{view}");
+    assert_eq!(lines[at + 1], "n0 two_versions: succeeded", "{view}");
     let out = run(store.path(), &["show", "v1"]);
     assert_eq!(out.status.code(), Some(0));
     let text = stdout(&out);

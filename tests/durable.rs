@@ -263,8 +263,8 @@ fn ids_that_cannot_name_a_directory_are_refused() {
         }
         // Quoted on one line: control characters escaped, a long id cut short.
         let shown = match bad.len() {
-            129 => format!("{}... (129 characters)", &bad[..64]),
-            _ => bad.escape_debug().to_string(),
+            129 => format!("{}… (129 characters)", &bad[..64]),
+            _ => bad.replace('\t', "\\t").replace('\0', "\\0"),
         };
         assert!(
             err.to_string()
@@ -1325,5 +1325,82 @@ fn an_interruption_beyond_the_system_budget_fails_the_node_until_it_is_run_again
     assert_eq!(
         attempt_statuses(node(&done, "n0")),
         [Status::Interrupted, Status::Succeeded]
+    );
+}
+
+static COUNTED_CALLS: AtomicUsize = AtomicUsize::new(0);
+
+/// Fails every attempt; in the child process, dies in its second.
+#[task(retries = 2)]
+fn counted_step(ctx: &TaskContext) -> Result<u64, TaskError> {
+    if child_store().is_some() && ctx.attempt() == 2 {
+        std::process::exit(DIED);
+    }
+    COUNTED_CALLS.fetch_add(1, Ordering::SeqCst);
+    Err(TaskError::recoverable(format!("attempt {} failed", ctx.attempt())))
+}
+
+#[workflow]
+fn counted_wf() -> u64 {
+    counted_step()
+}
+
+#[test]
+fn a_failure_after_an_interruption_counts_attempts_and_interruptions_apart_across_the_resume() {
+    if let Some(store) = child_store() {
+        let _ = durable(&store).run_with_id("counted", counted_wf, ());
+        panic!("the child should have died in `counted_step`");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (status, printed) = run_child(
+        "a_failure_after_an_interruption_counts_attempts_and_interruptions_apart_across_the_resume",
+        &[(CHILD_STORE, dir.path())],
+    );
+    assert_eq!(status.code(), Some(DIED), "{status}\n{printed}");
+
+    // Attempt 1 failed in the child, attempt 2 died with it; this run makes attempts 3 and 4.
+    let err = durable(dir.path()).run_with_id("counted", counted_wf, ()).unwrap_err();
+    assert_eq!(COUNTED_CALLS.load(Ordering::SeqCst), 2);
+    let interrupted = "the process running this attempt stopped before it finished";
+    assert_eq!(
+        node_failure(&err).attempts,
+        [
+            recoverable(1, "attempt 1 failed"),
+            AttemptFailure {
+                attempt: 2,
+                kind: FailureKind::Interrupted,
+                cause: interrupted.into()
+            },
+            recoverable(3, "attempt 3 failed"),
+            recoverable(4, "attempt 4 failed"),
+        ]
+    );
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "workflow `counted_wf` failed (execution counted): node n0 (task `counted_step`) failed after 3 of 3 \
+             attempts (and 1 interrupted attempt, which do not count against retries); attempt 1: recoverable \
+             error: attempt 1 failed; attempt 2: interrupted: {interrupted}; attempt 3: recoverable error: attempt \
+             3 failed; attempt 4: recoverable error: attempt 4 failed"
+        )
+    );
+}
+
+#[test]
+fn a_lock_that_cannot_be_taken_is_named_as_the_file_it_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = durable(dir.path());
+    // Something that is not a file where the lock belongs.
+    let lock = dir.path().join("executions").join("locked").join("lock");
+    fs::create_dir_all(&lock).unwrap();
+    let err = rt.run_with_id("locked", id_wf, 1).unwrap_err();
+    match &err {
+        Error::Io { path, .. } => assert_eq!(path, &lock),
+        other => panic!("expected Error::Io, got {other:?}"),
+    }
+    assert!(
+        err.to_string()
+            .starts_with(&format!("cannot prepare {}: ", lock.display())),
+        "{err}"
     );
 }

@@ -5,7 +5,9 @@
 //! Each case runs this test binary again as a child process (the ignored `program` test, with
 //! the case in `FLYTEKIT_PANIC_CASE`) and reads what it printed.
 
-use std::process::{Command, Output, Stdio};
+mod common;
+
+use std::process::Output;
 
 use flytekit::{task, workflow, LocalRuntime};
 
@@ -62,18 +64,9 @@ fn payload(p: &(dyn std::any::Any + Send)) -> &str {
 }
 
 fn child(case: &str) -> Output {
-    Command::new(std::env::current_exe().unwrap())
-        .args([
-            "program",
-            "--exact",
-            "--ignored",
-            "--nocapture",
-            "--quiet",
-            "--test-threads=1",
-        ])
+    common::program_command()
         .env(CASE_VAR, case)
         .env("RUST_BACKTRACE", "1")
-        .stdin(Stdio::null())
         .output()
         .unwrap()
 }

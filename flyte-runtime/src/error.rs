@@ -100,16 +100,33 @@ impl fmt::Display for TaskError {
     }
 }
 
-/// A value quoted in a message: control characters escaped, so that it stays on one line,
-/// and cut short when long.
-pub(crate) fn shorten(value: &str) -> String {
-    const SHOWN: usize = 64;
-    let mut out: String = value.chars().take(SHOWN).flat_map(char::escape_debug).collect();
-    let total = value.chars().count();
-    if total > SHOWN {
-        out.push_str(&format!("... ({total} characters)"));
+/// `text` with its control characters (a newline, an escape) written as `\n`, `\u{1b}`, so that
+/// a message quoting it stays on one line.
+#[doc(hidden)]
+pub fn escaped(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_debug());
+        } else {
+            out.push(c);
+        }
     }
     out
+}
+
+/// How many characters of a value a user gave a message echoes.
+#[doc(hidden)]
+pub const SHOWN_CHARS: usize = 64;
+
+/// `text` as a one-line message quotes it: control characters escaped (see [`escaped`]), and
+/// cut after [`SHOWN_CHARS`] characters with an ellipsis and how long it was.
+#[doc(hidden)]
+pub fn shown(text: &str) -> String {
+    match text.char_indices().nth(SHOWN_CHARS) {
+        None => escaped(text),
+        Some((end, _)) => format!("{}… ({} characters)", escaped(&text[..end]), text.chars().count()),
+    }
 }
 
 impl fmt::Debug for TaskError {
@@ -496,8 +513,8 @@ pub enum Error {
     },
     /// An execution id that cannot name a directory.
     #[error(
-        "invalid execution id `{}`: use 1 to 128 letters, digits, `-`, `_` or `.`, not starting with `.`",
-        shorten(id)
+        "invalid execution id `{}`: use 1 to 128 ASCII letters, digits, `-`, `_` or `.`, not starting with `.`",
+        shown(id)
     )]
     InvalidExecutionId {
         /// The id given.

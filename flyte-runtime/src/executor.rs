@@ -191,7 +191,10 @@ impl LocalRuntime {
     }
 }
 
-fn check_execution_id(id: &str) -> Result<(), Error> {
+/// An execution id names a directory: 1 to 128 ASCII letters, digits, `-`, `_` or `.`, not
+/// starting with `.`.
+#[doc(hidden)]
+pub fn check_execution_id(id: &str) -> Result<(), Error> {
     let ok = (1..=128).contains(&id.len())
         && !id.starts_with('.')
         && id

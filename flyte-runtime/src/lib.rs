@@ -36,6 +36,8 @@ pub use writer::AsyncWriter;
 /// What the macros' generated code names. Not a stable API.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::error::{escaped, shown, SHOWN_CHARS};
+    pub use crate::executor::check_execution_id;
     pub use crate::graph::{map, map_some, on_failure, Callable, IntoOutput, OnFailure, Placeholders, Scope};
     pub use crate::value::{Many, One, Values};
 

@@ -46,17 +46,13 @@ impl ToSql for Status {
 
 impl FromSql for Status {
     fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
-        let text = value.as_str()?;
-        [
-            Status::Pending,
-            Status::Running,
-            Status::Succeeded,
-            Status::Failed,
-            Status::Interrupted,
-        ]
-        .into_iter()
-        .find(|s| s.as_str() == text)
-        .ok_or_else(|| unknown("status", text))
+        use Status::*;
+        by_name(
+            value,
+            "status",
+            [Pending, Running, Succeeded, Failed, Interrupted],
+            |s| s.as_str(),
+        )
     }
 }
 
@@ -84,22 +80,21 @@ impl ToSql for Kind {
 
 impl FromSql for Kind {
     fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
-        let text = value.as_str()?;
-        [
-            FailureKind::Recoverable,
-            FailureKind::NonRecoverable,
-            FailureKind::Panic,
-            FailureKind::Interrupted,
-            FailureKind::TimedOut,
-            FailureKind::Stopped,
-        ]
-        .into_iter()
-        .map(Kind)
-        .find(|k| k.as_str() == text)
-        .ok_or_else(|| unknown("failure kind", text))
+        use FailureKind::*;
+        let kinds = [Recoverable, NonRecoverable, Panic, Interrupted, TimedOut, Stopped].map(Kind);
+        by_name(value, "failure kind", kinds, |k| k.as_str())
     }
 }
 
-fn unknown(what: &str, text: &str) -> FromSqlError {
-    FromSqlError::Other(format!("an unknown {what} `{}`", crate::error::shorten(text)).into())
+/// The one of `all` whose name the column holds; any other text is an error saying what it is.
+fn by_name<T>(
+    value: ValueRef<'_>,
+    what: &str,
+    all: impl IntoIterator<Item = T>,
+    name: impl Fn(&T) -> &'static str,
+) -> FromSqlResult<T> {
+    let text = value.as_str()?;
+    all.into_iter()
+        .find(|t| name(t) == text)
+        .ok_or_else(|| FromSqlError::Other(format!("an unknown {what} `{}`", crate::error::shown(text)).into()))
 }
