@@ -230,10 +230,11 @@ pub use flyte_macros::task;
 pub use flyte_macros::workflow;
 
 pub use flyte_runtime::{
-    current_context, AsyncWriter, AttemptFailure, AttemptReport, Binding, CacheMode, Checkpoint, CheckpointError,
-    Error, Event, ExecutionReport, ExecutionSummary, FailureKind, FailurePolicy, Graph, IntoInput, Literal,
-    LocalRuntime, MapFailure, MapOptions, Node, NodeFailure, NodeReport, Promise, ResultExt, Status, StopReason, Store,
-    StoreError, Task, TaskContext, TaskError, TaskSpec, Value, ValueError, Workflow, WorkflowFailure,
+    current_context, AsyncWriter, AttemptFailure, AttemptReport, Binding, BranchSpec, CacheMode, Checkpoint,
+    CheckpointError, Comparison, Condition, Error, Event, ExecutionReport, ExecutionSummary, FailureKind,
+    FailurePolicy, Graph, IntoInput, Literal, LocalRuntime, MapFailure, MapOptions, Node, NodeFailure, NodeReport, Op,
+    Otherwise, Promise, Ran, ResultExt, Status, Step, StopReason, Store, StoreError, Task, TaskContext, TaskError,
+    TaskSpec, Value, ValueError, Workflow, WorkflowFailure,
 };
 
 #[doc(hidden)]

@@ -1,280 +1,266 @@
 //! The `#[workflow]` body: checked and rewritten in one walk, because the two need the same
 //! knowledge of which names are placeholders.
 //!
-//! The body runs once, to build the graph. A call `task(args)` becomes "add a node, get
-//! placeholders"; parameters and task outputs are placeholders; literals and constants pass
-//! through and become literal inputs. Anything that would need a value at build time (`if`,
-//! arithmetic, method calls on a placeholder, ...) is an error that says where to move it.
+//! The body is Rust that runs once, to build the graph. Values known then (literals, constants,
+//! loop counters, a `Vec` being filled) behave as Rust does: loops, iterator chains, closures and
+//! method calls on them are left as written. Only placeholders are special. A call `task(args)`,
+//! wherever it is (a loop, a closure), becomes "add a node, get placeholders"; `if` on a
+//! comparison of placeholders becomes a branch node; `vec![..]` of placeholders a list binding;
+//! `xs[0]` and nested tuple patterns parts of an output; `call(..).after(x)` an order without
+//! data. What would need a value while the graph is built (arithmetic, a method call or a loop
+//! over a placeholder, `match` on one, formatting one) is an error that says where to move it;
+//! what the walk cannot see, rustc's type checks and the runtime's `on_unimplemented` messages
+//! catch.
 
 use std::collections::HashSet;
 
-use proc_macro2::{Delimiter, Group, Ident, TokenStream, TokenTree};
+use proc_macro2::{Delimiter, Group, Ident, Span, TokenStream, TokenTree};
 use quote::{quote, quote_spanned, ToTokens};
-use syn::parse::discouraged::Speculative;
-use syn::parse::{ParseStream, Parser};
 use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
 use syn::visit::Visit;
-use syn::{BinOp, Block, Expr, ExprCall, Pat, Stmt, Token, Type};
+use syn::visit_mut::{self, VisitMut};
+use syn::{BinOp, Block, Expr, ExprCall, ExprIf, ExprMethodCall, Local, Pat, Stmt, Token, Type, UnOp};
 
+use crate::format::{captures, format_at, named_argument, not_formattable, FormatString};
 use crate::Errors;
 
 pub struct Body<'a> {
+    /// Names that hold a placeholder (or a tuple of them) here.
     placeholders: HashSet<String>,
+    /// Names that hold a closure: calling one is a call, not a task.
+    closures: HashSet<String>,
+    /// Inside a branch arm: the names declared in it, so that assigning a name outside it is
+    /// refused (a node in an arm may not run).
+    arm: Option<HashSet<String>>,
     scope: &'a Ident,
     errors: &'a mut Errors,
-}
-
-/// What an expression is once the graph is built.
-#[derive(PartialEq)]
-enum Kind {
-    /// A placeholder (or a tuple of them): a value that exists only at run time.
-    Placeholder,
-    /// A value known while the graph is built: a literal, a constant.
-    Constant,
+    temps: usize,
 }
 
 impl<'a> Body<'a> {
     pub fn new(params: impl IntoIterator<Item = String>, scope: &'a Ident, errors: &'a mut Errors) -> Self {
         Body {
             placeholders: params.into_iter().collect(),
+            closures: HashSet::new(),
+            arm: None,
             scope,
             errors,
+            temps: 0,
         }
     }
 
     /// The rewritten statements, and the tail expression (`()` if there is none).
     pub fn block(&mut self, block: &Block) -> (Vec<TokenStream>, TokenStream) {
-        let mut stmts = Vec::new();
-        let mut tail = None;
-        let last = block.stmts.len().saturating_sub(1);
-        for (i, stmt) in block.stmts.iter().enumerate() {
+        let mut stmts = self.stmts(block.stmts.clone());
+        let tail = match stmts.pop() {
+            Some(Stmt::Expr(e, None)) => e.to_token_stream(),
+            other => {
+                stmts.extend(other);
+                quote_spanned!(block.brace_token.span.close()=> ())
+            }
+        };
+        (stmts.iter().map(ToTokens::to_token_stream).collect(), tail)
+    }
+
+    fn stmts(&mut self, stmts: Vec<Stmt>) -> Vec<Stmt> {
+        let mut out = Vec::with_capacity(stmts.len());
+        let last = stmts.len().saturating_sub(1);
+        for (i, stmt) in stmts.into_iter().enumerate() {
             match stmt {
-                Stmt::Local(local) => stmts.push(self.local(local)),
-                Stmt::Expr(e, None) if i == last => tail = Some(self.expr(e).0),
-                Stmt::Expr(e, semi) => {
-                    let e = self.expr(e).0;
-                    stmts.push(quote!(#e #semi));
+                Stmt::Local(local) => out.extend(self.local(local)),
+                Stmt::Expr(mut e, mut semi) => {
+                    self.visit_expr_mut(&mut e);
+                    // An `if` statement may now be a branch, which has a value: drop it.
+                    if semi.is_none() && i != last && matches!(e, Expr::Verbatim(_)) {
+                        semi = Some(Token![;](Span::call_site()));
+                    }
+                    out.push(Stmt::Expr(e, semi));
                 }
                 Stmt::Item(item) => self.error(
-                    item,
+                    &item,
                     "items cannot be defined inside a #[workflow] body: define them outside the workflow",
                 ),
                 Stmt::Macro(m) => self.macro_error(&m.mac.path),
             }
         }
-        let tail = tail.unwrap_or_else(|| quote_spanned!(block.brace_token.span.close()=> ()));
-        (stmts, tail)
+        out
     }
 
-    fn local(&mut self, local: &syn::Local) -> TokenStream {
-        let Some(init) = &local.init else {
-            self.error(local, "a `let` in a #[workflow] needs a value: `let x = task(..);`");
-            return TokenStream::new();
+    /// A `let`: its value rewritten, its names recorded as placeholders or not, and nested
+    /// tuple patterns of a call's output taken apart (`let (a, (b, c)) = t(x);`).
+    fn local(&mut self, mut local: Local) -> Vec<Stmt> {
+        let Some(init) = &mut local.init else {
+            self.error(&local, "a `let` in a #[workflow] needs a value: `let x = task(..);`");
+            return Vec::new();
         };
         if let Some((_, diverge)) = &init.diverge {
-            self.error(
-                diverge,
-                "`let ... else` cannot test a placeholder: a #[workflow] body runs before any value exists",
-            );
+            if self.mentions_placeholder(&init.expr) {
+                self.error(
+                    diverge,
+                    "`let ... else` cannot test a placeholder: its value exists only when the workflow runs",
+                );
+            }
         }
-        let (value, kind) = self.expr(&init.expr);
+        let placeholder = self.is_placeholder(&init.expr);
+        let closure = matches!(&*init.expr, Expr::Closure(_));
+        let call = is_call(&init.expr);
+        let kinds = self.element_kinds(&local.pat, &init.expr);
+        self.visit_expr_mut(&mut init.expr);
+        if let Some((_, diverge)) = &mut init.diverge {
+            self.visit_expr_mut(diverge);
+        }
+
         let mut names = Vec::new();
-        self.pattern(&local.pat, &mut names);
-        for name in names {
-            if kind == Kind::Placeholder {
-                self.placeholders.insert(name);
-            } else {
-                self.placeholders.remove(&name);
+        pattern_names(&local.pat, &mut names);
+        for (i, name) in names.iter().enumerate() {
+            let is_placeholder = kinds.as_ref().map_or(placeholder, |k| k.get(i).copied().unwrap_or(false));
+            set(&mut self.placeholders, name, is_placeholder);
+            set(&mut self.closures, name, closure);
+            if let Some(arm) = &mut self.arm {
+                arm.insert(name.clone());
             }
         }
-        let pat = match &local.pat {
+        let mut extra = Vec::new();
+        if placeholder && call && has_nested_tuple(&local.pat) {
+            // The annotation would describe the whole value, not its parts: rustc still checks
+            // each part against the task's output type.
+            if let Pat::Type(typed) = &local.pat {
+                local.pat = (*typed.pat).clone();
+            }
+            self.split_nested(&mut local.pat, &mut extra);
+        } else if placeholder {
             // `let y: u64 = task(..)` reads naturally; what `y` holds is a `Promise<u64>`.
-            Pat::Type(typed) if kind == Kind::Placeholder => {
-                let (inner, ty) = (&typed.pat, promised(&typed.ty));
-                quote!(#inner: #ty)
+            if let Pat::Type(typed) = &mut local.pat {
+                let ty = promised(&typed.ty);
+                *typed.ty = syn::parse2(ty).unwrap_or_else(|_| (*typed.ty).clone());
             }
-            other => other.to_token_stream(),
+        }
+        let mut out = vec![Stmt::Local(local)];
+        out.extend(extra);
+        out
+    }
+
+    /// For `let (a, b) = (x, 3);`, whether each name is a placeholder, element by element; `None`
+    /// when the pattern and the value are not tuples of the same length.
+    fn element_kinds(&self, pat: &Pat, value: &Expr) -> Option<Vec<bool>> {
+        let (Pat::Tuple(p), Expr::Tuple(v)) = (strip_type(pat), value) else {
+            return None;
         };
-        quote!(let #pat = #value;)
+        if p.elems.len() != v.elems.len() {
+            return None;
+        }
+        let mut kinds = Vec::new();
+        for (pat, value) in p.elems.iter().zip(&v.elems) {
+            let mut names = Vec::new();
+            pattern_names(pat, &mut names);
+            kinds.extend(names.iter().map(|_| self.is_placeholder(value)));
+        }
+        Some(kinds)
     }
 
-    /// Names bound by a `let` pattern: a name, `_`, or tuples of those.
-    fn pattern(&mut self, pat: &Pat, names: &mut Vec<String>) {
-        match pat {
-            Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => names.push(p.ident.to_string()),
-            Pat::Wild(_) => {}
-            Pat::Tuple(t) => t.elems.iter().for_each(|p| self.pattern(p, names)),
-            Pat::Type(t) => self.pattern(&t.pat, names),
-            Pat::Paren(p) => self.pattern(&p.pat, names),
-            other => self.error(
-                other,
-                "only names and tuples of names can be bound in a #[workflow]: write `let x = task(..);` or `let (a, b) = task(..);`",
-            ),
+    /// Replaces each nested tuple pattern by a temporary, taken apart by a `let` of its own.
+    fn split_nested(&mut self, pat: &mut Pat, extra: &mut Vec<Stmt>) {
+        let Pat::Tuple(tuple) = pat else { return };
+        for elem in tuple.elems.iter_mut() {
+            let inner = strip_paren(elem).clone();
+            if !matches!(inner, Pat::Tuple(_)) {
+                continue;
+            }
+            let temp = Ident::new(&format!("__flytekit_part{}", self.temps), Span::mixed_site());
+            self.temps += 1;
+            *elem = syn::parse_quote!(#temp);
+            let mut inner = inner;
+            let mut deeper = Vec::new();
+            self.split_nested(&mut inner, &mut deeper);
+            let scope = self.scope;
+            extra.push(syn::parse_quote_spanned! {inner.span()=>
+                let #inner = ::flytekit::__private::Split::split(#temp, #scope);
+            });
+            extra.extend(deeper);
         }
     }
 
-    fn expr(&mut self, expr: &Expr) -> (TokenStream, Kind) {
-        match expr {
-            Expr::Call(call) => self.call(call),
-            Expr::Path(p) => {
-                let kind = match p.path.get_ident() {
-                    Some(id) if p.qself.is_none() && self.placeholders.contains(&id.to_string()) => Kind::Placeholder,
-                    _ => Kind::Constant,
-                };
-                (expr.to_token_stream(), kind)
-            }
-            Expr::Lit(_) => (expr.to_token_stream(), Kind::Constant),
-            Expr::Paren(p) => {
-                let (inner, kind) = self.expr(&p.expr);
-                (quote!((#inner)), kind)
-            }
-            Expr::Group(g) => self.expr(&g.expr),
-            Expr::Tuple(t) => {
-                let mut kind = Kind::Constant;
-                let elems: Vec<_> = t
-                    .elems
-                    .iter()
-                    .map(|e| {
-                        let (e, k) = self.expr(e);
-                        if k == Kind::Placeholder {
-                            kind = Kind::Placeholder;
-                        }
-                        e
-                    })
-                    .collect();
-                (quote!((#(#elems,)*)), kind)
-            }
-            Expr::If(e) => self.refuse(
-                &e.if_token,
-                "`if` cannot branch inside a #[workflow]: the body runs once to build the graph, before any task has produced a value; make the decision inside a task and return its result",
-            ),
-            Expr::Match(e) => self.refuse(
-                &e.match_token,
-                "`match` cannot branch inside a #[workflow]: the body runs once to build the graph, before any task has produced a value; match inside a task and return its result",
-            ),
-            Expr::ForLoop(e) => self.refuse(&e.for_token, LOOP),
-            Expr::While(e) => self.refuse(&e.while_token, LOOP),
-            Expr::Loop(e) => self.refuse(&e.loop_token, LOOP),
-            Expr::MethodCall(m) => self.refuse(
-                &m.method,
-                &format!(
-                    "method calls are not allowed in a #[workflow]: `.{}()` would run once while the graph is built, not when it executes; pass a literal as it is (`\"text\"` works where a `String` is expected), or call the method inside a task",
-                    m.method
-                ),
-            ),
-            Expr::Field(f) if self.mentions_placeholder(&f.base) => self.refuse(
-                &f.member,
-                "a placeholder has no fields while the graph is built: destructure a task's tuple output with `let (a, b) = task(..);`, or read the field inside a task",
-            ),
-            Expr::Binary(b) if self.mentions_placeholder(expr) => {
-                let op = b.op.to_token_stream();
-                let what = if is_comparison(&b.op) { "compare" } else { "do arithmetic on" };
-                self.refuse(
-                    &b.op,
-                    &format!("cannot {what} a placeholder with `{op}` in a #[workflow]: the value does not exist until the graph runs; do it inside a task that takes the value as an input"),
-                )
-            }
-            Expr::Unary(u) if self.mentions_placeholder(expr) => self.refuse(
-                &u.op,
-                &format!(
-                    "cannot apply `{}` to a placeholder in a #[workflow]: the value does not exist until the graph runs; do it inside a task",
-                    u.op.to_token_stream()
-                ),
-            ),
-            Expr::Try(t) => self.refuse(
-                &t.question_token,
-                "`?` has nothing to catch in a #[workflow]: errors happen in tasks, at run time, and the runtime reports them; remove the `?`",
-            ),
-            Expr::Return(r) => self.refuse(
-                &r.return_token,
-                "`return` is not allowed in a #[workflow]: end the body with the placeholders to return, as its final expression",
-            ),
-            Expr::Macro(m) => self.macro_value(&m.mac),
-            Expr::Closure(_) | Expr::Block(_) | Expr::Async(_) | Expr::Await(_) | Expr::Assign(_) | Expr::Unsafe(_) | Expr::Let(_) | Expr::Break(_) | Expr::Continue(_) | Expr::Yield(_) | Expr::Const(_) | Expr::TryBlock(_) => self.refuse(
-                expr,
-                "a #[workflow] body may only bind task outputs with `let`, call tasks and workflows, and return placeholders; move this code into a task",
-            ),
-            // Constants: literals, arrays, structs, casts, ranges, macros like `vec![..]`.
-            other => {
-                if self.mentions_placeholder(other) {
-                    self.refuse(
-                        other,
-                        "a placeholder cannot be used inside this expression: the value does not exist until the graph runs; pass it to a task as an input and build the value there",
-                    )
-                } else {
-                    self.check_constant(other);
-                    (other.to_token_stream(), Kind::Constant)
-                }
-            }
-        }
-    }
-
-    /// `task(args)` becomes a node; `Some(..)`, `Point(..)` stay constants; `Type::f(..)` is
-    /// refused, because it would run while the graph is built.
-    fn call(&mut self, call: &ExprCall) -> (TokenStream, Kind) {
+    /// `task(args)` becomes a node; `map(..)` a map node; `Some(x)` and `Type::f(..)` stay calls.
+    fn call(&mut self, call: &mut ExprCall) -> Option<Expr> {
         let Expr::Path(func) = &*call.func else {
-            return self.refuse(
-                &call.func,
-                "only tasks and workflows can be called in a #[workflow], by name: `task(..)`",
-            );
+            self.visit_call_args(call);
+            return None;
         };
         if func.path.is_ident("map") {
-            return self.map(call);
+            return Some(self.map(call));
         }
+        if func.path.is_ident("fail") {
+            self.error(
+                call,
+                "`fail(..)` ends a run from the final `else` of an `if` on a run-time value: `if x > 0 { task(x) } else { fail(\"x must be positive\") }`",
+            );
+            return None;
+        }
+        let local_closure = func.path.get_ident().is_some_and(|id| self.closures.contains(&id.to_string()));
         match call_kind(&func.path) {
+            _ if local_closure => {
+                self.visit_call_args(call);
+                None
+            }
             CallKind::Constructor => {
-                if call.args.iter().any(|a| self.mentions_placeholder(a)) {
-                    return self.refuse(
+                let is_some = func.path.is_ident("Some");
+                if !is_some && call.args.iter().any(|a| self.mentions_placeholder(a) || self.contains_task_call(a)) {
+                    self.error(
                         call,
                         "a placeholder cannot be wrapped in a value while the graph is built: have the task take the inner value, or build the value inside a task",
                     );
                 }
-                for arg in &call.args {
-                    self.check_constant(arg);
-                }
-                return (call.to_token_stream(), Kind::Constant);
+                self.visit_call_args(call);
+                None
             }
+            // A function of a type (`Vec::new()`, `String::from(..)`) runs while the graph is built.
             CallKind::Associated => {
-                let name = func.path.to_token_stream().to_string().replace(' ', "");
-                return self.refuse(
-                    func,
-                    &format!("`{name}(..)` is not a task: it would run once while the graph is built, not when the workflow executes; pass a literal instead (`\"text\"` for a `String`, `vec![..]` for a `Vec`), or compute the value inside a task"),
-                );
+                self.visit_call_args(call);
+                None
             }
-            CallKind::Task => {}
+            CallKind::Task => {
+                self.visit_call_args(call);
+                let scope = self.scope;
+                let func = &call.func;
+                let span = func.span();
+                let method = Ident::new("call", span);
+                let args = &call.args;
+                // The user's parentheses, so that rustc's "provide the argument" fix lands in them.
+                let mut group = Group::new(Delimiter::Parenthesis, quote!(#args));
+                group.set_span(call.paren_token.span.join());
+                Some(Expr::Verbatim(quote_spanned! {span=>
+                    ::flytekit::__private::binder(&#func, #scope).#method #group
+                }))
+            }
         }
-        let args: Vec<_> = call.args.iter().map(|a| self.expr(a).0).collect();
-        let scope = self.scope;
-        let span = func.span();
-        let method = Ident::new("call", span);
-        // The user's parentheses, so that rustc's "provide the argument" fix lands in them.
-        let mut args = Group::new(Delimiter::Parenthesis, quote!(#(#args),*));
-        args.set_span(call.paren_token.span.join());
-        let out = quote_spanned! {span=>
-            ::flytekit::__private::binder(&#func, #scope).#method #args
-        };
-        (out, Kind::Placeholder)
+    }
+
+    fn visit_call_args(&mut self, call: &mut ExprCall) {
+        for arg in call.args.iter_mut() {
+            self.visit_expr_mut(arg);
+        }
     }
 
     /// `map(task, list, concurrency = 4, min_success_ratio = 0.9)`: one node that runs `task`
-    /// on every element of `list`. The options are written as assignments, like flytekit's
-    /// keyword arguments; a `min_success_ratio` makes the output `Vec<Option<T>>`, since failed
-    /// elements have no value.
-    fn map(&mut self, call: &ExprCall) -> (TokenStream, Kind) {
+    /// (or a workflow) on every element of `list`. The options are written as assignments, like
+    /// flytekit's keyword arguments; a `min_success_ratio` makes the output `Vec<Option<T>>`,
+    /// since failed elements have no value.
+    fn map(&mut self, call: &mut ExprCall) -> Expr {
         const USAGE: &str =
             "write `map(task, list)`, optionally followed by `concurrency = 4` and `min_success_ratio = 0.9`";
-        let mut args = call.args.iter();
+        let mut args = call.args.iter_mut();
         let (Some(task), Some(list)) = (args.next(), args.next()) else {
             return self.refuse(call, &format!("`map` needs a task and a list: {USAGE}"));
         };
-        let Expr::Path(task_path) = task else {
+        let Expr::Path(task_path) = task.clone() else {
             return self.refuse(
                 task,
-                &format!("the first argument of `map` is a #[task], by name: {USAGE}"),
+                &format!("the first argument of `map` is a #[task] or a #[workflow], by name: {USAGE}"),
             );
         };
-        let (list, _) = self.expr(list);
+        self.visit_expr_mut(list);
+        let list = list.clone();
         let mut concurrency: Option<TokenStream> = None;
         let mut ratio: Option<TokenStream> = None;
         for option in args {
@@ -320,22 +306,193 @@ impl<'a> Body<'a> {
             Some(n) => quote!(::core::option::Option::Some(#n)),
             None => quote!(::core::option::Option::None),
         };
-        let out = match ratio {
+        Expr::Verbatim(match ratio {
             Some(r) => quote_spanned! {span=>
                 ::flytekit::__private::map_some(&#task_path, #scope, #list, #concurrency, #r)
             },
             None => quote_spanned! {span=>
                 ::flytekit::__private::map(&#task_path, #scope, #list, #concurrency)
             },
+        })
+    }
+
+    /// `call(..).after(deps)`: the nodes the call adds run after those of `deps`. The deps are
+    /// evaluated first, so that a call among them comes before the mark.
+    fn after(&mut self, m: &mut ExprMethodCall) -> Expr {
+        self.visit_expr_mut(&mut m.receiver);
+        for arg in m.args.iter_mut() {
+            self.visit_expr_mut(arg);
+        }
+        if m.args.len() != 1 {
+            return self.refuse(
+                &m.method,
+                "`.after(..)` takes one argument: what an earlier call returned (`second().after(a)`), or a tuple of them (`.after((a, b))`)",
+            );
+        }
+        let (scope, receiver, deps) = (self.scope, &m.receiver, &m.args[0]);
+        let (mark, value, before) = (
+            Ident::new("__flytekit_mark", Span::mixed_site()),
+            Ident::new("__flytekit_value", Span::mixed_site()),
+            Ident::new("__flytekit_deps", Span::mixed_site()),
+        );
+        Expr::Verbatim(quote_spanned! {m.method.span()=>
+            {
+                let #before = #deps;
+                let #mark = #scope.mark();
+                let #value = #receiver;
+                ::flytekit::__private::after(#scope, #mark, #value, #before)
+            }
+        })
+    }
+
+    /// `if` on a run-time value: a branch node. Each arm builds its own nodes, which run only if
+    /// the arm is taken; all arms yield placeholders of the same types (rustc checks).
+    fn branch(&mut self, top: &ExprIf) -> Expr {
+        let mut cases = Vec::new();
+        let mut otherwise = None;
+        let mut current = top.clone();
+        loop {
+            cases.push((current.cond, current.then_branch));
+            match current.else_branch {
+                None => break,
+                Some((_, e)) => match *e {
+                    Expr::If(next) => current = next,
+                    Expr::Block(b) => {
+                        otherwise = Some(b.block);
+                        break;
+                    }
+                    other => {
+                        otherwise = Some(syn::parse_quote!({ #other }));
+                        break;
+                    }
+                },
+            }
+        }
+        let scope = self.scope;
+        // Every condition first: a task call in one is a node before the branch, whichever case
+        // is taken, as it would be in Flyte.
+        let mut conditions = Vec::new();
+        let mut chain = quote_spanned!(top.if_token.span=> ::flytekit::__private::Branch::new(#scope));
+        for (i, (cond, block)) in cases.into_iter().enumerate() {
+            let condition = self.condition(&cond);
+            let temp = Ident::new(&format!("__flytekit_condition{i}"), Span::mixed_site());
+            conditions.push(quote!(let #temp = #condition;));
+            let arm = self.arm(block);
+            chain = quote_spanned!(cond.span()=> #chain.when(#temp, || #arm));
+        }
+        let end = match otherwise {
+            None => quote_spanned!(top.if_token.span=> #chain.end()),
+            Some(block) => match fail_message(&block) {
+                Some(mut message) => {
+                    self.visit_expr_mut(&mut message);
+                    quote_spanned!(message.span()=> #chain.fail(#message))
+                }
+                None => {
+                    let span = block.brace_token.span.join();
+                    let arm = self.arm(block);
+                    quote_spanned!(span=> #chain.otherwise(|| #arm))
+                }
+            },
         };
-        (out, Kind::Placeholder)
+        Expr::Verbatim(quote!({ #(#conditions)* #end }))
+    }
+
+    /// A branch arm: a block of its own, whose names stay inside it.
+    fn arm(&mut self, mut block: Block) -> TokenStream {
+        let outer = self.arm.replace(HashSet::new());
+        self.visit_block_mut(&mut block);
+        self.arm = outer;
+        block.to_token_stream()
+    }
+
+    /// A branch condition, as Flyte's conditions can say it: comparisons of placeholders and
+    /// literals joined by `&&` and `||`, or a `bool` placeholder alone.
+    fn condition(&mut self, cond: &Expr) -> TokenStream {
+        let scope = self.scope;
+        match cond {
+            Expr::Paren(p) => self.condition(&p.expr),
+            Expr::Group(g) => self.condition(&g.expr),
+            Expr::Binary(b) if matches!(b.op, BinOp::And(_) | BinOp::Or(_)) => {
+                let (left, right) = (self.condition(&b.left), self.condition(&b.right));
+                let join = Ident::new(if matches!(b.op, BinOp::And(_)) { "and" } else { "or" }, b.op.span());
+                quote!(::flytekit::__private::Condition::#join(#left, #right))
+            }
+            Expr::Binary(b) if is_comparison(&b.op) => {
+                let (left, right) = (self.operand(&b.left), self.operand(&b.right));
+                let op = Ident::new(comparison_name(&b.op), b.op.span());
+                quote_spanned! {b.op.span()=>
+                    ::flytekit::__private::compare(#scope, #left, ::flytekit::__private::Op::#op, #right)
+                }
+            }
+            Expr::Unary(u) if matches!(u.op, UnOp::Not(_)) => {
+                self.error(
+                    &u.op,
+                    "Flyte's conditions have no `!`: compare instead (`x == false`, or `<` for `>=`)",
+                );
+                quote!(::flytekit::__private::Condition::never())
+            }
+            Expr::Let(l) => {
+                self.error(
+                    &l.let_token,
+                    "`if let` cannot test a run-time value: compare it instead (`x == 3`), which becomes a branch node",
+                );
+                quote!(::flytekit::__private::Condition::never())
+            }
+            other => {
+                let operand = self.operand(other);
+                quote_spanned!(other.span()=> ::flytekit::__private::truthy(#scope, #operand))
+            }
+        }
+    }
+
+    /// One side of a comparison: a placeholder (a name, a call, a part), or a value known while
+    /// the graph is built.
+    fn operand(&mut self, e: &Expr) -> TokenStream {
+        let allowed = match e {
+            Expr::Path(_) | Expr::Lit(_) | Expr::Call(_) | Expr::Index(_) | Expr::Paren(_) | Expr::Group(_) => true,
+            Expr::Field(f) => matches!(f.member, syn::Member::Unnamed(_)),
+            Expr::Unary(u) => matches!(u.op, UnOp::Neg(_)) && matches!(&*u.expr, Expr::Lit(_)),
+            Expr::Reference(r) => matches!(&*r.expr, Expr::Lit(_)),
+            _ => !self.mentions_placeholder(e) && !self.contains_task_call(e),
+        };
+        if !allowed {
+            self.error(
+                e,
+                "a branch condition compares task outputs, workflow inputs and values known while the graph is built, with `==`, `!=`, `<`, `<=`, `>` or `>=`, joined by `&&` and `||` (or takes a `bool` output alone), as Flyte's conditions do: compute this in a task and compare its output",
+            );
+            return quote!(());
+        }
+        let mut e = e.clone();
+        self.visit_expr_mut(&mut e);
+        e.to_token_stream()
+    }
+
+    /// `vec![..]` with a placeholder or a call in it: a list binding, whose items may mix
+    /// placeholders and literals (`vec![double(x), 1]`).
+    fn placeholder_vec(&mut self, mac: &syn::Macro) -> Option<Expr> {
+        if !mac.path.is_ident("vec") {
+            return None;
+        }
+        let items = mac
+            .parse_body_with(Punctuated::<Expr, Token![,]>::parse_terminated)
+            .ok()?;
+        if !items.iter().any(|e| self.mentions_placeholder(e) || self.contains_task_call(e)) {
+            return None;
+        }
+        let scope = self.scope;
+        let mut list = quote_spanned!(mac.path.span()=> ::flytekit::__private::List::new(#scope));
+        for mut item in items {
+            self.visit_expr_mut(&mut item);
+            list = quote_spanned!(item.span()=> #list.push(#item));
+        }
+        Some(Expr::Verbatim(list))
     }
 
     /// `vec![..]`, `format!(..)`: a constant, checked like any other, when its body parses as
     /// expressions; otherwise refused only if it names a placeholder. A formatting macro must
     /// not format a placeholder, whether its format string captures it (`{x:?}`) or it is an
     /// argument (`"{}", x` or `n = x`).
-    fn macro_value(&mut self, mac: &syn::Macro) -> (TokenStream, Kind) {
+    fn macro_value(&mut self, mac: &syn::Macro) {
         let exprs = mac
             .parse_body_with(Punctuated::<Expr, Token![,]>::parse_terminated)
             .map(|list| list.into_iter().collect::<Vec<_>>())
@@ -383,7 +540,6 @@ impl<'a> Body<'a> {
                 self.check_nested_macros(mac.tokens.clone());
             }
         }
-        (mac.to_token_stream(), Kind::Constant)
     }
 
     /// A format string must not capture a placeholder: `format!("{x:?}")` would format the
@@ -430,9 +586,9 @@ impl<'a> Body<'a> {
         }
     }
 
-    fn refuse(&mut self, tokens: &dyn ToTokens, message: &str) -> (TokenStream, Kind) {
+    fn refuse(&mut self, tokens: &dyn ToTokens, message: &str) -> Expr {
         self.error(tokens, message);
-        (quote!(()), Kind::Constant)
+        Expr::Verbatim(quote!(()))
     }
 
     fn error(&mut self, tokens: &dyn ToTokens, message: &str) {
@@ -445,6 +601,39 @@ impl<'a> Body<'a> {
             path,
             &format!("`{name}!` would run once, while the graph is built, not when the workflow executes: call it inside a task"),
         );
+    }
+
+    /// Whether `expr` is, as written, a placeholder or a tuple of them: a name holding one, a
+    /// task or workflow call, a map, a branch, a part of one.
+    fn is_placeholder(&self, expr: &Expr) -> bool {
+        match expr {
+            Expr::Path(p) => p
+                .path
+                .get_ident()
+                .is_some_and(|id| p.qself.is_none() && self.placeholders.contains(&id.to_string())),
+            Expr::Call(c) => match &*c.func {
+                Expr::Path(f) => {
+                    let closure = f.path.get_ident().is_some_and(|id| self.closures.contains(&id.to_string()));
+                    !closure && (f.path.is_ident("map") || call_kind(&f.path) == CallKind::Task)
+                }
+                _ => false,
+            },
+            Expr::Paren(p) => self.is_placeholder(&p.expr),
+            Expr::Group(g) => self.is_placeholder(&g.expr),
+            Expr::Tuple(t) => t.elems.iter().any(|e| self.is_placeholder(e)),
+            Expr::If(i) if self.is_run_time(&i.cond) => true,
+            Expr::If(i) => block_tail(&i.then_branch).is_some_and(|e| self.is_placeholder(e)),
+            Expr::Block(b) => block_tail(&b.block).is_some_and(|e| self.is_placeholder(e)),
+            Expr::MethodCall(m) if m.method == "after" => self.is_placeholder(&m.receiver),
+            Expr::Index(i) => self.is_placeholder(&i.expr),
+            Expr::Field(f) => matches!(f.member, syn::Member::Unnamed(_)) && self.is_placeholder(&f.base),
+            _ => false,
+        }
+    }
+
+    /// Whether an `if` on `cond` is decided when the workflow runs: it reads a placeholder.
+    fn is_run_time(&self, cond: &Expr) -> bool {
+        self.mentions_placeholder(cond) || self.contains_task_call(cond)
     }
 
     fn mentions_placeholder(&self, expr: &Expr) -> bool {
@@ -470,13 +659,36 @@ impl<'a> Body<'a> {
         finder.found
     }
 
+    /// Whether `expr` calls a task or workflow (or maps one) anywhere, closures included.
+    fn contains_task_call(&self, expr: &Expr) -> bool {
+        struct Finder<'b> {
+            closures: &'b HashSet<String>,
+            found: bool,
+        }
+        impl<'ast> Visit<'ast> for Finder<'_> {
+            fn visit_expr_call(&mut self, c: &'ast ExprCall) {
+                if let Expr::Path(p) = &*c.func {
+                    let closure = p.path.get_ident().is_some_and(|id| self.closures.contains(&id.to_string()));
+                    self.found |= !closure && call_kind(&p.path) == CallKind::Task;
+                }
+                syn::visit::visit_expr_call(self, c);
+            }
+        }
+        let mut finder = Finder {
+            closures: &self.closures,
+            found: false,
+        };
+        finder.visit_expr(expr);
+        finder.found
+    }
+
     fn tokens_mention_placeholder(&self, tokens: TokenStream) -> bool {
         tokens_mention(&self.placeholders, tokens)
     }
 
-    /// An expression that stays as written, a constant, is still checked: a task call nested
-    /// in it (`[task(x), 1]`) would be a node whose placeholder is then used as a value, and a
-    /// formatting macro in it (`Some(format!("{x}"))`) must not capture a placeholder.
+    /// An expression inside a macro that stays as written is still checked: a task call nested
+    /// in it would be a node whose placeholder is then used as a value, and a formatting macro
+    /// in it (`Some(format!("{x}"))`) must not capture a placeholder.
     fn check_constant(&mut self, expr: &Expr) {
         #[derive(Default)]
         struct Nested {
@@ -499,7 +711,7 @@ impl<'a> Body<'a> {
         for c in nested.calls {
             self.error(
                 &c,
-                "a task's output can only be passed directly as an argument, bound with `let`, or returned: it cannot be put inside another value",
+                "a task's output can only be passed as an argument, bound with `let`, put in a `vec![..]`, or returned: it cannot be put inside another macro's value",
             );
         }
         for m in nested.macros {
@@ -507,170 +719,235 @@ impl<'a> Body<'a> {
             self.check_nested_macros(m.tokens);
         }
     }
+
+    /// A name bound by a pattern inside `f` (a closure's parameters, a loop's pattern) is a
+    /// value of that construct, not whatever placeholder had the name outside.
+    fn shadowed(&mut self, pats: &[&Pat], f: impl FnOnce(&mut Self)) {
+        let saved = (self.placeholders.clone(), self.closures.clone());
+        let mut names = Vec::new();
+        for pat in pats {
+            pattern_names(pat, &mut names);
+        }
+        for name in &names {
+            self.placeholders.remove(name);
+            self.closures.remove(name);
+            if let Some(arm) = &mut self.arm {
+                arm.insert(name.clone());
+            }
+        }
+        f(self);
+        (self.placeholders, self.closures) = saved;
+    }
+}
+
+impl VisitMut for Body<'_> {
+    fn visit_block_mut(&mut self, block: &mut Block) {
+        let saved = (self.placeholders.clone(), self.closures.clone());
+        let stmts = std::mem::take(&mut block.stmts);
+        block.stmts = self.stmts(stmts);
+        (self.placeholders, self.closures) = saved;
+    }
+
+    fn visit_expr_mut(&mut self, expr: &mut Expr) {
+        let replacement = match expr {
+            Expr::Call(call) => self.call(call),
+            Expr::MethodCall(m) if m.method == "after" => Some(self.after(m)),
+            Expr::MethodCall(m) if self.is_placeholder(&m.receiver) => Some(self.refuse(
+                &m.method,
+                &format!(
+                    "a placeholder has no methods while the graph is built: `.{}()` would need its value, which exists only when the workflow runs; pass it to a task and call the method there (`.after(..)` orders two calls)",
+                    m.method
+                ),
+            )),
+            Expr::If(i) if self.is_run_time(&i.cond) => Some(self.branch(i)),
+            Expr::Match(m) if self.is_run_time(&m.expr) => Some(self.refuse(
+                &m.match_token,
+                "`match` cannot branch on a run-time value: use `if` / `else if` on comparisons (they become a branch node), or match inside a task and return its result",
+            )),
+            Expr::ForLoop(f) if self.is_placeholder(&f.expr) => Some(self.refuse(
+                &f.expr,
+                "`for` cannot iterate over a placeholder: its elements exist only when the workflow runs. Run a task (or a workflow) once per element with `map(task, list)`, or shape the graph from run-time values in a #[dynamic] workflow",
+            )),
+            Expr::ForLoop(f) => {
+                self.visit_expr_mut(&mut f.expr);
+                let pat = (*f.pat).clone();
+                self.shadowed(&[&pat], |body| body.visit_block_mut(&mut f.body));
+                None
+            }
+            Expr::While(w) if self.is_run_time(&w.cond) => Some(self.refuse(
+                &w.while_token,
+                "`while` cannot loop on a run-time value: the body runs once to build the graph. Use `map(task, list)` to run a task per element, or a #[dynamic] workflow to shape the graph from run-time values",
+            )),
+            Expr::Closure(c) => {
+                let pats: Vec<Pat> = c.inputs.iter().cloned().collect();
+                let refs: Vec<&Pat> = pats.iter().collect();
+                self.shadowed(&refs, |body| body.visit_expr_mut(&mut c.body));
+                None
+            }
+            Expr::Index(i) if self.is_placeholder(&i.expr) => {
+                self.visit_expr_mut(&mut i.expr);
+                self.visit_expr_mut(&mut i.index);
+                let (scope, base, index) = (self.scope, &i.expr, &i.index);
+                Some(Expr::Verbatim(quote_spanned! {i.bracket_token.span.join()=>
+                    ::flytekit::__private::Index::index(#base, #scope, #index)
+                }))
+            }
+            Expr::Field(f) if matches!(f.member, syn::Member::Named(_)) && self.is_placeholder(&f.base) => {
+                Some(self.refuse(
+                    &f.member,
+                    "a placeholder has no fields while the graph is built: destructure a task's tuple output with `let (a, b) = task(..);`, or read the field inside a task",
+                ))
+            }
+            Expr::Binary(b) if self.is_placeholder(&b.left) || self.is_placeholder(&b.right) => {
+                let op = b.op.to_token_stream();
+                let message = if is_comparison(&b.op) {
+                    format!("a placeholder can be compared with `{op}` only in the condition of an `if`, which becomes a branch node: its value does not exist while the graph is built; to pass the comparison on, compute it in a task")
+                } else {
+                    format!("cannot do arithmetic on a placeholder with `{op}` in a #[workflow]: the value does not exist until the graph runs; do it inside a task that takes the value as an input")
+                };
+                Some(self.refuse(&b.op, &message))
+            }
+            Expr::Unary(u) if self.is_placeholder(&u.expr) => Some(self.refuse(
+                &u.op,
+                &format!(
+                    "cannot apply `{}` to a placeholder in a #[workflow]: the value does not exist until the graph runs; do it inside a task",
+                    u.op.to_token_stream()
+                ),
+            )),
+            Expr::Assign(a) => {
+                if let (Some(arm), Expr::Path(p)) = (&self.arm, &*a.left) {
+                    if let Some(name) = p.path.get_ident().map(ToString::to_string) {
+                        if !arm.contains(&name) {
+                            self.error(
+                                &a.left,
+                                &format!("a branch arm cannot assign `{name}`, which is outside it: the arm's nodes run only if it is taken. Make the value the arm's result instead: `let {name} = if .. {{ task({name}) }} else {{ {name} }};`"),
+                            );
+                        }
+                    }
+                }
+                self.visit_expr_mut(&mut a.right);
+                None
+            }
+            Expr::Struct(_) if self.mentions_placeholder(expr) || self.contains_task_call(expr) => Some(self.refuse(
+                expr,
+                "a placeholder cannot be put inside a struct while the graph is built: the value does not exist until the graph runs; pass it to a task as an input and build the struct there",
+            )),
+            Expr::Macro(m) => match self.placeholder_vec(&m.mac) {
+                Some(list) => Some(list),
+                None => {
+                    let mac = m.mac.clone();
+                    self.macro_value(&mac);
+                    None
+                }
+            },
+            Expr::Try(t) => Some(self.refuse(
+                &t.question_token,
+                "`?` has nothing to catch in a #[workflow]: errors happen in tasks, at run time, and the runtime reports them; remove the `?`",
+            )),
+            Expr::Return(r) => Some(self.refuse(
+                &r.return_token,
+                "`return` is not allowed in a #[workflow]: end the body with the placeholders to return, as its final expression",
+            )),
+            Expr::Let(l) if self.mentions_placeholder(&l.expr) => Some(self.refuse(
+                &l.let_token,
+                "`if let` cannot test a placeholder: its value exists only when the workflow runs; compare it instead (`x == 3`), which becomes a branch node",
+            )),
+            Expr::Async(_) | Expr::Await(_) | Expr::Unsafe(_) | Expr::Yield(_) | Expr::Const(_) | Expr::TryBlock(_) => {
+                Some(self.refuse(
+                    expr,
+                    "a #[workflow] body builds the graph: `async`, `.await`, `unsafe` and `const` blocks belong inside a task",
+                ))
+            }
+            _ => {
+                visit_mut::visit_expr_mut(self, expr);
+                None
+            }
+        };
+        if let Some(replacement) = replacement {
+            *expr = replacement;
+        }
+    }
+}
+
+/// The message of a branch's final `else` that only fails the run: `else { fail("..") }`.
+fn fail_message(block: &Block) -> Option<Expr> {
+    let [Stmt::Expr(Expr::Call(call), _)] = &block.stmts[..] else {
+        return None;
+    };
+    let Expr::Path(p) = &*call.func else { return None };
+    let is_fail = p.path.is_ident("fail")
+        || p.path.segments.len() == 2 && p.path.segments[0].ident == "flytekit" && p.path.segments[1].ident == "fail";
+    match (is_fail, call.args.len()) {
+        (true, 1) => call.args.first().cloned(),
+        _ => None,
+    }
+}
+
+fn block_tail(block: &Block) -> Option<&Expr> {
+    match block.stmts.last() {
+        Some(Stmt::Expr(e, None)) => Some(e),
+        _ => None,
+    }
+}
+
+/// Whether the value is a call's output, whose tuple slots a nested pattern takes apart.
+fn is_call(expr: &Expr) -> bool {
+    match expr {
+        Expr::Call(_) | Expr::If(_) => true,
+        Expr::MethodCall(m) => m.method == "after" && is_call(&m.receiver),
+        Expr::Paren(p) => is_call(&p.expr),
+        _ => false,
+    }
+}
+
+fn has_nested_tuple(pat: &Pat) -> bool {
+    match strip_type(pat) {
+        Pat::Tuple(t) => t
+            .elems
+            .iter()
+            .any(|p| matches!(strip_paren(p), Pat::Tuple(_))),
+        _ => false,
+    }
+}
+
+fn strip_type(pat: &Pat) -> &Pat {
+    match pat {
+        Pat::Type(t) => &t.pat,
+        other => other,
+    }
+}
+
+fn strip_paren(pat: &Pat) -> &Pat {
+    match pat {
+        Pat::Paren(p) => &p.pat,
+        other => other,
+    }
+}
+
+/// The names a pattern binds.
+fn pattern_names(pat: &Pat, names: &mut Vec<String>) {
+    struct Names<'n>(&'n mut Vec<String>);
+    impl<'ast> Visit<'ast> for Names<'_> {
+        fn visit_pat_ident(&mut self, p: &'ast syn::PatIdent) {
+            self.0.push(p.ident.to_string());
+            syn::visit::visit_pat_ident(self, p);
+        }
+        // A path in a pattern (`None`, `Kind::A`) binds nothing; a type holds no names.
+        fn visit_type(&mut self, _: &'ast Type) {}
+    }
+    Names(names).visit_pat(pat);
+}
+
+fn set(names: &mut HashSet<String>, name: &str, member: bool) {
+    if member {
+        names.insert(name.to_owned());
+    } else {
+        names.remove(name);
+    }
 }
 
 fn macro_name(path: &syn::Path) -> String {
     path.segments.last().map(|s| s.ident.to_string()).unwrap_or_default()
-}
-
-/// The message for a placeholder that a formatting macro would format (or check).
-fn not_formattable(placeholder: Option<&str>, macro_name: &str, verb: &str) -> String {
-    let (subject, it) = match placeholder {
-        Some(name) => (format!("`{name}` is a placeholder for"), format!("`{name}`")),
-        None => ("a placeholder stands for".to_string(), "it".to_string()),
-    };
-    format!("{subject} a value that exists only when the workflow runs: `{macro_name}!` cannot {verb} it while the graph is built; pass {it} to a #[task] and {verb} it there")
-}
-
-/// Where a formatting macro's format string is among its comma-separated arguments.
-#[derive(Clone, Copy)]
-enum FormatAt {
-    Arg(usize),
-    /// The first string literal: `tracing`'s and `log`'s macros may put a target, a level or
-    /// fields before it.
-    FirstString,
-}
-
-/// The formatting macros of std, `tracing`, `log` and `anyhow`, by their last path segment.
-fn format_at(macro_name: &str) -> Option<FormatAt> {
-    match macro_name {
-        "format" | "format_args" | "print" | "println" | "eprint" | "eprintln" | "panic" | "unreachable" | "todo"
-        | "unimplemented" => Some(FormatAt::Arg(0)),
-        "write" | "writeln" | "assert" | "debug_assert" => Some(FormatAt::Arg(1)),
-        "assert_eq" | "assert_ne" | "debug_assert_eq" | "debug_assert_ne" => Some(FormatAt::Arg(2)),
-        "trace" | "debug" | "info" | "warn" | "error" | "event" | "log" | "anyhow" | "bail" | "ensure"
-        | "format_err" => Some(FormatAt::FirstString),
-        _ => None,
-    }
-}
-
-/// The format string of a formatting macro's invocation, and where it is among the arguments.
-struct FormatString {
-    lit: syn::LitStr,
-    /// Its index among the comma-separated arguments; the ones after it are formatted.
-    index: usize,
-    /// The names that `name = value` arguments give, which a `{name}` refers to.
-    named: HashSet<String>,
-}
-
-impl FormatString {
-    /// `None` if the invocation has no format string, or one that is not a string literal.
-    fn of(at: FormatAt, tokens: TokenStream) -> Option<FormatString> {
-        let args = macro_args(tokens);
-        let is_string = |arg: &Option<Expr>| {
-            matches!(
-                arg,
-                Some(Expr::Lit(syn::ExprLit {
-                    lit: syn::Lit::Str(_),
-                    ..
-                }))
-            )
-        };
-        let index = match at {
-            FormatAt::Arg(i) => i,
-            FormatAt::FirstString => args.iter().position(is_string)?,
-        };
-        let Some(Expr::Lit(syn::ExprLit {
-            lit: syn::Lit::Str(lit),
-            ..
-        })) = args.get(index)?
-        else {
-            return None;
-        };
-        let named = args[index + 1..]
-            .iter()
-            .filter_map(|arg| match arg {
-                Some(Expr::Assign(a)) => named_argument(a),
-                _ => None,
-            })
-            .collect();
-        Some(FormatString {
-            lit: lit.clone(),
-            index,
-            named,
-        })
-    }
-}
-
-/// `name = value` in a formatting macro: the name.
-fn named_argument(assign: &syn::ExprAssign) -> Option<String> {
-    match &*assign.left {
-        Expr::Path(p) if p.qself.is_none() => p.path.get_ident().map(ToString::to_string),
-        _ => None,
-    }
-}
-
-/// A macro's comma-separated arguments: each an expression where it parses as one, `None` where
-/// it does not (`target: "t"` or `?x` in `tracing`'s macros).
-fn macro_args(tokens: TokenStream) -> Vec<Option<Expr>> {
-    let parser = |input: ParseStream| {
-        let mut args = Vec::new();
-        while !input.is_empty() {
-            let fork = input.fork();
-            match fork.parse::<Expr>() {
-                Ok(e) if fork.is_empty() || fork.peek(Token![,]) => {
-                    input.advance_to(&fork);
-                    args.push(Some(e));
-                }
-                _ => {
-                    input.step(|cursor| {
-                        let mut rest = *cursor;
-                        while let Some((tree, next)) = rest.token_tree() {
-                            if matches!(&tree, TokenTree::Punct(p) if p.as_char() == ',') {
-                                break;
-                            }
-                            rest = next;
-                        }
-                        Ok(((), rest))
-                    })?;
-                    args.push(None);
-                }
-            }
-            if !input.is_empty() {
-                input.parse::<Token![,]>()?;
-            }
-        }
-        Ok(args)
-    };
-    parser.parse2(tokens).unwrap_or_default()
-}
-
-/// The names a format string captures from the scope: `x` in `{x}`, `{x:?}`, `{x:>8}`, and in
-/// a width or precision taken from a name (`{:w$}`, `{:.p$}`). `{{` is a brace; `{}`, `{0}`
-/// and `{:1$}` are positional.
-fn captures(format: &str) -> Vec<String> {
-    let mut names = Vec::new();
-    let mut chars = format.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c != '{' {
-            continue;
-        }
-        if chars.peek() == Some(&'{') {
-            chars.next();
-            continue;
-        }
-        let spec: String = chars.by_ref().take_while(|&c| c != '}').collect();
-        let (argument, options) = spec.split_once(':').unwrap_or((&spec, ""));
-        let mut candidates = vec![argument.trim()];
-        // Each piece before a `$` ends with a width or precision argument.
-        let pieces: Vec<&str> = options.split('$').collect();
-        for piece in &pieces[..pieces.len() - 1] {
-            let start = piece
-                .char_indices()
-                .rev()
-                .take_while(|&(_, c)| c.is_alphanumeric() || c == '_')
-                .last()
-                .map_or(piece.len(), |(i, _)| i);
-            candidates.push(&piece[start..]);
-        }
-        for name in candidates {
-            let is_name = name.starts_with(|c: char| c.is_alphabetic() || c == '_') && name != "_";
-            if is_name {
-                names.push(name.to_string());
-            }
-        }
-    }
-    names
 }
 
 /// The placeholder type for a value type written in a `let`: `u64` is `Promise<u64>`, tuples
@@ -711,20 +988,23 @@ fn call_kind(path: &syn::Path) -> CallKind {
     }
 }
 
-const LOOP: &str = "loops are not allowed in a #[workflow]: the body runs once to build the graph, before any value exists; loop inside a task";
-
 fn is_comparison(op: &BinOp) -> bool {
     matches!(
         op,
-        BinOp::Eq(_)
-            | BinOp::Ne(_)
-            | BinOp::Lt(_)
-            | BinOp::Le(_)
-            | BinOp::Gt(_)
-            | BinOp::Ge(_)
-            | BinOp::And(_)
-            | BinOp::Or(_)
+        BinOp::Eq(_) | BinOp::Ne(_) | BinOp::Lt(_) | BinOp::Le(_) | BinOp::Gt(_) | BinOp::Ge(_)
     )
+}
+
+/// The runtime's name for a comparison, as Flyte's `ComparisonExpression` has them.
+fn comparison_name(op: &BinOp) -> &'static str {
+    match op {
+        BinOp::Eq(_) => "Eq",
+        BinOp::Ne(_) => "Ne",
+        BinOp::Lt(_) => "Lt",
+        BinOp::Le(_) => "Le",
+        BinOp::Gt(_) => "Gt",
+        _ => "Ge",
+    }
 }
 
 fn tokens_mention(placeholders: &HashSet<String>, tokens: TokenStream) -> bool {
@@ -768,51 +1048,5 @@ fn map_ratio(value: &Expr) -> syn::Result<TokenStream> {
     match ratio {
         Some(r) if (0.0..=1.0).contains(&r) => Ok(quote!(#r)),
         _ => Err(syn::Error::new_spanned(value, message)),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use quote::quote;
-
-    #[test]
-    fn captures_are_the_names_a_format_string_takes_from_the_scope() {
-        assert_eq!(captures("{x} {y:?} {z:>8} {w:#?}"), ["x", "y", "z", "w"]);
-        assert_eq!(captures("{:w$} {:.p$} {v:>w2$.p2$}"), ["w", "p", "v", "w2", "p2"]);
-        assert_eq!(captures("{_x} {é}"), ["_x", "é"]);
-        // Escaped braces, positional arguments, and `_` (not a name) capture nothing.
-        assert!(captures("{{x}} {} {0} {:?} {1:>2$} {:_<5} }}").is_empty());
-        assert!(captures("{_}").is_empty());
-        // An unclosed brace is rustc's to report.
-        assert_eq!(captures("{x"), ["x"]);
-    }
-
-    #[test]
-    fn the_format_string_of_each_kind_of_formatting_macro() {
-        let find = |name: &str, tokens: TokenStream| {
-            let at = format_at(name)?;
-            FormatString::of(at, tokens).map(|f| (f.lit.value(), f.index, f.named.into_iter().collect::<Vec<_>>()))
-        };
-        let text = |s: &str| s.to_string();
-        assert_eq!(
-            find("format", quote!("{x}", n = 1)),
-            Some((text("{x}"), 0, vec![text("n")]))
-        );
-        assert_eq!(find("writeln", quote!(out, "{x}")), Some((text("{x}"), 1, vec![])));
-        assert_eq!(
-            find("assert_eq", quote!(f::<A, B>(), "a", "{x}")),
-            Some((text("{x}"), 2, vec![]))
-        );
-        // `target: ..` and `?y` are not expressions: the message is the first string argument.
-        assert_eq!(
-            find("info", quote!(target: "t", ?y, "{x}")),
-            Some((text("{x}"), 2, vec![]))
-        );
-        assert_eq!(find("info", quote!(?y, n = %z, "{x}")), Some((text("{x}"), 2, vec![])));
-        // Not a formatting macro, no format string, or one that is not a literal.
-        assert_eq!(find("vec", quote!("{x}")), None);
-        assert_eq!(find("assert", quote!(x == 1)), None);
-        assert_eq!(find("format", quote!(concat!("{", "x}"))), None);
     }
 }

@@ -299,7 +299,12 @@ fn binder(f: &Function, add: TokenStream) -> TokenStream {
         .map(|(name, ty)| quote!(#name: impl ::flytekit::IntoInput<#ty>));
     let names = f.inputs().map(|(name, _)| name);
     let call = Ident::new("call", ident.span());
-    let output_promises = promises(&output_slots(f), f.output.shape);
+    // A call without outputs still names its nodes, so that another can come `.after(..)` it.
+    let slots = output_slots(f);
+    let output_promises = match slots.len() {
+        0 => quote!(::flytekit::Ran),
+        _ => promises(&slots, f.output.shape),
+    };
     quote! {
         pub struct __Binder<'s>(&'s ::flytekit::__private::Scope);
 

@@ -13,6 +13,7 @@ mod ast;
 mod attr;
 mod body;
 mod expand;
+mod format;
 mod valid;
 
 /// Errors collected across stages, reported together.

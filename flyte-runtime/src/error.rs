@@ -479,6 +479,28 @@ pub enum Error {
         /// The operating system's error.
         source: std::io::Error,
     },
+    /// A node's inputs (or the workflow's outputs) could not be assembled from what they are
+    /// bound to: a part of a value that is not there, such as `xs[5]` of a list of 3.
+    #[error("workflow `{workflow}` failed (execution {execution}): {whom} cannot be given its inputs: {message}")]
+    Input {
+        /// The execution's id.
+        execution: String,
+        /// The workflow.
+        workflow: String,
+        /// The node (`node n3 (task `fit`)`), or `its outputs`.
+        whom: String,
+        /// What is missing.
+        message: String,
+    },
+    /// A workflow's body built a graph that cannot run: a node reads the result of a node inside
+    /// a branch's case from outside that case.
+    #[error("workflow `{workflow}` cannot run: {message}")]
+    Graph {
+        /// The workflow.
+        workflow: String,
+        /// What is wrong, naming the nodes.
+        message: String,
+    },
     /// A checkpoint could not be opened for an attempt.
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),

@@ -11,13 +11,14 @@ use crate::cache::{self, CacheMode};
 use crate::checkpoint::Checkpoint;
 use crate::context::{self, TaskContext};
 use crate::error::{AttemptFailure, Error, FailureKind, MapFailure, NodeFailure, ValueError, WorkflowFailure};
-use crate::graph::{Binding, Graph, MapSpec, Node, Workflow};
+use crate::binding::Binding;
+use crate::graph::{Graph, MapSpec, Node, Workflow};
 use crate::panic;
 use crate::scheduler::{self, Ready};
 use crate::stop::{Stop, StopReason};
 use crate::store::{Begin, ExecutionLock, NodeRecord, Store};
 use crate::task::Task;
-use crate::value::{digest, Literal, Values};
+use crate::value::{digest, Literal, Outputs, Values};
 
 /// Runs workflows and tasks on this machine.
 ///
@@ -349,7 +350,7 @@ impl<'g> Execution<'g> {
                 let finished = self.records.get(nodes[i].id()).and_then(NodeRecord::finished).cloned();
                 match finished {
                     Some(outputs) => Ok(Ready::Done(outputs)),
-                    None => Ok(Ready::Run(self.resolve(nodes[i].inputs(), outputs)?)),
+                    None => Ok(Ready::Run(self.resolve(&|| node_name(&nodes[i]), nodes[i].inputs(), outputs)?)),
                 }
             },
             |i, inputs| match nodes[i].map_spec() {
@@ -359,7 +360,7 @@ impl<'g> Execution<'g> {
             || self.stop.stop_execution(),
         );
         match outputs {
-            Ok(outputs) => self.resolve(self.graph.outputs(), &outputs),
+            Ok(outputs) => self.resolve(&|| "its outputs".to_owned(), self.graph.outputs(), &outputs),
             Err(e) => {
                 self.on_failure(&e)?;
                 Err(e)
@@ -386,22 +387,17 @@ impl<'g> Execution<'g> {
         }
     }
 
-    fn resolve(&self, bindings: &[Binding], outputs: &[Option<Vec<Literal>>]) -> Result<Vec<Literal>, Error> {
+    /// The values `bindings` stand for, for `whom` (a node, or the workflow's outputs).
+    fn resolve(&self, whom: &dyn Fn() -> String, bindings: &[Binding], outputs: &Outputs) -> Result<Vec<Literal>, Error> {
+        let values = self.graph.values(self.inputs, outputs);
         bindings
             .iter()
-            .map(|b| {
-                let found = match *b {
-                    Binding::Input(i) => self.inputs.get(i),
-                    Binding::Literal(i) => self.graph.literal(i),
-                    Binding::Output { node, slot } => outputs.get(node).and_then(|o| o.as_ref()?.get(slot)),
-                };
-                // Graphs are built by the macros, so a dangling binding is a bug in flytekit.
-                found.cloned().ok_or_else(|| {
-                    Error::Value(ValueError {
-                        op: "bind",
-                        type_name: "input",
-                        message: format!("workflow `{}`: no value for {b:?}", self.graph.name()),
-                    })
+            .map(|&b| {
+                values.resolve(b).map_err(|message| Error::Input {
+                    execution: self.id.clone(),
+                    workflow: self.graph.name().to_owned(),
+                    whom: whom(),
+                    message,
                 })
             })
             .collect()
@@ -697,6 +693,11 @@ impl<'g> Execution<'g> {
             attempts,
         }))
     }
+}
+
+/// A node as messages name it: `node n3 (task `fit`)`.
+fn node_name(node: &Node) -> String {
+    format!("node {} (task `{}`)", node.id(), node.task_name())
 }
 
 /// Unique within the process (a counter) and across processes in practice (time and pid).

@@ -12,25 +12,13 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+use std::collections::BTreeSet;
+
+use crate::binding::{Binding, Resolver, Step, Tables};
+use crate::branch::{BranchSpec, Builtin, Condition, Otherwise};
 use crate::error::{Error, ValueError};
 use crate::task::{ErasedTask, Task};
 use crate::value::{Literal, Outputs, Value, Values};
-
-/// Where a node input (or a workflow output) takes its value from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Binding {
-    /// The workflow's input number `0`.
-    Input(usize),
-    /// Output slot `slot` of node number `node`.
-    Output {
-        /// The producing node's index in [`Graph::nodes`].
-        node: usize,
-        /// Which of its outputs (0 unless the task returns a tuple).
-        slot: usize,
-    },
-    /// A value written in the workflow's body, index into the graph's literals.
-    Literal(usize),
-}
 
 /// A typed placeholder for a value that exists only once the graph runs.
 ///
@@ -119,6 +107,10 @@ impl<T> IntoOutput<Promise<T>> for Promise<T> {
     }
 }
 
+impl IntoOutput<()> for crate::wiring::Ran {
+    fn into_output(self) {}
+}
+
 /// Placeholders as the graph sees them: a `Promise<T>` or a tuple of them, each a binding.
 #[doc(hidden)]
 pub trait Placeholders: Copy {
@@ -126,6 +118,16 @@ pub trait Placeholders: Copy {
     fn from_bindings(slot: &mut dyn FnMut(usize) -> Binding) -> Self;
     /// The bindings behind the placeholders, one per slot.
     fn bindings(&self) -> Vec<Binding>;
+    /// The placeholders of a call that added the nodes `first..end`: only a call without
+    /// outputs ([`Ran`](crate::Ran)) keeps them, having no binding to find them by.
+    fn with_nodes(self, first: usize, end: usize) -> Self {
+        let _ = (first, end);
+        self
+    }
+    /// The nodes kept by [`with_nodes`](Self::with_nodes).
+    fn called(&self) -> Option<std::ops::Range<usize>> {
+        None
+    }
 }
 
 impl<T> Placeholders for Promise<T> {
@@ -167,7 +169,10 @@ pub struct Scope {
 struct Builder {
     nodes: Vec<Node>,
     literals: Vec<Literal>,
+    tables: Tables,
     path: Vec<&'static str>,
+    /// The branch cases being built, innermost last: `(branch node, case)`.
+    guards: Vec<(usize, usize)>,
     error: Option<ValueError>,
 }
 
@@ -177,7 +182,9 @@ impl Scope {
             inner: RefCell::new(Builder {
                 nodes: Vec::new(),
                 literals: Vec::new(),
+                tables: Tables::default(),
                 path: vec![workflow],
+                guards: Vec::new(),
                 error: None,
             }),
         }
@@ -196,10 +203,132 @@ impl Scope {
         Binding::Literal(b.literals.len() - 1)
     }
 
+    /// A list of `items` (Flyte's collection binding).
+    pub fn list(&self, items: Vec<Binding>) -> Binding {
+        let mut b = self.inner.borrow_mut();
+        b.tables.lists.push(items);
+        Binding::List(b.tables.lists.len() - 1)
+    }
+
+    /// A map of `entries` (Flyte's map binding).
+    pub fn map_of(&self, entries: Vec<(String, Binding)>) -> Binding {
+        let mut b = self.inner.borrow_mut();
+        b.tables.maps.push(entries);
+        Binding::Map(b.tables.maps.len() - 1)
+    }
+
+    /// A part of `whole`'s value: a tuple's or a list's element, a map's entry.
+    pub fn part(&self, whole: Binding, step: Step) -> Binding {
+        let mut b = self.inner.borrow_mut();
+        b.tables.parts.push((whole, step));
+        Binding::Part(b.tables.parts.len() - 1)
+    }
+
+    /// How many nodes the graph has so far; [`after`](Self::after) orders the nodes added since.
+    pub fn mark(&self) -> usize {
+        self.inner.borrow().nodes.len()
+    }
+
+    /// The nodes whose outputs `bindings` read.
+    pub fn nodes_of(&self, bindings: &[Binding]) -> Vec<usize> {
+        let b = self.inner.borrow();
+        let mut nodes = BTreeSet::new();
+        for &binding in bindings {
+            b.tables.nodes_of(binding, &mut nodes);
+        }
+        nodes.into_iter().collect()
+    }
+
+    /// Makes every node added since `mark` run after the nodes `before` (those added earlier),
+    /// although it takes no data from them (Flyte's `upstream_node_ids`).
+    pub fn order_since(&self, mark: usize, before: &[usize]) {
+        let mut b = self.inner.borrow_mut();
+        for node in b.nodes.iter_mut().skip(mark) {
+            for list in [&mut node.after, &mut node.upstream] {
+                list.extend(before.iter().copied().filter(|&n| n < mark));
+                list.sort_unstable();
+                list.dedup();
+            }
+        }
+    }
+
+    /// Adds a branch node (without cases yet), and returns its index.
+    pub(crate) fn begin_branch(&self) -> usize {
+        let node = self.add_node(Arc::new(Builtin("branch")), Vec::new(), None);
+        self.inner.borrow_mut().nodes[node].branch = Some(Box::new(BranchSpec {
+            cases: Vec::new(),
+            otherwise: Otherwise::Nothing,
+            otherwise_outputs: Vec::new(),
+            output_node: None,
+        }));
+        node
+    }
+
+    /// Starts a case of `branch`: an `if` with its condition, or the `else` (`None`). Nodes
+    /// added until [`leave_case`](Self::leave_case) belong to it.
+    pub(crate) fn enter_case(&self, branch: usize, condition: Option<Condition>) {
+        let mut b = self.inner.borrow_mut();
+        let b = &mut *b;
+        let mut operands = BTreeSet::new();
+        if let Some(c) = &condition {
+            for operand in c.operands() {
+                b.tables.nodes_of(operand, &mut operands);
+            }
+        }
+        let node = &mut b.nodes[branch];
+        if let Some(c) = &condition {
+            node.inputs.extend(c.operands());
+        }
+        node.upstream.extend(operands);
+        node.upstream.sort_unstable();
+        node.upstream.dedup();
+        let Some(spec) = node.branch.as_mut() else { return };
+        let case = match condition {
+            Some(c) => {
+                spec.cases.push((c, Vec::new()));
+                spec.cases.len() - 1
+            }
+            None => spec.cases.len(),
+        };
+        b.guards.push((branch, case));
+    }
+
+    /// Ends the current case of `branch`, whose arm yielded `outputs`.
+    pub(crate) fn leave_case(&self, branch: usize, outputs: Vec<Binding>) {
+        let mut b = self.inner.borrow_mut();
+        let Some((_, case)) = b.guards.pop() else { return };
+        let Some(spec) = b.nodes[branch].branch.as_mut() else { return };
+        match spec.cases.get_mut(case) {
+            Some((_, out)) => *out = outputs,
+            None => spec.otherwise_outputs = outputs,
+        }
+    }
+
+    /// Completes `branch`: adds the node that gives the taken case's results, which waits for
+    /// every node of every case, and returns its index.
+    pub(crate) fn finish_branch(&self, branch: usize, otherwise: Otherwise) -> usize {
+        let output = self.add_node(Arc::new(Builtin("branch output")), Vec::new(), None);
+        let mut b = self.inner.borrow_mut();
+        let cases: Vec<usize> = (branch + 1..output)
+            .filter(|&n| b.nodes[n].guard.is_some_and(|(g, _)| g == branch))
+            .collect();
+        let node = &mut b.nodes[output];
+        node.output_of = Some(branch);
+        node.upstream.push(branch);
+        node.upstream.extend(cases);
+        node.upstream.sort_unstable();
+        node.upstream.dedup();
+        if let Some(spec) = b.nodes[branch].branch.as_mut() {
+            spec.otherwise = otherwise;
+            spec.output_node = Some(output);
+        }
+        output
+    }
+
     /// Adds a node running `task` on `inputs`, and returns placeholders for its outputs.
     pub fn task<T: Task, P: Placeholders>(&self, task: T, inputs: Vec<Binding>) -> P {
         let node = self.add(task, inputs);
-        P::from_bindings(&mut |slot| Binding::Output { node, slot })
+        P::from_bindings(&mut |slot| Binding::Output { node, slot }).with_nodes(node, node + 1)
     }
 
     fn add<T: Task>(&self, task: T, inputs: Vec<Binding>) -> usize {
@@ -209,12 +338,24 @@ impl Scope {
     fn add_node(&self, task: Arc<dyn ErasedTask>, inputs: Vec<Binding>, map: Option<MapSpec>) -> usize {
         let mut b = self.inner.borrow_mut();
         let index = b.nodes.len();
+        let mut upstream = BTreeSet::new();
+        for &input in &inputs {
+            b.tables.nodes_of(input, &mut upstream);
+        }
+        // A node in a branch's case waits for the branch to decide.
+        let guard = b.guards.last().copied();
+        upstream.extend(guard.map(|(branch, _)| branch));
         let node = Node {
             id: format!("n{index}"),
             workflow: b.path.join("/"),
             task,
             inputs,
+            upstream: upstream.into_iter().collect(),
+            after: Vec::new(),
             map,
+            guard,
+            branch: None,
+            output_of: None,
         };
         b.nodes.push(node);
         index
@@ -223,10 +364,11 @@ impl Scope {
     /// Adds the nodes of `workflow` (inlined, as a sub-workflow) and returns its outputs.
     pub fn workflow<W: Workflow, P: Placeholders>(&self, workflow: &W, inputs: Vec<Binding>) -> P {
         let input = Placeholders::from_bindings(&mut |i| inputs[i]);
+        let mark = self.mark();
         self.inner.borrow_mut().path.push(workflow.name());
         let output = workflow.build(self, input).bindings();
         self.inner.borrow_mut().path.pop();
-        P::from_bindings(&mut |i| output[i])
+        P::from_bindings(&mut |i| output[i]).with_nodes(mark, self.mark())
     }
 }
 
@@ -236,7 +378,18 @@ pub struct Node {
     workflow: String,
     task: Arc<dyn ErasedTask>,
     inputs: Vec<Binding>,
+    /// The nodes it waits for: those whose outputs its inputs read, and those it comes
+    /// [`after`](Self::after). Sorted, without repeats.
+    upstream: Vec<usize>,
+    /// The nodes it was ordered after without taking data from them.
+    after: Vec<usize>,
     map: Option<MapSpec>,
+    /// The branch and case it belongs to, if it is in a case of a branch.
+    guard: Option<(usize, usize)>,
+    /// Its cases, when it is a branch node.
+    branch: Option<Box<BranchSpec>>,
+    /// The branch whose taken case's results it gives, when it is a branch's output node.
+    output_of: Option<usize>,
 }
 
 impl Node {
@@ -270,19 +423,17 @@ impl Node {
         &self.inputs
     }
 
-    /// The indices of the nodes whose outputs this node consumes, without repeats.
-    pub fn upstream(&self) -> Vec<usize> {
-        let mut up: Vec<usize> = self
-            .inputs
-            .iter()
-            .filter_map(|b| match b {
-                Binding::Output { node, .. } => Some(*node),
-                _ => None,
-            })
-            .collect();
-        up.sort_unstable();
-        up.dedup();
-        up
+    /// The indices of the nodes this node waits for: those whose outputs it consumes (at any
+    /// depth of a list, a map or a part), and those it was ordered [`after`](Self::after).
+    /// Sorted, without repeats.
+    pub fn upstream(&self) -> &[usize] {
+        &self.upstream
+    }
+
+    /// The nodes this node runs after although it takes no data from them
+    /// (`task(..).after(x)` in a workflow: Flyte's `upstream_node_ids`).
+    pub fn after(&self) -> &[usize] {
+        &self.after
     }
 
     /// How the task is mapped over its list input, when the node is a `map(..)`.
@@ -306,8 +457,31 @@ impl Node {
             workflow: self.workflow.clone(),
             task: Arc::clone(&self.task),
             inputs: Vec::new(),
+            upstream: Vec::new(),
+            after: Vec::new(),
             map: None,
+            guard: None,
+            branch: None,
+            output_of: None,
         }
+    }
+
+    /// The branch node and the case this node belongs to, when it is inside a case of a branch:
+    /// it runs only if that case is taken.
+    pub fn guard(&self) -> Option<(usize, usize)> {
+        self.guard
+    }
+
+    /// The cases of a branch node.
+    pub fn branch(&self) -> Option<&BranchSpec> {
+        self.branch.as_deref()
+    }
+
+    /// The branch whose results this node gives, when it is a branch's output node (a node of
+    /// the graph that runs no task: it waits for the branch's cases and passes on the results
+    /// of the one taken).
+    pub fn output_of(&self) -> Option<usize> {
+        self.output_of
     }
 }
 
@@ -463,6 +637,7 @@ pub struct Graph {
     inputs: &'static [&'static str],
     nodes: Vec<Node>,
     literals: Vec<Literal>,
+    tables: Tables,
     outputs: Vec<Binding>,
     failure_policy: crate::FailurePolicy,
     on_failure: Option<Node>,
@@ -491,7 +666,7 @@ impl Graph {
             .nodes
             .iter()
             .enumerate()
-            .flat_map(|(i, n)| n.upstream().into_iter().map(move |u| (u, i)))
+            .flat_map(|(i, n)| n.upstream().iter().map(move |&u| (u, i)))
             .collect();
         edges.sort_unstable();
         edges
@@ -513,8 +688,52 @@ impl Graph {
         self.on_failure.as_ref()
     }
 
-    pub(crate) fn literal(&self, index: usize) -> Option<&Literal> {
-        self.literals.get(index)
+    /// The items of a [`Binding::List`].
+    pub fn list(&self, index: usize) -> Option<&[Binding]> {
+        self.tables.lists.get(index).map(Vec::as_slice)
+    }
+
+    /// The entries of a [`Binding::Map`].
+    pub fn map_binding(&self, index: usize) -> Option<&[(String, Binding)]> {
+        self.tables.maps.get(index).map(Vec::as_slice)
+    }
+
+    /// What a [`Binding::Part`] is part of, and which part.
+    pub fn part(&self, index: usize) -> Option<(Binding, &Step)> {
+        self.tables.parts.get(index).map(|(b, s)| (*b, s))
+    }
+
+    /// A literal of the body, as Rust would write it (`3`, `"big"`, `true`); `None` for an index
+    /// the graph does not have.
+    pub(crate) fn literal_value(&self, index: usize) -> Option<String> {
+        use ciborium::Value as Cbor;
+        let value: Cbor = self.literals.get(index)?.decode().ok()?;
+        Some(match value {
+            Cbor::Integer(i) => i128::from(i).to_string(),
+            Cbor::Float(f) => format!("{f:?}"),
+            Cbor::Text(t) => format!("{t:?}"),
+            Cbor::Bool(b) => b.to_string(),
+            Cbor::Null => "None".to_owned(),
+            other => format!("{other:?}"),
+        })
+    }
+
+    /// The workflow inputs and node outputs a binding reads, at any depth of its lists, maps
+    /// and parts, without repeats.
+    pub fn sources(&self, binding: Binding) -> Vec<Binding> {
+        let mut out = Vec::new();
+        self.tables.sources(binding, &mut out);
+        out
+    }
+
+    /// What bindings resolve against, once a run has `inputs` and `outputs`.
+    pub(crate) fn values<'a>(&'a self, inputs: &'a [Literal], outputs: &'a Outputs) -> Resolver<'a> {
+        Resolver {
+            tables: &self.tables,
+            literals: &self.literals,
+            inputs,
+            outputs,
+        }
     }
 
     /// A graph of one node that runs `task` on the workflow's inputs.
@@ -530,6 +749,7 @@ impl Graph {
             inputs: spec.inputs(),
             nodes: builder.nodes,
             literals: builder.literals,
+            tables: builder.tables,
             outputs: outputs.collect(),
             failure_policy: crate::FailurePolicy::default(),
             on_failure: None,
@@ -593,11 +813,16 @@ pub trait Workflow: Send + Sync + 'static {
         if let Some(e) = builder.error {
             return Err(e.into());
         }
+        check_cases(&builder.nodes, &builder.tables, &output.bindings()).map_err(|message| Error::Graph {
+            workflow: self.name().to_owned(),
+            message,
+        })?;
         Ok(Graph {
             name: self.name(),
             inputs: self.input_names(),
             nodes: builder.nodes,
             literals: builder.literals,
+            tables: builder.tables,
             outputs: output.bindings(),
             failure_policy: self.failure_policy(),
             on_failure: self.on_failure().map(|hook| Node {
@@ -605,10 +830,65 @@ pub trait Workflow: Send + Sync + 'static {
                 workflow: self.name().to_owned(),
                 task: hook.0,
                 inputs: Vec::new(),
+                upstream: Vec::new(),
+                after: Vec::new(),
                 map: None,
+                guard: None,
+                branch: None,
+                output_of: None,
             }),
         })
     }
+}
+
+/// A node of a branch's case may run or not: only nodes of the same case (or nested in it), and
+/// the branch's output node, may read it or come after it.
+fn check_cases(nodes: &[Node], tables: &Tables, outputs: &[Binding]) -> Result<(), String> {
+    // The cases a node is in, outermost first.
+    let chain = |mut n: usize| {
+        let mut chain = Vec::new();
+        while let Some(guard) = nodes[n].guard {
+            chain.push(guard);
+            n = guard.0;
+        }
+        chain.reverse();
+        chain
+    };
+    // Where `u` runs only if a case is taken that `reader` is not in: that case.
+    let outside = |u: usize, reader: &[(usize, usize)]| -> Option<(usize, usize)> {
+        let of = chain(u);
+        let shared = reader.iter().zip(&of).take_while(|(a, b)| a == b).count();
+        of.get(shared).copied()
+    };
+    for (i, node) in nodes.iter().enumerate() {
+        for &u in &node.upstream {
+            let refused = match node.output_of {
+                // A branch's output node reads its branch and anything in its cases.
+                Some(branch) => {
+                    let mut within = chain(branch);
+                    let case = chain(u).get(within.len()).copied();
+                    within.extend(case.filter(|&(b, _)| b == branch));
+                    outside(u, &within)
+                }
+                None => outside(u, &chain(i)),
+            };
+            if let Some((branch, case)) = refused {
+                return Err(format!(
+                    "node n{i} reads (or comes after) n{u}, which is in case {case} of branch n{branch} and runs only if that case is taken: make the value that case's result (its arm's last expression) and read the branch's result instead"
+                ));
+            }
+        }
+    }
+    let mut read = BTreeSet::new();
+    for &b in outputs {
+        tables.nodes_of(b, &mut read);
+    }
+    if let Some((u, (branch, case))) = read.iter().find_map(|&u| Some((u, outside(u, &[])?))) {
+        return Err(format!(
+            "the workflow's result reads n{u}, which is in case {case} of branch n{branch} and runs only if that case is taken: return the branch's result instead"
+        ));
+    }
+    Ok(())
 }
 
 /// A workflow's `on_failure` task, type-erased. Built by [`on_failure`].

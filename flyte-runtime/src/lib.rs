@@ -2,6 +2,8 @@
 //! and the local executor. Users depend on `flytekit`, which re-exports everything here with the
 //! `#[task]` and `#[workflow]` macros.
 
+mod binding;
+mod branch;
 mod cache;
 mod checkpoint;
 mod context;
@@ -15,6 +17,7 @@ mod stop;
 mod store;
 mod task;
 mod value;
+mod wiring;
 mod writer;
 
 pub use cache::CacheMode;
@@ -25,12 +28,15 @@ pub use error::{
     ValueError, WorkflowFailure,
 };
 pub use executor::LocalRuntime;
-pub use graph::{Binding, Graph, IntoInput, MapOptions, Node, Promise, Workflow};
+pub use binding::{Binding, Step};
+pub use branch::{BranchSpec, Comparison, Condition, Op, Otherwise};
+pub use graph::{Graph, IntoInput, MapOptions, Node, Promise, Workflow};
 pub use scheduler::FailurePolicy;
 pub use stop::StopReason;
 pub use store::{AttemptReport, Event, ExecutionReport, ExecutionSummary, NodeReport, Status, Store};
 pub use task::{Task, TaskSpec};
 pub use value::{Literal, Value};
+pub use wiring::Ran;
 pub use writer::AsyncWriter;
 
 /// What the macros' generated code names. Not a stable API.
@@ -40,6 +46,8 @@ pub mod __private {
     pub use crate::executor::check_execution_id;
     pub use crate::graph::{map, map_some, on_failure, Callable, IntoOutput, OnFailure, Placeholders, Scope};
     pub use crate::value::{Many, One, Values};
+    pub use crate::branch::{compare, truthy, Branch, Cases, Comparable, Condition, NoOutputs, Op, Operand};
+    pub use crate::wiring::{after, After, Index, List, Split};
 
     /// The error type `E` of a task returning `Result<T, E>`.
     #[diagnostic::on_unimplemented(

@@ -4,7 +4,8 @@
 
 use std::fmt::Write;
 
-use crate::graph::{Binding, Graph, Node};
+use crate::binding::Binding;
+use crate::graph::{Graph, Node};
 
 /// One line describing a node's options, empty when it has none.
 fn options(node: &Node) -> String {
@@ -32,25 +33,41 @@ fn options(node: &Node) -> String {
     parts.join(", ")
 }
 
-/// Every edge of the picture: from a workflow input or a node, to a node or an output.
-fn edges(graph: &Graph) -> Vec<(String, String)> {
-    let source = |b: &Binding| match *b {
+/// An edge of the picture: data flowing, or an order without data (`.after(..)`), drawn
+/// dashed.
+#[derive(PartialEq)]
+enum Edge {
+    Data(String, String),
+    Order(String, String),
+}
+
+/// Every edge of the picture: from a workflow input or a node, to a node or an output. A list,
+/// a map or a part of a value is drawn as edges from what it reads.
+fn edges(graph: &Graph) -> Vec<Edge> {
+    let source = |b: Binding| match b {
         Binding::Input(i) => Some(format!("input{i}")),
         Binding::Output { node, .. } => Some(format!("n{node}")),
-        Binding::Literal(_) => None,
+        _ => None,
     };
     let mut edges = Vec::new();
+    let mut add = |edge: Edge| {
+        if !edges.contains(&edge) {
+            edges.push(edge);
+        }
+    };
     for (i, node) in graph.nodes().iter().enumerate() {
-        for from in node.inputs().iter().filter_map(source) {
-            let edge = (from, format!("n{i}"));
-            if !edges.contains(&edge) {
-                edges.push(edge);
+        for &input in node.inputs() {
+            for from in graph.sources(input).into_iter().filter_map(source) {
+                add(Edge::Data(from, format!("n{i}")));
             }
         }
+        for before in node.after() {
+            add(Edge::Order(format!("n{before}"), format!("n{i}")));
+        }
     }
-    for (i, b) in graph.outputs().iter().enumerate() {
-        if let Some(from) = source(b) {
-            edges.push((from, format!("output{i}")));
+    for (i, &b) in graph.outputs().iter().enumerate() {
+        for from in graph.sources(b).into_iter().filter_map(source) {
+            add(Edge::Data(from, format!("output{i}")));
         }
     }
     edges
@@ -99,8 +116,11 @@ impl Graph {
                 quote(hook.task_name())
             );
         }
-        for (from, to) in edges(self) {
-            let _ = writeln!(out, "  {from} -> {to};");
+        for edge in edges(self) {
+            let _ = match edge {
+                Edge::Data(from, to) => writeln!(out, "  {from} -> {to};"),
+                Edge::Order(from, to) => writeln!(out, "  {from} -> {to} [style=dashed];"),
+            };
         }
         out.push_str("}\n");
         out
@@ -144,8 +164,11 @@ impl Graph {
             let _ = writeln!(out, "  on_failure[\"on failure: {}\"]", quote(hook.task_name()));
             out.push_str("  style on_failure stroke-dasharray: 5 5\n");
         }
-        for (from, to) in edges(self) {
-            let _ = writeln!(out, "  {from} --> {to}");
+        for edge in edges(self) {
+            let _ = match edge {
+                Edge::Data(from, to) => writeln!(out, "  {from} --> {to}"),
+                Edge::Order(from, to) => writeln!(out, "  {from} -.-> {to}"),
+            };
         }
         out
     }

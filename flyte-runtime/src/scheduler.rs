@@ -77,7 +77,7 @@ impl Plan {
         let mut downstream = vec![Vec::new(); nodes.len()];
         for (i, node) in nodes.iter().enumerate() {
             let upstream = node.upstream();
-            for &up in &upstream {
+            for &up in upstream {
                 downstream[up].push(i);
             }
             waiting_on.push(upstream.len());

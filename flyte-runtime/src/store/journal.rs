@@ -230,6 +230,24 @@ impl Store {
         })
     }
 
+    /// Nodes of a branch's case that was not taken: they will not run.
+    pub(crate) fn nodes_skipped(&self, execution: &str, nodes: &[(&str, &str)]) -> Result<(), Error> {
+        self.write(|tx| {
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO nodes (execution_id, node_id, task, status, ended_at)
+                 VALUES (:execution, :node, :task, :skipped, :now)
+                 ON CONFLICT (execution_id, node_id) DO UPDATE SET status = :skipped, ended_at = :now",
+            )?;
+            let t = now();
+            for (node, task) in nodes {
+                insert.execute(named_params! {
+                    ":execution": execution, ":node": node, ":task": task, ":skipped": Status::Skipped, ":now": t,
+                })?;
+            }
+            Ok(())
+        })
+    }
+
     /// A node failed for good.
     pub(crate) fn node_failed(&self, execution: &str, node: &str) -> Result<(), Error> {
         self.write(|tx| {

@@ -18,6 +18,8 @@ pub enum Status {
     /// An attempt cut short because its process died; it counts against the system-failure
     /// budget, not against the task's retries.
     Interrupted,
+    /// A node in a case of a branch that was not taken: it did not run, and will not.
+    Skipped,
 }
 
 impl Status {
@@ -28,6 +30,7 @@ impl Status {
             Status::Succeeded => "succeeded",
             Status::Failed => "failed",
             Status::Interrupted => "interrupted",
+            Status::Skipped => "skipped",
         }
     }
 }
@@ -50,7 +53,7 @@ impl FromSql for Status {
         by_name(
             value,
             "status",
-            [Pending, Running, Succeeded, Failed, Interrupted],
+            [Pending, Running, Succeeded, Failed, Interrupted, Skipped],
             |s| s.as_str(),
         )
     }
