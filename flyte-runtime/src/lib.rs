@@ -38,7 +38,10 @@ pub use writer::AsyncWriter;
 pub mod __private {
     pub use crate::error::{escaped, shown, SHOWN_CHARS};
     pub use crate::executor::check_execution_id;
-    pub use crate::graph::{map, map_some, on_failure, Callable, IntoOutput, OnFailure, Placeholders, Scope};
+    pub use crate::graph::{
+        map, map_some, on_failure, AsTask, AsWorkflow, Callable, IntoOutput, MapBody, Mappable, OnFailure,
+        Placeholders, Scope,
+    };
     pub use crate::value::{Many, One, Values};
 
     /// The error type `E` of a task returning `Result<T, E>`.
