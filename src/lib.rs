@@ -165,6 +165,11 @@ pub use flyte_macros::task;
 /// output a `Vec<Option<T>>` with `None` for each failed element. `map` is recognised by the
 /// macro by that name; it is not a function to import.
 ///
+/// A `#[workflow]` maps the same way, with the same options: each element runs the workflow's
+/// whole graph, whose nodes are nodes of the execution under the element's id (`n0-1-n0`,
+/// `n0-1-n1` for element 1 of map node `n0`), each with its own retries, checkpoint and cache
+/// entry.
+///
 /// ```
 /// use flytekit::{task, workflow, LocalRuntime, TaskError};
 ///

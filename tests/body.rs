@@ -109,7 +109,11 @@ fn weigh(weights: HashMap<String, u64>) -> u64 {
 
 #[task]
 fn ordered(weights: BTreeMap<String, u64>) -> String {
-    weights.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",")
+    weights
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 #[task]
@@ -132,7 +136,17 @@ fn collections(a: u64, b: u64) -> (u64, u64, String, u64, String, u64) {
 fn lists_and_maps_of_placeholders_and_literals_bind_as_collections() {
     for (rt, _store) in runtimes() {
         let out = rt.run(collections, (2, 3)).unwrap();
-        assert_eq!(out, (3 + 4 + 10, 4 + 9, "a+b".to_string(), 2 + 2 * 4, "k1=2,k2=3".to_string(), 205 + 103));
+        assert_eq!(
+            out,
+            (
+                3 + 4 + 10,
+                4 + 9,
+                "a+b".to_string(),
+                2 + 2 * 4,
+                "k1=2,k2=3".to_string(),
+                205 + 103
+            )
+        );
     }
 }
 
@@ -146,7 +160,10 @@ fn describe(x: u64) -> (u64, (String, f64)) {
 
 #[task]
 fn spread(n: u64) -> (Vec<u64>, HashMap<String, u64>) {
-    ((0..n).collect(), HashMap::from([("n".to_string(), n), ("twice".to_string(), 2 * n)]))
+    (
+        (0..n).collect(),
+        HashMap::from([("n".to_string(), n), ("twice".to_string(), 2 * n)]),
+    )
 }
 
 #[task]
@@ -210,7 +227,13 @@ fn after_orders_two_calls_that_exchange_no_data() {
         for _ in 0..20 {
             LOG.lock().unwrap().retain(|l| !l.ends_with(" t"));
             assert_eq!(rt.run(ordered_calls, "t".to_string()).unwrap(), 3);
-            let log: Vec<String> = LOG.lock().unwrap().iter().filter(|l| l.ends_with(" t")).cloned().collect();
+            let log: Vec<String> = LOG
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|l| l.ends_with(" t"))
+                .cloned()
+                .collect();
             assert_eq!(log, ["create t", "fill t"]);
         }
     }
@@ -260,7 +283,11 @@ fn if_on_run_time_values_runs_only_the_case_taken() {
         assert_eq!(rt.run_with_id(&id(2), branchy, 2).unwrap(), 4);
         assert_eq!(rt.run_with_id(&id(50), branchy, 50).unwrap(), 52);
         assert_eq!(rt.run_with_id(&id(7), branchy, 7).unwrap(), 8);
-        assert_eq!(rt.run_with_id(&id(401), branchy, 401).unwrap(), 402, "odd: the first case fails its `&&`");
+        assert_eq!(
+            rt.run_with_id(&id(401), branchy, 401).unwrap(),
+            402,
+            "odd: the first case fails its `&&`"
+        );
         if let Some(store) = rt.store() {
             let report = store.execution(&id(2)).unwrap().unwrap();
             let status = |n: &str| report.nodes.iter().find(|r| r.id == n).map(|r| r.status);
@@ -274,7 +301,11 @@ fn if_on_run_time_values_runs_only_the_case_taken() {
         }
     }
     let ran = BRANCH_RAN.lock().unwrap();
-    assert_eq!(ran.iter().filter(|l| l.starts_with("halve")).count(), 4, "only for 400, in each runtime: {ran:?}");
+    assert_eq!(
+        ran.iter().filter(|l| l.starts_with("halve")).count(),
+        4,
+        "only for 400, in each runtime: {ran:?}"
+    );
 }
 
 #[task]
@@ -305,7 +336,8 @@ fn a_branch_may_fail_the_run_or_do_nothing() {
         assert_eq!(rt.run(guarded, 3).unwrap(), 9);
         let err = rt.run(guarded, 13).unwrap_err();
         assert!(
-            err.to_string().ends_with("branch n1 took its `else`, which fails the run: 13 is unlucky"),
+            err.to_string()
+                .ends_with("branch n1 took its `else`, which fails the run: 13 is unlucky"),
             "{err}"
         );
         assert_eq!(rt.run(side_effect, 1).unwrap(), 2);

@@ -74,3 +74,40 @@ fn mermaid_is_the_same_picture() {
 "#
     );
 }
+
+// A map over a workflow is one box, named after the workflow, with the map's options.
+
+#[workflow]
+fn score_one(x: u64) -> f64 {
+    score(x)
+}
+
+#[workflow]
+fn evaluate_each(source: String) -> Vec<Option<f64>> {
+    let xs = load(source);
+    map(score_one, xs, concurrency = 2, min_success_ratio = 0.5)
+}
+
+#[test]
+fn a_map_over_a_workflow_is_one_box_named_after_the_workflow() {
+    assert_eq!(
+        evaluate_each.graph().unwrap().to_dot(),
+        r#"digraph "evaluate_each" {
+  rankdir=LR;
+  node [shape=box, style=rounded];
+  input0 [label="source", shape=oval];
+  n0 [label="load\nretries 2, timeout 30s"];
+  n1 [label="score_one\nmap (workflow), concurrency 2, min_success_ratio 0.5"];
+  output0 [label="output 0", shape=oval];
+  input0 -> n0;
+  n0 -> n1;
+  n1 -> output0;
+}
+"#
+    );
+    assert!(evaluate_each
+        .graph()
+        .unwrap()
+        .to_mermaid()
+        .contains(r#"n1["score_one<br/>map (workflow), concurrency 2, min_success_ratio 0.5"]"#));
+}

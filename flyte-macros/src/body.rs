@@ -114,7 +114,9 @@ impl<'a> Body<'a> {
         let mut names = Vec::new();
         pattern_names(&local.pat, &mut names);
         for (i, name) in names.iter().enumerate() {
-            let is_placeholder = kinds.as_ref().map_or(placeholder, |k| k.get(i).copied().unwrap_or(false));
+            let is_placeholder = kinds
+                .as_ref()
+                .map_or(placeholder, |k| k.get(i).copied().unwrap_or(false));
             set(&mut self.placeholders, name, is_placeholder);
             set(&mut self.closures, name, closure);
             if let Some(arm) = &mut self.arm {
@@ -197,7 +199,10 @@ impl<'a> Body<'a> {
             );
             return None;
         }
-        let local_closure = func.path.get_ident().is_some_and(|id| self.closures.contains(&id.to_string()));
+        let local_closure = func
+            .path
+            .get_ident()
+            .is_some_and(|id| self.closures.contains(&id.to_string()));
         match call_kind(&func.path) {
             _ if local_closure => {
                 self.visit_call_args(call);
@@ -205,7 +210,12 @@ impl<'a> Body<'a> {
             }
             CallKind::Constructor => {
                 let is_some = func.path.is_ident("Some");
-                if !is_some && call.args.iter().any(|a| self.mentions_placeholder(a) || self.contains_task_call(a)) {
+                if !is_some
+                    && call
+                        .args
+                        .iter()
+                        .any(|a| self.mentions_placeholder(a) || self.contains_task_call(a))
+                {
                     self.error(
                         call,
                         "a placeholder cannot be wrapped in a value while the graph is built: have the task take the inner value, or build the value inside a task",
@@ -476,7 +486,10 @@ impl<'a> Body<'a> {
         let items = mac
             .parse_body_with(Punctuated::<Expr, Token![,]>::parse_terminated)
             .ok()?;
-        if !items.iter().any(|e| self.mentions_placeholder(e) || self.contains_task_call(e)) {
+        if !items
+            .iter()
+            .any(|e| self.mentions_placeholder(e) || self.contains_task_call(e))
+        {
             return None;
         }
         let scope = self.scope;
@@ -613,7 +626,10 @@ impl<'a> Body<'a> {
                 .is_some_and(|id| p.qself.is_none() && self.placeholders.contains(&id.to_string())),
             Expr::Call(c) => match &*c.func {
                 Expr::Path(f) => {
-                    let closure = f.path.get_ident().is_some_and(|id| self.closures.contains(&id.to_string()));
+                    let closure = f
+                        .path
+                        .get_ident()
+                        .is_some_and(|id| self.closures.contains(&id.to_string()));
                     !closure && (f.path.is_ident("map") || call_kind(&f.path) == CallKind::Task)
                 }
                 _ => false,
@@ -668,7 +684,10 @@ impl<'a> Body<'a> {
         impl<'ast> Visit<'ast> for Finder<'_> {
             fn visit_expr_call(&mut self, c: &'ast ExprCall) {
                 if let Expr::Path(p) = &*c.func {
-                    let closure = p.path.get_ident().is_some_and(|id| self.closures.contains(&id.to_string()));
+                    let closure = p
+                        .path
+                        .get_ident()
+                        .is_some_and(|id| self.closures.contains(&id.to_string()));
                     self.found |= !closure && call_kind(&p.path) == CallKind::Task;
                 }
                 syn::visit::visit_expr_call(self, c);
@@ -902,10 +921,7 @@ fn is_call(expr: &Expr) -> bool {
 
 fn has_nested_tuple(pat: &Pat) -> bool {
     match strip_type(pat) {
-        Pat::Tuple(t) => t
-            .elems
-            .iter()
-            .any(|p| matches!(strip_paren(p), Pat::Tuple(_))),
+        Pat::Tuple(t) => t.elems.iter().any(|p| matches!(strip_paren(p), Pat::Tuple(_))),
         _ => false,
     }
 }

@@ -169,7 +169,6 @@ pub fn captures(format: &str) -> Vec<String> {
     names
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -142,10 +142,7 @@ impl Resolver<'_> {
                 .ok_or_else(missing),
             Binding::List(i) => {
                 let items = self.tables.lists.get(i).ok_or_else(missing)?;
-                let values = items
-                    .iter()
-                    .map(|&b| self.cbor(b))
-                    .collect::<Result<Vec<_>, _>>()?;
+                let values = items.iter().map(|&b| self.cbor(b)).collect::<Result<Vec<_>, _>>()?;
                 encode(&Cbor::Array(values))
             }
             Binding::Map(i) => {
@@ -172,7 +169,10 @@ impl Resolver<'_> {
                         .map(|(_, v)| v)
                         .ok_or_else(|| part_error(step, "the map has no such key".to_owned()))?,
                     (_, other) => {
-                        return Err(part_error(step, format!("the value is not a list, tuple or map: {other:?}")))
+                        return Err(part_error(
+                            step,
+                            format!("the value is not a list, tuple or map: {other:?}"),
+                        ))
                     }
                 };
                 encode(&part)
@@ -205,7 +205,11 @@ mod tests {
     #[test]
     fn lists_maps_and_parts_assemble_from_their_values() {
         let tables = Tables {
-            lists: vec![vec![Binding::Input(0), Binding::Output { node: 0, slot: 1 }, Binding::Literal(0)]],
+            lists: vec![vec![
+                Binding::Input(0),
+                Binding::Output { node: 0, slot: 1 },
+                Binding::Literal(0),
+            ]],
             maps: vec![vec![("a".into(), Binding::Input(0)), ("b".into(), Binding::Literal(0))]],
             parts: vec![
                 (Binding::Output { node: 0, slot: 0 }, Step::Index(1)),
@@ -219,7 +223,10 @@ mod tests {
             inputs: &[lit(1u64)],
             outputs: &vec![Some(vec![lit((7u64, (8u64, "x"))), lit(2u64)])],
         };
-        assert_eq!(values.resolve(Binding::List(0)).unwrap().decode::<Vec<u64>>().unwrap(), [1, 2, 3]);
+        assert_eq!(
+            values.resolve(Binding::List(0)).unwrap().decode::<Vec<u64>>().unwrap(),
+            [1, 2, 3]
+        );
         let map: BTreeMap<String, u64> = values.resolve(Binding::Map(0)).unwrap().decode().unwrap();
         assert_eq!(map, BTreeMap::from([("a".into(), 1), ("b".into(), 3)]));
         let inner: (u64, String) = values.resolve(Binding::Part(0)).unwrap().decode().unwrap();
@@ -236,7 +243,10 @@ mod tests {
     #[test]
     fn a_part_that_is_not_there_names_the_step() {
         let tables = Tables {
-            parts: vec![(Binding::Input(0), Step::Index(5)), (Binding::Input(1), Step::Key("k".into()))],
+            parts: vec![
+                (Binding::Input(0), Step::Index(5)),
+                (Binding::Input(1), Step::Key("k".into())),
+            ],
             ..Tables::default()
         };
         let values = Resolver {
@@ -245,7 +255,13 @@ mod tests {
             inputs: &[lit(vec![1u64, 2]), lit(BTreeMap::from([("j", 1u64)]))],
             outputs: &Vec::new(),
         };
-        assert_eq!(values.resolve(Binding::Part(0)).unwrap_err(), "`[5]` is not there: the list has 2 elements");
-        assert_eq!(values.resolve(Binding::Part(1)).unwrap_err(), "`[\"k\"]` is not there: the map has no such key");
+        assert_eq!(
+            values.resolve(Binding::Part(0)).unwrap_err(),
+            "`[5]` is not there: the list has 2 elements"
+        );
+        assert_eq!(
+            values.resolve(Binding::Part(1)).unwrap_err(),
+            "`[\"k\"]` is not there: the map has no such key"
+        );
     }
 }

@@ -295,7 +295,9 @@ impl<'s, P: Placeholders> Cases<'s, P> {
         let first = self.node;
         let scope = self.scope;
         let _: P = self.finish(Otherwise::Nothing);
-        Ran { nodes: (first, scope.mark()) }
+        Ran {
+            nodes: (first, scope.mark()),
+        }
     }
 
     fn finish(self, otherwise: Otherwise) -> P {
@@ -366,7 +368,10 @@ impl crate::graph::Graph {
     /// output), a literal's value, a list, a map or a part of one.
     pub fn binding_text(&self, binding: Binding) -> String {
         match binding {
-            Binding::Input(i) => self.inputs().get(i).map_or_else(|| format!("input{i}"), |n| (*n).to_owned()),
+            Binding::Input(i) => self
+                .inputs()
+                .get(i)
+                .map_or_else(|| format!("input{i}"), |n| (*n).to_owned()),
             Binding::Output { node, slot: 0 } => format!("n{node}"),
             Binding::Output { node, slot } => format!("n{node}.{slot}"),
             Binding::Literal(i) => match self.literal_value(i) {
@@ -374,7 +379,12 @@ impl crate::graph::Graph {
                 None => "?".to_owned(),
             },
             Binding::List(i) => {
-                let items: Vec<String> = self.list(i).unwrap_or_default().iter().map(|&b| self.binding_text(b)).collect();
+                let items: Vec<String> = self
+                    .list(i)
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|&b| self.binding_text(b))
+                    .collect();
                 format!("[{}]", items.join(", "))
             }
             Binding::Map(i) => {

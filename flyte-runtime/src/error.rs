@@ -251,6 +251,7 @@ impl WorkflowFailure {
         let (node, task) = match error {
             Error::NodeFailed(f) => (Some(f.node.clone()), Some(f.task.clone())),
             Error::MapFailed(f) => (Some(f.node.clone()), Some(f.task.clone())),
+            Error::BranchFailed { node, .. } => (Some(node.clone()), Some("branch".to_owned())),
             _ => (None, None),
         };
         WorkflowFailure {
@@ -490,6 +491,18 @@ pub enum Error {
         /// The node (`node n3 (task `fit`)`), or `its outputs`.
         whom: String,
         /// What is missing.
+        message: String,
+    },
+    /// A branch took its `else`, which fails the run (`else { fail("..") }`).
+    #[error("workflow `{workflow}` failed (execution {execution}): branch {node} took its `else`, which fails the run: {message}")]
+    BranchFailed {
+        /// The execution's id.
+        execution: String,
+        /// The workflow (a path for a sub-workflow).
+        workflow: String,
+        /// The branch node's id.
+        node: String,
+        /// The message given to `fail`.
         message: String,
     },
     /// A workflow's body built a graph that cannot run: a node reads the result of a node inside

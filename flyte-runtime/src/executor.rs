@@ -7,17 +7,18 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::binding::Binding;
+use crate::branch::{BranchSpec, Otherwise};
 use crate::cache::{self, CacheMode};
 use crate::checkpoint::Checkpoint;
 use crate::context::{self, TaskContext};
 use crate::error::{AttemptFailure, Error, FailureKind, MapFailure, NodeFailure, ValueError, WorkflowFailure};
-use crate::binding::Binding;
-use crate::graph::{Graph, MapSpec, Node, Workflow};
+use crate::graph::{Graph, MapSpec, Node, Runs, Workflow};
 use crate::panic;
 use crate::scheduler::{self, Ready};
 use crate::stop::{Stop, StopReason};
 use crate::store::{Begin, ExecutionLock, NodeRecord, Store};
-use crate::task::Task;
+use crate::task::{ErasedTask, Task};
 use crate::value::{digest, Literal, Outputs, Values};
 
 /// Runs workflows and tasks on this machine.
@@ -339,30 +340,180 @@ impl<'g> Execution<'g> {
         }
     }
 
-    /// Runs every node once all the nodes it consumes have finished.
+    /// Runs the workflow's graph, then its `on_failure` task if it failed.
     fn run_nodes(&self) -> Result<Vec<Literal>, Error> {
-        let nodes = self.graph.nodes();
+        let result = self.run_graph(self.graph, "", self.inputs, &self.stop);
+        if let Err(e) = &result {
+            self.on_failure(e)?;
+        }
+        result
+    }
+
+    /// Runs `graph` on `inputs` as part of this execution and returns its outputs: each node
+    /// once the nodes it consumes have finished, up to `max_parallelism` at once, under the id
+    /// `prefix` followed by its own (`n2-0-` and `n1` make `n2-0-n1`).
+    ///
+    /// The nodes are the execution's: recorded in its store, under its lock, with checkpoint
+    /// directories beside the others', and a node that finished in an earlier run of the
+    /// execution is not run again. They stop when `stop` is raised; when one of them fails for
+    /// good, the graph's failure policy stops its own nodes only, and its failure is returned.
+    /// The execution's graph runs under the prefix `""`, each element of a map over a workflow
+    /// under `<element id>-`; a graph built at run time (a dynamic workflow's) runs the same
+    /// way, under its node's id.
+    fn run_graph(&self, graph: &Graph, prefix: &str, inputs: &[Literal], stop: &Stop) -> Result<Vec<Literal>, Error> {
+        let prefixed: Vec<Node>;
+        let nodes = if prefix.is_empty() {
+            graph.nodes()
+        } else {
+            prefixed = graph.nodes().iter().map(|n| n.prefixed(prefix)).collect();
+            &prefixed
+        };
+        let stop = stop.child();
         let outputs = scheduler::run(
-            self.graph,
+            graph,
             self.runtime.max_parallelism,
-            self.graph.failure_policy(),
-            |i, outputs| {
-                let finished = self.records.get(nodes[i].id()).and_then(NodeRecord::finished).cloned();
-                match finished {
-                    Some(outputs) => Ok(Ready::Done(outputs)),
-                    None => Ok(Ready::Run(self.resolve(&|| node_name(&nodes[i]), nodes[i].inputs(), outputs)?)),
+            graph.failure_policy(),
+            |i, outputs| self.prepare(graph, inputs, &nodes[i], i, outputs),
+            |i, inputs| self.execute_node(&nodes[i], &inputs, &stop),
+            || stop.stop_execution(),
+        )?;
+        self.resolve(graph, inputs, &|| "its outputs".to_owned(), graph.outputs(), &outputs)
+    }
+
+    /// What a node that became ready needs: nothing if it finished in an earlier run, or is in a
+    /// case of a branch that was not taken (then it is skipped), or is a branch (it decides now)
+    /// or a branch's output (it passes on the taken case's results); otherwise its inputs.
+    fn prepare(
+        &self,
+        graph: &Graph,
+        inputs: &[Literal],
+        node: &Node,
+        i: usize,
+        outputs: &Outputs,
+    ) -> Result<Ready, Error> {
+        if let Some((branch, case)) = node.guard() {
+            if taken(outputs, branch) != Some(case) {
+                self.skip(node)?;
+                return Ok(Ready::Done(Vec::new()));
+            }
+        }
+        if let Some(branch) = node.output_of() {
+            let spec = graph.nodes()[branch].branch().ok_or_else(|| self.unbound(node))?;
+            let results = match taken(outputs, branch) {
+                Some(case) => spec.cases.get(case).map_or(&spec.otherwise_outputs, |(_, out)| out),
+                None => return Ok(Ready::Done(Vec::new())),
+            };
+            return self
+                .resolve(graph, inputs, &|| node_name(node), results, outputs)
+                .map(Ready::Done);
+        }
+        if let Some(done) = self.records.get(node.id()).and_then(NodeRecord::finished) {
+            return Ok(Ready::Done(done.clone()));
+        }
+        if let Some(spec) = node.branch() {
+            return self.decide(graph, inputs, node, i, spec, outputs).map(Ready::Done);
+        }
+        self.resolve(graph, inputs, &|| node_name(node), node.inputs(), outputs)
+            .map(Ready::Run)
+    }
+
+    /// A branch node decides: the first case whose condition holds, or the `else`. Its output
+    /// is the case's number, recorded, so that a resumed execution takes the same case.
+    fn decide(
+        &self,
+        graph: &Graph,
+        inputs: &[Literal],
+        node: &Node,
+        i: usize,
+        spec: &BranchSpec,
+        outputs: &Outputs,
+    ) -> Result<Vec<Literal>, Error> {
+        let (exec, id) = (self.id.as_str(), node.id());
+        let _span = tracing::info_span!(parent: &self.span, "node", execution_id = exec, node_id = id, task = "branch")
+            .entered();
+        let values = graph.values(inputs, outputs);
+        let mut case = spec.cases.len();
+        for (k, (condition, _)) in spec.cases.iter().enumerate() {
+            let holds = condition.holds(&values).map_err(|message| Error::Input {
+                execution: self.id.clone(),
+                workflow: graph.name().to_owned(),
+                whom: format!("branch {id}"),
+                message,
+            })?;
+            if holds {
+                case = k;
+                break;
+            }
+        }
+        let taken = match spec.cases.get(case) {
+            Some((condition, _)) => format!("took case {case}: `{}`", graph.condition_text(condition)),
+            None => match &spec.otherwise {
+                Otherwise::Arm => format!("took its `else` (case {case}): no condition held"),
+                Otherwise::Nothing => "no condition held, and it has no `else`: nothing runs".to_owned(),
+                Otherwise::Fail(message) => {
+                    tracing::error!(event = "node_failed", "branch failed the run: {message}");
+                    self.journal(|s| s.node_failed(exec, id))?;
+                    return Err(Error::BranchFailed {
+                        execution: self.id.clone(),
+                        workflow: node.workflow().to_owned(),
+                        node: id.to_owned(),
+                        message: message.clone(),
+                    });
                 }
             },
-            |i, inputs| match nodes[i].map_spec() {
-                Some(spec) => self.run_map(&nodes[i], spec, &inputs),
-                None => self.run_node(&nodes[i], &inputs, &self.stop),
-            },
-            || self.stop.stop_execution(),
+        };
+        tracing::info!(event = "branch_taken", case, "branch {taken}");
+        let decision = vec![Literal::encode(&(case as u64))?];
+        let name = node.task_name();
+        self.journal(|s| s.node_succeeded(exec, id, name, None, &decision, false))?;
+        self.journal(|s| s.event(exec, Some(id), None, "branch-taken", &taken))?;
+        tracing::info!(event = "node_succeeded", node = i, "node succeeded");
+        Ok(decision)
+    }
+
+    /// A node in a case of a branch that was not taken: recorded as skipped, and never run.
+    fn skip(&self, node: &Node) -> Result<(), Error> {
+        let (exec, id, name) = (self.id.as_str(), node.id(), node.task_name());
+        let _span =
+            tracing::info_span!(parent: &self.span, "node", execution_id = exec, node_id = id, task = name).entered();
+        tracing::debug!(
+            event = "node_skipped",
+            "node skipped: its case of the branch was not taken"
         );
-        match outputs {
-            Ok(outputs) => self.resolve(&|| "its outputs".to_owned(), self.graph.outputs(), &outputs),
+        if node.output_of().is_some() {
+            return Ok(());
+        }
+        self.journal(|s| s.nodes_skipped(exec, &[(id, name)]))
+    }
+
+    /// Runs one node of a graph, whatever it runs.
+    fn execute_node(&self, node: &Node, inputs: &[Literal], stop: &Stop) -> Result<Vec<Literal>, Error> {
+        match (node.map_spec(), node.runs()) {
+            (Some(spec), _) => self.run_map(node, spec, inputs, stop),
+            (None, Runs::Task(task)) => self.run_node(node, &**task, inputs, stop),
+            (None, Runs::Workflow(graph)) => self.run_workflow_node(node, graph, inputs, stop),
+        }
+    }
+
+    /// Runs a node whose body is a graph (an element of a map over a workflow): its nodes as
+    /// nodes of the execution under `<id>-`, then the node itself is recorded as succeeded with
+    /// the graph's outputs, or as failed with the failure of the first of its nodes that failed.
+    fn run_workflow_node(
+        &self,
+        node: &Node,
+        graph: &Graph,
+        inputs: &[Literal],
+        stop: &Stop,
+    ) -> Result<Vec<Literal>, Error> {
+        let (exec, id, name) = (self.id.as_str(), node.id(), graph.name());
+        self.journal(|s| s.node_started(exec, id, name))?;
+        match self.run_graph(graph, &format!("{id}-"), inputs, stop) {
+            Ok(outputs) => {
+                self.journal(|s| s.node_succeeded(exec, id, name, None, &outputs, false))?;
+                Ok(outputs)
+            }
             Err(e) => {
-                self.on_failure(&e)?;
+                self.journal(|s| s.node_failed(exec, id))?;
                 Err(e)
             }
         }
@@ -378,7 +529,7 @@ impl<'g> Execution<'g> {
         let failure = WorkflowFailure::new(&self.id, self.graph.name(), error);
         let mut inputs = self.inputs.to_vec();
         inputs.push(Literal::encode(&failure)?);
-        match self.run_node(hook, &inputs, &Stop::default()) {
+        match self.execute_node(hook, &inputs, &Stop::default()) {
             Ok(_) => Ok(()),
             Err(Error::NodeFailed(f)) => {
                 self.journal(|s| s.event(&self.id, Some(hook.id()), None, "on-failure-failed", &f.to_string()))
@@ -387,15 +538,23 @@ impl<'g> Execution<'g> {
         }
     }
 
-    /// The values `bindings` stand for, for `whom` (a node, or the workflow's outputs).
-    fn resolve(&self, whom: &dyn Fn() -> String, bindings: &[Binding], outputs: &Outputs) -> Result<Vec<Literal>, Error> {
-        let values = self.graph.values(self.inputs, outputs);
+    /// The values `bindings` name in `graph`, run on `inputs`, once its nodes gave `outputs`,
+    /// for `whom` (a node, or the graph's outputs).
+    fn resolve(
+        &self,
+        graph: &Graph,
+        inputs: &[Literal],
+        whom: &dyn Fn() -> String,
+        bindings: &[Binding],
+        outputs: &Outputs,
+    ) -> Result<Vec<Literal>, Error> {
+        let values = graph.values(inputs, outputs);
         bindings
             .iter()
             .map(|&b| {
                 values.resolve(b).map_err(|message| Error::Input {
                     execution: self.id.clone(),
-                    workflow: self.graph.name().to_owned(),
+                    workflow: graph.name().to_owned(),
                     whom: whom(),
                     message,
                 })
@@ -404,10 +563,10 @@ impl<'g> Execution<'g> {
     }
 
     /// Runs a map node: each element as a node of its own (`n2-0`, `n2-1`, ...) with its own
-    /// retries, checkpoint and cache entry, at most `concurrency` at a time, then joins their
-    /// outputs in the list's order. Once too many elements have failed for the ratio, no more
-    /// start.
-    fn run_map(&self, node: &Node, spec: &MapSpec, inputs: &[Literal]) -> Result<Vec<Literal>, Error> {
+    /// retries, checkpoint and cache entry (for a workflow, each of its nodes: `n2-0-n0`, ...),
+    /// at most `concurrency` at a time, then joins their outputs in the list's order. Once too
+    /// many elements have failed for the ratio, no more start.
+    fn run_map(&self, node: &Node, spec: &MapSpec, inputs: &[Literal], stop: &Stop) -> Result<Vec<Literal>, Error> {
         let (exec, id, name) = (self.id.as_str(), node.id(), node.task_name());
         let elements = match inputs {
             [list] => (spec.split)(list)?,
@@ -429,7 +588,7 @@ impl<'g> Execution<'g> {
         type Ended = Option<Result<Vec<Literal>, Error>>;
         let results: Mutex<Vec<Ended>> = Mutex::new((0..n).map(|_| None).collect());
         let work = || loop {
-            if n - failed.load(Ordering::SeqCst) < required || self.stop.reason().is_some() {
+            if n - failed.load(Ordering::SeqCst) < required || stop.reason().is_some() {
                 break;
             }
             let i = next.fetch_add(1, Ordering::SeqCst);
@@ -438,7 +597,7 @@ impl<'g> Execution<'g> {
             let finished = self.records.get(element.id()).and_then(NodeRecord::finished).cloned();
             let result = match finished {
                 Some(outputs) => Ok(outputs),
-                None => self.run_node(&element, inputs, &self.stop),
+                None => self.execute_node(&element, inputs, stop),
             };
             if result.is_err() {
                 failed.fetch_add(1, Ordering::SeqCst);
@@ -462,16 +621,15 @@ impl<'g> Execution<'g> {
         {
             match result {
                 Some(Ok(out)) => outputs.push(Some(out)),
-                Some(Err(Error::NodeFailed(f))) => {
-                    failures.push((i, *f));
+                Some(Err(e)) => {
+                    failures.push((i, element_failure(e)?));
                     outputs.push(None);
                 }
-                Some(Err(e)) => return Err(e),
                 None => outputs.push(None),
             }
         }
         let succeeded = outputs.iter().filter(|o| o.is_some()).count();
-        if succeeded < required || (succeeded < n && self.stop.reason().is_some()) {
+        if succeeded < required || (succeeded < n && stop.reason().is_some()) {
             self.journal(|s| s.node_failed(exec, id))?;
             return Err(Error::MapFailed(Box::new(MapFailure {
                 execution: self.id.clone(),
@@ -506,15 +664,21 @@ impl<'g> Execution<'g> {
             type_name: "input",
             message: format!(
                 "workflow `{}`: node {} has no list to map over",
-                self.graph.name(),
+                node.workflow(),
                 node.id()
             ),
         })
     }
 
-    /// Runs a node's attempts until one succeeds, one fails for good, or none are left.
-    fn run_node(&self, node: &Node, inputs: &[Literal], stop: &Stop) -> Result<Vec<Literal>, Error> {
-        let task = node.task();
+    /// Runs a node's attempts of `task` until one succeeds, one fails for good, or none are
+    /// left. The one place a task attempt runs.
+    fn run_node(
+        &self,
+        node: &Node,
+        task: &dyn ErasedTask,
+        inputs: &[Literal],
+        stop: &Stop,
+    ) -> Result<Vec<Literal>, Error> {
         let spec = task.spec();
         let (exec, id, name) = (self.id.as_str(), node.id(), spec.name());
         let max_attempts = spec.max_attempts();
@@ -688,16 +852,36 @@ impl<'g> Execution<'g> {
             execution: self.id.clone(),
             workflow: node.workflow().to_owned(),
             node: node.id().to_owned(),
-            task: node.task().spec().name().to_owned(),
+            task: node.task_name().to_owned(),
             max_attempts,
             attempts,
         }))
     }
 }
 
+/// The case a branch took, once it has decided; `None` before, or if it was skipped itself.
+fn taken(outputs: &Outputs, branch: usize) -> Option<usize> {
+    let decision = outputs.get(branch)?.as_ref()?.first()?;
+    decision.decode::<u64>().ok().and_then(|c| usize::try_from(c).ok())
+}
+
 /// A node as messages name it: `node n3 (task `fit`)`.
 fn node_name(node: &Node) -> String {
     format!("node {} (task `{}`)", node.id(), node.task_name())
+}
+
+/// The failure that failed a map's element: its node's, or for an element that runs a
+/// workflow, that of the first of the workflow's nodes to fail (a map inside it: that map's
+/// first failed element), named by its full id (`n2-0-n1`). Anything else fails the map.
+fn element_failure(e: Error) -> Result<NodeFailure, Error> {
+    match e {
+        Error::NodeFailed(f) => Ok(*f),
+        Error::MapFailed(m) => match m.failures.first() {
+            Some((_, f)) => Ok(f.clone()),
+            None => Err(Error::MapFailed(m)),
+        },
+        e => Err(e),
+    }
 }
 
 /// Unique within the process (a counter) and across processes in practice (time and pid).

@@ -173,7 +173,8 @@ struct Builder {
     path: Vec<&'static str>,
     /// The branch cases being built, innermost last: `(branch node, case)`.
     guards: Vec<(usize, usize)>,
-    error: Option<ValueError>,
+    /// The first thing that went wrong while building: the graph is refused with it.
+    error: Option<Error>,
 }
 
 impl Scope {
@@ -196,7 +197,7 @@ impl Scope {
         match Literal::encode(value) {
             Ok(literal) => b.literals.push(literal),
             Err(e) => {
-                b.error.get_or_insert(e);
+                b.error.get_or_insert(e.into());
                 b.literals.push(Literal(Arc::from(&[][..])));
             }
         }
@@ -254,7 +255,7 @@ impl Scope {
 
     /// Adds a branch node (without cases yet), and returns its index.
     pub(crate) fn begin_branch(&self) -> usize {
-        let node = self.add_node(Arc::new(Builtin("branch")), Vec::new(), None);
+        let node = self.add_node(Runs::Task(Arc::new(Builtin("branch"))), Vec::new(), None);
         self.inner.borrow_mut().nodes[node].branch = Some(Box::new(BranchSpec {
             cases: Vec::new(),
             otherwise: Otherwise::Nothing,
@@ -297,7 +298,9 @@ impl Scope {
     pub(crate) fn leave_case(&self, branch: usize, outputs: Vec<Binding>) {
         let mut b = self.inner.borrow_mut();
         let Some((_, case)) = b.guards.pop() else { return };
-        let Some(spec) = b.nodes[branch].branch.as_mut() else { return };
+        let Some(spec) = b.nodes[branch].branch.as_mut() else {
+            return;
+        };
         match spec.cases.get_mut(case) {
             Some((_, out)) => *out = outputs,
             None => spec.otherwise_outputs = outputs,
@@ -307,7 +310,7 @@ impl Scope {
     /// Completes `branch`: adds the node that gives the taken case's results, which waits for
     /// every node of every case, and returns its index.
     pub(crate) fn finish_branch(&self, branch: usize, otherwise: Otherwise) -> usize {
-        let output = self.add_node(Arc::new(Builtin("branch output")), Vec::new(), None);
+        let output = self.add_node(Runs::Task(Arc::new(Builtin("branch output"))), Vec::new(), None);
         let mut b = self.inner.borrow_mut();
         let cases: Vec<usize> = (branch + 1..output)
             .filter(|&n| b.nodes[n].guard.is_some_and(|(g, _)| g == branch))
@@ -332,10 +335,10 @@ impl Scope {
     }
 
     fn add<T: Task>(&self, task: T, inputs: Vec<Binding>) -> usize {
-        self.add_node(Arc::new(task), inputs, None)
+        self.add_node(Runs::Task(Arc::new(task)), inputs, None)
     }
 
-    fn add_node(&self, task: Arc<dyn ErasedTask>, inputs: Vec<Binding>, map: Option<MapSpec>) -> usize {
+    fn add_node(&self, runs: Runs, inputs: Vec<Binding>, map: Option<MapSpec>) -> usize {
         let mut b = self.inner.borrow_mut();
         let index = b.nodes.len();
         let mut upstream = BTreeSet::new();
@@ -348,7 +351,7 @@ impl Scope {
         let node = Node {
             id: format!("n{index}"),
             workflow: b.path.join("/"),
-            task,
+            runs,
             inputs,
             upstream: upstream.into_iter().collect(),
             after: Vec::new(),
@@ -372,11 +375,11 @@ impl Scope {
     }
 }
 
-/// A task call in a graph.
+/// A task call in a graph, or a `map(..)` over a task or a workflow.
 pub struct Node {
     id: String,
     workflow: String,
-    task: Arc<dyn ErasedTask>,
+    runs: Runs,
     inputs: Vec<Binding>,
     /// The nodes it waits for: those whose outputs its inputs read, and those it comes
     /// [`after`](Self::after). Sorted, without repeats.
@@ -392,15 +395,25 @@ pub struct Node {
     output_of: Option<usize>,
 }
 
+/// What a node runs: a task, or (as each element of a map over a workflow) a whole graph.
+#[derive(Clone)]
+pub(crate) enum Runs {
+    Task(Arc<dyn ErasedTask>),
+    Workflow(Arc<Graph>),
+}
+
 impl Node {
     /// The node's id, `n0`, `n1`, ... in the order the body called the tasks.
     pub fn id(&self) -> &str {
         &self.id
     }
 
-    /// The name of the task it runs.
+    /// The name of the task it runs, or of the workflow a map runs on each element.
     pub fn task_name(&self) -> &'static str {
-        self.task.spec().name()
+        match &self.runs {
+            Runs::Task(task) => task.spec().name(),
+            Runs::Workflow(graph) => graph.name(),
+        }
     }
 
     /// The workflow that called the task, with sub-workflows as a path (`outer/inner`).
@@ -408,14 +421,51 @@ impl Node {
         &self.workflow
     }
 
-    /// What the task declares: name, retries, cache version, timeout.
-    pub fn spec(&self) -> crate::TaskSpec {
-        self.task.spec()
+    /// What the task declares: name, retries, cache version, timeout. `None` for a map over a
+    /// workflow, which has no options of its own beyond the map's: its nodes have theirs.
+    pub fn spec(&self) -> Option<crate::TaskSpec> {
+        match &self.runs {
+            Runs::Task(task) => Some(task.spec()),
+            Runs::Workflow(_) => None,
+        }
     }
 
-    /// How many times a failed attempt is retried.
+    /// How many times a failed attempt is retried (0 for a map over a workflow).
     pub fn retries(&self) -> u32 {
-        self.task.spec().retries()
+        self.spec().map_or(0, |s| s.retries())
+    }
+
+    /// The graph a map over a workflow runs on each element; `None` for a task or a map over
+    /// a task.
+    ///
+    /// ```
+    /// use flytekit::{task, workflow, Workflow};
+    ///
+    /// #[task]
+    /// fn square(x: u64) -> u64 { x * x }
+    /// #[task]
+    /// fn inc(x: u64) -> u64 { x + 1 }
+    ///
+    /// #[workflow]
+    /// fn per_item(x: u64) -> u64 { inc(square(x)) }
+    ///
+    /// #[workflow]
+    /// fn all(xs: Vec<u64>) -> Vec<u64> { map(per_item, xs) }
+    ///
+    /// let graph = all.graph().unwrap();
+    /// let map = &graph.nodes()[0];
+    /// assert_eq!(map.task_name(), "per_item");
+    /// let inner = map.mapped_workflow().unwrap();
+    /// let tasks: Vec<_> = inner.nodes().iter().map(|n| n.task_name()).collect();
+    /// assert_eq!(tasks, ["square", "inc"]);
+    /// // The element workflow's nodes say where they were called from.
+    /// assert_eq!(inner.nodes()[0].workflow(), "all/per_item");
+    /// ```
+    pub fn mapped_workflow(&self) -> Option<&Graph> {
+        match &self.runs {
+            Runs::Task(_) => None,
+            Runs::Workflow(graph) => Some(graph),
+        }
     }
 
     /// Where each input comes from, in the task's order.
@@ -441,21 +491,22 @@ impl Node {
         self.map.as_ref().map(|m| m.options)
     }
 
-    pub(crate) fn task(&self) -> &dyn ErasedTask {
-        &*self.task
+    pub(crate) fn runs(&self) -> &Runs {
+        &self.runs
     }
 
     pub(crate) fn map_spec(&self) -> Option<&MapSpec> {
         self.map.as_ref()
     }
 
-    /// The node that runs element `i` of a map: the same task, under its own id (`n2-0`), so
-    /// that it has its own attempts, checkpoint and cache entry.
+    /// The node that runs element `i` of a map: the same task or workflow, under its own id
+    /// (`n2-0`), so that it has its own attempts, checkpoint and cache entry (a workflow's
+    /// nodes, their own, under `n2-0-n0`, `n2-0-n1`, ...).
     pub(crate) fn element(&self, i: usize) -> Node {
         Node {
             id: format!("{}-{i}", self.id),
             workflow: self.workflow.clone(),
-            task: Arc::clone(&self.task),
+            runs: self.runs.clone(),
             inputs: Vec::new(),
             upstream: Vec::new(),
             after: Vec::new(),
@@ -483,6 +534,23 @@ impl Node {
     pub fn output_of(&self) -> Option<usize> {
         self.output_of
     }
+
+    /// This node as part of a graph run under the id prefix `prefix` (`n2-0-`): same task,
+    /// inputs and map, its id prefixed, so that each run of the graph has nodes of its own.
+    pub(crate) fn prefixed(&self, prefix: &str) -> Node {
+        Node {
+            id: format!("{prefix}{}", self.id),
+            workflow: self.workflow.clone(),
+            runs: self.runs.clone(),
+            inputs: self.inputs.clone(),
+            upstream: self.upstream.clone(),
+            after: self.after.clone(),
+            map: self.map.clone(),
+            guard: self.guard,
+            branch: self.branch.clone(),
+            output_of: self.output_of,
+        }
+    }
 }
 
 /// The options of a `map(task, list, ..)` node in a workflow.
@@ -496,6 +564,7 @@ pub struct MapOptions {
 }
 
 /// A map node's options and the typed conversions between its list and its elements.
+#[derive(Clone)]
 pub(crate) struct MapSpec {
     pub options: MapOptions,
     /// The list input, as each element's input slots.
@@ -524,78 +593,157 @@ fn join_some<O: Values<S> + Value, S>(outputs: Outputs) -> Result<Literal, Value
     Literal::encode(&values)
 }
 
-/// `map(task, list)` in a workflow: one run of `task` per element of `list`, all of which must
-/// succeed; the output is the list of their outputs, in the input's order.
+/// What `map(f, list)` can run on each element: a `#[task]` or a `#[workflow]`.
+///
+/// `Kind` is [`AsTask`] or [`AsWorkflow`], so that the two implementations do not overlap;
+/// rustc infers it, since a function is one or the other.
+///
+/// ```
+/// use flytekit::{task, workflow};
+///
+/// #[task]
+/// fn square(x: u64) -> u64 { x * x }
+///
+/// #[workflow]
+/// fn squared_twice(x: u64) -> u64 { square(square(x)) }
+///
+/// #[workflow]
+/// fn both(xs: Vec<u64>) -> (Vec<u64>, Vec<u64>) {
+///     (map(square, xs), map(squared_twice, xs))
+/// }
+/// ```
 #[doc(hidden)]
-pub fn map<T>(
-    task: &T,
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a #[task] or #[workflow], so it cannot be mapped",
+    label = "not a task or workflow",
+    note = "`map(f, list)` runs a #[task] or a #[workflow] once per element of `list`: put #[task] or #[workflow] on the function"
+)]
+pub trait Mappable<Kind>: Copy {
+    /// One element's inputs: a single type, or a tuple.
+    type Input: Values<Self::InputShape>;
+    /// One element's outputs.
+    type Output: Values<Self::OutputShape>;
+    type InputShape;
+    type OutputShape;
+
+    /// What each element runs, built in `scope` (a workflow's graph is built once, here).
+    fn body(&self, scope: &Scope) -> MapBody;
+}
+
+/// [`Mappable`] for a task.
+#[doc(hidden)]
+pub enum AsTask {}
+
+/// [`Mappable`] for a workflow.
+#[doc(hidden)]
+pub enum AsWorkflow {}
+
+/// What a map's elements run, as [`Mappable::body`] builds it.
+#[doc(hidden)]
+pub struct MapBody(Runs);
+
+impl<T: Task + Copy> Mappable<AsTask> for T {
+    type Input = T::Input;
+    type Output = T::Output;
+    type InputShape = T::InputShape;
+    type OutputShape = T::OutputShape;
+
+    fn body(&self, _: &Scope) -> MapBody {
+        MapBody(Runs::Task(Arc::new(*self)))
+    }
+}
+
+impl<W: Workflow + Copy> Mappable<AsWorkflow> for W {
+    type Input = W::Input;
+    type Output = W::Output;
+    type InputShape = W::InputShape;
+    type OutputShape = W::OutputShape;
+
+    fn body(&self, scope: &Scope) -> MapBody {
+        let mut path = scope.inner.borrow().path.clone();
+        path.push(self.name());
+        let graph = build(self, path).unwrap_or_else(|e| {
+            scope.inner.borrow_mut().error.get_or_insert(e);
+            // Never run: the scope's error fails the whole graph.
+            Graph::empty(self.name(), self.input_names())
+        });
+        MapBody(Runs::Workflow(Arc::new(graph)))
+    }
+}
+
+/// `map(f, list)` in a workflow: one run of the task or workflow `f` per element of `list`, all
+/// of which must succeed; the output is the list of their outputs, in the input's order.
+#[doc(hidden)]
+pub fn map<M, K>(
+    mapped: &M,
     scope: &Scope,
-    list: impl IntoInput<Vec<T::Input>>,
+    list: impl IntoInput<Vec<M::Input>>,
     concurrency: Option<usize>,
-) -> Promise<Vec<T::Output>>
+) -> Promise<Vec<M::Output>>
 where
-    T: Task + Copy,
-    T::Input: Value,
-    T::Output: Value,
+    M: Mappable<K>,
+    M::Input: Value,
+    M::Output: Value,
 {
     add_map(
-        task,
+        mapped,
         scope,
         list,
         concurrency,
         1.0,
-        join_all::<T::Output, T::OutputShape>,
+        join_all::<M::Output, M::OutputShape>,
     )
 }
 
-/// `map(task, list, min_success_ratio = r)`: as [`map`], succeeding when at least `r` of the
+/// `map(f, list, min_success_ratio = r)`: as [`map`], succeeding when at least `r` of the
 /// elements do, with `None` for each failed one.
 #[doc(hidden)]
-pub fn map_some<T>(
-    task: &T,
+pub fn map_some<M, K>(
+    mapped: &M,
     scope: &Scope,
-    list: impl IntoInput<Vec<T::Input>>,
+    list: impl IntoInput<Vec<M::Input>>,
     concurrency: Option<usize>,
     min_success_ratio: f64,
-) -> Promise<Vec<Option<T::Output>>>
+) -> Promise<Vec<Option<M::Output>>>
 where
-    T: Task + Copy,
-    T::Input: Value,
-    T::Output: Value,
+    M: Mappable<K>,
+    M::Input: Value,
+    M::Output: Value,
 {
     add_map(
-        task,
+        mapped,
         scope,
         list,
         concurrency,
         min_success_ratio,
-        join_some::<T::Output, T::OutputShape>,
+        join_some::<M::Output, M::OutputShape>,
     )
 }
 
-fn add_map<T, P>(
-    task: &T,
+fn add_map<M, K, P>(
+    mapped: &M,
     scope: &Scope,
-    list: impl IntoInput<Vec<T::Input>>,
+    list: impl IntoInput<Vec<M::Input>>,
     concurrency: Option<usize>,
     min_success_ratio: f64,
     join: fn(Outputs) -> Result<Literal, ValueError>,
 ) -> Promise<P>
 where
-    T: Task + Copy,
-    T::Input: Value,
+    M: Mappable<K>,
+    M::Input: Value,
 {
     let spec = MapSpec {
         options: MapOptions {
             concurrency,
             min_success_ratio,
         },
-        split: split::<T::Input, T::InputShape>,
+        split: split::<M::Input, M::InputShape>,
         join,
     };
     let list = list.bind(scope);
+    let MapBody(runs) = mapped.body(scope);
     Promise::new(Binding::Output {
-        node: scope.add_node(Arc::new(*task), vec![list], Some(spec)),
+        node: scope.add_node(runs, vec![list], Some(spec)),
         slot: 0,
     })
 }
@@ -736,6 +884,20 @@ impl Graph {
         }
     }
 
+    /// A graph of no nodes, standing for one that could not be built.
+    fn empty(name: &'static str, inputs: &'static [&'static str]) -> Graph {
+        Graph {
+            name,
+            inputs,
+            nodes: Vec::new(),
+            literals: Vec::new(),
+            tables: Tables::default(),
+            outputs: Vec::new(),
+            failure_policy: crate::FailurePolicy::default(),
+            on_failure: None,
+        }
+    }
+
     /// A graph of one node that runs `task` on the workflow's inputs.
     pub(crate) fn single<T: Task>(task: T) -> Graph {
         let spec = task.spec();
@@ -806,38 +968,80 @@ pub trait Workflow: Send + Sync + 'static {
 
     /// Builds the graph, for inspection or execution.
     fn graph(&self) -> Result<Graph, Error> {
-        let scope = Scope::new(self.name());
-        let input = Placeholders::from_bindings(&mut Binding::Input);
-        let output = self.build(&scope, input);
-        let builder = scope.inner.into_inner();
-        if let Some(e) = builder.error {
-            return Err(e.into());
-        }
-        check_cases(&builder.nodes, &builder.tables, &output.bindings()).map_err(|message| Error::Graph {
-            workflow: self.name().to_owned(),
-            message,
-        })?;
-        Ok(Graph {
-            name: self.name(),
-            inputs: self.input_names(),
-            nodes: builder.nodes,
-            literals: builder.literals,
-            tables: builder.tables,
-            outputs: output.bindings(),
-            failure_policy: self.failure_policy(),
-            on_failure: self.on_failure().map(|hook| Node {
-                id: "on-failure".to_owned(),
-                workflow: self.name().to_owned(),
-                task: hook.0,
-                inputs: Vec::new(),
-                upstream: Vec::new(),
-                after: Vec::new(),
-                map: None,
-                guard: None,
-                branch: None,
-                output_of: None,
-            }),
+        build(self, vec![self.name()])
+    }
+}
+
+/// Builds `workflow`'s graph, its nodes marked as called from `path` (the workflow's own
+/// name, or `outer/inner` for a workflow mapped inside `outer`).
+fn build<W: Workflow + ?Sized>(workflow: &W, path: Vec<&'static str>) -> Result<Graph, Error> {
+    let _building = Building::enter::<W>(workflow.name())?;
+    let scope = Scope::new(workflow.name());
+    scope.inner.borrow_mut().path = path;
+    let input = Placeholders::from_bindings(&mut Binding::Input);
+    let output = workflow.build(&scope, input);
+    let builder = scope.inner.into_inner();
+    if let Some(e) = builder.error {
+        return Err(e);
+    }
+    check_cases(&builder.nodes, &builder.tables, &output.bindings()).map_err(|message| Error::Graph {
+        workflow: workflow.name().to_owned(),
+        message,
+    })?;
+    Ok(Graph {
+        name: workflow.name(),
+        inputs: workflow.input_names(),
+        nodes: builder.nodes,
+        literals: builder.literals,
+        tables: builder.tables,
+        outputs: output.bindings(),
+        failure_policy: workflow.failure_policy(),
+        on_failure: workflow.on_failure().map(|hook| Node {
+            id: "on-failure".to_owned(),
+            workflow: workflow.name().to_owned(),
+            runs: Runs::Task(hook.0),
+            inputs: Vec::new(),
+            upstream: Vec::new(),
+            after: Vec::new(),
+            map: None,
+            guard: None,
+            branch: None,
+            output_of: None,
+        }),
+    })
+}
+
+thread_local! {
+    /// The workflows whose graphs this thread is building, innermost last.
+    static BUILDING: RefCell<Vec<std::any::TypeId>> = const { RefCell::new(Vec::new()) };
+}
+
+/// A workflow's graph being built on this thread. A workflow that maps over itself, directly
+/// or through others, would build forever (until the stack overflows): it is refused instead.
+struct Building;
+
+impl Building {
+    fn enter<W: ?Sized + 'static>(name: &'static str) -> Result<Building, ValueError> {
+        let id = std::any::TypeId::of::<W>();
+        BUILDING.with_borrow_mut(|building| {
+            if building.contains(&id) {
+                return Err(ValueError {
+                    op: "map",
+                    type_name: name,
+                    message: "the workflow would contain itself (it maps over itself, directly or through other \
+                              workflows), and a workflow's graph is built once"
+                        .to_owned(),
+                });
+            }
+            building.push(id);
+            Ok(Building)
         })
+    }
+}
+
+impl Drop for Building {
+    fn drop(&mut self) {
+        BUILDING.with_borrow_mut(|building| building.pop());
     }
 }
 

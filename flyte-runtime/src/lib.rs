@@ -20,6 +20,8 @@ mod value;
 mod wiring;
 mod writer;
 
+pub use binding::{Binding, Step};
+pub use branch::{BranchSpec, Comparison, Condition, Op, Otherwise};
 pub use cache::CacheMode;
 pub use checkpoint::Checkpoint;
 pub use context::{current_context, TaskContext};
@@ -28,8 +30,6 @@ pub use error::{
     ValueError, WorkflowFailure,
 };
 pub use executor::LocalRuntime;
-pub use binding::{Binding, Step};
-pub use branch::{BranchSpec, Comparison, Condition, Op, Otherwise};
 pub use graph::{Graph, IntoInput, MapOptions, Node, Promise, Workflow};
 pub use scheduler::FailurePolicy;
 pub use stop::StopReason;
@@ -42,11 +42,14 @@ pub use writer::AsyncWriter;
 /// What the macros' generated code names. Not a stable API.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::branch::{compare, truthy, Branch, Cases, Comparable, Condition, NoOutputs, Op, Operand};
     pub use crate::error::{escaped, shown, SHOWN_CHARS};
     pub use crate::executor::check_execution_id;
-    pub use crate::graph::{map, map_some, on_failure, Callable, IntoOutput, OnFailure, Placeholders, Scope};
+    pub use crate::graph::{
+        map, map_some, on_failure, AsTask, AsWorkflow, Callable, IntoOutput, MapBody, Mappable, OnFailure,
+        Placeholders, Scope,
+    };
     pub use crate::value::{Many, One, Values};
-    pub use crate::branch::{compare, truthy, Branch, Cases, Comparable, Condition, NoOutputs, Op, Operand};
     pub use crate::wiring::{after, After, Index, List, Split};
 
     /// The error type `E` of a task returning `Result<T, E>`.

@@ -9,10 +9,14 @@ use crate::graph::{Graph, Node};
 
 /// One line describing a node's options, empty when it has none.
 fn options(node: &Node) -> String {
-    let spec = node.spec();
     let mut parts = Vec::new();
     if let Some(map) = node.map() {
-        let mut m = "map".to_owned();
+        // One box for the whole map, as for a task: the element workflow's nodes are its own
+        // picture (`node.mapped_workflow()`).
+        let mut m = match node.mapped_workflow() {
+            Some(_) => "map (workflow)".to_owned(),
+            None => "map".to_owned(),
+        };
         if let Some(n) = map.concurrency {
             m.push_str(&format!(", concurrency {n}"));
         }
@@ -21,14 +25,16 @@ fn options(node: &Node) -> String {
         }
         parts.push(m);
     }
-    if spec.retries() > 0 {
-        parts.push(format!("retries {}", spec.retries()));
-    }
-    if let Some(v) = spec.cache_version() {
-        parts.push(format!("cache v{v}"));
-    }
-    if let Some(t) = spec.timeout() {
-        parts.push(format!("timeout {t:?}"));
+    if let Some(spec) = node.spec() {
+        if spec.retries() > 0 {
+            parts.push(format!("retries {}", spec.retries()));
+        }
+        if let Some(v) = spec.cache_version() {
+            parts.push(format!("cache v{v}"));
+        }
+        if let Some(t) = spec.timeout() {
+            parts.push(format!("timeout {t:?}"));
+        }
     }
     parts.join(", ")
 }

@@ -30,25 +30,50 @@ impl std::fmt::Display for StopReason {
     }
 }
 
-/// An attempt's stop conditions: its execution's flag and its own deadline.
+/// An attempt's stop conditions: the flags of the graphs it runs in and its own deadline.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Stop {
-    execution: Arc<AtomicBool>,
+    flag: Arc<Flag>,
     deadline: Option<(Instant, Duration)>,
 }
 
+/// Raised when a graph is failing. A graph run inside another (a map's element workflow) has
+/// a flag of its own: its failure stops its own nodes only, while its parent's stops it too.
+#[derive(Debug, Default)]
+struct Flag {
+    raised: AtomicBool,
+    parent: Option<Arc<Flag>>,
+}
+
+impl Flag {
+    fn raised(&self) -> bool {
+        self.raised.load(Ordering::Relaxed) || self.parent.as_ref().is_some_and(|p| p.raised())
+    }
+}
+
 impl Stop {
-    /// The same execution flag, with a deadline `timeout` from now.
+    /// The same flags, with a deadline `timeout` from now.
     pub(crate) fn attempt(&self, timeout: Option<Duration>) -> Stop {
         Stop {
-            execution: Arc::clone(&self.execution),
+            flag: Arc::clone(&self.flag),
             deadline: timeout.map(|t| (Instant::now() + t, t)),
         }
     }
 
-    /// Asks every attempt of the execution to stop.
+    /// The stop conditions of a graph run inside this one: raised with this one, or alone.
+    pub(crate) fn child(&self) -> Stop {
+        Stop {
+            flag: Arc::new(Flag {
+                raised: AtomicBool::new(false),
+                parent: Some(Arc::clone(&self.flag)),
+            }),
+            deadline: self.deadline,
+        }
+    }
+
+    /// Asks every attempt under this flag (and under its children's) to stop.
     pub(crate) fn stop_execution(&self) {
-        self.execution.store(true, Ordering::Relaxed);
+        self.flag.raised.store(true, Ordering::Relaxed);
     }
 
     pub(crate) fn deadline(&self) -> Option<Instant> {
@@ -60,7 +85,7 @@ impl Stop {
     pub(crate) fn reason(&self) -> Option<StopReason> {
         match self.deadline {
             Some((at, limit)) if Instant::now() >= at => Some(StopReason::TimedOut(limit)),
-            _ if self.execution.load(Ordering::Relaxed) => Some(StopReason::ExecutionFailing),
+            _ if self.flag.raised() => Some(StopReason::ExecutionFailing),
             _ => None,
         }
     }

@@ -43,7 +43,11 @@ macro_rules! map_inputs {
 
         impl<T> IntoInput<$map<String, T>> for $map<&str, Promise<T>> {
             fn bind(self, scope: &Scope) -> Binding {
-                scope.map_of(self.into_iter().map(|(k, p)| (k.to_owned(), p.binding())).collect())
+                scope.map_of(
+                    self.into_iter()
+                        .map(|(k, p)| (k.to_owned(), p.binding()))
+                        .collect(),
+                )
             }
         }
     };
@@ -166,7 +170,8 @@ pub trait After {
 
 impl<P: Placeholders> After for P {
     fn nodes(&self, scope: &Scope) -> Vec<usize> {
-        self.called().map_or_else(|| scope.nodes_of(&self.bindings()), |nodes| nodes.collect())
+        self.called()
+            .map_or_else(|| scope.nodes_of(&self.bindings()), |nodes| nodes.collect())
     }
 }
 
