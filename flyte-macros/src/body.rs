@@ -192,13 +192,6 @@ impl<'a> Body<'a> {
         if func.path.is_ident("map") {
             return Some(self.map(call));
         }
-        if func.path.is_ident("fail") {
-            self.error(
-                call,
-                "`fail(..)` ends a run from the final `else` of an `if` on a run-time value: `if x > 0 { task(x) } else { fail(\"x must be positive\") }`",
-            );
-            return None;
-        }
         let local_closure = func
             .path
             .get_ident()
@@ -230,6 +223,14 @@ impl<'a> Body<'a> {
                 None
             }
             CallKind::Task => {
+                // `vec![]` as an argument could be a list of values or of placeholders, which
+                // rustc cannot choose between: the list binding takes both.
+                for arg in call.args.iter_mut() {
+                    if matches!(arg, Expr::Macro(m) if m.mac.path.is_ident("vec") && m.mac.tokens.is_empty()) {
+                        let scope = self.scope;
+                        *arg = Expr::Verbatim(quote_spanned!(arg.span()=> ::flytekit::__private::List::new(#scope)));
+                    }
+                }
                 self.visit_call_args(call);
                 let scope = self.scope;
                 let func = &call.func;
@@ -888,16 +889,28 @@ impl VisitMut for Body<'_> {
     }
 }
 
-/// The message of a branch's final `else` that only fails the run: `else { fail("..") }`.
+/// The message of a branch's final `else` that only fails the run: `else { fail("..") }` with
+/// a string literal, or `flytekit::fail(message)` with any message (a task named `fail` stays
+/// callable: `else { fail(x) }`).
 fn fail_message(block: &Block) -> Option<Expr> {
     let [Stmt::Expr(Expr::Call(call), _)] = &block.stmts[..] else {
         return None;
     };
     let Expr::Path(p) = &*call.func else { return None };
-    let is_fail = p.path.is_ident("fail")
-        || p.path.segments.len() == 2 && p.path.segments[0].ident == "flytekit" && p.path.segments[1].ident == "fail";
-    match (is_fail, call.args.len()) {
-        (true, 1) => call.args.first().cloned(),
+    let [message] = call.args.iter().collect::<Vec<_>>()[..] else {
+        return None;
+    };
+    let literal = matches!(
+        message,
+        Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Str(_),
+            ..
+        })
+    );
+    let segments: Vec<String> = p.path.segments.iter().map(|s| s.ident.to_string()).collect();
+    match segments.iter().map(String::as_str).collect::<Vec<_>>()[..] {
+        ["fail"] if literal => Some(message.clone()),
+        ["flytekit", "fail"] => Some(message.clone()),
         _ => None,
     }
 }

@@ -21,6 +21,17 @@ impl<T, const N: usize> IntoInput<Vec<T>> for [Promise<T>; N] {
     }
 }
 
+/// `Some(x)` of a placeholder: an `Option` input whose value is `x`'s (serde writes `Some(v)` as
+/// `v`).
+impl<T> IntoInput<Option<T>> for Option<Promise<T>> {
+    fn bind(self, scope: &Scope) -> Binding {
+        match self {
+            Some(p) => p.binding(),
+            None => scope.literal(&None::<()>),
+        }
+    }
+}
+
 impl IntoInput<Vec<String>> for Vec<&str> {
     fn bind(self, scope: &Scope) -> Binding {
         scope.literal(&self)

@@ -1,8 +1,14 @@
 use flytekit::{task, workflow};
 
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Point {
+    x: u64,
+    y: u64,
+}
+
 #[task]
-fn split(x: u64) -> (u64, u64) {
-    (x / 2, x % 2)
+fn locate(n: u64) -> Point {
+    Point { x: n, y: n }
 }
 
 #[task]
@@ -11,9 +17,9 @@ fn double(x: u64) -> u64 {
 }
 
 #[workflow]
-fn wf(x: u64) -> u64 {
-    let parts = split(x);
-    double(parts.0)
+fn wf(n: u64) -> u64 {
+    let p = locate(n);
+    double(p.x)
 }
 
 fn main() {}
