@@ -34,6 +34,9 @@
 //! [`Checkpoint`] (checkpoint), [`TaskContext`] and [`current_context`] (context),
 //! [`TaskError`] and [`Error`] (error), [`Task`] (task), [`Workflow`], [`Graph`] and
 //! [`Promise`] (graph), [`LocalRuntime`] (executor), [`Literal`] (value).
+//!
+//! Cargo features, off by default: `anyhow` and `eyre` let a task return `anyhow::Result<T>`
+//! or `eyre::Result<T>`. Without them, neither crate is compiled.
 
 /// Turns a function into a task: a value of a type named after the function that implements
 /// [`Task`], runs with retries and gets its checkpoint injected.
@@ -69,10 +72,14 @@
 /// * Inputs and outputs are any types that implement serde's `Serialize` and
 ///   `Deserialize`: several inputs, none, or one; `-> T`, `-> (A, B)` for several outputs
 ///   (a workflow destructures them), `-> ()` or nothing for none.
-/// * `-> Result<T, E>` makes the task fallible, for any `E` that converts into [`TaskError`]:
-///   every `std::error::Error` does (recoverable), so `?` works on io, parse, ... errors.
-///   The macro recognises `Result` by name (`io::Result<T>` works); a type alias to a `Result`
-///   is taken as a plain output, so write the `Result` out.
+/// * `-> Result<T, E>` makes the task fallible, for any `E: std::error::Error + Send + Sync +
+///   'static` (recoverable, so `?` works on io, parse, ... errors), [`TaskError`] or
+///   `Box<dyn Error + Send + Sync>`. A return type named `Result` with one argument is fallible
+///   too, and rustc finds its error type: `io::Result<T>`, your crate's own `Result<T>` alias,
+///   `anyhow::Result<T>` with flytekit's cargo feature `anyhow`, `eyre::Result<T>` with `eyre`.
+///   Every error is recoverable unless it is a non-recoverable [`TaskError`]; the attempt's
+///   cause is its whole chain of sources. A type alias under another name (`type Out =
+///   Result<..>`) is taken as a plain output: name it `Result` or write the `Result` out.
 /// * A parameter `&Checkpoint` or `&TaskContext`, in any position, is filled in by the runtime
 ///   and is not part of the task's interface. At most one per task.
 ///
@@ -97,10 +104,31 @@
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 ///
+/// With `anyhow` (the `anyhow` feature on):
+///
+/// ```
+/// use anyhow::Context;
+/// use flytekit::{task, LocalRuntime};
+///
+/// #[task(retries = 1)]
+/// fn shard_size(text: String) -> anyhow::Result<u64> {
+///     let n: u64 = text.trim().parse().context("parsing the shard size")?;
+///     Ok(n)
+/// }
+///
+/// assert_eq!(LocalRuntime::new().run_task(shard_size, " 12 ".to_string()).unwrap(), 12);
+/// let err = LocalRuntime::new().run_task(shard_size, "x".to_string()).unwrap_err();
+/// let attempts = &err.node_failure().unwrap().attempts;
+/// assert_eq!(attempts.len(), 2); // recoverable: retried once
+/// assert_eq!(attempts[1].cause, "parsing the shard size: invalid digit found in string");
+/// ```
+///
 /// Not supported, each a compile error that says what to do: methods, generics, `async fn`,
 /// `impl Trait` or borrowed inputs (`&str`: take `String`), more than 12 inputs or outputs,
 /// two context parameters, a type that is not serializable, a capitalised name (inside a
-/// workflow, capitalised calls such as `Some(..)` are values).
+/// workflow, capitalised calls such as `Some(..)` are values). Only the signature is read: a
+/// syntax error in the body is rustc's own, and after a signature error the task still exists
+/// for the workflows that call it, so that the signature's error is the only one.
 mod cli;
 mod progress;
 
@@ -121,8 +149,10 @@ pub use flyte_macros::task;
 /// need values, which do not exist yet: each is a compile error that says to do it in a task.
 /// `let y: u64 = task(x);` is accepted and means `y: Promise<u64>`.
 ///
-/// A workflow is a value, not a function to call: run it with [`LocalRuntime::run`], inspect
-/// it with [`Workflow::graph`], or call it inside another workflow.
+/// A workflow is a value: run it with [`LocalRuntime::run`], inspect it with
+/// [`Workflow::graph`], or call it inside another workflow. Called outside a workflow body,
+/// it runs: `wf(x)` is `LocalRuntime::new().run(wf, x)`, and returns
+/// `Result<Output, flytekit::Error>`, as flytekit users call a workflow to test it.
 ///
 /// ```
 /// use flytekit::{task, workflow, LocalRuntime, Workflow};
@@ -152,6 +182,9 @@ pub use flyte_macros::task;
 /// let out = LocalRuntime::new().run(twice, "hi there".to_string()).unwrap();
 /// assert_eq!(out, ("HI THERE / 2 words".to_string(), "AGAIN / 1 words".to_string()));
 /// assert_eq!(twice.graph().unwrap().nodes().len(), 4);
+///
+/// // Called like a function, it runs on a default runtime.
+/// assert_eq!(shout("a b c".to_string()).unwrap(), "A B C / 3 words");
 /// ```
 ///
 /// # Map

@@ -258,7 +258,7 @@ fn halve(x: u64) -> u64 {
 
 #[task]
 fn is_even(x: u64) -> bool {
-    x % 2 == 0
+    x.is_multiple_of(2)
 }
 
 #[workflow]

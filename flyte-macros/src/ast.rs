@@ -1,17 +1,55 @@
 //! Stage 2: the model of the annotated function: its parameters (inputs, or the injected
 //! context), and its output's shape.
 
-use proc_macro2::Span;
+use proc_macro2::{Span, TokenStream};
+use syn::parse::{Parse, ParseStream};
 use syn::spanned::Spanned;
-use syn::{Attribute, FnArg, GenericArgument, Ident, ItemFn, Pat, PathArguments, ReturnType, Type};
+use syn::{
+    braced, Attribute, Block, Expr, FnArg, GenericArgument, Ident, ItemFn, Pat, PathArguments, ReturnType, Signature,
+    Stmt, Type, Visibility,
+};
 
-/// A `#[task]` or `#[workflow]` function.
+/// A `#[task]` function, read as tokio-macros' `entry.rs` reads one: its attributes, visibility
+/// and signature parsed, its body kept as the tokens between the braces. The macro only needs
+/// the signature, and rustc parses the body where the function is emitted: a syntax error in
+/// it is rustc's own, at its place, and the task around it still expands (so a workflow calling
+/// the task gets no second error). In the returned `ItemFn`, the block holds those tokens as one
+/// `Expr::Verbatim`, which prints them back unchanged inside the original braces.
+pub fn task_item(input: TokenStream) -> syn::Result<ItemFn> {
+    syn::parse2::<TaskItem>(input).map(|item| item.0)
+}
+
+struct TaskItem(ItemFn);
+
+impl Parse for TaskItem {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let attrs = input.call(Attribute::parse_outer)?;
+        let vis: Visibility = input.parse()?;
+        let sig: Signature = input.parse()?;
+        let body;
+        let brace_token = braced!(body in input);
+        let body: TokenStream = body.parse()?;
+        let block = Block {
+            brace_token,
+            stmts: vec![Stmt::Expr(Expr::Verbatim(body), None)],
+        };
+        Ok(TaskItem(ItemFn {
+            attrs,
+            vis,
+            sig,
+            block: Box::new(block),
+        }))
+    }
+}
+
+/// A `#[task]` or `#[workflow]` function. A task's body is not parsed (see [`task_item`]).
 pub struct Function {
     pub item: ItemFn,
     pub params: Vec<Param>,
     pub output: Output,
 }
 
+#[derive(Clone)]
 pub enum Param {
     /// A parameter the runtime fills in; not part of the interface.
     Context { kind: Context, ty: Type },
@@ -34,15 +72,30 @@ pub enum Shape {
     Many,
 }
 
+#[derive(Clone)]
 pub struct Output {
-    /// The value the function produces: `T` for `-> T` and for `-> Result<T, E>`.
+    /// The value the function produces: `T` for `-> T`, `-> Result<T, E>` and `-> io::Result<T>`.
     pub ty: Type,
     pub shape: Shape,
-    /// Whether the function returns `Result<T, E>`.
-    pub fallible: bool,
-    /// Where to report an error type that cannot become a `TaskError`: `E`, or the whole
-    /// `Result<T>` for an alias like `io::Result<T>`.
-    pub error_span: proc_macro2::Span,
+    /// How the function fails, when it returns a `Result`.
+    pub error: Option<ErrorType>,
+}
+
+/// The error type of a function that returns a `Result`.
+#[derive(Clone)]
+pub enum ErrorType {
+    /// `E` in `Result<T, E>`.
+    Written(Type),
+    /// The whole return type, an alias with one argument (`io::Result<T>`,
+    /// `anyhow::Result<T>`) whose error type only rustc knows.
+    Alias(Type),
+}
+
+impl Output {
+    /// Whether the function returns a `Result`.
+    pub fn fallible(&self) -> bool {
+        self.error.is_some()
+    }
 }
 
 impl Function {
@@ -125,6 +178,20 @@ impl Param {
     }
 }
 
+/// The owned type that stands for a borrowed one in an interface, which holds values that
+/// cross the task boundary serialized: `String` for `&str`, `Vec<T>` for `&[T]`, `T` for `&T`.
+pub fn owned(ty: &Type) -> Option<Type> {
+    let Type::Reference(r) = ty else { return None };
+    Some(match &*r.elem {
+        Type::Path(p) if p.path.is_ident("str") => syn::parse_quote_spanned!(ty.span()=> ::std::string::String),
+        Type::Slice(s) => {
+            let elem = &s.elem;
+            syn::parse_quote_spanned!(ty.span()=> ::std::vec::Vec<#elem>)
+        }
+        other => other.clone(),
+    })
+}
+
 /// `&Checkpoint` or `&TaskContext` (any path ending in those names), or the same by value or
 /// `&mut`, which valid.rs turns into an error.
 pub fn context_kind(ty: &Type) -> Option<Context> {
@@ -146,28 +213,25 @@ pub fn context_kind(ty: &Type) -> Option<Context> {
 
 impl Output {
     fn new(ret: &ReturnType) -> Self {
-        let (ty, fallible, error_span) = match ret {
-            ReturnType::Default => (syn::parse_quote!(()), false, Span::call_site()),
+        let (ty, error) = match ret {
+            ReturnType::Default => (syn::parse_quote!(()), None),
             ReturnType::Type(_, ty) => match result_types(ty) {
-                Some((ok, err)) => (ok.clone(), true, err.map_or_else(|| ty.span(), |e| e.span())),
-                None => ((**ty).clone(), false, Span::call_site()),
+                Some((ok, Some(err))) => (ok.clone(), Some(ErrorType::Written(err.clone()))),
+                Some((ok, None)) => (ok.clone(), Some(ErrorType::Alias((**ty).clone()))),
+                None => ((**ty).clone(), None),
             },
         };
         let shape = match &ty {
             Type::Tuple(_) => Shape::Many,
             _ => Shape::One,
         };
-        Output {
-            ty,
-            shape,
-            fallible,
-            error_span,
-        }
+        Output { ty, shape, error }
     }
 }
 
-/// `T` and `E` in a return type written `Result<T, E>` (any path ending in `Result`, so that
-/// `io::Result<T>` works too, with no `E`).
+/// `T` and `E` in a return type written `Result<T, E>`, or `T` alone in an alias with one
+/// argument (any path ending in `Result`: `io::Result<T>`, `anyhow::Result<T>`), whose error
+/// type the generated code leaves to rustc.
 fn result_types(ty: &Type) -> Option<(&Type, Option<&Type>)> {
     let Type::Path(path) = ty else { return None };
     let last = path.path.segments.last()?;

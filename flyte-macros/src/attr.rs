@@ -1,38 +1,224 @@
 //! Stage 1: parse the attribute's options (`#[task(retries = 3)]`, `#[workflow(on_failure = f)]`).
+//!
+//! As in serde_derive (`symbol.rs`, `attr.rs`): every key is a named constant ([`Key`]) with
+//! its own arm in its attribute's dispatch; a key written twice is caught by one setter,
+//! [`Attr::set`]; an unknown key ends the dispatch with [`Keys::unknown`], which lists the
+//! valid keys and suggests the nearest. The same pieces serve any list of `key = value`
+//! options, such as `map(..)`'s: see [`Keys`].
 
 use std::time::Duration;
 
 use proc_macro2::{Ident, TokenStream};
+use quote::ToTokens;
 use syn::parse::Parser;
 use syn::punctuated::Punctuated;
 use syn::{Expr, Lit, LitStr, Meta, Path, Token};
 
 use crate::Errors;
 
-/// An attribute and the options it accepts, for parsing and for error messages.
-struct Options {
-    name: &'static str,
-    /// In the order the error message lists them.
-    keys: &'static [&'static str],
-    /// A complete attribute, to show how options are written.
-    sample: &'static str,
-    /// Where an option of this attribute goes, for a user who put it on the other one.
-    home: &'static str,
+/// One option key: its name, and how its value is written, for "needs a value" errors.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Key {
+    pub name: &'static str,
+    pub example: &'static str,
 }
 
-const TASK: Options = Options {
-    name: "task",
-    keys: &["retries", "timeout", "cache", "cache_version"],
+pub(crate) const RETRIES: Key = Key {
+    name: "retries",
+    example: "`retries = 3` (an integer from 0 to 10)",
+};
+pub(crate) const TIMEOUT: Key = Key {
+    name: "timeout",
+    example: "`timeout = \"30s\"` (a duration, like \"500ms\", \"5m\" or \"1h 30m\")",
+};
+pub(crate) const CACHE: Key = Key {
+    name: "cache",
+    example: "`cache = true` (and a `cache_version`)",
+};
+pub(crate) const CACHE_VERSION: Key = Key {
+    name: "cache_version",
+    example: "`cache_version = \"1\"` (with `cache = true`)",
+};
+pub(crate) const FAILURE_POLICY: Key = Key {
+    name: "failure_policy",
+    example: "`failure_policy = FailAfterExecutableNodesComplete` (or `FailImmediately`, the default)",
+};
+pub(crate) const ON_FAILURE: Key = Key {
+    name: "on_failure",
+    example: "`on_failure = clean_up`, naming a #[task] that takes the workflow's inputs and then a `WorkflowFailure`",
+};
+pub(crate) const CONCURRENCY: Key = Key {
+    name: "concurrency",
+    example: "`concurrency = 4` (at most 4 elements at once)",
+};
+pub(crate) const MIN_SUCCESS_RATIO: Key = Key {
+    name: "min_success_ratio",
+    example: "`min_success_ratio = 0.9` (the share of elements that must succeed, from 0 to 1)",
+};
+
+impl PartialEq<Key> for Path {
+    fn eq(&self, key: &Key) -> bool {
+        self.is_ident(key.name)
+    }
+}
+
+impl PartialEq<Key> for &Path {
+    fn eq(&self, key: &Key) -> bool {
+        self.is_ident(key.name)
+    }
+}
+
+/// The keys one list of options accepts (an attribute's, or `map(..)`'s), and what its
+/// messages say about it.
+///
+/// A list of options is parsed with one [`Attr`] per key and a dispatch with one arm per key,
+/// ending with [`Keys::unknown`]. `map(task, list, concurrency = 4, min_success_ratio = 0.9)`
+/// in a workflow body would read its options so:
+///
+/// ```text
+/// let mut concurrency = Attr::none(&MAP, CONCURRENCY);
+/// let mut ratio = Attr::none(&MAP, MIN_SUCCESS_RATIO);
+/// for option in options {
+///     // `concurrency = 4` parses as an assignment.
+///     let Expr::Assign(assign) = option else { /* "options are `key = value`" */ continue };
+///     let Expr::Path(key) = &*assign.left else { /* the same */ continue };
+///     let (key, value) = (&key.path, Some(&*assign.right));
+///     if key == CONCURRENCY {
+///         concurrency.set(key, value, map_concurrency, errors);
+///     } else if key == MIN_SUCCESS_RATIO {
+///         ratio.set(key, value, map_ratio, errors);
+///     } else {
+///         MAP.unknown(key, errors);
+///     }
+/// }
+/// let (concurrency, ratio) = (concurrency.get(), ratio.get());
+/// ```
+///
+/// (The test `map_options_reuse_the_key_helpers` below runs this.)
+pub(crate) struct Keys {
+    /// How messages name the list: `#[task]`, `` `map` ``.
+    pub what: &'static str,
+    /// In the order the messages list them.
+    pub keys: &'static [Key],
+    /// A complete example, to show how options are written.
+    pub sample: &'static str,
+    /// Where a key of this list goes, for a user who wrote it in another list.
+    pub home: &'static str,
+}
+
+pub(crate) const TASK: Keys = Keys {
+    what: "#[task]",
+    keys: &[RETRIES, TIMEOUT, CACHE, CACHE_VERSION],
     sample: "#[task(retries = 3)]",
     home: "set it on each #[task] the workflow calls",
 };
 
-const WORKFLOW: Options = Options {
-    name: "workflow",
-    keys: &["failure_policy", "on_failure"],
+pub(crate) const WORKFLOW: Keys = Keys {
+    what: "#[workflow]",
+    keys: &[FAILURE_POLICY, ON_FAILURE],
     sample: "#[workflow(on_failure = clean_up)]",
     home: "set it on the #[workflow]",
 };
+
+pub(crate) const MAP: Keys = Keys {
+    what: "`map`",
+    keys: &[CONCURRENCY, MIN_SUCCESS_RATIO],
+    sample: "`map(task, list, concurrency = 4)`",
+    home: "pass it to `map(task, list, ..)` in the workflow body",
+};
+
+/// Every list of options, for the hint that a key belongs to another one.
+const ALL: [&Keys; 3] = [&TASK, &WORKFLOW, &MAP];
+
+impl Keys {
+    /// Reports `key` as none of this list's keys: lists the valid ones, and says which list
+    /// it belongs to, or else which key it is nearest to.
+    pub fn unknown(&self, key: &Path, errors: &mut Errors) {
+        let written = key.get_ident().map(ToString::to_string).unwrap_or_else(|| written(key));
+        let valid = self
+            .keys
+            .iter()
+            .map(|k| format!("`{}`", k.name))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut msg = format!("unknown {} option `{written}`; valid options are: {valid}", self.what);
+        let elsewhere = ALL
+            .into_iter()
+            .find(|other| other.what != self.what && other.keys.iter().any(|k| k.name == written));
+        if let Some(other) = elsewhere {
+            msg.push_str(&format!(" (`{written}` is a {} option: {})", other.what, other.home));
+        } else if let Some(near) = did_you_mean(&written, &self.names()) {
+            msg.push_str(&format!(" (did you mean `{near}`?)"));
+        }
+        errors.push(syn::Error::new_spanned(key, msg));
+    }
+
+    fn names(&self) -> Vec<&'static str> {
+        self.keys.iter().map(|k| k.name).collect()
+    }
+}
+
+/// A path as written, without the spaces `to_string` puts around `::`.
+fn written(path: &Path) -> String {
+    path.to_token_stream().to_string().replace(' ', "")
+}
+
+/// The value of one key of a list, set at most once.
+pub(crate) struct Attr<'k, T> {
+    keys: &'k Keys,
+    key: Key,
+    /// Where the key was written, once it was.
+    at: Option<TokenStream>,
+    /// `None` when the key is not set, or its value was missing or invalid (already reported).
+    value: Option<T>,
+}
+
+impl<'k, T> Attr<'k, T> {
+    pub fn none(keys: &'k Keys, key: Key) -> Self {
+        Attr {
+            keys,
+            key,
+            at: None,
+            value: None,
+        }
+    }
+
+    /// Sets the key, written at `at`, to `value` as `parse` reads it, reporting what is wrong
+    /// with it; `value` is `None` when the key was written without one. A key set before is
+    /// reported as a duplicate and its value is not looked at, so that one mistake is one error.
+    pub fn set(
+        &mut self,
+        at: &impl ToTokens,
+        value: Option<&Expr>,
+        parse: impl FnOnce(&Expr) -> syn::Result<T>,
+        errors: &mut Errors,
+    ) {
+        if self.at.is_some() {
+            errors.push(syn::Error::new_spanned(
+                at,
+                format!("duplicate {} option `{}`: set it once", self.keys.what, self.key.name),
+            ));
+            return;
+        }
+        self.at = Some(at.to_token_stream());
+        let Some(value) = value else {
+            errors.push(syn::Error::new_spanned(
+                at,
+                format!("`{}` needs a value: write {}", self.key.name, self.key.example),
+            ));
+            return;
+        };
+        match parse(value) {
+            Ok(v) => self.value = Some(v),
+            Err(e) => errors.push(e),
+        }
+    }
+
+    /// The value, if the key was set to a valid one.
+    pub fn get(self) -> Option<T> {
+        self.value
+    }
+}
 
 /// Flyte caps retries at 10.
 const MAX_RETRIES: u32 = 10;
@@ -66,149 +252,82 @@ pub struct WorkflowAttr {
     pub on_failure: Option<Path>,
 }
 
-/// One option whose key is valid and not repeated. `value` is `None` when it was missing
-/// (already reported).
-struct Setting<'a> {
-    key: &'static str,
-    path: Path,
-    value: Option<&'a Expr>,
-}
-
-/// What one cache key was set to, with the key's path for errors that span it. `value` is
-/// `None` when the value was invalid (already reported), so that no second error follows.
-struct Cache<T> {
-    path: Path,
-    value: Option<T>,
-}
-
 pub fn task(args: TokenStream, errors: &mut Errors) -> TaskAttr {
-    let mut attr = TaskAttr::default();
-    let Some(metas) = metas(args, &TASK, errors) else {
-        return attr;
-    };
-    let mut cache: Option<Cache<bool>> = None;
-    let mut cache_version: Option<Cache<String>> = None;
-    settings(
-        &metas,
-        &TASK,
-        errors,
-        |Setting { key, path, value }, errors| match key {
-            "retries" => attr.retries = parse(value, retries, errors).unwrap_or(0),
-            "timeout" => attr.timeout = parse(value, timeout, errors),
-            "cache" => {
-                let value = parse(value, cache_flag, errors);
-                cache = Some(Cache { path, value });
-            }
-            _ => {
-                let value = parse(value, version, errors);
-                cache_version = Some(Cache { path, value });
-            }
-        },
-    );
-    attr.cache_version = caching(cache, cache_version, errors);
-    attr
+    let mut retries = Attr::none(&TASK, RETRIES);
+    let mut timeout = Attr::none(&TASK, TIMEOUT);
+    let mut cache = Attr::none(&TASK, CACHE);
+    let mut cache_version = Attr::none(&TASK, CACHE_VERSION);
+    for meta in metas(args, &TASK, errors) {
+        let (key, value) = (meta.path(), value(&meta));
+        if key == RETRIES {
+            retries.set(key, value, self::retries, errors);
+        } else if key == TIMEOUT {
+            timeout.set(key, value, self::timeout, errors);
+        } else if key == CACHE {
+            cache.set(key, value, cache_flag, errors);
+        } else if key == CACHE_VERSION {
+            cache_version.set(key, value, version, errors);
+        } else {
+            TASK.unknown(key, errors);
+        }
+    }
+    TaskAttr {
+        retries: retries.get().unwrap_or(0),
+        timeout: timeout.get(),
+        cache_version: caching(cache, cache_version, errors),
+    }
 }
 
 pub fn workflow(args: TokenStream, errors: &mut Errors) -> WorkflowAttr {
-    let mut attr = WorkflowAttr::default();
-    let Some(metas) = metas(args, &WORKFLOW, errors) else {
-        return attr;
-    };
-    settings(
-        &metas,
-        &WORKFLOW,
-        errors,
-        |Setting { key, value, .. }, errors| match key {
-            "failure_policy" => attr.failure_policy = parse(value, failure_policy, errors),
-            _ => attr.on_failure = parse(value, on_failure, errors),
-        },
-    );
-    attr
+    let mut failure_policy = Attr::none(&WORKFLOW, FAILURE_POLICY);
+    let mut on_failure = Attr::none(&WORKFLOW, ON_FAILURE);
+    for meta in metas(args, &WORKFLOW, errors) {
+        let (key, value) = (meta.path(), value(&meta));
+        if key == FAILURE_POLICY {
+            failure_policy.set(key, value, self::failure_policy, errors);
+        } else if key == ON_FAILURE {
+            on_failure.set(key, value, self::on_failure, errors);
+        } else {
+            WORKFLOW.unknown(key, errors);
+        }
+    }
+    WorkflowAttr {
+        failure_policy: failure_policy.get(),
+        on_failure: on_failure.get(),
+    }
 }
 
-fn metas(args: TokenStream, of: &Options, errors: &mut Errors) -> Option<Punctuated<Meta, Token![,]>> {
+/// The options, or none after reporting that they do not parse as `key = value`s.
+fn metas(args: TokenStream, of: &Keys, errors: &mut Errors) -> Punctuated<Meta, Token![,]> {
     Punctuated::<Meta, Token![,]>::parse_terminated
         .parse2(args)
-        .map_err(|e| {
-            let (name, sample) = (of.name, of.sample);
+        .unwrap_or_else(|e| {
+            let (what, sample) = (of.what, of.sample);
             errors.push(syn::Error::new(
                 e.span(),
-                format!("{e}: #[{name}] options are written `key = value`, like {sample}"),
+                format!("{e}: {what} options are written `key = value`, like {sample}"),
             ));
+            Punctuated::new()
         })
-        .ok()
 }
 
-/// Calls `each` on the options with a valid key, each key once, after reporting the others; in
-/// order, so that the errors about values come in the order they were written.
-fn settings<'a>(
-    metas: &'a Punctuated<Meta, Token![,]>,
-    of: &Options,
-    errors: &mut Errors,
-    mut each: impl FnMut(Setting<'a>, &mut Errors),
-) {
-    let mut seen: Vec<&str> = Vec::new();
-    for meta in metas {
-        let key = meta.path().get_ident().map(ToString::to_string).unwrap_or_default();
-        let Some(&key) = of.keys.iter().find(|k| **k == key) else {
-            errors.push(syn::Error::new_spanned(meta.path(), unknown_key(&key, of)));
-            continue;
-        };
-        if seen.contains(&key) {
-            errors.push(syn::Error::new_spanned(
-                meta.path(),
-                format!("duplicate #[{}] option `{key}`: set it once", of.name),
-            ));
-            continue;
-        }
-        seen.push(key);
-        let value = match meta {
-            Meta::NameValue(nv) => Some(&nv.value),
-            _ => {
-                errors.push(syn::Error::new_spanned(
-                    meta,
-                    format!("`{key}` needs a value: write {}", example(key)),
-                ));
-                None
-            }
-        };
-        let path = meta.path().clone();
-        each(Setting { key, path, value }, errors);
-    }
-}
-
-/// `parse`s the value if there is one, reporting what is wrong with it.
-fn parse<T>(value: Option<&Expr>, parse: fn(&Expr) -> syn::Result<T>, errors: &mut Errors) -> Option<T> {
-    match parse(value?) {
-        Ok(v) => Some(v),
-        Err(e) => {
-            errors.push(e);
-            None
-        }
-    }
-}
-
-/// How to write each key, for "needs a value" errors.
-fn example(key: &str) -> &'static str {
-    match key {
-        "retries" => "`retries = 3` (an integer from 0 to 10)",
-        "timeout" => "`timeout = \"30s\"` (a duration, like \"500ms\", \"5m\" or \"1h 30m\")",
-        "cache" => "`cache = true` (and a `cache_version`)",
-        "cache_version" => "`cache_version = \"1\"` (with `cache = true`)",
-        "failure_policy" => "`failure_policy = FailAfterExecutableNodesComplete` (or `FailImmediately`, the default)",
-        _ => "`on_failure = clean_up`, naming a #[task] that takes the workflow's inputs and then a `WorkflowFailure`",
+/// The value of `key = value`; `None` for a bare `key` or `key(..)`.
+fn value(meta: &Meta) -> Option<&Expr> {
+    match meta {
+        Meta::NameValue(nv) => Some(&nv.value),
+        Meta::Path(_) | Meta::List(_) => None,
     }
 }
 
 /// The cache version if caching is on, after checking that `cache` and `cache_version` come
 /// together. A key whose value was invalid has been reported already and raises nothing more.
-fn caching(cache: Option<Cache<bool>>, version: Option<Cache<String>>, errors: &mut Errors) -> Option<String> {
-    match (cache, version) {
+fn caching(cache: Attr<bool>, version: Attr<String>, errors: &mut Errors) -> Option<String> {
+    match (cache.at, version.at) {
         (None, None) => None,
-        (Some(cache), None) => {
+        (Some(at), None) => {
             if cache.value == Some(true) {
                 errors.push(syn::Error::new_spanned(
-                    cache.path,
+                    at,
                     "`cache = true` needs a version: add `cache_version = \"1\"`. The version is part of \
                      the cache key, as Flyte requires; bump it whenever the task's behaviour changes, so \
                      that outputs cached by the old code are not reused",
@@ -216,16 +335,16 @@ fn caching(cache: Option<Cache<bool>>, version: Option<Cache<String>>, errors: &
             }
             None
         }
-        (None, Some(version)) => {
+        (None, Some(at)) => {
             errors.push(syn::Error::new_spanned(
-                version.path,
+                at,
                 "`cache_version` has no effect without `cache = true`: add `cache = true` to cache \
                  this task's outputs, or remove `cache_version`",
             ));
             None
         }
         // `cache = false` with a version caches nothing (see `TaskAttr`).
-        (Some(cache), Some(version)) => match cache.value {
+        (Some(_), Some(_)) => match cache.value {
             Some(true) => version.value,
             _ => None,
         },
@@ -414,20 +533,6 @@ fn on_failure(value: &Expr) -> syn::Result<Path> {
         _ => "takes the name of a #[task]: write `on_failure = clean_up`".to_string(),
     };
     Err(syn::Error::new_spanned(value, format!("`on_failure` {fix}; {what}")))
-}
-
-fn unknown_key(key: &str, of: &Options) -> String {
-    let valid = of.keys.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ");
-    let mut msg = format!("unknown #[{}] option `{key}`; valid options are: {valid}", of.name);
-    let elsewhere = [&TASK, &WORKFLOW]
-        .into_iter()
-        .find(|other| other.name != of.name && other.keys.contains(&key));
-    if let Some(other) = elsewhere {
-        msg.push_str(&format!(" (`{key}` is a #[{}] option: {})", other.name, other.home));
-    } else if let Some(near) = did_you_mean(key, of.keys) {
-        msg.push_str(&format!(" (did you mean `{near}`?)"));
-    }
-    msg
 }
 
 /// The candidate closest to `written` (at most 3 edits away), or else one that contains it
@@ -738,6 +843,98 @@ mod tests {
         let (_, errors) = parse_workflow(quote!(on_failure: f));
         assert!(
             errors[0].contains("#[workflow] options are written `key = value`"),
+            "{errors:?}"
+        );
+    }
+
+    /// Every key a list names has an arm in its dispatch: none of them reads as unknown.
+    #[test]
+    fn every_listed_key_has_its_arm() {
+        for key in TASK.keys {
+            let ident = Ident::new(key.name, proc_macro2::Span::call_site());
+            let (_, errors) = parse(quote!(#ident = 1));
+            assert!(
+                errors.iter().all(|e| !e.contains("unknown")),
+                "{}: {errors:?}",
+                key.name
+            );
+        }
+        for key in WORKFLOW.keys {
+            let ident = Ident::new(key.name, proc_macro2::Span::call_site());
+            let (_, errors) = parse_workflow(quote!(#ident = 1));
+            assert!(
+                errors.iter().all(|e| !e.contains("unknown")),
+                "{}: {errors:?}",
+                key.name
+            );
+        }
+    }
+
+    #[test]
+    fn a_map_option_on_an_attribute_says_where_it_goes() {
+        let (_, errors) = parse(quote!(concurrency = 4));
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(
+            errors[0]
+                .contains("(`concurrency` is a `map` option: pass it to `map(task, list, ..)` in the workflow body)"),
+            "{errors:?}"
+        );
+    }
+
+    /// The way `Keys`' documentation shows `map(..)` reading its options.
+    #[test]
+    fn map_options_reuse_the_key_helpers() {
+        fn map_concurrency(value: &Expr) -> syn::Result<u64> {
+            match value {
+                Expr::Lit(syn::ExprLit { lit: Lit::Int(i), .. }) => i.base10_parse(),
+                _ => Err(syn::Error::new_spanned(value, "`concurrency` takes an integer")),
+            }
+        }
+        fn map_ratio(value: &Expr) -> syn::Result<f64> {
+            match value {
+                Expr::Lit(syn::ExprLit { lit: Lit::Float(f), .. }) => f.base10_parse(),
+                _ => Err(syn::Error::new_spanned(value, "`min_success_ratio` takes a number")),
+            }
+        }
+        let call: syn::ExprCall = syn::parse_quote!(map(
+            score,
+            shards,
+            concurency = 2,
+            concurrency = 4,
+            retries = 1,
+            concurrency = 8,
+            min_success_ratio = 0.9
+        ));
+        let mut errors = Errors::new();
+        let mut concurrency = Attr::none(&MAP, CONCURRENCY);
+        let mut ratio = Attr::none(&MAP, MIN_SUCCESS_RATIO);
+        for option in call.args.iter().skip(2) {
+            let Expr::Assign(assign) = option else { continue };
+            let Expr::Path(key) = &*assign.left else { continue };
+            let (key, value) = (&key.path, Some(&*assign.right));
+            if key == CONCURRENCY {
+                concurrency.set(key, value, map_concurrency, &mut errors);
+            } else if key == MIN_SUCCESS_RATIO {
+                ratio.set(key, value, map_ratio, &mut errors);
+            } else {
+                MAP.unknown(key, &mut errors);
+            }
+        }
+        assert_eq!((concurrency.get(), ratio.get()), (Some(4), Some(0.9)));
+        let errors: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        assert_eq!(errors.len(), 3, "{errors:?}");
+        assert!(
+            errors[0].contains(
+                "unknown `map` option `concurency`; valid options are: `concurrency`, `min_success_ratio` (did you mean `concurrency`?)"
+            ),
+            "{errors:?}"
+        );
+        assert!(
+            errors[1].contains("(`retries` is a #[task] option: set it on each #[task] the workflow calls)"),
+            "{errors:?}"
+        );
+        assert!(
+            errors[2].contains("duplicate `map` option `concurrency`: set it once"),
             "{errors:?}"
         );
     }

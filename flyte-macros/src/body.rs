@@ -22,6 +22,7 @@ use syn::visit::Visit;
 use syn::visit_mut::{self, VisitMut};
 use syn::{BinOp, Block, Expr, ExprCall, ExprIf, ExprMethodCall, Local, Pat, Stmt, Token, Type, UnOp};
 
+use crate::attr::{Attr, CONCURRENCY, MAP, MIN_SUCCESS_RATIO};
 use crate::format::{captures, format_at, named_argument, not_formattable, FormatString};
 use crate::Errors;
 
@@ -91,8 +92,16 @@ impl<'a> Body<'a> {
     /// tuple patterns of a call's output taken apart (`let (a, (b, c)) = t(x);`).
     fn local(&mut self, mut local: Local) -> Vec<Stmt> {
         let Some(init) = &mut local.init else {
-            self.error(&local, "a `let` in a #[workflow] needs a value: `let x = task(..);`");
-            return Vec::new();
+            // `let y;` assigned later: what it holds is known at the assignment.
+            let mut names = Vec::new();
+            pattern_names(&local.pat, &mut names);
+            for name in &names {
+                self.placeholders.remove(name);
+                if let Some(arm) = &mut self.arm {
+                    arm.insert(name.clone());
+                }
+            }
+            return vec![Stmt::Local(local)];
         };
         if let Some((_, diverge)) = &init.diverge {
             if self.mentions_placeholder(&init.expr) {
@@ -169,7 +178,9 @@ impl<'a> Body<'a> {
             if !matches!(inner, Pat::Tuple(_)) {
                 continue;
             }
-            let temp = Ident::new(&format!("__flytekit_part{}", self.temps), Span::mixed_site());
+            // Hygienic, but located at the pattern, where a value that is not a tuple is reported.
+            let span = inner.span().resolved_at(Span::mixed_site());
+            let temp = Ident::new(&format!("__flytekit_part{}", self.temps), span);
             self.temps += 1;
             *elem = syn::parse_quote!(#temp);
             let mut inner = inner;
@@ -202,12 +213,11 @@ impl<'a> Body<'a> {
                 None
             }
             CallKind::Constructor => {
-                let is_some = func.path.is_ident("Some");
-                if !is_some
-                    && call
-                        .args
-                        .iter()
-                        .any(|a| self.mentions_placeholder(a) || self.contains_task_call(a))
+                // `Some(x)` included: an `Option` input is a literal, and `None` must stay one.
+                if call
+                    .args
+                    .iter()
+                    .any(|a| self.mentions_placeholder(a) || self.contains_task_call(a))
                 {
                     self.error(
                         call,
@@ -272,45 +282,27 @@ impl<'a> Body<'a> {
         };
         self.visit_expr_mut(list);
         let list = list.clone();
-        let mut concurrency: Option<TokenStream> = None;
-        let mut ratio: Option<TokenStream> = None;
+        // The attributes' key handling: one arm per key, duplicates and "did you mean".
+        let mut concurrency = Attr::none(&MAP, CONCURRENCY);
+        let mut ratio = Attr::none(&MAP, MIN_SUCCESS_RATIO);
         for option in args {
-            let Expr::Assign(assign) = option else {
+            let (Expr::Assign(assign), Expr::Path(key)) = (&*option, option_key(option)) else {
                 self.error(
                     option,
                     &format!("`map` takes a task, a list, then options as `key = value`: {USAGE}"),
                 );
                 continue;
             };
-            let key = match &*assign.left {
-                Expr::Path(p) => p.path.get_ident().map(ToString::to_string).unwrap_or_default(),
-                _ => String::new(),
-            };
-            let slot = match key.as_str() {
-                "concurrency" => &mut concurrency,
-                "min_success_ratio" => &mut ratio,
-                _ => {
-                    self.error(
-                        &assign.left,
-                        "unknown `map` option: the options are `concurrency = N` (at most N elements at once) and `min_success_ratio = R` (the share of elements that must succeed, from 0 to 1)",
-                    );
-                    continue;
-                }
-            };
-            if slot.is_some() {
-                self.error(&assign.left, &format!("duplicate `map` option `{key}`: set it once"));
-                continue;
-            }
-            let value = if key == "concurrency" {
-                map_concurrency(&assign.right)
+            let (key, value) = (&key.path, Some(&*assign.right));
+            if key == CONCURRENCY {
+                concurrency.set(key, value, map_concurrency, self.errors);
+            } else if key == MIN_SUCCESS_RATIO {
+                ratio.set(key, value, map_ratio, self.errors);
             } else {
-                map_ratio(&assign.right)
-            };
-            match value {
-                Ok(v) => *slot = Some(v),
-                Err(e) => self.errors.push(e),
+                MAP.unknown(key, self.errors);
             }
         }
+        let (concurrency, ratio) = (concurrency.get(), ratio.get());
         let scope = self.scope;
         let span = task_path.span();
         let concurrency = match concurrency {
@@ -346,9 +338,12 @@ impl<'a> Body<'a> {
             Ident::new("__flytekit_value", Span::mixed_site()),
             Ident::new("__flytekit_deps", Span::mixed_site()),
         );
+        // `After::nodes` is spanned at the argument, where a value that is not a call's result
+        // is reported.
+        let nodes = quote_spanned!(deps.span()=> ::flytekit::__private::After::nodes(&#deps, #scope));
         Expr::Verbatim(quote_spanned! {m.method.span()=>
             {
-                let #before = #deps;
+                let #before = #nodes;
                 let #mark = #scope.mark();
                 let #value = #receiver;
                 ::flytekit::__private::after(#scope, #mark, #value, #before)
@@ -648,6 +643,12 @@ impl<'a> Body<'a> {
         }
     }
 
+    /// Whether some items are placeholders and others are not.
+    fn mixes_placeholders<'e>(&self, items: impl IntoIterator<Item = &'e Expr>) -> bool {
+        let kinds: HashSet<bool> = items.into_iter().map(|e| self.is_placeholder(e)).collect();
+        kinds.len() > 1
+    }
+
     /// Whether an `if` on `cond` is decided when the workflow runs: it reads a placeholder.
     fn is_run_time(&self, cond: &Expr) -> bool {
         self.mentions_placeholder(cond) || self.contains_task_call(cond)
@@ -804,6 +805,10 @@ impl VisitMut for Body<'_> {
                 self.shadowed(&refs, |body| body.visit_expr_mut(&mut c.body));
                 None
             }
+            Expr::Index(i) if self.is_placeholder(&i.expr) && self.is_run_time(&i.index) => Some(self.refuse(
+                &i.index,
+                "a placeholder is indexed by a value known while the graph is built (a literal, a constant, a loop counter), not by another placeholder: index inside a task",
+            )),
             Expr::Index(i) if self.is_placeholder(&i.expr) => {
                 self.visit_expr_mut(&mut i.expr);
                 self.visit_expr_mut(&mut i.index);
@@ -845,9 +850,19 @@ impl VisitMut for Body<'_> {
                         }
                     }
                 }
+                let placeholder = self.is_placeholder(&a.right);
+                if let Expr::Path(p) = &*a.left {
+                    if let Some(name) = p.path.get_ident() {
+                        set(&mut self.placeholders, &name.to_string(), placeholder);
+                    }
+                }
                 self.visit_expr_mut(&mut a.right);
                 None
             }
+            Expr::Array(a) if self.mixes_placeholders(&a.elems) => Some(self.refuse(
+                &a.elems,
+                "an array's items have one type, and here placeholders and values mix: write `vec![..]`, whose items may be task outputs and literals alike",
+            )),
             Expr::Struct(_) if self.mentions_placeholder(expr) || self.contains_task_call(expr) => Some(self.refuse(
                 expr,
                 "a placeholder cannot be put inside a struct while the graph is built: the value does not exist until the graph runs; pass it to a task as an input and build the struct there",
@@ -1042,6 +1057,14 @@ fn tokens_mention(placeholders: &HashSet<String>, tokens: TokenStream) -> bool {
         TokenTree::Group(g) => tokens_mention(placeholders, g.stream()),
         _ => false,
     })
+}
+
+/// The key of a `key = value` option, or the option itself when it is not one.
+fn option_key(option: &Expr) -> &Expr {
+    match option {
+        Expr::Assign(a) => &a.left,
+        other => other,
+    }
 }
 
 /// `concurrency = N`: an integer literal of at least 1.

@@ -10,39 +10,19 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{Ident, Type};
 
-use crate::ast::{Context, Function, Param, Shape};
+use crate::ast::{Context, ErrorType, Function, Param, Shape};
 use crate::attr::{TaskAttr, WorkflowAttr};
 use crate::body::Body;
 use crate::Errors;
 
 pub fn task(f: &Function, attr: &TaskAttr) -> TokenStream {
     let ident = f.ident();
-    let name = ident.to_string();
-    let retries = attr.retries;
-    let cache = attr.cache_version.as_ref().map(|v| quote!(.with_cache(#v)));
-    let timeout = attr.timeout.map(|t| {
-        let (secs, nanos) = (t.as_secs(), t.subsec_nanos());
-        quote!(.with_timeout(::core::time::Duration::new(#secs, #nanos)))
-    });
-    let body_fn = format_ident!("__flytekit_{}", ident, span = Span::mixed_site());
-    let (input_ty, input_shape) = interface(f);
-    let (output_ty, output_shape) = (&f.output.ty, shape(f.output.shape));
-    let input_names = f.input_names();
-
-    // The user's function, renamed, as the body every call ends in.
-    let mut item = f.item.clone();
-    item.sig.ident = body_fn.clone();
-    item.attrs = f.body_attrs().cloned().collect();
-    let sig = &item.sig;
-    let param_types = sig.inputs.iter().map(|a| match a {
-        syn::FnArg::Typed(t) => &*t.ty,
-        syn::FnArg::Receiver(_) => unreachable!("valid.rs rejects receivers"),
-    });
-    let ret = &sig.output;
-    let fn_ptr = quote!(fn(#(#param_types),*) #ret);
+    let body_fn = body_fn(f);
+    let item = renamed(f, &body_fn);
+    let deref = deref(f, &body_fn);
 
     // `run`: unpack the input tuple, fill in the context, call the body.
-    let locals: Vec<Ident> = (0..input_names.len())
+    let locals: Vec<Ident> = (0..f.inputs().count())
         .map(|i| format_ident!("__input{}", i, span = Span::mixed_site()))
         .collect();
     let unpack = match f.input_shape() {
@@ -64,52 +44,104 @@ pub fn task(f: &Function, attr: &TaskAttr) -> TokenStream {
             quote!(#local)
         }
     });
-    let result = if f.output.fallible {
-        // Spanned at `E`, so that an error type that does not convert is reported there.
-        quote_spanned! {f.output.error_span=>
-            ::core::result::Result::map_err(__out, ::flytekit::__private::IntoTaskError::into_task_error)
+    // The conversion names the error type (`E`, or the alias whose error type rustc finds),
+    // which is where rustc reports one that does not convert: once, as the helpers take no
+    // argument to blame.
+    let output_ty = &f.output.ty;
+    let result = match &f.output.error {
+        Some(ErrorType::Written(e)) => quote! {
+            ::core::result::Result::map_err(__out, ::flytekit::__private::task_error::<#e, _>())
+        },
+        Some(ErrorType::Alias(r)) => quote! {
+            ::flytekit::__private::task_result::<#r, #output_ty, _>()(__out)
+        },
+        None => quote!(::core::result::Result::Ok(__out)),
+    };
+    let task_impl = task_impl(
+        f,
+        attr,
+        quote! {
+            #unpack
+            let __out = #body_fn(#(#args),*);
+            #result
+        },
+    );
+    unit_struct(f, quote!(#item #deref #task_impl), quote!(task(#ident, __inputs)))
+}
+
+/// The name the user's function is emitted under, beside the unit struct that takes its name.
+pub fn body_fn(f: &Function) -> Ident {
+    format_ident!("__flytekit_{}", f.ident(), span = Span::mixed_site())
+}
+
+/// The user's function, renamed to `body_fn`: the body every call ends in.
+pub fn renamed(f: &Function, body_fn: &Ident) -> syn::ItemFn {
+    let mut item = f.item.clone();
+    item.sig.ident = body_fn.clone();
+    item.attrs = f.body_attrs().cloned().collect();
+    item
+}
+
+/// `impl Deref` from the unit struct to `body_fn` as a function pointer, so that `f(..)` still
+/// calls the function.
+pub fn deref(f: &Function, body_fn: &Ident) -> TokenStream {
+    let ident = f.ident();
+    let sig = &f.item.sig;
+    let (unsafety, abi, ret) = (&sig.unsafety, &sig.abi, &sig.output);
+    let param_types = sig.inputs.iter().filter_map(|a| match a {
+        syn::FnArg::Typed(t) => Some(&*t.ty),
+        // valid.rs rejects receivers, and fallback.rs emits no struct for a method.
+        syn::FnArg::Receiver(_) => None,
+    });
+    let fn_ptr = quote!(#unsafety #abi fn(#(#param_types),*) #ret);
+    quote! {
+        impl ::core::ops::Deref for #ident {
+            type Target = #fn_ptr;
+            fn deref(&self) -> &Self::Target {
+                const F: #fn_ptr = #body_fn;
+                &F
+            }
         }
-    } else {
-        quote!(::core::result::Result::Ok(__out))
-    };
+    }
+}
 
-    let impls = quote! {
-            #item
+/// The `Task` impl, whose `run` method (taking `__ctx` and `__input`) has the body `run`.
+pub fn task_impl(f: &Function, attr: &TaskAttr, run: TokenStream) -> TokenStream {
+    let ident = f.ident();
+    let name = ident.to_string();
+    let retries = attr.retries;
+    let cache = attr.cache_version.as_ref().map(|v| quote!(.with_cache(#v)));
+    let timeout = attr.timeout.map(|t| {
+        let (secs, nanos) = (t.as_secs(), t.subsec_nanos());
+        quote!(.with_timeout(::core::time::Duration::new(#secs, #nanos)))
+    });
+    let (input_ty, input_shape) = interface(f);
+    let (output_ty, output_shape) = (&f.output.ty, shape(f.output.shape));
+    let input_names = f.input_names();
+    quote! {
+        impl ::flytekit::Task for #ident {
+            type Input = #input_ty;
+            type Output = #output_ty;
+            type InputShape = #input_shape;
+            type OutputShape = #output_shape;
 
-            impl ::core::ops::Deref for #ident {
-                type Target = #fn_ptr;
-                fn deref(&self) -> &Self::Target {
-                    const F: #fn_ptr = #body_fn;
-                    &F
-                }
+            fn spec(&self) -> ::flytekit::TaskSpec {
+                ::flytekit::TaskSpec::new(#name, ::core::module_path!(), &[#(#input_names),*])
+                    .with_retries(#retries)
+                    #timeout
+                    #cache
             }
 
-            impl ::flytekit::Task for #ident {
-                type Input = #input_ty;
-                type Output = #output_ty;
-                type InputShape = #input_shape;
-                type OutputShape = #output_shape;
-
-                fn spec(&self) -> ::flytekit::TaskSpec {
-                    ::flytekit::TaskSpec::new(#name, ::core::module_path!(), &[#(#input_names),*])
-                        .with_retries(#retries)
-                        #timeout
-                        #cache
-                }
-
-                #[allow(unused_variables)]
-                fn run(
-                    &self,
-                    __ctx: &::flytekit::TaskContext,
-                    __input: Self::Input,
-                ) -> ::core::result::Result<Self::Output, ::flytekit::TaskError> {
-                    #unpack
-                    let __out = #body_fn(#(#args),*);
-                    #result
-                }
+            #[allow(unused_variables)]
+            fn run(
+                &self,
+                __ctx: &::flytekit::TaskContext,
+                __input: Self::Input,
+            ) -> ::core::result::Result<Self::Output, ::flytekit::TaskError> {
+                #run
             }
-    };
-    unit_struct(f, impls, quote!(task(#ident, __inputs)))
+        }
+    }
 }
 
 pub fn workflow(f: &Function, attr: &WorkflowAttr, check_body: bool, errors: &mut Errors) -> TokenStream {
@@ -183,7 +215,41 @@ pub fn workflow(f: &Function, attr: &WorkflowAttr, check_body: bool, errors: &mu
 
             #on_failure_check
     };
+    let impls = with_local_run(f, impls);
     unit_struct(f, impls, quote!(workflow(&#ident, __inputs)))
+}
+
+/// `impls` and what makes `wf(3)` outside a workflow body run the workflow, as flytekit users
+/// call a workflow to test it: a function of the workflow's inputs (names and types as written)
+/// that runs it on a new `LocalRuntime`, and `Deref` from the unit struct to it, as a task's
+/// leads to its function. Inside a body, body.rs makes the same call a sub-workflow node.
+fn with_local_run(f: &Function, impls: TokenStream) -> TokenStream {
+    let ident = f.ident();
+    let run_fn = format_ident!("__flytekit_run_{}", ident, span = Span::mixed_site());
+    let names: Vec<&Ident> = f.inputs().map(|(name, _)| name).collect();
+    let types: Vec<&Type> = f.inputs().map(|(_, ty)| ty).collect();
+    let input = match f.input_shape() {
+        Shape::One => quote!(#(#names)*),
+        Shape::Many => quote!((#(#names,)*)),
+    };
+    let output = &f.output.ty;
+    let fn_ptr = quote!(fn(#(#types),*) -> ::core::result::Result<#output, ::flytekit::Error>);
+    quote! {
+        #impls
+
+        #[allow(clippy::too_many_arguments)]
+        fn #run_fn(#(#names: #types),*) -> ::core::result::Result<#output, ::flytekit::Error> {
+            ::flytekit::LocalRuntime::new().run(#ident, #input)
+        }
+
+        impl ::core::ops::Deref for #ident {
+            type Target = #fn_ptr;
+            fn deref(&self) -> &Self::Target {
+                const F: #fn_ptr = #run_fn;
+                &F
+            }
+        }
+    }
 }
 
 /// `Workflow::on_failure`, returning the hook task, and the items that check that its inputs
@@ -271,8 +337,12 @@ fn braces(text: String) -> String {
 /// `impls` and the binder hidden in a `const _` block. `add` is the `Scope` call that adds the
 /// node(s) when the struct is called inside a workflow.
 fn unit_struct(f: &Function, impls: TokenStream, add: TokenStream) -> TokenStream {
+    unit_struct_with(f, impls, binder(f, add))
+}
+
+/// The unit struct, with `impls` and the binder items `binder` (see `binder`).
+pub fn unit_struct_with(f: &Function, impls: TokenStream, binder: TokenStream) -> TokenStream {
     let ident = f.ident();
-    let binder = binder(f, add);
     let outer = f.outer_attrs();
     let cfgs = f.cfg_attrs();
     let vis = &f.item.vis;
@@ -292,23 +362,21 @@ fn unit_struct(f: &Function, impls: TokenStream, add: TokenStream) -> TokenStrea
 
 /// The binder: `call` takes each input as `impl IntoInput<T>` under the user's parameter name,
 /// so a mistyped argument is reported at that argument, and a wrong count at the call.
-fn binder(f: &Function, add: TokenStream) -> TokenStream {
-    let ident = f.ident();
+pub fn binder(f: &Function, add: TokenStream) -> TokenStream {
     let params = f
         .inputs()
         .map(|(name, ty)| quote!(#name: impl ::flytekit::IntoInput<#ty>));
     let names = f.inputs().map(|(name, _)| name);
-    let call = Ident::new("call", ident.span());
+    let call = Ident::new("call", f.ident().span());
     // A call without outputs still names its nodes, so that another can come `.after(..)` it.
     let slots = output_slots(f);
     let output_promises = match slots.len() {
         0 => quote!(::flytekit::Ran),
         _ => promises(&slots, f.output.shape),
     };
-    quote! {
-        pub struct __Binder<'s>(&'s ::flytekit::__private::Scope);
-
-        impl<'s> __Binder<'s> {
+    binder_with(
+        f,
+        quote! {
             #[allow(clippy::too_many_arguments, clippy::vec_init_then_push)]
             pub fn #call(self, #(#params),*)
                 -> #output_promises
@@ -316,6 +384,18 @@ fn binder(f: &Function, add: TokenStream) -> TokenStream {
                 let __inputs = ::std::vec![#(::flytekit::IntoInput::bind(#names, self.0)),*];
                 self.0.#add
             }
+        },
+    )
+}
+
+/// The binder type with the method `call`, and the `Callable` impl that hands it out.
+pub fn binder_with(f: &Function, call: TokenStream) -> TokenStream {
+    let ident = f.ident();
+    quote! {
+        pub struct __Binder<'s>(&'s ::flytekit::__private::Scope);
+
+        impl<'s> __Binder<'s> {
+            #call
         }
 
         impl ::flytekit::__private::Callable for #ident {
@@ -354,7 +434,7 @@ fn promises(types: &[&Type], shape: Shape) -> TokenStream {
 }
 
 /// The slot types of the output: the tuple's elements, or the one type.
-fn output_slots(f: &Function) -> Vec<&Type> {
+pub fn output_slots(f: &Function) -> Vec<&Type> {
     match (&f.output.ty, f.output.shape) {
         (Type::Tuple(t), Shape::Many) => t.elems.iter().collect(),
         (ty, _) => vec![ty],

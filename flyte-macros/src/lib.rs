@@ -3,7 +3,8 @@
 //!
 //! Each attribute goes through the same stages, one file each: `attr` parses the options,
 //! `ast` models the function, `valid` checks it, `expand` generates the code; `body` checks and
-//! rewrites a workflow's body. Errors are collected across stages and reported together.
+//! rewrites a workflow's body, and `fallback` stands in for a task whose signature is wrong.
+//! Errors are collected across stages and reported together.
 
 use proc_macro::TokenStream;
 use quote::ToTokens;
@@ -13,6 +14,7 @@ mod ast;
 mod attr;
 mod body;
 mod expand;
+mod fallback;
 mod format;
 mod valid;
 
@@ -22,7 +24,7 @@ type Errors = Vec<syn::Error>;
 /// Turns a function into a Flyte task. See the `flytekit` crate for the full documentation.
 #[proc_macro_attribute]
 pub fn task(args: TokenStream, input: TokenStream) -> TokenStream {
-    let item = match syn::parse::<ItemFn>(input.clone()) {
+    let item = match ast::task_item(input.clone().into()) {
         Ok(item) => item,
         Err(e) => return not_a_function(e, input, "task"),
     };
@@ -30,8 +32,8 @@ pub fn task(args: TokenStream, input: TokenStream) -> TokenStream {
     let attr = attr::task(args.into(), &mut errors);
     let f = ast::Function::new(item);
     if !valid::signature(&f, "task", &mut errors) {
-        // The task type cannot be written; keep the plain function so the rest type-checks.
-        return with_errors(f.item.into_token_stream(), errors);
+        // The task type cannot be written as it is; stubs stand in for it.
+        return with_errors(fallback::task(&f, &attr), errors);
     }
     valid::task_context(&f, &mut errors);
     with_errors(expand::task(&f, &attr), errors)

@@ -86,7 +86,7 @@ pub fn signature(f: &Function, what: &str, errors: &mut Errors) -> bool {
 }
 
 /// As many as the runtime has tuple impls for.
-const MAX_SLOTS: usize = 12;
+pub const MAX_SLOTS: usize = 12;
 
 /// Inputs and outputs are owned, deserialized values: no borrows, no `impl Trait`.
 fn interface_type(ty: &Type, what: &str, errors: &mut Errors) {
@@ -148,7 +148,7 @@ pub fn workflow_signature(f: &Function, errors: &mut Errors) -> bool {
             _ => {}
         }
     }
-    if f.output.fallible {
+    if f.output.fallible() {
         errors.push(syn::Error::new_spanned(
             &f.item.sig.output,
             "a #[workflow] cannot return `Result`: failures happen in tasks, at run time, and the runtime reports them; return the task outputs (`-> u64`)",

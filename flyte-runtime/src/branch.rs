@@ -177,7 +177,8 @@ impl<T> Operand<T> for Promise<T> {
     }
 }
 
-impl<T: Comparable> Operand<T> for T {
+// Any serde type here, so that a type that cannot be compared is reported once, by `compare`.
+impl<T: Serialize> Operand<T> for T {
     fn bind(self, scope: &Scope) -> Binding {
         scope.literal(&self)
     }
@@ -288,16 +289,11 @@ impl<'s, P: Placeholders> Cases<'s, P> {
     }
 
     /// An `if` without `else`: its arms yield nothing.
-    pub fn end(self) -> Ran
+    pub fn end(self) -> P
     where
         P: NoOutputs,
     {
-        let first = self.node;
-        let scope = self.scope;
-        let _: P = self.finish(Otherwise::Nothing);
-        Ran {
-            nodes: (first, scope.mark()),
-        }
+        self.finish(Otherwise::Nothing)
     }
 
     fn finish(self, otherwise: Otherwise) -> P {

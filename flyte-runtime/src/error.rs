@@ -100,6 +100,110 @@ impl fmt::Display for TaskError {
     }
 }
 
+/// What a task returning a `Result` returns, and its value once the error is a [`TaskError`].
+///
+/// `#[task]` takes a return type whose last path segment is `Result` as fallible. When it is
+/// an alias with one argument (`anyhow::Result<T>`, `io::Result<T>`), the macro cannot see the
+/// error type: it goes through this trait with the type as written, and rustc finds it. `M` is
+/// [`IntoTaskError`]'s marker, inferred.
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a `Result` a task can return",
+    label = "named `Result`, but not `core::result::Result`",
+    note = "a #[task] whose return type is named `Result` returns `core::result::Result<T, E>` (directly or through an alias such as `io::Result<T>`); return the value itself (`-> T`) for an infallible task"
+)]
+pub trait TaskResult<M> {
+    /// The value the task produces.
+    type Ok;
+    /// The result with its error converted.
+    fn into_task_result(self) -> Result<Self::Ok, TaskError>;
+}
+
+impl<T, E: IntoTaskError<M>, M> TaskResult<M> for Result<T, E> {
+    type Ok = T;
+    fn into_task_result(self) -> Result<T, TaskError> {
+        self.map_err(IntoTaskError::into_task_error)
+    }
+}
+
+/// The conversion of the error of `R`, a `Result<T, _>` written as an alias with one argument
+/// (`anyhow::Result<T>`). `#[task]` names `R` and `T` and calls what this returns: with no
+/// argument to blame and no projection to normalize, rustc reports a type that is no `Result`,
+/// or an error type that does not convert, once, at `R`.
+#[doc(hidden)]
+pub fn task_result<R: TaskResult<M, Ok = T>, T, M>() -> fn(R) -> Result<T, TaskError> {
+    R::into_task_result
+}
+
+/// The conversion of `E` in a task's `Result<T, E>`, reported at `E` when there is none.
+#[doc(hidden)]
+pub fn task_error<E: IntoTaskError<M>, M>() -> fn(E) -> TaskError {
+    E::into_task_error
+}
+
+/// The error type `E` of a task returning `Result<T, E>`.
+///
+/// `M` is a marker that keeps the impls apart: `anyhow::Error`, `eyre::Report` and
+/// `Box<dyn Error + Send + Sync>` do not convert into `TaskError`, but a blanket impl over
+/// `E: Into<TaskError>` beside an impl for one of them is refused by coherence (their crates
+/// could add a `std::error::Error` impl later, which would make them convert). With a marker
+/// each impl is of its own trait, and for any one error type exactly one of them applies, so
+/// rustc infers the marker.
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be a task's error type",
+    label = "does not convert into `TaskError`",
+    note = "a #[task] may return `Result<T, E>` with `E: std::error::Error + Send + Sync + 'static` (then `?` works on it), `Result<T, TaskError>` (for a message, `TaskError::recoverable(msg)` or `TaskError::non_recoverable(msg)`), `Result<T, Box<dyn Error + Send + Sync>>`, `anyhow::Result<T>` with flytekit's `anyhow` feature, or `eyre::Result<T>` with its `eyre` feature"
+)]
+pub trait IntoTaskError<M> {
+    /// The error as a `TaskError`, recoverable unless it already is a non-recoverable one.
+    fn into_task_error(self) -> TaskError;
+}
+
+/// Markers of the [`IntoTaskError`] impls.
+#[doc(hidden)]
+pub mod marker {
+    /// Through `Into<TaskError>`: every `std::error::Error + Send + Sync`, and `TaskError`.
+    pub enum StdError {}
+    pub enum Boxed {}
+    #[cfg(feature = "anyhow")]
+    pub enum Anyhow {}
+    #[cfg(feature = "eyre")]
+    pub enum Eyre {}
+}
+
+#[diagnostic::do_not_recommend]
+impl<E: Into<TaskError>> IntoTaskError<marker::StdError> for E {
+    fn into_task_error(self) -> TaskError {
+        self.into()
+    }
+}
+
+#[diagnostic::do_not_recommend]
+impl IntoTaskError<marker::Boxed> for BoxError {
+    fn into_task_error(self) -> TaskError {
+        TaskError::recoverable(self)
+    }
+}
+
+// anyhow's conversion into a boxed error keeps its chain: `.context(..)` layers are the
+// `source()`s that `TaskError`'s `Display` walks.
+#[diagnostic::do_not_recommend]
+#[cfg(feature = "anyhow")]
+impl IntoTaskError<marker::Anyhow> for anyhow::Error {
+    fn into_task_error(self) -> TaskError {
+        TaskError::recoverable(BoxError::from(self))
+    }
+}
+
+#[diagnostic::do_not_recommend]
+#[cfg(feature = "eyre")]
+impl IntoTaskError<marker::Eyre> for eyre::Report {
+    fn into_task_error(self) -> TaskError {
+        TaskError::recoverable(BoxError::from(self))
+    }
+}
+
 /// `text` with its control characters (a newline, an escape) written as `\n`, `\u{1b}`, so that
 /// a message quoting it stays on one line.
 #[doc(hidden)]

@@ -43,7 +43,7 @@ pub use writer::AsyncWriter;
 #[doc(hidden)]
 pub mod __private {
     pub use crate::branch::{compare, truthy, Branch, Cases, Comparable, Condition, NoOutputs, Op, Operand};
-    pub use crate::error::{escaped, shown, SHOWN_CHARS};
+    pub use crate::error::{escaped, marker, shown, task_error, task_result, IntoTaskError, TaskResult, SHOWN_CHARS};
     pub use crate::executor::check_execution_id;
     pub use crate::graph::{
         map, map_some, on_failure, AsTask, AsWorkflow, Callable, IntoOutput, MapBody, Mappable, OnFailure,
@@ -52,20 +52,25 @@ pub mod __private {
     pub use crate::value::{Many, One, Values};
     pub use crate::wiring::{after, After, Index, List, Split};
 
-    /// The error type `E` of a task returning `Result<T, E>`.
-    #[diagnostic::on_unimplemented(
-        message = "`{Self}` cannot be a task's error type",
-        label = "does not convert into `TaskError`",
-        note = "a task's error must implement `std::error::Error` (then `?` works on it), or be `flytekit::TaskError`: for a message, return `TaskError::recoverable(msg)` or `TaskError::non_recoverable(msg)`"
-    )]
-    pub trait IntoTaskError {
-        fn into_task_error(self) -> crate::TaskError;
+    /// What a workflow gets for each output of a task whose signature `#[task]` rejected, when
+    /// the output's type cannot be written: it passes for any input and as any workflow output,
+    /// so that the signature's error is the only one. None is ever made: the crate does not
+    /// compile while that error stands. (An uninhabited type would say so better, but rustc
+    /// would then warn that the rest of the workflow is unreachable.)
+    #[derive(Clone, Copy)]
+    pub struct Stub(());
+
+    const NEVER: &str = "a #[task] with a signature error does not compile";
+
+    impl<T> crate::IntoInput<T> for Stub {
+        fn bind(self, _: &Scope) -> crate::Binding {
+            unreachable!("{NEVER}")
+        }
     }
 
-    #[diagnostic::do_not_recommend]
-    impl<E: Into<crate::TaskError>> IntoTaskError for E {
-        fn into_task_error(self) -> crate::TaskError {
-            self.into()
+    impl<P> IntoOutput<P> for Stub {
+        fn into_output(self) -> P {
+            unreachable!("{NEVER}")
         }
     }
 

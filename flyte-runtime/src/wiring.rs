@@ -9,35 +9,31 @@ use std::marker::PhantomData;
 use crate::binding::{Binding, Step};
 use crate::graph::{IntoInput, Placeholders, Promise, Scope};
 
+// The collection impls below are `do_not_recommend`: an input of the wrong type is then reported
+// with the forms that fit one value (a placeholder, a literal), not a list of every collection.
+
+#[diagnostic::do_not_recommend]
 impl<T> IntoInput<Vec<T>> for Vec<Promise<T>> {
     fn bind(self, scope: &Scope) -> Binding {
         scope.list(self.iter().map(Promise::binding).collect())
     }
 }
 
+#[diagnostic::do_not_recommend]
 impl<T, const N: usize> IntoInput<Vec<T>> for [Promise<T>; N] {
     fn bind(self, scope: &Scope) -> Binding {
         scope.list(self.iter().map(Promise::binding).collect())
     }
 }
 
-/// `Some(x)` of a placeholder: an `Option` input whose value is `x`'s (serde writes `Some(v)` as
-/// `v`).
-impl<T> IntoInput<Option<T>> for Option<Promise<T>> {
-    fn bind(self, scope: &Scope) -> Binding {
-        match self {
-            Some(p) => p.binding(),
-            None => scope.literal(&None::<()>),
-        }
-    }
-}
-
+#[diagnostic::do_not_recommend]
 impl IntoInput<Vec<String>> for Vec<&str> {
     fn bind(self, scope: &Scope) -> Binding {
         scope.literal(&self)
     }
 }
 
+#[diagnostic::do_not_recommend]
 impl<const N: usize> IntoInput<Vec<String>> for [&str; N] {
     fn bind(self, scope: &Scope) -> Binding {
         scope.literal(&self[..])
@@ -46,12 +42,14 @@ impl<const N: usize> IntoInput<Vec<String>> for [&str; N] {
 
 macro_rules! map_inputs {
     ($map:ident) => {
+        #[diagnostic::do_not_recommend]
         impl<T> IntoInput<$map<String, T>> for $map<String, Promise<T>> {
             fn bind(self, scope: &Scope) -> Binding {
                 scope.map_of(self.into_iter().map(|(k, p)| (k, p.binding())).collect())
             }
         }
 
+        #[diagnostic::do_not_recommend]
         impl<T> IntoInput<$map<String, T>> for $map<&str, Promise<T>> {
             fn bind(self, scope: &Scope) -> Binding {
                 scope.map_of(
@@ -92,6 +90,7 @@ impl<'s, T> List<'s, T> {
     }
 }
 
+#[diagnostic::do_not_recommend]
 impl<T> IntoInput<Vec<T>> for List<'_, T> {
     fn bind(self, scope: &Scope) -> Binding {
         scope.list(self.items)
@@ -106,17 +105,15 @@ impl<T> IntoInput<Vec<T>> for List<'_, T> {
     label = "not a tuple's placeholder",
     note = "a nested tuple pattern in a #[workflow] takes apart a task output whose type is a tuple, such as `(u64, (String, f64))`"
 )]
-pub trait Split {
-    type Parts;
-    fn split(self, scope: &Scope) -> Self::Parts;
+pub trait Split<Parts> {
+    fn split(self, scope: &Scope) -> Parts;
 }
 
 macro_rules! tuple_split {
     () => {};
     ($($t:ident $i:tt),+) => {
-        impl<$($t),+> Split for Promise<($($t,)+)> {
-            type Parts = ($(Promise<$t>,)+);
-            fn split(self, scope: &Scope) -> Self::Parts {
+        impl<$($t),+> Split<($(Promise<$t>,)+)> for Promise<($($t,)+)> {
+            fn split(self, scope: &Scope) -> ($(Promise<$t>,)+) {
                 ($(Promise::new(scope.part(self.binding(), Step::Index($i))),)+)
             }
         }
@@ -133,13 +130,11 @@ crate::value::for_each_tuple!(tuple_split);
     label = "not an index of this placeholder",
     note = "a placeholder of a `Vec<T>` is indexed by a `usize`, and one of a `HashMap<String, T>` or `BTreeMap<String, T>` by a string, each known while the graph is built (a literal, a constant, a loop counter); to index by a run-time value, do it inside a task"
 )]
-pub trait Index<K> {
-    type Output;
-    fn index(self, scope: &Scope, key: K) -> Self::Output;
+pub trait Index<K, Output> {
+    fn index(self, scope: &Scope, key: K) -> Output;
 }
 
-impl<T> Index<usize> for Promise<Vec<T>> {
-    type Output = Promise<T>;
+impl<T> Index<usize, Promise<T>> for Promise<Vec<T>> {
     fn index(self, scope: &Scope, key: usize) -> Promise<T> {
         Promise::new(scope.part(self.binding(), Step::Index(key)))
     }
@@ -147,15 +142,13 @@ impl<T> Index<usize> for Promise<Vec<T>> {
 
 macro_rules! map_index {
     ($map:ident) => {
-        impl<T> Index<&str> for Promise<$map<String, T>> {
-            type Output = Promise<T>;
+        impl<T> Index<&str, Promise<T>> for Promise<$map<String, T>> {
             fn index(self, scope: &Scope, key: &str) -> Promise<T> {
                 Promise::new(scope.part(self.binding(), Step::Key(key.to_owned())))
             }
         }
 
-        impl<T> Index<String> for Promise<$map<String, T>> {
-            type Output = Promise<T>;
+        impl<T> Index<String, Promise<T>> for Promise<$map<String, T>> {
             fn index(self, scope: &Scope, key: String) -> Promise<T> {
                 Promise::new(scope.part(self.binding(), Step::Key(key)))
             }
@@ -198,10 +191,10 @@ impl<P: Placeholders, const N: usize> After for [P; N] {
     }
 }
 
-/// `call(..).after(deps)`: the nodes the call added (since `mark`) run after those of `deps`.
+/// `call(..).after(deps)`: the nodes the call added (since `mark`) run after `before`, the
+/// nodes of `deps` ([`After::nodes`]).
 #[doc(hidden)]
-pub fn after<V>(scope: &Scope, mark: usize, value: V, deps: impl After) -> V {
-    let before = deps.nodes(scope);
+pub fn after<V>(scope: &Scope, mark: usize, value: V, before: Vec<usize>) -> V {
     scope.order_since(mark, &before);
     value
 }

@@ -1,15 +1,13 @@
 use flytekit::{task, workflow};
 
 #[task]
-fn double(x: u64) -> u64 {
-    x * 2
+fn maybe(x: Option<u64>) -> u64 {
+    x.unwrap_or(0)
 }
 
 #[workflow]
 fn wf(x: u64) -> u64 {
-    let y;
-    y = double(x);
-    y
+    maybe(Some(x))
 }
 
 fn main() {}
