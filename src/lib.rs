@@ -142,12 +142,102 @@ pub use flyte_macros::task;
 /// placeholders for its outputs. Passing a `Promise<String>` where a task takes a `u64` is a
 /// compile error at that argument.
 ///
-/// What a body may do: call tasks and workflows (nested calls too), pass placeholders or
-/// literals (`5`, `"text"`, `vec![1, 2]`, a constant) as arguments, bind outputs with `let`
-/// and destructure tuple outputs (`let (a, b) = split(x);`), and end with the placeholder or
-/// tuple of placeholders to return. Branching, loops, arithmetic, comparisons and method calls
-/// need values, which do not exist yet: each is a compile error that says to do it in a task.
-/// `let y: u64 = task(x);` is accepted and means `y: Promise<u64>`.
+/// The body is Rust: values known while the graph is built (literals, constants, loop
+/// counters, a `Vec` being filled) behave as in any Rust code, and only placeholders are
+/// special. A body may call tasks and workflows anywhere (in loops, closures and iterator
+/// chains too), pass placeholders or literals (`5`, `"text"`, `vec![1, 2]`, a constant) as
+/// arguments, bind outputs with `let`, and end with the placeholder or tuple of placeholders to
+/// return. `let y: u64 = task(x);` is accepted and means `y: Promise<u64>`. What would need a
+/// placeholder's value while the graph is built (arithmetic, a method call or a loop over it,
+/// `match` on it, formatting it) is a compile error that says where to do it instead.
+///
+/// # Loops, lists and maps of placeholders, parts of outputs
+///
+/// A loop over values known now makes as many nodes; a `Vec` of placeholders (from `vec![..]`,
+/// an array, `collect()` or `push`), or one that mixes placeholders and literals in `vec![..]`,
+/// passes where a `Vec<T>` is expected, and a `HashMap` or `BTreeMap` of placeholders where a
+/// map is (Flyte's collection and map bindings). Tuple outputs destructure at any depth, and a
+/// placeholder of a list or a map is indexed by a value known now (Flyte's attribute paths).
+///
+/// ```
+/// use std::collections::HashMap;
+/// use flytekit::{task, workflow, LocalRuntime, Workflow};
+///
+/// #[task] fn inc(x: u64) -> u64 { x + 1 }
+/// #[task] fn total(xs: Vec<u64>) -> u64 { xs.iter().sum() }
+/// #[task] fn weigh(w: HashMap<String, u64>) -> u64 { w.values().sum() }
+/// #[task] fn stats(x: u64) -> (u64, (String, Vec<u64>)) { (x, (x.to_string(), vec![x, 2 * x])) }
+///
+/// #[workflow]
+/// fn loops(a: u64) -> u64 {
+///     let mut x = inc(a);
+///     for _ in 0..3 {
+///         x = inc(x); // a chain of four `inc`
+///     }
+///     let fan: Vec<_> = (0..5).map(|i| inc(i)).collect(); // a fan-out of five
+///     let sum = total(fan);
+///     let mixed = total(vec![x, sum, 100]);
+///     let (n, (label, doubles)) = stats(mixed);
+///     let _ = label;
+///     weigh(HashMap::from([("n".to_string(), n), ("second".to_string(), doubles[1])]))
+/// }
+///
+/// assert_eq!(loops.graph().unwrap().nodes().len(), 4 + 5 + 3 + 1);
+/// // x = 5, sum = 15, mixed = 120: n = 120 and doubles[1] = 240.
+/// assert_eq!(LocalRuntime::new().run(loops, 1).unwrap(), 360);
+/// ```
+///
+/// # Branches
+///
+/// `if` / `else if` / `else` on comparisons of placeholders and literals (`==`, `!=`, `<`,
+/// `<=`, `>`, `>=`, joined by `&&` and `||`), or on a `bool` placeholder, is a branch node
+/// (Flyte's `BranchNode`): it decides once its operands exist, and only the case taken runs.
+/// Every arm yields placeholders of the same types; `else { fail("message") }` fails the run
+/// instead (`Error::BranchFailed`); without `else`, the arms yield nothing. An `if` on a value
+/// known now is plain Rust.
+///
+/// ```
+/// use flytekit::{task, workflow, Error, LocalRuntime};
+///
+/// #[task] fn halve(x: u64) -> u64 { x / 2 }
+/// #[task] fn is_even(x: u64) -> bool { x % 2 == 0 }
+///
+/// #[workflow]
+/// fn shrink(x: u64) -> u64 {
+///     if x > 100 && is_even(x) {
+///         halve(x)
+///     } else if x > 0 {
+///         x
+///     } else {
+///         fail("nothing to shrink")
+///     }
+/// }
+///
+/// let rt = LocalRuntime::new();
+/// assert_eq!(rt.run(shrink, 400).unwrap(), 200);
+/// assert_eq!(rt.run(shrink, 7).unwrap(), 7);
+/// assert!(matches!(rt.run(shrink, 0), Err(Error::BranchFailed { .. })));
+/// ```
+///
+/// # Ordering without data
+///
+/// `second(..).after(a)` runs `second` after the call that gave `a`, although it takes no data
+/// from it (Flyte's `upstream_node_ids`); a call without outputs returns a [`Ran`] for this.
+///
+/// ```
+/// use flytekit::{task, workflow, Workflow};
+///
+/// #[task] fn create_table(name: String) {}
+/// #[task] fn fill_table(name: String) -> u64 { 3 }
+///
+/// #[workflow]
+/// fn load(name: String) -> u64 {
+///     let created = create_table(name);
+///     fill_table(name).after(created)
+/// }
+///
+/// assert_eq!(load.graph().unwrap().edges(), [(0, 1)]);
+/// ```
 ///
 /// A workflow is a value: run it with [`LocalRuntime::run`], inspect it with
 /// [`Workflow::graph`], or call it inside another workflow. Called outside a workflow body,
@@ -277,3 +367,8 @@ pub use flyte_runtime::{
 
 #[doc(hidden)]
 pub use flyte_runtime::__private;
+
+// The README's complete examples compile and run as doctests; its sketches are `ignore`d.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -24,6 +24,8 @@ enum State {
     Succeeded,
     Cached,
     Failed,
+    /// In a case of a branch that was not taken.
+    Skipped,
 }
 
 impl std::fmt::Display for State {
@@ -34,6 +36,7 @@ impl std::fmt::Display for State {
             State::Succeeded => f.write_str("succeeded"),
             State::Cached => f.write_str("succeeded (cache hit)"),
             State::Failed => f.write_str("failed"),
+            State::Skipped => f.write_str("skipped (its case of the branch was not taken)"),
         }
     }
 }
@@ -94,7 +97,8 @@ impl Progress {
             rows: Mutex::new(BTreeMap::new()),
             output,
         };
-        for node in graph.nodes() {
+        // A branch's output node runs nothing: it has no line.
+        for node in graph.nodes().iter().filter(|n| n.output_of().is_none()) {
             progress.set(node.id(), Some(node.task_name()), |row| row.state = State::Waiting);
         }
         progress
@@ -135,7 +139,7 @@ impl Progress {
                 bar.set_message(format!("{}{checkpoint}", row.state));
                 match row.state {
                     State::Running(_) => bar.enable_steady_tick(Duration::from_millis(200)),
-                    State::Succeeded | State::Cached | State::Failed => bar.finish(),
+                    State::Succeeded | State::Cached | State::Failed | State::Skipped => bar.finish(),
                     State::Waiting => {}
                 }
             }
@@ -192,11 +196,14 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Progress {
         struct Fields {
             event: String,
             warning: Option<String>,
+            message: Option<String>,
         }
         impl Visit for Fields {
             fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-                if field.name() == "warning" {
-                    self.warning = Some(format!("{value:?}"));
+                match field.name() {
+                    "warning" => self.warning = Some(format!("{value:?}")),
+                    "message" => self.message = Some(format!("{value:?}")),
+                    _ => {}
                 }
             }
             fn record_str(&mut self, field: &Field, value: &str) {
@@ -214,6 +221,12 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Progress {
             "node_succeeded" => self.set(&node, task, |row| row.state = State::Succeeded),
             "node_cached" => self.set(&node, task, |row| row.state = State::Cached),
             "node_failed" => self.set(&node, task, |row| row.state = State::Failed),
+            "node_skipped" => self.set(&node, task, |row| row.state = State::Skipped),
+            "branch_taken" => {
+                let taken = fields.message.unwrap_or_default();
+                self.set(&node, task, |row| row.state = State::Succeeded);
+                self.note(&node, task, &taken);
+            }
             "checkpoint_committed" => self.set(&node, task, |row| row.checkpoint = Some(SystemTime::now())),
             "checkpoint_fallback" => {
                 let warning = fields.warning.unwrap_or_default();

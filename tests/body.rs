@@ -344,3 +344,69 @@ fn a_branch_may_fail_the_run_or_do_nothing() {
         assert_eq!(rt.run(side_effect, 9).unwrap(), 10);
     }
 }
+
+static FLAKY_ARM: Mutex<u32> = Mutex::new(0);
+
+#[task]
+fn flaky_arm(x: u64) -> Result<u64, flytekit::TaskError> {
+    let mut calls = FLAKY_ARM.lock().unwrap();
+    *calls += 1;
+    match *calls {
+        1 => Err(flytekit::TaskError::non_recoverable("the first call fails")),
+        _ => Ok(x * 10),
+    }
+}
+
+#[workflow]
+fn resumable(x: u64) -> u64 {
+    if x > 1 {
+        flaky_arm(x)
+    } else {
+        x
+    }
+}
+
+#[test]
+fn a_branch_run_again_keeps_its_decision_and_runs_only_what_is_left_of_its_case() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = LocalRuntime::with_store(dir.path()).unwrap();
+    assert!(rt.run_with_id("again", resumable, 5).is_err());
+    assert_eq!(rt.run_with_id("again", resumable, 5).unwrap(), 50);
+    let report = rt.store().unwrap().execution("again").unwrap().unwrap();
+    let branch = report.nodes.iter().find(|n| n.id == "n0").unwrap();
+    let taken: Vec<_> = branch.events.iter().filter(|e| e.kind == "branch-taken").collect();
+    assert_eq!(taken.len(), 1, "decided once: {:?}", branch.events);
+    let arm = report.nodes.iter().find(|n| n.id == "n1").unwrap();
+    assert_eq!(arm.attempts.len(), 2);
+    assert_eq!(arm.status, Status::Succeeded);
+}
+
+#[task]
+fn collect_all(xs: Vec<u64>) -> u64 {
+    xs.len() as u64
+}
+
+#[workflow]
+fn leaky(x: u64) -> u64 {
+    let mut outs = Vec::new();
+    if x > 3 {
+        // A method call the body check cannot see through: the graph is refused instead.
+        outs.push(inc(x));
+    }
+    collect_all(outs)
+}
+
+#[test]
+fn reading_a_node_of_a_case_from_outside_it_is_refused_when_the_graph_is_built() {
+    match leaky.graph() {
+        Err(Error::Graph { workflow, message }) => {
+            assert_eq!(workflow, "leaky");
+            assert_eq!(
+                message,
+                "node n3 reads (or comes after) n1, which is in case 0 of branch n0 and runs only if that case is taken: make the value that case's result (its arm's last expression) and read the branch's result instead"
+            );
+        }
+        other => panic!("expected Error::Graph, got {other:?}"),
+    }
+    assert!(matches!(LocalRuntime::new().run(leaky, 5), Err(Error::Graph { .. })));
+}

@@ -114,6 +114,25 @@ fn versioned() -> String {
     two_versions()
 }
 
+#[task]
+fn keep(x: u64) -> u64 {
+    x
+}
+
+#[task]
+fn halve(x: u64) -> u64 {
+    x / 2
+}
+
+#[workflow]
+fn sorted(x: u64) -> u64 {
+    if x > 10 {
+        halve(x)
+    } else {
+        keep(x)
+    }
+}
+
 /// Not a test: the program the other tests run.
 #[test]
 #[ignore = "run by the other tests as a child process"]
@@ -136,6 +155,7 @@ fn program() {
             counting.into(),
             negative.into(),
             versioned.into(),
+            sorted.into(),
         ],
     );
     // Leave before the test harness prints anything more, with the status `main` would return
@@ -819,5 +839,48 @@ fn show_lists_a_checkpoint_fallback_in_the_table_and_in_json() {
     assert_eq!(
         (&events[0]["kind"], &events[0]["attempt"]),
         (&Json::from("resumed"), &Json::Null)
+    );
+}
+
+#[test]
+fn a_branch_says_which_way_it_went_in_the_view_and_in_show() {
+    let store = tempfile::tempdir().unwrap();
+    let out = run(
+        store.path(),
+        &["run", "sorted", "--input", "x=4", "--execution-id", "b1"],
+    );
+    assert_eq!(
+        (out.status.code(), stdout(&out)),
+        (Some(0), "4".to_owned()),
+        "{}",
+        stderr(&out)
+    );
+    let view = stderr(&out);
+    let lines: Vec<&str> = view.lines().collect();
+    assert!(
+        lines.contains(&"n0 branch: took its `else` (case 1): no condition held"),
+        "{view}"
+    );
+    assert!(
+        lines.contains(&"n1 halve: skipped (its case of the branch was not taken)"),
+        "{view}"
+    );
+    assert!(lines.contains(&"n2 keep: succeeded"), "{view}");
+    assert!(!view.contains("n3"), "the branch's output node has no line: {view}");
+
+    let out = run(store.path(), &["show", "b1"]);
+    let text = stdout(&out);
+    let status = |node: &str| {
+        text.lines()
+            .find(|l| l.starts_with(&format!("{node} ")))
+            .and_then(|l| l.split_whitespace().nth(2))
+            .map(str::to_owned)
+    };
+    assert_eq!(status("n0").as_deref(), Some("succeeded"), "{text}");
+    assert_eq!(status("n1").as_deref(), Some("skipped"), "{text}");
+    assert_eq!(status("n2").as_deref(), Some("succeeded"), "{text}");
+    assert!(
+        text.contains("n0: branch-taken: took its `else` (case 1): no condition held"),
+        "{text}"
     );
 }

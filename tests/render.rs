@@ -111,3 +111,91 @@ fn a_map_over_a_workflow_is_one_box_named_after_the_workflow() {
         .to_mermaid()
         .contains(r#"n1["score_one<br/>map (workflow), concurrency 2, min_success_ratio 0.5"]"#));
 }
+
+#[task]
+fn classify(x: u64) -> String {
+    x.to_string()
+}
+
+#[task]
+fn shrink(x: u64) -> u64 {
+    x / 2
+}
+
+#[task]
+fn announce(x: u64) {
+    let _ = x;
+}
+
+#[workflow]
+fn decide(x: u64) -> u64 {
+    let kind = classify(x);
+    let small = if kind == "big" && x > 100 {
+        let half = shrink(x);
+        shrink(half)
+    } else if x > 0 {
+        x
+    } else {
+        fail("zero")
+    };
+    let told = announce(small);
+    shrink(small).after(told)
+}
+
+#[test]
+fn a_branch_is_a_diamond_with_a_box_per_case_and_orders_are_dashed() {
+    let graph = decide.graph().unwrap();
+    assert_eq!(
+        graph.to_dot(),
+        r#"digraph "decide" {
+  rankdir=LR;
+  node [shape=box, style=rounded];
+  input0 [label="x", shape=oval];
+  n0 [label="classify"];
+  n1 [label="branch", shape=diamond, style=""];
+  subgraph cluster_n1_case0 {
+    label="if n0 == \"big\" && x > 100"; style=dashed;
+    n2 [label="shrink"];
+    n3 [label="shrink"];
+  }
+  subgraph cluster_n1_case1 {
+    label="else if x > 0"; style=dashed;
+  }
+  subgraph cluster_n1_case2 {
+    label="else"; style=dashed;
+    n1_fail [label="fail: zero", shape=octagon, style=""];
+  }
+  n4 [label="", shape=point];
+  n5 [label="announce"];
+  n6 [label="shrink"];
+  output0 [label="output 0", shape=oval];
+  input0 -> n0;
+  n0 -> n1;
+  input0 -> n1;
+  n1 -> n1_fail [style=dashed];
+  input0 -> n2;
+  n1 -> n2 [style=dashed];
+  n2 -> n3;
+  n3 -> n4;
+  input0 -> n4;
+  n4 -> n5;
+  n4 -> n6;
+  n5 -> n6 [style=dashed];
+  n6 -> output0;
+}
+"#
+    );
+    let mermaid = graph.to_mermaid();
+    for line in [
+        "  n1{\"branch\"}",
+        "  subgraph n1_case0[\"if n0 == #quot;big#quot; && x > 100\"]",
+        "    n2[\"shrink\"]",
+        "  subgraph n1_case2[\"else\"]",
+        "    n1_fail[[\"fail: zero\"]]",
+        "  n4((\" \"))",
+        "  n1 -.-> n2",
+        "  n5 -.-> n6",
+    ] {
+        assert!(mermaid.lines().any(|l| l == line), "no `{line}` in:\n{mermaid}");
+    }
+}

@@ -380,6 +380,12 @@ impl<'a> Body<'a> {
         let mut conditions = Vec::new();
         let mut chain = quote_spanned!(top.if_token.span=> ::flytekit::__private::Branch::new(#scope));
         for (i, (cond, block)) in cases.into_iter().enumerate() {
+            if let Some(message) = fail_message(&block) {
+                self.error(
+                    &message,
+                    "`fail(..)` ends the run only from the final `else` of a branch, as in Flyte's conditions: reorder the conditions so that the failing case is the `else`",
+                );
+            }
             let condition = self.condition(&cond);
             let temp = Ident::new(&format!("__flytekit_condition{i}"), Span::mixed_site());
             conditions.push(quote!(let #temp = #condition;));

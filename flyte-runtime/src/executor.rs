@@ -373,7 +373,7 @@ impl<'g> Execution<'g> {
             graph,
             self.runtime.max_parallelism,
             graph.failure_policy(),
-            |i, outputs| self.prepare(graph, inputs, &nodes[i], i, outputs),
+            |i, outputs| self.prepare(graph, inputs, &nodes[i], outputs),
             |i, inputs| self.execute_node(&nodes[i], &inputs, &stop),
             || stop.stop_execution(),
         )?;
@@ -383,14 +383,7 @@ impl<'g> Execution<'g> {
     /// What a node that became ready needs: nothing if it finished in an earlier run, or is in a
     /// case of a branch that was not taken (then it is skipped), or is a branch (it decides now)
     /// or a branch's output (it passes on the taken case's results); otherwise its inputs.
-    fn prepare(
-        &self,
-        graph: &Graph,
-        inputs: &[Literal],
-        node: &Node,
-        i: usize,
-        outputs: &Outputs,
-    ) -> Result<Ready, Error> {
+    fn prepare(&self, graph: &Graph, inputs: &[Literal], node: &Node, outputs: &Outputs) -> Result<Ready, Error> {
         if let Some((branch, case)) = node.guard() {
             if taken(outputs, branch) != Some(case) {
                 self.skip(node)?;
@@ -411,7 +404,7 @@ impl<'g> Execution<'g> {
             return Ok(Ready::Done(done.clone()));
         }
         if let Some(spec) = node.branch() {
-            return self.decide(graph, inputs, node, i, spec, outputs).map(Ready::Done);
+            return self.decide(graph, inputs, node, spec, outputs).map(Ready::Done);
         }
         self.resolve(graph, inputs, &|| node_name(node), node.inputs(), outputs)
             .map(Ready::Run)
@@ -424,7 +417,6 @@ impl<'g> Execution<'g> {
         graph: &Graph,
         inputs: &[Literal],
         node: &Node,
-        i: usize,
         spec: &BranchSpec,
         outputs: &Outputs,
     ) -> Result<Vec<Literal>, Error> {
@@ -462,12 +454,11 @@ impl<'g> Execution<'g> {
                 }
             },
         };
-        tracing::info!(event = "branch_taken", case, "branch {taken}");
+        tracing::info!(event = "branch_taken", case, "{taken}");
         let decision = vec![Literal::encode(&(case as u64))?];
         let name = node.task_name();
         self.journal(|s| s.node_succeeded(exec, id, name, None, &decision, false))?;
         self.journal(|s| s.event(exec, Some(id), None, "branch-taken", &taken))?;
-        tracing::info!(event = "node_succeeded", node = i, "node succeeded");
         Ok(decision)
     }
 
