@@ -107,6 +107,25 @@ fn fan_1000(x: u64) {
     fan_100(x);
 }
 
+/// The same chains, written as loops: the body runs once, making a node per iteration.
+#[workflow]
+fn loop_1000(x: u64) -> u64 {
+    let mut a = inc(x);
+    for _ in 1..1000 {
+        a = inc(a);
+    }
+    a
+}
+
+#[workflow]
+fn loop_10000(x: u64) -> u64 {
+    let mut a = inc(x);
+    for _ in 1..10_000 {
+        a = inc(a);
+    }
+    a
+}
+
 /// The baseline: the same 1,000 calls, as plain function calls.
 fn plain_chain(x: u64) -> u64 {
     (0..1000).fold(x, |a, _| inc(black_box(a)))
@@ -183,6 +202,28 @@ fn per_node(c: &mut Criterion) {
     group.finish();
 }
 
+/// A chain built by a loop against the same chain built from nested sub-workflows, and what
+/// building and running 10,000 looped nodes costs.
+fn loops(c: &mut Criterion) {
+    use flytekit::Workflow;
+    let mut group = c.benchmark_group("loops");
+    group.measurement_time(Duration::from_secs(5));
+    let rt = LocalRuntime::new();
+    assert_eq!(rt.run(loop_1000, 0).unwrap(), 1000);
+    group.bench_function("memory_chain_1000_subworkflows", |b| {
+        b.iter(|| rt.run(chain_1000, black_box(0)).unwrap())
+    });
+    group.bench_function("memory_loop_1000", |b| {
+        b.iter(|| rt.run(loop_1000, black_box(0)).unwrap())
+    });
+    group.bench_function("build_loop_10000", |b| b.iter(|| loop_10000.graph().unwrap()));
+    group.sample_size(20);
+    group.bench_function("memory_loop_10000", |b| {
+        b.iter(|| rt.run(loop_10000, black_box(0)).unwrap())
+    });
+    group.finish();
+}
+
 fn parallel_speedup(c: &mut Criterion) {
     let mut group = c.benchmark_group("burn_8");
     group.sample_size(10);
@@ -197,5 +238,5 @@ fn parallel_speedup(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, per_node, parallel_speedup);
+criterion_group!(benches, per_node, loops, parallel_speedup);
 criterion_main!(benches);
