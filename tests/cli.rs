@@ -333,7 +333,7 @@ fn input_errors_name_the_input_and_its_type() {
         (
             &["run", "subtract"],
             "error: unknown workflow `subtract`: this program has hello, add, stats, breaks, counting, negative, \
-             versioned",
+             versioned, sorted",
         ),
     ];
     for (args, message) in cases {
