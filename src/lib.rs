@@ -357,9 +357,61 @@ pub use flyte_macros::task;
 /// ```
 pub use flyte_macros::workflow;
 
+/// Turns a function into a dynamic workflow (flytekit's `@dynamic`): a node whose body runs when
+/// the execution reaches it, with its inputs' real values, and builds a graph from them, which
+/// runs as part of the execution.
+///
+/// Inside the body, inputs are values (a `u64`, a `Vec<String>`), so ordinary Rust decides the
+/// graph's shape: loop over a run-time list, branch on a count read from data. Calls of tasks
+/// and workflows add nodes and return placeholders, as in a `#[workflow]` (every construct of a
+/// workflow body works), and the body returns the placeholders of its outputs. It may return
+/// `Result<T, E>` (`-> Result<u64, std::io::Error>`, `?` working in it) to fail.
+///
+/// The graph's nodes are nodes of the execution, under the dynamic node's id (`n2-n0`,
+/// `n2-n1`, ...), each with its own retries, checkpoints and cache entry. `#[dynamic(retries =
+/// N)]` retries building the graph when the body fails (an error, a panic); a node of the graph
+/// that fails fails the dynamic node. A durable execution records the graph a body built: run
+/// again, it runs that graph, without running the body again, so a body that reads a clock or a
+/// file cannot build a different one. Dynamic nodes nest (a body may call a `#[dynamic]`) up
+/// to 16 deep.
+///
+/// ```
+/// use flytekit::{dynamic, task, workflow, LocalRuntime};
+///
+/// #[task]
+/// fn lines(text: String) -> Vec<String> {
+///     text.lines().map(str::to_owned).collect()
+/// }
+///
+/// #[task]
+/// fn length(line: String) -> u64 {
+///     line.len() as u64
+/// }
+///
+/// #[task]
+/// fn total(xs: Vec<u64>) -> u64 {
+///     xs.iter().sum()
+/// }
+///
+/// // As many `length` nodes as the text has lines: a number known only at run time.
+/// #[dynamic(retries = 1)]
+/// fn measure(rows: Vec<String>) -> u64 {
+///     let lengths: Vec<_> = rows.into_iter().map(|row| length(row)).collect();
+///     total(lengths)
+/// }
+///
+/// #[workflow]
+/// fn text_length(text: String) -> u64 {
+///     measure(lines(text))
+/// }
+///
+/// assert_eq!(LocalRuntime::new().run(text_length, "ab\ncde".to_string()).unwrap(), 5);
+/// ```
+pub use flyte_macros::dynamic;
+
 pub use flyte_runtime::{
     current_context, AsyncWriter, AttemptFailure, AttemptReport, Binding, BranchSpec, CacheMode, Checkpoint,
-    CheckpointError, Comparison, Condition, Error, Event, ExecutionReport, ExecutionSummary, FailureKind,
+    CheckpointError, Comparison, Condition, Dynamic, Error, Event, ExecutionReport, ExecutionSummary, FailureKind,
     FailurePolicy, Graph, IntoInput, Literal, LocalRuntime, MapFailure, MapOptions, Node, NodeFailure, NodeReport, Op,
     Otherwise, Promise, Ran, ResultExt, Status, Step, StopReason, Store, StoreError, Task, TaskContext, TaskError,
     TaskSpec, Value, ValueError, Workflow, WorkflowFailure,

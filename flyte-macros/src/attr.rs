@@ -120,6 +120,13 @@ pub(crate) const WORKFLOW: Keys = Keys {
     home: "set it on the #[workflow]",
 };
 
+pub(crate) const DYNAMIC: Keys = Keys {
+    what: "#[dynamic]",
+    keys: &[RETRIES],
+    sample: "#[dynamic(retries = 2)]",
+    home: "set it on the #[dynamic]",
+};
+
 pub(crate) const MAP: Keys = Keys {
     what: "`map`",
     keys: &[CONCURRENCY, MIN_SUCCESS_RATIO],
@@ -128,7 +135,7 @@ pub(crate) const MAP: Keys = Keys {
 };
 
 /// Every list of options, for the hint that a key belongs to another one.
-const ALL: [&Keys; 3] = [&TASK, &WORKFLOW, &MAP];
+const ALL: [&Keys; 4] = [&TASK, &WORKFLOW, &DYNAMIC, &MAP];
 
 impl Keys {
     /// Reports `key` as none of this list's keys: lists the valid ones, and says which list
@@ -295,6 +302,20 @@ pub fn workflow(args: TokenStream, errors: &mut Errors) -> WorkflowAttr {
         failure_policy: failure_policy.get(),
         on_failure: on_failure.get(),
     }
+}
+
+/// The options of one `#[dynamic(...)]`: how often building its graph is retried.
+pub fn dynamic(args: TokenStream, errors: &mut Errors) -> u32 {
+    let mut retries = Attr::none(&DYNAMIC, RETRIES);
+    for meta in metas(args, &DYNAMIC, errors) {
+        let (key, value) = (meta.path(), value(&meta));
+        if key == RETRIES {
+            retries.set(key, value, self::retries, errors);
+        } else {
+            DYNAMIC.unknown(key, errors);
+        }
+    }
+    retries.get().unwrap_or(0)
 }
 
 /// The options, or none after reporting that they do not parse as `key = value`s.

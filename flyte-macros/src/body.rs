@@ -37,6 +37,9 @@ pub struct Body<'a> {
     scope: &'a Ident,
     errors: &'a mut Errors,
     temps: usize,
+    /// A `#[dynamic]` body: it runs at execution time, so `?`, `return` and `Ok(..)` are its
+    /// own Rust, and its inputs are values, not placeholders.
+    dynamic: bool,
 }
 
 impl<'a> Body<'a> {
@@ -48,6 +51,15 @@ impl<'a> Body<'a> {
             scope,
             errors,
             temps: 0,
+            dynamic: false,
+        }
+    }
+
+    /// The body of a `#[dynamic]`: its inputs are real values.
+    pub fn dynamic(scope: &'a Ident, errors: &'a mut Errors) -> Self {
+        Body {
+            dynamic: true,
+            ..Body::new(std::iter::empty(), scope, errors)
         }
     }
 
@@ -214,10 +226,13 @@ impl<'a> Body<'a> {
             }
             CallKind::Constructor => {
                 // `Some(x)` included: an `Option` input is a literal, and `None` must stay one.
-                if call
-                    .args
-                    .iter()
-                    .any(|a| self.mentions_placeholder(a) || self.contains_task_call(a))
+                // A dynamic body returns `Ok(placeholders)`.
+                let result = self.dynamic && (func.path.is_ident("Ok") || func.path.is_ident("Err"));
+                if !result
+                    && call
+                        .args
+                        .iter()
+                        .any(|a| self.mentions_placeholder(a) || self.contains_task_call(a))
                 {
                     self.error(
                         call,
@@ -881,6 +896,10 @@ impl VisitMut for Body<'_> {
                     None
                 }
             },
+            Expr::Try(_) | Expr::Return(_) if self.dynamic => {
+                visit_mut::visit_expr_mut(self, expr);
+                None
+            }
             Expr::Try(t) => Some(self.refuse(
                 &t.question_token,
                 "`?` has nothing to catch in a #[workflow]: errors happen in tasks, at run time, and the runtime reports them; remove the `?`",

@@ -66,7 +66,26 @@ pub fn task(f: &Function, attr: &TaskAttr) -> TokenStream {
             #result
         },
     );
-    unit_struct(f, quote!(#item #deref #task_impl), quote!(task(#ident, __inputs)))
+    let registration = registration(f, quote!(task));
+    unit_struct(
+        f,
+        quote!(#item #deref #task_impl #registration),
+        quote!(task(#ident, __inputs)),
+    )
+}
+
+/// Adds the task (or dynamic body) to the registry a recorded graph is rebuilt from, under
+/// `module::name` (`kind` is the `Registration` constructor: `task` or `dynamic`).
+fn registration(f: &Function, kind: TokenStream) -> TokenStream {
+    let ident = f.ident();
+    let name = ident.to_string();
+    quote! {
+        ::flytekit::__private::inventory::submit! {
+            ::flytekit::__private::Registration::#kind::<#ident>(
+                ::core::concat!(::core::module_path!(), "::", #name)
+            )
+        }
+    }
 }
 
 /// The name the user's function is emitted under, beside the unit struct that takes its name.
@@ -217,6 +236,83 @@ pub fn workflow(f: &Function, attr: &WorkflowAttr, check_body: bool, errors: &mu
     };
     let impls = with_local_run(f, impls);
     unit_struct(f, impls, quote!(workflow(&#ident, __inputs)))
+}
+
+/// `#[dynamic]`: a unit struct implementing `Dynamic`, whose `build` runs the body on real
+/// input values (task calls in it add nodes, as in a workflow), and a binder that adds the
+/// dynamic node to a workflow.
+pub fn dynamic(f: &Function, retries: u32, errors: &mut Errors) -> TokenStream {
+    let ident = f.ident();
+    let name = ident.to_string();
+    let (input_ty, input_shape) = interface(f);
+    let (output_ty, output_shape) = (&f.output.ty, shape(f.output.shape));
+    let names: Vec<&Ident> = f.inputs().map(|(n, _)| n).collect();
+    let input_names = f.input_names();
+    let unpack = match f.input_shape() {
+        Shape::One => quote!(let #(#names)* = __input;),
+        Shape::Many => quote!(let (#(#names,)*) = __input;),
+    };
+    let output_promises = promises(&output_slots(f), f.output.shape);
+    let scope = Ident::new("__scope", Span::mixed_site());
+    let before = errors.len();
+    let (stmts, tail) = Body::dynamic(&scope, errors).block(&f.item.block);
+    let body = if errors.len() > before {
+        quote!(::core::panic!("this dynamic workflow did not compile"))
+    } else if f.output.fallible() {
+        // The body is the function's, `?` and all: a closure returning the written `Result`
+        // with placeholders in place of the value.
+        let result = with_first_argument(&f.item.sig.output, &output_promises);
+        quote! {
+            #unpack
+            let __out: #result = (move || { #(#stmts)* #tail })();
+            ::flytekit::__private::task_result::<#result, #output_promises, _>()(__out)
+        }
+    } else {
+        let tail = quote_spanned!(tail.span()=> ::flytekit::__private::IntoOutput::into_output(#tail));
+        quote!(#unpack #(#stmts)* ::core::result::Result::Ok(#tail))
+    };
+    let impls = quote! {
+        impl ::flytekit::Dynamic for #ident {
+            type Input = #input_ty;
+            type Output = #output_ty;
+            type InputShape = #input_shape;
+            type OutputShape = #output_shape;
+            type OutputPromises = #output_promises;
+
+            fn spec(&self) -> ::flytekit::TaskSpec {
+                ::flytekit::TaskSpec::new(#name, ::core::module_path!(), &[#(#input_names),*]).with_retries(#retries)
+            }
+
+            #[allow(unused_variables, unused_mut, clippy::let_unit_value, clippy::unused_unit)]
+            fn build(
+                &self,
+                #scope: &::flytekit::__private::Scope,
+                __input: Self::Input,
+            ) -> ::core::result::Result<Self::OutputPromises, ::flytekit::TaskError> {
+                #body
+            }
+        }
+    };
+    let registration = registration(f, quote!(dynamic));
+    unit_struct(f, quote!(#impls #registration), quote!(dynamic(#ident, __inputs)))
+}
+
+/// The written return type (`Result<T, E>`, `anyhow::Result<T>`) with `first` for `T`.
+fn with_first_argument(output: &syn::ReturnType, first: &TokenStream) -> TokenStream {
+    let syn::ReturnType::Type(_, ty) = output else {
+        return quote!(());
+    };
+    let mut ty = (**ty).clone();
+    if let Type::Path(p) = &mut ty {
+        if let Some(syn::PathArguments::AngleBracketed(args)) = p.path.segments.last_mut().map(|s| &mut s.arguments) {
+            if let Some(syn::GenericArgument::Type(t)) = args.args.first_mut() {
+                if let Ok(replacement) = syn::parse2(first.clone()) {
+                    *t = replacement;
+                }
+            }
+        }
+    }
+    quote!(#ty)
 }
 
 /// `impls` and what makes `wf(3)` outside a workflow body run the workflow, as flytekit users

@@ -57,6 +57,24 @@ pub fn workflow(args: TokenStream, input: TokenStream) -> TokenStream {
     with_errors(expanded, errors)
 }
 
+/// Turns a function into a dynamic workflow, whose body builds a graph from its inputs' values
+/// when the execution reaches it. See the `flytekit` crate for the full documentation.
+#[proc_macro_attribute]
+pub fn dynamic(args: TokenStream, input: TokenStream) -> TokenStream {
+    let item = match syn::parse::<ItemFn>(input.clone()) {
+        Ok(item) => item,
+        Err(e) => return not_a_function(e, input, "dynamic"),
+    };
+    let mut errors = Errors::new();
+    let retries = attr::dynamic(args.into(), &mut errors);
+    let f = ast::Function::new(item);
+    if !valid::signature(&f, "dynamic", &mut errors) || !valid::dynamic_signature(&f, &mut errors) {
+        return with_errors(f.item.into_token_stream(), errors);
+    }
+    let expanded = expand::dynamic(&f, retries, &mut errors);
+    with_errors(expanded, errors)
+}
+
 fn with_errors(mut tokens: proc_macro2::TokenStream, errors: Errors) -> TokenStream {
     let combined = errors.into_iter().reduce(|mut all, e| {
         all.combine(e);

@@ -156,3 +156,25 @@ pub fn workflow_signature(f: &Function, errors: &mut Errors) -> bool {
     }
     errors.len() == before
 }
+
+/// A `#[dynamic]` body builds a graph from values: it takes no injected context (its tasks do),
+/// and its parameters are plain names.
+pub fn dynamic_signature(f: &Function, errors: &mut Errors) -> bool {
+    let before = errors.len();
+    for p in &f.params {
+        match p {
+            Param::Context { ty, .. } => errors.push(syn::Error::new_spanned(
+                ty,
+                "a #[dynamic] workflow takes no `&Checkpoint` or `&TaskContext`: it builds a graph; take them in the #[task]s it calls",
+            )),
+            Param::Input { pat, .. } if !matches!(&**pat, Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none()) => {
+                errors.push(syn::Error::new(
+                    pat.span(),
+                    "a #[dynamic] parameter must be a plain name, like `n: u64`",
+                ));
+            }
+            _ => {}
+        }
+    }
+    errors.len() == before
+}

@@ -13,7 +13,7 @@ use ciborium::Value as Cbor;
 use crate::value::{Literal, Outputs};
 
 /// Where a node input (or a workflow output) takes its value from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub enum Binding {
     /// The workflow's input number `0`.
@@ -37,7 +37,7 @@ pub enum Binding {
 }
 
 /// One step into a value, for [`Binding::Part`].
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Step {
     /// The element at this position of a tuple or a list.
     Index(usize),
@@ -55,7 +55,7 @@ impl std::fmt::Display for Step {
 }
 
 /// The lists, maps and parts a graph's bindings refer to.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Tables {
     pub lists: Vec<Vec<Binding>>,
     pub maps: Vec<Vec<(String, Binding)>>,

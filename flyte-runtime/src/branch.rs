@@ -20,7 +20,7 @@ use crate::value::Literal;
 use crate::wiring::Ran;
 
 /// A comparison, as Flyte's `ComparisonExpression` has them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Op {
     /// `==`
     Eq,
@@ -87,6 +87,29 @@ pub struct Comparison {
     pub right: Binding,
     /// Decodes both as their type and orders them.
     order: fn(&Literal, &Literal) -> Result<Option<Ordering>, String>,
+    /// That type's name, as a recorded graph names it.
+    compares: &'static str,
+}
+
+impl Comparison {
+    /// The Rust type the two sides are compared as.
+    pub fn compares(&self) -> &'static str {
+        self.compares
+    }
+
+    /// A comparison of the type named `compares`, for a recorded graph; `None` for a type a
+    /// branch cannot compare.
+    pub(crate) fn of_type(left: Binding, op: Op, right: Binding, compares: &str) -> Option<Comparison> {
+        macro_rules! find {
+            ($($t:ty),*) => {$(
+                if std::any::type_name::<$t>() == compares {
+                    return Some(Comparison { left, op, right, order: order::<$t>, compares: std::any::type_name::<$t>() });
+                }
+            )*};
+        }
+        find!(u8, u16, u32, u64, usize, i8, i16, i32, i64, isize, f32, f64, bool, String);
+        None
+    }
 }
 
 impl fmt::Debug for Condition {
@@ -118,6 +141,7 @@ impl Condition {
             op: Op::Ne,
             right: Binding::Literal(usize::MAX),
             order: |_, _| Ok(Some(Ordering::Equal)),
+            compares: "",
         })
     }
 
@@ -198,6 +222,7 @@ pub fn compare<T: Comparable>(scope: &Scope, left: impl Operand<T>, op: Op, righ
         op,
         right: right.bind(scope),
         order: order::<T>,
+        compares: std::any::type_name::<T>(),
     })
 }
 
@@ -213,7 +238,7 @@ fn order<T: Comparable>(left: &Literal, right: &Literal) -> Result<Option<Orderi
 }
 
 /// What a branch does when no condition holds.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub enum Otherwise {
     /// Nothing: the branch has no `else` (and no outputs).
     Nothing,

@@ -12,6 +12,7 @@ use crate::branch::{BranchSpec, Otherwise};
 use crate::cache::{self, CacheMode};
 use crate::checkpoint::Checkpoint;
 use crate::context::{self, TaskContext};
+use crate::dynamic::ErasedDynamic;
 use crate::error::{AttemptFailure, Error, FailureKind, MapFailure, NodeFailure, ValueError, WorkflowFailure};
 use crate::graph::{Graph, MapSpec, Node, Runs, Workflow};
 use crate::panic;
@@ -483,6 +484,7 @@ impl<'g> Execution<'g> {
             (Some(spec), _) => self.run_map(node, spec, inputs, stop),
             (None, Runs::Task(task)) => self.run_node(node, &**task, inputs, stop),
             (None, Runs::Workflow(graph)) => self.run_workflow_node(node, graph, inputs, stop),
+            (None, Runs::Dynamic(dynamic)) => self.run_dynamic(node, &**dynamic, inputs, stop),
         }
     }
 
@@ -499,6 +501,44 @@ impl<'g> Execution<'g> {
         let (exec, id, name) = (self.id.as_str(), node.id(), graph.name());
         self.journal(|s| s.node_started(exec, id, name))?;
         match self.run_graph(graph, &format!("{id}-"), inputs, stop) {
+            Ok(outputs) => {
+                self.journal(|s| s.node_succeeded(exec, id, name, None, &outputs, false))?;
+                Ok(outputs)
+            }
+            Err(e) => {
+                self.journal(|s| s.node_failed(exec, id))?;
+                Err(e)
+            }
+        }
+    }
+
+    /// Runs a dynamic node: its body builds a graph from the node's inputs (provisional: one
+    /// attempt, no record yet), then the graph runs under `<id>-`.
+    fn run_dynamic(
+        &self,
+        node: &Node,
+        dynamic: &dyn ErasedDynamic,
+        inputs: &[Literal],
+        stop: &Stop,
+    ) -> Result<Vec<Literal>, Error> {
+        let (exec, id, name) = (self.id.as_str(), node.id(), node.task_name());
+        if id.split('-').count() > 2 * crate::dynamic::MAX_DEPTH {
+            return Err(crate::dynamic::too_deep(id));
+        }
+        self.journal(|s| s.node_started(exec, id, name))?;
+        let path = format!("{}/{name}", node.workflow());
+        let built = panic::catch(|| dynamic.build_erased(inputs, path, 1)).unwrap_or_else(|p| {
+            Err(AttemptFailure {
+                attempt: 1,
+                kind: FailureKind::Panic,
+                cause: format!("dynamic `{name}` panicked: {p}"),
+            })
+        });
+        let graph = match built {
+            Ok(graph) => graph,
+            Err(failure) => return Err(self.node_failed(node, 1, vec![failure])),
+        };
+        match self.run_graph(&graph, &format!("{id}-"), &[], stop) {
             Ok(outputs) => {
                 self.journal(|s| s.node_succeeded(exec, id, name, None, &outputs, false))?;
                 Ok(outputs)
@@ -560,7 +600,7 @@ impl<'g> Execution<'g> {
     fn run_map(&self, node: &Node, spec: &MapSpec, inputs: &[Literal], stop: &Stop) -> Result<Vec<Literal>, Error> {
         let (exec, id, name) = (self.id.as_str(), node.id(), node.task_name());
         let elements = match inputs {
-            [list] => (spec.split)(list)?,
+            [list] => spec.split(list)?,
             _ => return Err(self.unbound(node)),
         };
         self.journal(|s| s.node_started(exec, id, name))?;
@@ -644,7 +684,7 @@ impl<'g> Execution<'g> {
             );
             self.journal(|s| s.event(exec, Some(id), None, "map-element-failed", &message))?;
         }
-        let outputs = vec![(spec.join)(outputs)?];
+        let outputs = vec![spec.join(outputs)?];
         self.journal(|s| s.node_succeeded(exec, id, name, None, &outputs, false))?;
         Ok(outputs)
     }

@@ -14,8 +14,11 @@ use serde::Serialize;
 
 use std::collections::BTreeSet;
 
+use ciborium::Value as Cbor;
+
 use crate::binding::{Binding, Resolver, Step, Tables};
 use crate::branch::{BranchSpec, Builtin, Condition, Otherwise};
+use crate::dynamic::ErasedDynamic;
 use crate::error::{Error, ValueError};
 use crate::task::{ErasedTask, Task};
 use crate::value::{Literal, Outputs, Value, Values};
@@ -170,7 +173,8 @@ struct Builder {
     nodes: Vec<Node>,
     literals: Vec<Literal>,
     tables: Tables,
-    path: Vec<&'static str>,
+    /// The workflow being built and the sub-workflows it is in, outermost first.
+    path: Vec<String>,
     /// The branch cases being built, innermost last: `(branch node, case)`.
     guards: Vec<(usize, usize)>,
     /// The first thing that went wrong while building: the graph is refused with it.
@@ -178,13 +182,13 @@ struct Builder {
 }
 
 impl Scope {
-    fn new(workflow: &'static str) -> Self {
+    pub(crate) fn new(workflow: &'static str) -> Self {
         Scope {
             inner: RefCell::new(Builder {
                 nodes: Vec::new(),
                 literals: Vec::new(),
                 tables: Tables::default(),
-                path: vec![workflow],
+                path: vec![workflow.to_owned()],
                 guards: Vec::new(),
                 error: None,
             }),
@@ -328,6 +332,39 @@ impl Scope {
         output
     }
 
+    /// Marks the nodes to come as called from `path` (`outer/inner`).
+    pub(crate) fn set_path(&self, path: String) {
+        self.inner.borrow_mut().path = vec![path];
+    }
+
+    /// The graph built, named `name`, with `inputs` and the outputs `outputs`; or the first
+    /// thing that went wrong while building it.
+    pub(crate) fn finish(
+        self,
+        name: &'static str,
+        inputs: &'static [&'static str],
+        outputs: Vec<Binding>,
+    ) -> Result<Graph, Error> {
+        let builder = self.inner.into_inner();
+        if let Some(e) = builder.error {
+            return Err(e);
+        }
+        check_cases(&builder.nodes, &builder.tables, &outputs).map_err(|message| Error::Graph {
+            workflow: name.to_owned(),
+            message,
+        })?;
+        Ok(Graph {
+            name,
+            inputs,
+            nodes: builder.nodes,
+            literals: builder.literals,
+            tables: builder.tables,
+            outputs,
+            failure_policy: crate::FailurePolicy::default(),
+            on_failure: None,
+        })
+    }
+
     /// Adds a node running `task` on `inputs`, and returns placeholders for its outputs.
     pub fn task<T: Task, P: Placeholders>(&self, task: T, inputs: Vec<Binding>) -> P {
         let node = self.add(task, inputs);
@@ -338,7 +375,7 @@ impl Scope {
         self.add_node(Runs::Task(Arc::new(task)), inputs, None)
     }
 
-    fn add_node(&self, runs: Runs, inputs: Vec<Binding>, map: Option<MapSpec>) -> usize {
+    pub(crate) fn add_node(&self, runs: Runs, inputs: Vec<Binding>, map: Option<MapSpec>) -> usize {
         let mut b = self.inner.borrow_mut();
         let index = b.nodes.len();
         let mut upstream = BTreeSet::new();
@@ -368,7 +405,7 @@ impl Scope {
     pub fn workflow<W: Workflow, P: Placeholders>(&self, workflow: &W, inputs: Vec<Binding>) -> P {
         let input = Placeholders::from_bindings(&mut |i| inputs[i]);
         let mark = self.mark();
-        self.inner.borrow_mut().path.push(workflow.name());
+        self.inner.borrow_mut().path.push(workflow.name().to_owned());
         let output = workflow.build(self, input).bindings();
         self.inner.borrow_mut().path.pop();
         P::from_bindings(&mut |i| output[i]).with_nodes(mark, self.mark())
@@ -400,6 +437,8 @@ pub struct Node {
 pub(crate) enum Runs {
     Task(Arc<dyn ErasedTask>),
     Workflow(Arc<Graph>),
+    /// A dynamic workflow's body, which builds the node's graph when it runs.
+    Dynamic(Arc<dyn ErasedDynamic>),
 }
 
 impl Node {
@@ -413,6 +452,7 @@ impl Node {
         match &self.runs {
             Runs::Task(task) => task.spec().name(),
             Runs::Workflow(graph) => graph.name(),
+            Runs::Dynamic(dynamic) => dynamic.spec().name(),
         }
     }
 
@@ -427,6 +467,7 @@ impl Node {
         match &self.runs {
             Runs::Task(task) => Some(task.spec()),
             Runs::Workflow(_) => None,
+            Runs::Dynamic(dynamic) => Some(dynamic.spec()),
         }
     }
 
@@ -463,8 +504,8 @@ impl Node {
     /// ```
     pub fn mapped_workflow(&self) -> Option<&Graph> {
         match &self.runs {
-            Runs::Task(_) => None,
             Runs::Workflow(graph) => Some(graph),
+            Runs::Task(_) | Runs::Dynamic(_) => None,
         }
     }
 
@@ -517,6 +558,34 @@ impl Node {
         }
     }
 
+    /// A node from its parts, as a recorded graph is rebuilt.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn from_parts(
+        id: String,
+        workflow: String,
+        runs: Runs,
+        inputs: Vec<Binding>,
+        upstream: Vec<usize>,
+        after: Vec<usize>,
+        map: Option<MapSpec>,
+        guard: Option<(usize, usize)>,
+        branch: Option<Box<BranchSpec>>,
+        output_of: Option<usize>,
+    ) -> Node {
+        Node {
+            id,
+            workflow,
+            runs,
+            inputs,
+            upstream,
+            after,
+            map,
+            guard,
+            branch,
+            output_of,
+        }
+    }
+
     /// The branch node and the case this node belongs to, when it is inside a case of a branch:
     /// it runs only if that case is taken.
     pub fn guard(&self) -> Option<(usize, usize)> {
@@ -554,7 +623,7 @@ impl Node {
 }
 
 /// The options of a `map(task, list, ..)` node in a workflow.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct MapOptions {
     /// At most this many elements run at once (default: the runtime's `max_parallelism`).
     pub concurrency: Option<usize>,
@@ -563,34 +632,74 @@ pub struct MapOptions {
     pub min_success_ratio: f64,
 }
 
-/// A map node's options and the typed conversions between its list and its elements.
-#[derive(Clone)]
+/// A map node's options, and how its list and its elements' values correspond: data only, so
+/// that a graph built at run time (a dynamic workflow's) can be recorded and rebuilt.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) struct MapSpec {
     pub options: MapOptions,
+    /// An element is a tuple of the inputs (`true`), or the one input.
+    pub tuple_inputs: bool,
+    /// An element's result is a tuple of the outputs (`true`), or the one output.
+    pub tuple_outputs: bool,
+    /// Failed elements are `None` and the others `Some` (with a `min_success_ratio`).
+    pub optional: bool,
+}
+
+impl MapSpec {
     /// The list input, as each element's input slots.
-    pub split: fn(&Literal) -> Result<Vec<Vec<Literal>>, ValueError>,
+    pub fn split(&self, list: &Literal) -> Result<Vec<Vec<Literal>>, ValueError> {
+        let invalid = |message: String| ValueError {
+            op: "split",
+            type_name: "the list a map runs over",
+            message,
+        };
+        let Cbor::Array(items) = list.decode::<Cbor>()? else {
+            return Err(invalid("it is not a list".to_owned()));
+        };
+        items
+            .into_iter()
+            .map(|item| match (self.tuple_inputs, item) {
+                (true, Cbor::Array(parts)) => parts.iter().map(Literal::encode).collect(),
+                (true, other) => Err(invalid(format!("an element is not a tuple of inputs: {other:?}"))),
+                (false, item) => Ok(vec![Literal::encode(&item)?]),
+            })
+            .collect()
+    }
+
     /// The elements' outputs (`None` for a failed one), as the list output.
-    pub join: fn(Outputs) -> Result<Literal, ValueError>,
+    pub fn join(&self, outputs: Outputs) -> Result<Literal, ValueError> {
+        let items = outputs
+            .into_iter()
+            .map(|slots| match (slots, self.optional) {
+                (None, true) => Ok(Cbor::Null),
+                (None, false) => Err(ValueError {
+                    op: "join",
+                    type_name: "a map's results",
+                    message: "an element has no result".to_owned(),
+                }),
+                // serde writes `Some(v)` as `v`: an optional element is its value.
+                (Some(slots), _) => self.element(&slots),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Literal::encode(&Cbor::Array(items))
+    }
+
+    fn element(&self, slots: &[Literal]) -> Result<Cbor, ValueError> {
+        let values = slots
+            .iter()
+            .map(|s| s.decode::<Cbor>())
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(match (self.tuple_outputs, values.len()) {
+            (true, 0) => Cbor::Null,
+            (true, _) => Cbor::Array(values),
+            (false, _) => values.into_iter().next().unwrap_or(Cbor::Null),
+        })
+    }
 }
 
-fn split<I: Values<S> + Value, S>(list: &Literal) -> Result<Vec<Vec<Literal>>, ValueError> {
-    list.decode::<Vec<I>>()?.iter().map(Values::encode).collect()
-}
-
-fn join_all<O: Values<S> + Value, S>(outputs: Outputs) -> Result<Literal, ValueError> {
-    let values = outputs
-        .into_iter()
-        .map(|o| O::decode(&o.unwrap_or_default()))
-        .collect::<Result<Vec<O>, _>>()?;
-    Literal::encode(&values)
-}
-
-fn join_some<O: Values<S> + Value, S>(outputs: Outputs) -> Result<Literal, ValueError> {
-    let values = outputs
-        .into_iter()
-        .map(|o| o.map(|slots| O::decode(&slots)).transpose())
-        .collect::<Result<Vec<Option<O>>, _>>()?;
-    Literal::encode(&values)
+/// Whether an interface of shape `S` is a tuple ([`Many`](crate::value::Many)).
+fn is_tuple<S: 'static>() -> bool {
+    std::any::TypeId::of::<S>() == std::any::TypeId::of::<crate::value::Many>()
 }
 
 /// What `map(f, list)` can run on each element: a `#[task]` or a `#[workflow]`.
@@ -623,8 +732,8 @@ pub trait Mappable<Kind>: Copy {
     type Input: Values<Self::InputShape>;
     /// One element's outputs.
     type Output: Values<Self::OutputShape>;
-    type InputShape;
-    type OutputShape;
+    type InputShape: 'static;
+    type OutputShape: 'static;
 
     /// What each element runs, built in `scope` (a workflow's graph is built once, here).
     fn body(&self, scope: &Scope) -> MapBody;
@@ -661,7 +770,7 @@ impl<W: Workflow + Copy> Mappable<AsWorkflow> for W {
 
     fn body(&self, scope: &Scope) -> MapBody {
         let mut path = scope.inner.borrow().path.clone();
-        path.push(self.name());
+        path.push(self.name().to_owned());
         let graph = build(self, path).unwrap_or_else(|e| {
             scope.inner.borrow_mut().error.get_or_insert(e);
             // Never run: the scope's error fails the whole graph.
@@ -685,14 +794,7 @@ where
     M::Input: Value,
     M::Output: Value,
 {
-    add_map(
-        mapped,
-        scope,
-        list,
-        concurrency,
-        1.0,
-        join_all::<M::Output, M::OutputShape>,
-    )
+    add_map(mapped, scope, list, concurrency, 1.0, false)
 }
 
 /// `map(f, list, min_success_ratio = r)`: as [`map`], succeeding when at least `r` of the
@@ -710,14 +812,7 @@ where
     M::Input: Value,
     M::Output: Value,
 {
-    add_map(
-        mapped,
-        scope,
-        list,
-        concurrency,
-        min_success_ratio,
-        join_some::<M::Output, M::OutputShape>,
-    )
+    add_map(mapped, scope, list, concurrency, min_success_ratio, true)
 }
 
 fn add_map<M, K, P>(
@@ -726,7 +821,7 @@ fn add_map<M, K, P>(
     list: impl IntoInput<Vec<M::Input>>,
     concurrency: Option<usize>,
     min_success_ratio: f64,
-    join: fn(Outputs) -> Result<Literal, ValueError>,
+    optional: bool,
 ) -> Promise<P>
 where
     M: Mappable<K>,
@@ -737,8 +832,9 @@ where
             concurrency,
             min_success_ratio,
         },
-        split: split::<M::Input, M::InputShape>,
-        join,
+        tuple_inputs: is_tuple::<M::InputShape>(),
+        tuple_outputs: is_tuple::<M::OutputShape>(),
+        optional,
     };
     let list = list.bind(scope);
     let MapBody(runs) = mapped.body(scope);
@@ -884,6 +980,37 @@ impl Graph {
         }
     }
 
+    pub(crate) fn literals(&self) -> &[Literal] {
+        &self.literals
+    }
+
+    pub(crate) fn tables(&self) -> &Tables {
+        &self.tables
+    }
+
+    /// A graph from its parts, as a recorded one is rebuilt.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn from_parts(
+        name: &'static str,
+        inputs: &'static [&'static str],
+        nodes: Vec<Node>,
+        literals: Vec<Literal>,
+        tables: Tables,
+        outputs: Vec<Binding>,
+        failure_policy: crate::FailurePolicy,
+    ) -> Graph {
+        Graph {
+            name,
+            inputs,
+            nodes,
+            literals,
+            tables,
+            outputs,
+            failure_policy,
+            on_failure: None,
+        }
+    }
+
     /// A graph of no nodes, standing for one that could not be built.
     fn empty(name: &'static str, inputs: &'static [&'static str]) -> Graph {
         Graph {
@@ -968,47 +1095,33 @@ pub trait Workflow: Send + Sync + 'static {
 
     /// Builds the graph, for inspection or execution.
     fn graph(&self) -> Result<Graph, Error> {
-        build(self, vec![self.name()])
+        build(self, vec![self.name().to_owned()])
     }
 }
 
 /// Builds `workflow`'s graph, its nodes marked as called from `path` (the workflow's own
 /// name, or `outer/inner` for a workflow mapped inside `outer`).
-fn build<W: Workflow + ?Sized>(workflow: &W, path: Vec<&'static str>) -> Result<Graph, Error> {
+fn build<W: Workflow + ?Sized>(workflow: &W, path: Vec<String>) -> Result<Graph, Error> {
     let _building = Building::enter::<W>(workflow.name())?;
     let scope = Scope::new(workflow.name());
     scope.inner.borrow_mut().path = path;
     let input = Placeholders::from_bindings(&mut Binding::Input);
     let output = workflow.build(&scope, input);
-    let builder = scope.inner.into_inner();
-    if let Some(e) = builder.error {
-        return Err(e);
-    }
-    check_cases(&builder.nodes, &builder.tables, &output.bindings()).map_err(|message| Error::Graph {
+    let mut graph = scope.finish(workflow.name(), workflow.input_names(), output.bindings())?;
+    graph.failure_policy = workflow.failure_policy();
+    graph.on_failure = workflow.on_failure().map(|hook| Node {
+        id: "on-failure".to_owned(),
         workflow: workflow.name().to_owned(),
-        message,
-    })?;
-    Ok(Graph {
-        name: workflow.name(),
-        inputs: workflow.input_names(),
-        nodes: builder.nodes,
-        literals: builder.literals,
-        tables: builder.tables,
-        outputs: output.bindings(),
-        failure_policy: workflow.failure_policy(),
-        on_failure: workflow.on_failure().map(|hook| Node {
-            id: "on-failure".to_owned(),
-            workflow: workflow.name().to_owned(),
-            runs: Runs::Task(hook.0),
-            inputs: Vec::new(),
-            upstream: Vec::new(),
-            after: Vec::new(),
-            map: None,
-            guard: None,
-            branch: None,
-            output_of: None,
-        }),
-    })
+        runs: Runs::Task(hook.0),
+        inputs: Vec::new(),
+        upstream: Vec::new(),
+        after: Vec::new(),
+        map: None,
+        guard: None,
+        branch: None,
+        output_of: None,
+    });
+    Ok(graph)
 }
 
 thread_local! {

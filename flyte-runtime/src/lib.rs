@@ -7,10 +7,12 @@ mod branch;
 mod cache;
 mod checkpoint;
 mod context;
+mod dynamic;
 mod error;
 mod executor;
 mod graph;
 mod panic;
+mod record;
 mod render;
 mod scheduler;
 mod stop;
@@ -25,6 +27,7 @@ pub use branch::{BranchSpec, Comparison, Condition, Op, Otherwise};
 pub use cache::CacheMode;
 pub use checkpoint::Checkpoint;
 pub use context::{current_context, TaskContext};
+pub use dynamic::Dynamic;
 pub use error::{
     AttemptFailure, CheckpointError, Error, FailureKind, MapFailure, NodeFailure, ResultExt, StoreError, TaskError,
     ValueError, WorkflowFailure,
@@ -49,8 +52,10 @@ pub mod __private {
         map, map_some, on_failure, AsTask, AsWorkflow, Callable, IntoOutput, MapBody, Mappable, OnFailure,
         Placeholders, Scope,
     };
+    pub use crate::record::Registration;
     pub use crate::value::{Many, One, Values};
     pub use crate::wiring::{after, After, Index, List, Split};
+    pub use inventory;
 
     /// What a workflow gets for each output of a task whose signature `#[task]` rejected, when
     /// the output's type cannot be written: it passes for any input and as any workflow output,

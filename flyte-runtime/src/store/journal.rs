@@ -289,6 +289,38 @@ impl Store {
         self.write(|tx| insert_event(tx, execution, node, attempt, kind, message))
     }
 
+    /// The graph dynamic node `node` built (a recorded graph, as one literal).
+    pub(crate) fn subgraph_built(&self, execution: &str, node: &str, graph: &Literal) -> Result<(), Error> {
+        let blob = sealed::seal(std::slice::from_ref(graph));
+        self.write(|tx| {
+            tx.prepare_cached(
+                "INSERT OR REPLACE INTO subgraphs (execution_id, node_id, graph) VALUES (:execution, :node, :graph)",
+            )?
+            .execute(named_params! {":execution": execution, ":node": node, ":graph": blob})?;
+            Ok(())
+        })
+    }
+
+    /// The graph dynamic node `node` built in an earlier run, if it was recorded;
+    /// `Some(Err(..))` when the record is damaged.
+    pub(crate) fn subgraph(&self, execution: &str, node: &str) -> Result<Option<Result<Literal, StoreError>>, Error> {
+        self.read(|db| {
+            let place = Place::Node(execution, node);
+            let mut stmt =
+                db.prepare_cached("SELECT graph FROM subgraphs WHERE execution_id = :execution AND node_id = :node")?;
+            let mut rows = stmt.query(named_params! {":execution": execution, ":node": node})?;
+            let Some(r) = rows.next()? else { return Ok(None) };
+            let graph = cell::<Vec<u8>>(r, "graph", &place).and_then(|blob| {
+                let damaged = |problem: &str| place.damaged("recorded graph", problem);
+                match sealed::open(&blob).map_err(|p| damaged(&p))?.as_slice() {
+                    [graph] => Ok(graph.clone()),
+                    _ => Err(damaged("is not one value")),
+                }
+            });
+            Ok(Some(graph))
+        })
+    }
+
     /// Cached outputs for `key`, if any; `Some(Err(..))` when the entry is damaged.
     pub(crate) fn cache_get(&self, key: &str) -> Result<Option<Result<Vec<Literal>, StoreError>>, Error> {
         self.read(|db| {

@@ -17,7 +17,7 @@ struct Migration {
     then: Option<fn(&Transaction<'_>) -> rusqlite::Result<()>>,
 }
 
-const MIGRATIONS: [Migration; 3] = [
+const MIGRATIONS: [Migration; 4] = [
     Migration {
         sql: include_str!("migrations/0001_tables.sql"),
         then: None,
@@ -29,6 +29,10 @@ const MIGRATIONS: [Migration; 3] = [
     Migration {
         sql: include_str!("migrations/0003_checked_values.sql"),
         then: Some(seal_stored_values),
+    },
+    Migration {
+        sql: include_str!("migrations/0004_subgraphs.sql"),
+        then: None,
     },
 ];
 

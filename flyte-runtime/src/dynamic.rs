@@ -1,0 +1,126 @@
+//! Dynamic workflows (flytekit's `@dynamic`): a node whose body runs when the execution reaches
+//! it, on its real input values, and builds a graph from them, which the execution then runs
+//! as part of itself, under the node's id (`n2-n0`, `n2-n1`, ...).
+//!
+//! `#[dynamic]` implements [`Dynamic`]. Building the graph is the node's attempt: a body that
+//! fails (returns an error, panics) is retried like a task; a node of the graph that fails
+//! fails the dynamic node, as a workflow's node fails its workflow. A durable execution records
+//! the graph a body built ([`crate::record`]), and a resumed execution runs that graph again
+//! instead of building a new one.
+
+use std::sync::Arc;
+
+use crate::binding::Binding;
+use crate::error::{AttemptFailure, Error, FailureKind, TaskError};
+use crate::graph::{Graph, Placeholders, Runs, Scope};
+use crate::task::TaskSpec;
+use crate::value::{Literal, Values};
+
+/// How deep dynamic nodes may nest (a dynamic body calling a dynamic task, ...).
+pub(crate) const MAX_DEPTH: usize = 16;
+
+/// A node whose body builds a graph at run time. `#[dynamic]` implements it for you.
+///
+/// ```
+/// use flytekit::{dynamic, task, workflow, LocalRuntime};
+///
+/// #[task]
+/// fn square(x: u64) -> u64 { x * x }
+///
+/// #[task]
+/// fn total(xs: Vec<u64>) -> u64 { xs.iter().sum() }
+///
+/// // `n` is a real `u64` here: the body runs when the execution reaches the node.
+/// #[dynamic]
+/// fn squares(n: u64) -> u64 {
+///     let parts: Vec<_> = (0..n).map(|i| square(i)).collect();
+///     total(parts)
+/// }
+///
+/// #[task]
+/// fn count(text: String) -> u64 { text.split_whitespace().count() as u64 }
+///
+/// #[workflow]
+/// fn words_squared(text: String) -> u64 {
+///     squares(count(text))
+/// }
+///
+/// assert_eq!(LocalRuntime::new().run(words_squared, "a b c".to_string()).unwrap(), 0 + 1 + 4);
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a #[dynamic] workflow",
+    label = "expected a #[dynamic] workflow",
+    note = "put #[dynamic] on the function whose body builds a graph from its inputs' values"
+)]
+pub trait Dynamic: Send + Sync + 'static {
+    /// The inputs: `()`, a single type, or a tuple.
+    type Input: Values<Self::InputShape>;
+    /// The outputs: `()`, a single type, or a tuple.
+    type Output: Values<Self::OutputShape>;
+    #[doc(hidden)]
+    type InputShape;
+    #[doc(hidden)]
+    type OutputShape;
+    /// The placeholders the body returns.
+    #[doc(hidden)]
+    type OutputPromises: Placeholders;
+
+    /// Its name and options (retries apply to building the graph).
+    fn spec(&self) -> TaskSpec;
+
+    /// Runs the body on real inputs, adding its nodes to `scope`; an error fails this attempt.
+    #[doc(hidden)]
+    fn build(&self, scope: &Scope, input: Self::Input) -> Result<Self::OutputPromises, TaskError>;
+}
+
+/// A dynamic body with its types erased, as the executor holds it.
+pub(crate) trait ErasedDynamic: Send + Sync {
+    fn spec(&self) -> TaskSpec;
+    /// Builds the graph on `inputs`, its nodes marked as called from `path`.
+    fn build_erased(&self, inputs: &[Literal], path: String, attempt: u32) -> Result<Graph, AttemptFailure>;
+}
+
+impl<D: Dynamic> ErasedDynamic for D {
+    fn spec(&self) -> TaskSpec {
+        Dynamic::spec(self)
+    }
+
+    fn build_erased(&self, inputs: &[Literal], path: String, attempt: u32) -> Result<Graph, AttemptFailure> {
+        let fail = |kind, cause: String| AttemptFailure { attempt, kind, cause };
+        let input = D::Input::decode(inputs).map_err(|e| fail(FailureKind::NonRecoverable, e.to_string()))?;
+        let name = Dynamic::spec(self).name();
+        let scope = Scope::new(name);
+        scope.set_path(path);
+        let output = self.build(&scope, input).map_err(|e| {
+            let kind = if e.is_recoverable() {
+                FailureKind::Recoverable
+            } else {
+                FailureKind::NonRecoverable
+            };
+            fail(kind, e.to_string())
+        })?;
+        scope
+            .finish(name, &[], output.bindings())
+            .map_err(|e| fail(FailureKind::NonRecoverable, e.to_string()))
+    }
+}
+
+impl Scope {
+    /// Adds a dynamic node running `dynamic` on `inputs`, and returns placeholders for its
+    /// outputs.
+    #[doc(hidden)]
+    pub fn dynamic<D: Dynamic, P: Placeholders>(&self, dynamic: D, inputs: Vec<Binding>) -> P {
+        let node = self.add_node(Runs::Dynamic(Arc::new(dynamic)), inputs, None);
+        P::from_bindings(&mut |slot| Binding::Output { node, slot }).with_nodes(node, node + 1)
+    }
+}
+
+/// A dynamic node nested deeper than [`MAX_DEPTH`]: most likely a body that calls itself.
+pub(crate) fn too_deep(node: &str) -> Error {
+    Error::Graph {
+        workflow: node.to_owned(),
+        message: format!(
+            "dynamic nodes nest more than {MAX_DEPTH} deep here ({node}): a dynamic body calls itself, directly or through others, without end"
+        ),
+    }
+}
