@@ -9,6 +9,7 @@ mod checkpoint;
 mod context;
 mod error;
 mod executor;
+mod flush;
 mod graph;
 mod panic;
 mod render;
@@ -30,8 +31,7 @@ pub use error::{
     ValueError, WorkflowFailure,
 };
 pub use executor::LocalRuntime;
-pub use graph::{Graph, IntoInput, MapOptions, Node, Promise, Workflow};
-pub use scheduler::FailurePolicy;
+pub use graph::{FailurePolicy, Graph, IntoInput, MapOptions, Node, Promise, Workflow};
 pub use stop::StopReason;
 pub use store::{AttemptReport, Event, ExecutionReport, ExecutionSummary, NodeReport, Status, Store};
 pub use task::{Task, TaskSpec};
