@@ -7,16 +7,15 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::attempt::{Attempt, Ids, Place};
 use crate::binding::Binding;
 use crate::branch::{BranchSpec, Otherwise};
 use crate::cache::{self, CacheMode};
-use crate::checkpoint::Checkpoint;
-use crate::context::{self, TaskContext};
 use crate::error::{AttemptFailure, Error, FailureKind, MapFailure, NodeFailure, ValueError, WorkflowFailure};
 use crate::graph::{Graph, MapSpec, Node, Runs, Workflow};
-use crate::panic;
+use crate::retry::{self, Budgets, Decision, Verdict};
 use crate::scheduler::{self, Ready};
-use crate::stop::{Stop, StopReason};
+use crate::stop::Stop;
 use crate::store::{Begin, ExecutionLock, NodeRecord, Store};
 use crate::task::{ErasedTask, Task};
 use crate::value::{digest, Literal, Outputs, Values};
@@ -662,7 +661,9 @@ impl<'g> Execution<'g> {
     }
 
     /// Runs a node's attempts of `task` until one succeeds, one fails for good, or none are
-    /// left. The one place a task attempt runs.
+    /// left: the one place a task's attempts run. Each attempt runs in
+    /// [`attempt`](crate::attempt); what its end means and whether another follows is decided
+    /// in [`retry`](crate::retry); here it is recorded.
     fn run_node(
         &self,
         node: &Node,
@@ -677,34 +678,20 @@ impl<'g> Execution<'g> {
         let _node = node_span.enter();
         let record = self.records.get(id);
         let mut attempt = record.map_or(0, |r| r.last_attempt);
-        let mut user_failures = record.map_or(0, |r| r.user_failures);
+        let mut budgets = Budgets {
+            failures: record.map_or(0, |r| r.user_failures),
+            max_attempts,
+            interruptions: record.map_or(0, |r| r.system_failures),
+            system_retries: self.runtime.system_retries,
+        };
         // Every attempt since the node's budgets were last set, earlier runs' included, so that
         // the failure names them all.
         let mut failures = record.map_or_else(Vec::new, |r| r.failures.clone());
 
         if let Some(r) = record.filter(|r| r.interrupted) {
-            // The process running this node died: its attempt counts against the system
-            // budget, and the next attempt resumes from the last committed checkpoint.
-            let failure = AttemptFailure {
-                attempt: r.last_attempt,
-                kind: FailureKind::Interrupted,
-                cause: "the process running this attempt stopped before it finished".to_owned(),
-            };
-            self.journal(|s| s.attempt_failed(exec, id, &failure))?;
-            let interrupted = r.system_failures + 1;
-            tracing::warn!(
-                event = "attempt_interrupted",
-                attempt = r.last_attempt,
-                system_failures = interrupted,
-                "attempt interrupted: its process stopped before it finished"
-            );
-            let message = format!(
-                "{} (system failure {interrupted} of at most {})",
-                failure.cause, self.runtime.system_retries
-            );
-            self.journal(|s| s.event(exec, Some(id), Some(r.last_attempt), "interrupted", &message))?;
-            failures.push(failure);
-            if interrupted > self.runtime.system_retries {
+            let decision;
+            (decision, budgets) = self.interrupted(id, r.last_attempt, budgets, &mut failures)?;
+            if decision == Decision::Fail {
                 return Err(self.node_failed(node, max_attempts, failures));
             }
         }
@@ -714,27 +701,15 @@ impl<'g> Execution<'g> {
             .filter(|_| self.store().is_some())
             .map(|v| cache::key(&spec, v, inputs));
         if let (Some(key), CacheMode::Use) = (&key, self.runtime.cache) {
-            match self.store().map(|s| s.cache_get(key)).transpose()?.flatten() {
-                Some(Ok(outputs)) => {
-                    tracing::info!(event = "node_cached", cache_hit = true, "outputs taken from the cache");
-                    self.journal(|s| s.node_succeeded(exec, id, name, None, &outputs, true))?;
-                    let message = format!("outputs of `{name}` taken from the cache");
-                    self.journal(|s| s.event(exec, Some(id), None, "cache-hit", &message))?;
-                    return Ok(outputs);
-                }
-                Some(Err(damage)) => {
-                    tracing::warn!(event = "cache_damaged", error = %damage, "cache entry damaged: taken as a miss");
-                    let message = format!("{damage}: taken as a miss, the task runs");
-                    self.journal(|s| s.event(exec, Some(id), None, "cache-damaged", &message))?;
-                }
-                None => {}
+            if let Some(outputs) = self.cached(id, name, key)? {
+                return Ok(outputs);
             }
         }
 
         // A node's checkpoint directory can only exist if an earlier run left it, or an
         // earlier attempt of this run committed.
         let first_attempt = attempt + 1;
-        while user_failures < max_attempts {
+        while budgets.attempts_left() {
             if stop.reason().is_some() {
                 // Another node failed while this one was between attempts.
                 break;
@@ -743,44 +718,24 @@ impl<'g> Execution<'g> {
             let _attempt = tracing::info_span!("attempt", attempt, max_attempts).entered();
             tracing::debug!(event = "attempt_started", "attempt started");
             self.journal(|s| s.attempt_started(exec, id, name, attempt))?;
-            let stop = stop.attempt(spec.timeout());
-            let may_exist = attempt > first_attempt || self.existing.contains(id);
-            let checkpoint = match self.store() {
-                Some(store) => Checkpoint::open(store.checkpoint_dir(exec, id), true, None, stop.clone(), may_exist)?,
-                None => Checkpoint::open(self.dir.join(id), self._temp.is_none(), None, stop.clone(), may_exist)?,
+
+            let ids = Ids {
+                execution: exec,
+                node: id,
+                task: name,
+                attempt,
+                max_attempts,
             };
-            for warning in checkpoint.warnings() {
+            let may_exist = attempt > first_attempt || self.existing.contains(id);
+            let running = Attempt::open(ids, self.checkpoint_place(id, may_exist), stop, spec.timeout())?;
+            for warning in running.warnings() {
                 tracing::warn!(event = "checkpoint_fallback", warning = %warning, "checkpoint fallback");
                 self.journal(|s| s.event(exec, Some(id), Some(attempt), "checkpoint-fallback", warning))?;
             }
-            let ctx = TaskContext::new(exec, id, name, attempt, max_attempts, checkpoint, stop.clone());
-            let result = context::enter(&ctx, || panic::catch(|| task.run_erased(&ctx, inputs)));
-            // Pending asynchronous checkpoint writes are part of the attempt: a success whose
-            // last state never reached the disk would resume from too early a state.
-            let result = result.map(|r| {
-                r.and_then(|outputs| match ctx.checkpoint().flush_writers() {
-                    Ok(()) => Ok(outputs),
-                    Err(e) => Err(AttemptFailure {
-                        attempt,
-                        kind: FailureKind::Recoverable,
-                        cause: e.to_string(),
-                    }),
-                })
-            });
-            let failure = match (result, stop.reason()) {
-                // Whatever a timed-out attempt returned, it ran too long: as if it had been
-                // killed at its deadline, the way Flyte stops a pod.
-                (_, Some(StopReason::TimedOut(limit))) => AttemptFailure {
-                    attempt,
-                    kind: FailureKind::TimedOut,
-                    cause: format!("task `{name}` timed out: the attempt ran longer than {limit:?}"),
-                },
-                (Ok(Err(failure)), Some(StopReason::ExecutionFailing)) => AttemptFailure {
-                    kind: FailureKind::Stopped,
-                    cause: format!("{} ({})", failure.cause, StopReason::ExecutionFailing),
-                    ..failure
-                },
-                (Ok(Ok(outputs)), _) => {
+            let ended = running.run(task, inputs);
+
+            let failure = match retry::classify(ended, attempt, name) {
+                Verdict::Succeeded(outputs) => {
                     tracing::info!(event = "node_succeeded", "node succeeded");
                     self.journal(|s| s.node_succeeded(exec, id, name, Some(attempt), &outputs, false))?;
                     if let (Some(key), Some(version)) = (&key, spec.cache_version()) {
@@ -790,8 +745,8 @@ impl<'g> Execution<'g> {
                     }
                     return Ok(outputs);
                 }
-                (Ok(Err(failure)), _) => failure,
-                (Err(panic), _) => {
+                Verdict::Failed(failure) => failure,
+                Verdict::Panicked(failure, panic) => {
                     tracing::error!(
                         event = "task_panicked",
                         panic = %panic.message,
@@ -799,16 +754,12 @@ impl<'g> Execution<'g> {
                         backtrace = panic.backtrace.as_deref(),
                         "task panicked"
                     );
-                    AttemptFailure {
-                        attempt,
-                        kind: FailureKind::Panic,
-                        cause: format!("task `{name}` panicked: {panic}"),
-                    }
+                    failure
                 }
             };
-            user_failures += 1;
-            let retry = matches!(failure.kind, FailureKind::Recoverable | FailureKind::TimedOut);
-            let will_retry = retry && user_failures < max_attempts;
+            let decision;
+            (decision, budgets) = retry::decide(&failure.kind, budgets);
+            let will_retry = decision == Decision::Retry;
             tracing::warn!(event = "attempt_failed", kind = ?failure.kind, cause = %failure.cause, will_retry, "attempt failed");
             if let Err(e) = self.journal(|s| s.attempt_failed(exec, id, &failure)) {
                 // What ended the attempt comes first; the store's trouble (a full disk, often
@@ -822,11 +773,84 @@ impl<'g> Execution<'g> {
                 });
             }
             failures.push(failure);
-            if !retry {
+            if decision == Decision::Fail {
                 break;
             }
         }
         Err(self.node_failed(node, max_attempts, failures))
+    }
+
+    /// Records that attempt `attempt` of node `id` was interrupted in an earlier run (the
+    /// process running it died), adds it to the node's `failures`, and returns whether the
+    /// node may go on, with the system budget charged. The next attempt resumes from the last
+    /// committed checkpoint.
+    fn interrupted(
+        &self,
+        id: &str,
+        attempt: u32,
+        budgets: Budgets,
+        failures: &mut Vec<AttemptFailure>,
+    ) -> Result<(Decision, Budgets), Error> {
+        let exec = self.id.as_str();
+        let failure = AttemptFailure {
+            attempt,
+            kind: FailureKind::Interrupted,
+            cause: "the process running this attempt stopped before it finished".to_owned(),
+        };
+        self.journal(|s| s.attempt_failed(exec, id, &failure))?;
+        let (decision, budgets) = retry::decide(&failure.kind, budgets);
+        tracing::warn!(
+            event = "attempt_interrupted",
+            attempt,
+            system_failures = budgets.interruptions,
+            "attempt interrupted: its process stopped before it finished"
+        );
+        let message = format!(
+            "{} (system failure {} of at most {})",
+            failure.cause, budgets.interruptions, budgets.system_retries
+        );
+        self.journal(|s| s.event(exec, Some(id), Some(attempt), "interrupted", &message))?;
+        failures.push(failure);
+        Ok((decision, budgets))
+    }
+
+    /// The outputs the cache holds under `key` for task `name`, recorded as node `id`'s; a
+    /// damaged entry is recorded and taken as a miss.
+    fn cached(&self, id: &str, name: &str, key: &str) -> Result<Option<Vec<Literal>>, Error> {
+        let exec = self.id.as_str();
+        match self.store().map(|s| s.cache_get(key)).transpose()?.flatten() {
+            Some(Ok(outputs)) => {
+                tracing::info!(event = "node_cached", cache_hit = true, "outputs taken from the cache");
+                self.journal(|s| s.node_succeeded(exec, id, name, None, &outputs, true))?;
+                let message = format!("outputs of `{name}` taken from the cache");
+                self.journal(|s| s.event(exec, Some(id), None, "cache-hit", &message))?;
+                Ok(Some(outputs))
+            }
+            Some(Err(damage)) => {
+                tracing::warn!(event = "cache_damaged", error = %damage, "cache entry damaged: taken as a miss");
+                let message = format!("{damage}: taken as a miss, the task runs");
+                self.journal(|s| s.event(exec, Some(id), None, "cache-damaged", &message))?;
+                Ok(None)
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Where node `id`'s checkpoint lives: in the store, or in the run's directory (flushed
+    /// to disk unless the directory is a throwaway temporary one).
+    fn checkpoint_place(&self, id: &str, may_exist: bool) -> Place {
+        match self.store() {
+            Some(store) => Place {
+                dir: store.checkpoint_dir(&self.id, id),
+                durable: true,
+                may_exist,
+            },
+            None => Place {
+                dir: self.dir.join(id),
+                durable: self._temp.is_none(),
+                may_exist,
+            },
+        }
     }
 
     fn node_failed(&self, node: &Node, max_attempts: u32, attempts: Vec<AttemptFailure>) -> Error {

@@ -2,6 +2,7 @@
 //! and the local executor. Users depend on `flytekit`, which re-exports everything here with the
 //! `#[task]` and `#[workflow]` macros.
 
+mod attempt;
 mod binding;
 mod branch;
 mod cache;
@@ -13,6 +14,7 @@ mod flush;
 mod graph;
 mod panic;
 mod render;
+mod retry;
 mod scheduler;
 mod stop;
 mod store;
