@@ -15,12 +15,13 @@ use std::ffi::OsStr;
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::path::{Component, Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::error::CheckpointError;
+use crate::flush::{Flush, Writers};
 use crate::stop::Stop;
 
 const PREFIX: &str = "ckpt-";
@@ -82,7 +83,7 @@ struct Inner {
     /// Keeps a temporary checkpoint's directory alive.
     _temp: Option<tempfile::TempDir>,
     /// The asynchronous writers of this attempt, flushed before the task reports success.
-    writers: Mutex<Vec<std::sync::Weak<crate::writer::Shared>>>,
+    writers: Writers,
     /// When the attempt must stop; commits are refused from then on.
     stop: Stop,
 }
@@ -193,7 +194,7 @@ impl Checkpoint {
                     stale: versions,
                 }),
                 _temp: temp,
-                writers: Mutex::new(Vec::new()),
+                writers: Writers::default(),
                 stop,
             }),
         })
@@ -206,26 +207,15 @@ impl Checkpoint {
 
     /// Registers an asynchronous writer, so that [`flush_writers`](Self::flush_writers) waits
     /// for it.
-    pub(crate) fn register_writer(&self, writer: std::sync::Weak<crate::writer::Shared>) {
-        self.inner
-            .writers
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(writer);
+    pub(crate) fn register_writer(&self, writer: Weak<dyn Flush>) {
+        self.inner.writers.register(writer);
     }
 
     /// Waits until every asynchronous writer of this attempt has committed its latest state, and
     /// returns the first error any of them met. The runtime calls this before a task's attempt
     /// counts as a success.
     pub(crate) fn flush_writers(&self) -> Result<(), CheckpointError> {
-        let writers = std::mem::take(&mut *self.inner.writers.lock().unwrap_or_else(|p| p.into_inner()));
-        let mut first = Ok(());
-        for writer in writers.iter().filter_map(std::sync::Weak::upgrade) {
-            if let Err(e) = crate::writer::flush(&writer) {
-                first = first.and(Err(e));
-            }
-        }
-        first
+        self.inner.writers.flush()
     }
 
     /// The directory holding this node's checkpoints; it is created by the first commit.

@@ -11,8 +11,11 @@
 use std::sync::Arc;
 
 use crate::binding::Binding;
+use crate::context::TaskContext;
 use crate::error::{AttemptFailure, Error, FailureKind, TaskError};
 use crate::graph::{Graph, Placeholders, Runs, Scope};
+use crate::record::GraphRecord;
+use crate::task::ErasedTask;
 use crate::task::TaskSpec;
 use crate::value::{Literal, Values};
 
@@ -113,6 +116,40 @@ impl Scope {
         let node = self.add_node(Runs::Dynamic(Arc::new(dynamic)), inputs, None);
         P::from_bindings(&mut |slot| Binding::Output { node, slot }).with_nodes(node, node + 1)
     }
+}
+
+/// A dynamic body as a task whose one output is the graph it built, recorded
+/// ([`GraphRecord`]): so that building runs as a task's attempt does (context, panic caught,
+/// retried by the same rules), and the graph is recorded by the durable store as built.
+pub(crate) struct Builder<'a> {
+    pub dynamic: &'a dyn ErasedDynamic,
+    /// The workflow path the graph's nodes are called from.
+    pub path: String,
+}
+
+impl ErasedTask for Builder<'_> {
+    fn spec(&self) -> TaskSpec {
+        self.dynamic.spec()
+    }
+
+    fn run_erased(&self, ctx: &TaskContext, inputs: &[Literal]) -> Result<Vec<Literal>, AttemptFailure> {
+        let attempt = ctx.attempt();
+        let graph = self.dynamic.build_erased(inputs, self.path.clone(), attempt)?;
+        let record = Literal::encode(&GraphRecord::of(&graph)).map_err(|e| AttemptFailure {
+            attempt,
+            kind: FailureKind::NonRecoverable,
+            cause: format!("the graph could not be recorded: {e}"),
+        })?;
+        Ok(vec![record])
+    }
+}
+
+/// The graph a [`Builder`] recorded, rebuilt to run.
+pub(crate) fn rebuild(recorded: &Literal) -> Result<Graph, String> {
+    let record: GraphRecord = recorded
+        .decode()
+        .map_err(|e| format!("the recorded graph does not decode: {e}"))?;
+    record.rebuild()
 }
 
 /// A dynamic node nested deeper than [`MAX_DEPTH`]: most likely a body that calls itself.

@@ -7,17 +7,16 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::attempt::{Attempt, Ids, Place};
 use crate::binding::Binding;
 use crate::branch::{BranchSpec, Otherwise};
 use crate::cache::{self, CacheMode};
-use crate::checkpoint::Checkpoint;
-use crate::context::{self, TaskContext};
-use crate::dynamic::ErasedDynamic;
+use crate::dynamic::{self, ErasedDynamic};
 use crate::error::{AttemptFailure, Error, FailureKind, MapFailure, NodeFailure, ValueError, WorkflowFailure};
 use crate::graph::{Graph, MapSpec, Node, Runs, Workflow};
-use crate::panic;
+use crate::retry::{self, Budgets, Decision, Verdict};
 use crate::scheduler::{self, Ready};
-use crate::stop::{Stop, StopReason};
+use crate::stop::Stop;
 use crate::store::{Begin, ExecutionLock, NodeRecord, Store};
 use crate::task::{ErasedTask, Task};
 use crate::value::{digest, Literal, Outputs, Values};
@@ -482,7 +481,7 @@ impl<'g> Execution<'g> {
     fn execute_node(&self, node: &Node, inputs: &[Literal], stop: &Stop) -> Result<Vec<Literal>, Error> {
         match (node.map_spec(), node.runs()) {
             (Some(spec), _) => self.run_map(node, spec, inputs, stop),
-            (None, Runs::Task(task)) => self.run_node(node, &**task, inputs, stop),
+            (None, Runs::Task(task)) => self.run_node(node, &**task, inputs, stop, Finish::Node),
             (None, Runs::Workflow(graph)) => self.run_workflow_node(node, graph, inputs, stop),
             (None, Runs::Dynamic(dynamic)) => self.run_dynamic(node, &**dynamic, inputs, stop),
         }
@@ -512,8 +511,10 @@ impl<'g> Execution<'g> {
         }
     }
 
-    /// Runs a dynamic node: its body builds a graph from the node's inputs (provisional: one
-    /// attempt, no record yet), then the graph runs under `<id>-`.
+    /// Runs a dynamic node: its body builds a graph from the node's inputs, attempt by attempt
+    /// as a task runs (its failures retried by the same rules), then the graph runs under
+    /// `<id>-`. A durable execution records the graph once built; run again, it runs the
+    /// recorded graph, without running the body again.
     fn run_dynamic(
         &self,
         node: &Node,
@@ -522,22 +523,34 @@ impl<'g> Execution<'g> {
         stop: &Stop,
     ) -> Result<Vec<Literal>, Error> {
         let (exec, id, name) = (self.id.as_str(), node.id(), node.task_name());
-        if id.split('-').count() > 2 * crate::dynamic::MAX_DEPTH {
-            return Err(crate::dynamic::too_deep(id));
+        if id.split('-').count() > 2 * dynamic::MAX_DEPTH {
+            return Err(dynamic::too_deep(id));
         }
-        self.journal(|s| s.node_started(exec, id, name))?;
-        let path = format!("{}/{name}", node.workflow());
-        let built = panic::catch(|| dynamic.build_erased(inputs, path, 1)).unwrap_or_else(|p| {
-            Err(AttemptFailure {
-                attempt: 1,
-                kind: FailureKind::Panic,
-                cause: format!("dynamic `{name}` panicked: {p}"),
-            })
-        });
-        let graph = match built {
-            Ok(graph) => graph,
-            Err(failure) => return Err(self.node_failed(node, 1, vec![failure])),
+        let recorded = match self.store().map(|s| s.subgraph(exec, id)).transpose()?.flatten() {
+            Some(Ok(graph)) => Some(graph),
+            Some(Err(damage)) => {
+                tracing::warn!(parent: &self.span, event = "graph_damaged", node_id = id, error = %damage, "recorded graph damaged: the body builds it again");
+                let message = format!("{damage}: the body builds the graph again");
+                self.journal(|s| s.event(exec, Some(id), None, "graph-damaged", &message))?;
+                None
+            }
+            None => None,
         };
+        let recorded = match recorded {
+            Some(graph) => graph,
+            None => {
+                let builder = dynamic::Builder {
+                    dynamic,
+                    path: format!("{}/{name}", node.workflow()),
+                };
+                let mut built = self.run_node(node, &builder, inputs, stop, Finish::Graph)?;
+                built.pop().ok_or_else(|| self.unbound(node))?
+            }
+        };
+        let graph = dynamic::rebuild(&recorded).map_err(|message| Error::Graph {
+            workflow: node.workflow().to_owned(),
+            message: format!("dynamic node {id}: {message}"),
+        })?;
         match self.run_graph(&graph, &format!("{id}-"), &[], stop) {
             Ok(outputs) => {
                 self.journal(|s| s.node_succeeded(exec, id, name, None, &outputs, false))?;
@@ -702,13 +715,16 @@ impl<'g> Execution<'g> {
     }
 
     /// Runs a node's attempts of `task` until one succeeds, one fails for good, or none are
-    /// left. The one place a task attempt runs.
+    /// left: the one place a task's attempts run. Each attempt runs in
+    /// [`attempt`](crate::attempt); what its end means and whether another follows is decided
+    /// in [`retry`](crate::retry); here it is recorded.
     fn run_node(
         &self,
         node: &Node,
         task: &dyn ErasedTask,
         inputs: &[Literal],
         stop: &Stop,
+        finish: Finish,
     ) -> Result<Vec<Literal>, Error> {
         let spec = task.spec();
         let (exec, id, name) = (self.id.as_str(), node.id(), spec.name());
@@ -717,34 +733,20 @@ impl<'g> Execution<'g> {
         let _node = node_span.enter();
         let record = self.records.get(id);
         let mut attempt = record.map_or(0, |r| r.last_attempt);
-        let mut user_failures = record.map_or(0, |r| r.user_failures);
+        let mut budgets = Budgets {
+            failures: record.map_or(0, |r| r.user_failures),
+            max_attempts,
+            interruptions: record.map_or(0, |r| r.system_failures),
+            system_retries: self.runtime.system_retries,
+        };
         // Every attempt since the node's budgets were last set, earlier runs' included, so that
         // the failure names them all.
         let mut failures = record.map_or_else(Vec::new, |r| r.failures.clone());
 
         if let Some(r) = record.filter(|r| r.interrupted) {
-            // The process running this node died: its attempt counts against the system
-            // budget, and the next attempt resumes from the last committed checkpoint.
-            let failure = AttemptFailure {
-                attempt: r.last_attempt,
-                kind: FailureKind::Interrupted,
-                cause: "the process running this attempt stopped before it finished".to_owned(),
-            };
-            self.journal(|s| s.attempt_failed(exec, id, &failure))?;
-            let interrupted = r.system_failures + 1;
-            tracing::warn!(
-                event = "attempt_interrupted",
-                attempt = r.last_attempt,
-                system_failures = interrupted,
-                "attempt interrupted: its process stopped before it finished"
-            );
-            let message = format!(
-                "{} (system failure {interrupted} of at most {})",
-                failure.cause, self.runtime.system_retries
-            );
-            self.journal(|s| s.event(exec, Some(id), Some(r.last_attempt), "interrupted", &message))?;
-            failures.push(failure);
-            if interrupted > self.runtime.system_retries {
+            let decision;
+            (decision, budgets) = self.interrupted(id, r.last_attempt, budgets, &mut failures)?;
+            if decision == Decision::Fail {
                 return Err(self.node_failed(node, max_attempts, failures));
             }
         }
@@ -754,27 +756,15 @@ impl<'g> Execution<'g> {
             .filter(|_| self.store().is_some())
             .map(|v| cache::key(&spec, v, inputs));
         if let (Some(key), CacheMode::Use) = (&key, self.runtime.cache) {
-            match self.store().map(|s| s.cache_get(key)).transpose()?.flatten() {
-                Some(Ok(outputs)) => {
-                    tracing::info!(event = "node_cached", cache_hit = true, "outputs taken from the cache");
-                    self.journal(|s| s.node_succeeded(exec, id, name, None, &outputs, true))?;
-                    let message = format!("outputs of `{name}` taken from the cache");
-                    self.journal(|s| s.event(exec, Some(id), None, "cache-hit", &message))?;
-                    return Ok(outputs);
-                }
-                Some(Err(damage)) => {
-                    tracing::warn!(event = "cache_damaged", error = %damage, "cache entry damaged: taken as a miss");
-                    let message = format!("{damage}: taken as a miss, the task runs");
-                    self.journal(|s| s.event(exec, Some(id), None, "cache-damaged", &message))?;
-                }
-                None => {}
+            if let Some(outputs) = self.cached(id, name, key)? {
+                return Ok(outputs);
             }
         }
 
         // A node's checkpoint directory can only exist if an earlier run left it, or an
         // earlier attempt of this run committed.
         let first_attempt = attempt + 1;
-        while user_failures < max_attempts {
+        while budgets.attempts_left() {
             if stop.reason().is_some() {
                 // Another node failed while this one was between attempts.
                 break;
@@ -783,44 +773,33 @@ impl<'g> Execution<'g> {
             let _attempt = tracing::info_span!("attempt", attempt, max_attempts).entered();
             tracing::debug!(event = "attempt_started", "attempt started");
             self.journal(|s| s.attempt_started(exec, id, name, attempt))?;
-            let stop = stop.attempt(spec.timeout());
-            let may_exist = attempt > first_attempt || self.existing.contains(id);
-            let checkpoint = match self.store() {
-                Some(store) => Checkpoint::open(store.checkpoint_dir(exec, id), true, None, stop.clone(), may_exist)?,
-                None => Checkpoint::open(self.dir.join(id), self._temp.is_none(), None, stop.clone(), may_exist)?,
+
+            let ids = Ids {
+                execution: exec,
+                node: id,
+                task: name,
+                attempt,
+                max_attempts,
             };
-            for warning in checkpoint.warnings() {
+            let may_exist = attempt > first_attempt || self.existing.contains(id);
+            let running = Attempt::open(ids, self.checkpoint_place(id, may_exist), stop, spec.timeout())?;
+            for warning in running.warnings() {
                 tracing::warn!(event = "checkpoint_fallback", warning = %warning, "checkpoint fallback");
                 self.journal(|s| s.event(exec, Some(id), Some(attempt), "checkpoint-fallback", warning))?;
             }
-            let ctx = TaskContext::new(exec, id, name, attempt, max_attempts, checkpoint, stop.clone());
-            let result = context::enter(&ctx, || panic::catch(|| task.run_erased(&ctx, inputs)));
-            // Pending asynchronous checkpoint writes are part of the attempt: a success whose
-            // last state never reached the disk would resume from too early a state.
-            let result = result.map(|r| {
-                r.and_then(|outputs| match ctx.checkpoint().flush_writers() {
-                    Ok(()) => Ok(outputs),
-                    Err(e) => Err(AttemptFailure {
-                        attempt,
-                        kind: FailureKind::Recoverable,
-                        cause: e.to_string(),
-                    }),
-                })
-            });
-            let failure = match (result, stop.reason()) {
-                // Whatever a timed-out attempt returned, it ran too long: as if it had been
-                // killed at its deadline, the way Flyte stops a pod.
-                (_, Some(StopReason::TimedOut(limit))) => AttemptFailure {
-                    attempt,
-                    kind: FailureKind::TimedOut,
-                    cause: format!("task `{name}` timed out: the attempt ran longer than {limit:?}"),
-                },
-                (Ok(Err(failure)), Some(StopReason::ExecutionFailing)) => AttemptFailure {
-                    kind: FailureKind::Stopped,
-                    cause: format!("{} ({})", failure.cause, StopReason::ExecutionFailing),
-                    ..failure
-                },
-                (Ok(Ok(outputs)), _) => {
+            let ended = running.run(task, inputs);
+
+            let failure = match retry::classify(ended, attempt, name) {
+                Verdict::Succeeded(outputs) if finish == Finish::Graph => {
+                    // The body built the graph: recorded, and the node goes on to run it.
+                    tracing::info!(event = "graph_built", "dynamic body built its graph");
+                    let [graph] = outputs.as_slice() else {
+                        return Err(self.unbound(node));
+                    };
+                    self.journal(|s| s.subgraph_built(exec, id, attempt, graph))?;
+                    return Ok(outputs);
+                }
+                Verdict::Succeeded(outputs) => {
                     tracing::info!(event = "node_succeeded", "node succeeded");
                     self.journal(|s| s.node_succeeded(exec, id, name, Some(attempt), &outputs, false))?;
                     if let (Some(key), Some(version)) = (&key, spec.cache_version()) {
@@ -830,8 +809,8 @@ impl<'g> Execution<'g> {
                     }
                     return Ok(outputs);
                 }
-                (Ok(Err(failure)), _) => failure,
-                (Err(panic), _) => {
+                Verdict::Failed(failure) => failure,
+                Verdict::Panicked(failure, panic) => {
                     tracing::error!(
                         event = "task_panicked",
                         panic = %panic.message,
@@ -839,16 +818,12 @@ impl<'g> Execution<'g> {
                         backtrace = panic.backtrace.as_deref(),
                         "task panicked"
                     );
-                    AttemptFailure {
-                        attempt,
-                        kind: FailureKind::Panic,
-                        cause: format!("task `{name}` panicked: {panic}"),
-                    }
+                    failure
                 }
             };
-            user_failures += 1;
-            let retry = matches!(failure.kind, FailureKind::Recoverable | FailureKind::TimedOut);
-            let will_retry = retry && user_failures < max_attempts;
+            let decision;
+            (decision, budgets) = retry::decide(&failure.kind, budgets);
+            let will_retry = decision == Decision::Retry;
             tracing::warn!(event = "attempt_failed", kind = ?failure.kind, cause = %failure.cause, will_retry, "attempt failed");
             if let Err(e) = self.journal(|s| s.attempt_failed(exec, id, &failure)) {
                 // What ended the attempt comes first; the store's trouble (a full disk, often
@@ -862,11 +837,84 @@ impl<'g> Execution<'g> {
                 });
             }
             failures.push(failure);
-            if !retry {
+            if decision == Decision::Fail {
                 break;
             }
         }
         Err(self.node_failed(node, max_attempts, failures))
+    }
+
+    /// Records that attempt `attempt` of node `id` was interrupted in an earlier run (the
+    /// process running it died), adds it to the node's `failures`, and returns whether the
+    /// node may go on, with the system budget charged. The next attempt resumes from the last
+    /// committed checkpoint.
+    fn interrupted(
+        &self,
+        id: &str,
+        attempt: u32,
+        budgets: Budgets,
+        failures: &mut Vec<AttemptFailure>,
+    ) -> Result<(Decision, Budgets), Error> {
+        let exec = self.id.as_str();
+        let failure = AttemptFailure {
+            attempt,
+            kind: FailureKind::Interrupted,
+            cause: "the process running this attempt stopped before it finished".to_owned(),
+        };
+        self.journal(|s| s.attempt_failed(exec, id, &failure))?;
+        let (decision, budgets) = retry::decide(&failure.kind, budgets);
+        tracing::warn!(
+            event = "attempt_interrupted",
+            attempt,
+            system_failures = budgets.interruptions,
+            "attempt interrupted: its process stopped before it finished"
+        );
+        let message = format!(
+            "{} (system failure {} of at most {})",
+            failure.cause, budgets.interruptions, budgets.system_retries
+        );
+        self.journal(|s| s.event(exec, Some(id), Some(attempt), "interrupted", &message))?;
+        failures.push(failure);
+        Ok((decision, budgets))
+    }
+
+    /// The outputs the cache holds under `key` for task `name`, recorded as node `id`'s; a
+    /// damaged entry is recorded and taken as a miss.
+    fn cached(&self, id: &str, name: &str, key: &str) -> Result<Option<Vec<Literal>>, Error> {
+        let exec = self.id.as_str();
+        match self.store().map(|s| s.cache_get(key)).transpose()?.flatten() {
+            Some(Ok(outputs)) => {
+                tracing::info!(event = "node_cached", cache_hit = true, "outputs taken from the cache");
+                self.journal(|s| s.node_succeeded(exec, id, name, None, &outputs, true))?;
+                let message = format!("outputs of `{name}` taken from the cache");
+                self.journal(|s| s.event(exec, Some(id), None, "cache-hit", &message))?;
+                Ok(Some(outputs))
+            }
+            Some(Err(damage)) => {
+                tracing::warn!(event = "cache_damaged", error = %damage, "cache entry damaged: taken as a miss");
+                let message = format!("{damage}: taken as a miss, the task runs");
+                self.journal(|s| s.event(exec, Some(id), None, "cache-damaged", &message))?;
+                Ok(None)
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Where node `id`'s checkpoint lives: in the store, or in the run's directory (flushed
+    /// to disk unless the directory is a throwaway temporary one).
+    fn checkpoint_place(&self, id: &str, may_exist: bool) -> Place {
+        match self.store() {
+            Some(store) => Place {
+                dir: store.checkpoint_dir(&self.id, id),
+                durable: true,
+                may_exist,
+            },
+            None => Place {
+                dir: self.dir.join(id),
+                durable: self._temp.is_none(),
+                may_exist,
+            },
+        }
     }
 
     fn node_failed(&self, node: &Node, max_attempts: u32, attempts: Vec<AttemptFailure>) -> Error {
@@ -888,6 +936,14 @@ impl<'g> Execution<'g> {
             attempts,
         }))
     }
+}
+
+/// What a node's successful attempt finishes: the node, with its outputs; or, for a dynamic
+/// node, the building of its graph, which then runs.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Finish {
+    Node,
+    Graph,
 }
 
 /// The case a branch took, once it has decided; `None` before, or if it was skipped itself.

@@ -854,6 +854,42 @@ impl fmt::Debug for Node {
     }
 }
 
+/// What to do once a node has failed for good: `#[workflow(failure_policy = ..)]` sets it.
+///
+/// ```
+/// use flytekit::{task, workflow, FailurePolicy, TaskError, Workflow};
+///
+/// #[task]
+/// fn upload(path: String) -> Result<u64, TaskError> {
+///     Err(TaskError::non_recoverable(format!("{path}: permission denied")))
+/// }
+///
+/// #[task]
+/// fn index(path: String) -> u64 {
+///     path.len() as u64
+/// }
+///
+/// // `index` still runs when `upload` fails: it does not need its output.
+/// #[workflow(failure_policy = FailAfterExecutableNodesComplete)]
+/// fn publish(path: String) -> (u64, u64) {
+///     (upload(path), index(path))
+/// }
+///
+/// let graph = publish.graph().unwrap();
+/// assert_eq!(graph.failure_policy(), FailurePolicy::FailAfterExecutableNodesComplete);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FailurePolicy {
+    /// Start nothing new, ask running nodes to stop (see
+    /// [`TaskContext::is_stopping`](crate::TaskContext::is_stopping)), and fail once they have
+    /// returned. Flyte's default, `FAIL_IMMEDIATELY`.
+    #[default]
+    FailImmediately,
+    /// Run every node that does not depend on a failed one, then fail. Flyte's
+    /// `FAIL_AFTER_EXECUTABLE_NODES_COMPLETE`.
+    FailAfterExecutableNodesComplete,
+}
+
 /// The graph a workflow body built: nodes, the literals they use and the workflow's outputs.
 ///
 /// ```
@@ -883,7 +919,7 @@ pub struct Graph {
     literals: Vec<Literal>,
     tables: Tables,
     outputs: Vec<Binding>,
-    failure_policy: crate::FailurePolicy,
+    failure_policy: FailurePolicy,
     on_failure: Option<Node>,
 }
 
@@ -922,7 +958,7 @@ impl Graph {
     }
 
     /// What the execution does once a node has failed for good.
-    pub fn failure_policy(&self) -> crate::FailurePolicy {
+    pub fn failure_policy(&self) -> FailurePolicy {
         self.failure_policy
     }
 
@@ -1020,7 +1056,7 @@ impl Graph {
             literals: Vec::new(),
             tables: Tables::default(),
             outputs: Vec::new(),
-            failure_policy: crate::FailurePolicy::default(),
+            failure_policy: FailurePolicy::default(),
             on_failure: None,
         }
     }
@@ -1040,7 +1076,7 @@ impl Graph {
             literals: builder.literals,
             tables: builder.tables,
             outputs: outputs.collect(),
-            failure_policy: crate::FailurePolicy::default(),
+            failure_policy: FailurePolicy::default(),
             on_failure: None,
         }
     }
@@ -1083,8 +1119,8 @@ pub trait Workflow: Send + Sync + 'static {
 
     /// What the execution does once a node has failed for good; `#[workflow(failure_policy =
     /// ..)]` sets it.
-    fn failure_policy(&self) -> crate::FailurePolicy {
-        crate::FailurePolicy::default()
+    fn failure_policy(&self) -> FailurePolicy {
+        FailurePolicy::default()
     }
 
     /// The task that runs when the workflow fails; `#[workflow(on_failure = ..)]` sets it.

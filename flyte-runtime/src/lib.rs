@@ -2,6 +2,7 @@
 //! and the local executor. Users depend on `flytekit`, which re-exports everything here with the
 //! `#[task]` and `#[workflow]` macros.
 
+mod attempt;
 mod binding;
 mod branch;
 mod cache;
@@ -10,10 +11,12 @@ mod context;
 mod dynamic;
 mod error;
 mod executor;
+mod flush;
 mod graph;
 mod panic;
 mod record;
 mod render;
+mod retry;
 mod scheduler;
 mod stop;
 mod store;
@@ -33,8 +36,7 @@ pub use error::{
     ValueError, WorkflowFailure,
 };
 pub use executor::LocalRuntime;
-pub use graph::{Graph, IntoInput, MapOptions, Node, Promise, Workflow};
-pub use scheduler::FailurePolicy;
+pub use graph::{FailurePolicy, Graph, IntoInput, MapOptions, Node, Promise, Workflow};
 pub use stop::StopReason;
 pub use store::{AttemptReport, Event, ExecutionReport, ExecutionSummary, NodeReport, Status, Store};
 pub use task::{Task, TaskSpec};

@@ -13,44 +13,8 @@ use std::sync::{mpsc, Mutex};
 use std::thread;
 
 use crate::error::Error;
-use crate::graph::Graph;
+use crate::graph::{FailurePolicy, Graph};
 use crate::value::{Literal, Outputs};
-
-/// What to do once a node has failed for good: `#[workflow(failure_policy = ..)]` sets it.
-///
-/// ```
-/// use flytekit::{task, workflow, FailurePolicy, TaskError, Workflow};
-///
-/// #[task]
-/// fn upload(path: String) -> Result<u64, TaskError> {
-///     Err(TaskError::non_recoverable(format!("{path}: permission denied")))
-/// }
-///
-/// #[task]
-/// fn index(path: String) -> u64 {
-///     path.len() as u64
-/// }
-///
-/// // `index` still runs when `upload` fails: it does not need its output.
-/// #[workflow(failure_policy = FailAfterExecutableNodesComplete)]
-/// fn publish(path: String) -> (u64, u64) {
-///     (upload(path), index(path))
-/// }
-///
-/// let graph = publish.graph().unwrap();
-/// assert_eq!(graph.failure_policy(), FailurePolicy::FailAfterExecutableNodesComplete);
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum FailurePolicy {
-    /// Start nothing new, ask running nodes to stop (see
-    /// [`TaskContext::is_stopping`](crate::TaskContext::is_stopping)), and fail once they have
-    /// returned. Flyte's default, `FAIL_IMMEDIATELY`.
-    #[default]
-    FailImmediately,
-    /// Run every node that does not depend on a failed one, then fail. Flyte's
-    /// `FAIL_AFTER_EXECUTABLE_NODES_COMPLETE`.
-    FailAfterExecutableNodesComplete,
-}
 
 /// A node the scheduler found ready.
 pub(crate) enum Ready {

@@ -11,13 +11,14 @@
 use std::fmt;
 use std::io;
 use std::path::PathBuf;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, Weak};
 use std::thread::{self, JoinHandle};
 
 use serde::Serialize;
 
 use crate::checkpoint::{encode_state, Checkpoint};
 use crate::error::CheckpointError;
+use crate::flush::Flush;
 
 /// What commits a value: [`Checkpoint::write`] of the writer's checkpoint.
 type Commit = dyn Fn(&[u8]) -> Result<(), CheckpointError> + Send + Sync;
@@ -77,8 +78,8 @@ pub struct AsyncWriter {
     worker: Option<JoinHandle<()>>,
 }
 
-/// What an [`AsyncWriter`] shares with its background thread and with the runtime, which holds
-/// it weakly (see `Checkpoint::register_writer`) to [`flush`] it before an attempt succeeds.
+/// What an [`AsyncWriter`] shares with its background thread and with its checkpoint, which
+/// holds it weakly (see `Checkpoint::register_writer`) to flush it before an attempt succeeds.
 pub(crate) struct Shared {
     /// The checkpoint's directory, to name in errors.
     dir: PathBuf,
@@ -126,7 +127,8 @@ impl Checkpoint {
             self.dir().to_path_buf(),
             Arc::new(move |bytes: &[u8]| checkpoint.write(bytes)),
         );
-        self.register_writer(Arc::downgrade(&writer.shared));
+        let shared: Weak<Shared> = Arc::downgrade(&writer.shared);
+        self.register_writer(shared);
         writer
     }
 }
@@ -230,7 +232,7 @@ impl AsyncWriter {
     /// # Ok::<(), flytekit::CheckpointError>(())
     /// ```
     pub fn flush(&self) -> Result<(), CheckpointError> {
-        flush(&self.shared)
+        self.shared.flush()
     }
 
     fn hand_over(&self, bytes: Vec<u8>) -> Result<(), CheckpointError> {
@@ -279,15 +281,17 @@ impl Shared {
     }
 }
 
-/// Waits until the last value handed over to `writer` is committed, and returns the error of
-/// any background commit not returned yet. Works while the user still holds the writer.
-pub(crate) fn flush(writer: &Shared) -> Result<(), CheckpointError> {
-    let mut state = writer.lock();
-    let target = state.handed_over;
-    while state.settled < target {
-        state = writer.settled.wait(state).unwrap_or_else(PoisonError::into_inner);
+impl Flush for Shared {
+    /// Waits until the last value handed over is committed, and returns the error of any
+    /// background commit not returned yet. Works while the user still holds the writer.
+    fn flush(&self) -> Result<(), CheckpointError> {
+        let mut state = self.lock();
+        let target = state.handed_over;
+        while state.settled < target {
+            state = self.settled.wait(state).unwrap_or_else(PoisonError::into_inner);
+        }
+        state.error.take().map_or(Ok(()), Err)
     }
-    state.error.take().map_or(Ok(()), Err)
 }
 
 /// The background thread: commits the latest value until the writer closes with none left.
@@ -470,10 +474,13 @@ mod tests {
         let (writer, log, started, release) = gated();
         writer.write("held").unwrap();
         assert_eq!(started.recv().unwrap(), b"held");
-        let shared = Arc::downgrade(&writer.shared);
+        // As a checkpoint does: through its registry, which holds the writer weakly.
+        let registry = crate::flush::Writers::default();
+        let shared: Weak<Shared> = Arc::downgrade(&writer.shared);
+        registry.register(shared);
         thread::scope(|s| {
             let flusher = s.spawn(|| {
-                flush(&shared.upgrade().unwrap()).unwrap();
+                registry.flush().unwrap();
                 log.committed()
             });
             release.send(()).unwrap();

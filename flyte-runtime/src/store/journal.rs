@@ -289,14 +289,29 @@ impl Store {
         self.write(|tx| insert_event(tx, execution, node, attempt, kind, message))
     }
 
-    /// The graph dynamic node `node` built (a recorded graph, as one literal).
-    pub(crate) fn subgraph_built(&self, execution: &str, node: &str, graph: &Literal) -> Result<(), Error> {
+    /// Attempt `attempt` of dynamic node `node` built this graph (a recorded graph, as one
+    /// literal): the attempt succeeded, and the node goes on running the graph.
+    pub(crate) fn subgraph_built(
+        &self,
+        execution: &str,
+        node: &str,
+        attempt: u32,
+        graph: &Literal,
+    ) -> Result<(), Error> {
         let blob = sealed::seal(std::slice::from_ref(graph));
         self.write(|tx| {
             tx.prepare_cached(
                 "INSERT OR REPLACE INTO subgraphs (execution_id, node_id, graph) VALUES (:execution, :node, :graph)",
             )?
             .execute(named_params! {":execution": execution, ":node": node, ":graph": blob})?;
+            tx.prepare_cached(
+                "UPDATE attempts SET status = :succeeded, ended_at = :now
+                 WHERE execution_id = :execution AND node_id = :node AND attempt = :attempt",
+            )?
+            .execute(named_params! {
+                ":execution": execution, ":node": node, ":attempt": attempt,
+                ":succeeded": Status::Succeeded, ":now": now(),
+            })?;
             Ok(())
         })
     }
