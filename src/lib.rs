@@ -36,7 +36,8 @@
 //! [`Promise`] (graph), [`LocalRuntime`] (executor), [`Literal`] (value).
 //!
 //! Cargo features, off by default: `anyhow` and `eyre` let a task return `anyhow::Result<T>`
-//! or `eyre::Result<T>`. Without them, neither crate is compiled.
+//! or `eyre::Result<T>`; `async` lets a task be an `async fn`, run on an executor (tokio) the
+//! runtime owns. Without them, none of these crates is compiled.
 
 /// Turns a function into a task: a value of a type named after the function that implements
 /// [`Task`], runs with retries and gets its checkpoint injected.
@@ -123,10 +124,42 @@
 /// assert_eq!(attempts[1].cause, "parsing the shard size: invalid digit found in string");
 /// ```
 ///
-/// Not supported, each a compile error that says what to do: methods, generics, `async fn`,
+/// # Async tasks
+///
+/// With flytekit's cargo feature `async`, a task may be an `async fn`, with every option and
+/// parameter above. Its attempts run on an executor the runtime owns (tokio, multi-thread, a
+/// few workers), a `map` over it runs its elements as futures rather than a thread each, and
+/// a `timeout` cancels an attempt by dropping its future. The future must be `Send`; the
+/// injected `&Checkpoint` or `&TaskContext` lives across its `.await`s, and checkpoint commits
+/// in it do not stall the executor's other tasks. Called directly, it returns its future (boxed),
+/// to `.await` in a unit test:
+///
+/// ```
+/// use std::time::Duration;
+/// use flytekit::{task, Checkpoint, LocalRuntime, TaskError};
+///
+/// #[task(retries = 1, timeout = "10s")]
+/// async fn download(cp: &Checkpoint, part: u64) -> Result<u64, TaskError> {
+///     let done: u64 = cp.load_state()?.unwrap_or(0);
+///     tokio::time::sleep(Duration::from_millis(1)).await;
+///     cp.save_state(&(done + part))?;
+///     Ok(done + part)
+/// }
+///
+/// assert_eq!(LocalRuntime::new().run_task(download, 5).unwrap(), 5);
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+/// let cp = Checkpoint::temporary()?;
+/// assert_eq!(download(&cp, 2).await?, 2);
+/// # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+/// # }).unwrap();
+/// ```
+///
+/// Not supported, each a compile error that says what to do: methods, generics,
 /// `impl Trait` or borrowed inputs (`&str`: take `String`), more than 12 inputs or outputs,
 /// two context parameters, a type that is not serializable, a capitalised name (inside a
-/// workflow, capitalised calls such as `Some(..)` are values). Only the signature is read: a
+/// workflow, capitalised calls such as `Some(..)` are values), an `async fn` without the
+/// feature `async` or whose future is not `Send`. Only the signature is read: a
 /// syntax error in the body is rustc's own, and after a signature error the task still exists
 /// for the workflows that call it, so that the signature's error is the only one.
 mod cli;
@@ -410,11 +443,11 @@ pub use flyte_macros::workflow;
 pub use flyte_macros::dynamic;
 
 pub use flyte_runtime::{
-    current_context, AsyncWriter, AttemptFailure, AttemptReport, Binding, BranchSpec, CacheMode, Checkpoint,
+    current_context, AsyncWriter, AttemptFailure, AttemptReport, Binding, Body, BranchSpec, CacheMode, Checkpoint,
     CheckpointError, Comparison, Condition, Dynamic, Error, Event, ExecutionReport, ExecutionSummary, FailureKind,
     FailurePolicy, Graph, IntoInput, Literal, LocalRuntime, MapFailure, MapOptions, Node, NodeFailure, NodeReport, Op,
     Otherwise, Promise, Ran, ResultExt, Status, Step, StopReason, Store, StoreError, Task, TaskContext, TaskError,
-    TaskSpec, Value, ValueError, Workflow, WorkflowFailure,
+    TaskFuture, TaskSpec, Value, ValueError, Workflow, WorkflowFailure,
 };
 
 #[doc(hidden)]

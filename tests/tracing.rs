@@ -211,3 +211,64 @@ fn a_failed_node_and_execution_are_error_events() {
     let attempt = seen.iter().find(|r| r.message == "attempt failed").unwrap();
     assert_eq!(attempt.field("will_retry"), Some("false"));
 }
+
+// An async task's attempt runs on the executor's threads, and a map's elements interleave on
+// them: each event still lands in its own element's node and attempt spans.
+
+#[task(retries = 1)]
+async fn saves_then_fails_once_async(ctx: &TaskContext, x: u64) -> Result<u64, TaskError> {
+    tokio::task::yield_now().await;
+    ctx.checkpoint().save_state(&x)?;
+    if ctx.attempt() == 1 && x.is_multiple_of(2) {
+        return Err(TaskError::recoverable("even elements fail once"));
+    }
+    Ok(x + 1)
+}
+
+#[workflow]
+fn traced_async(xs: Vec<u64>) -> Vec<u64> {
+    map(saves_then_fails_once_async, xs)
+}
+
+#[test]
+fn an_async_elements_events_are_inside_its_own_node_and_attempt_spans() {
+    records();
+    let rt = LocalRuntime::new();
+    assert_eq!(
+        rt.run_with_id("traced-async", traced_async, (0..6).collect()).unwrap(),
+        [1, 2, 3, 4, 5, 6]
+    );
+    let seen = of_execution("traced-async");
+
+    // Element i commits x = i once per attempt: 2 attempts for even elements, 1 for odd ones.
+    let mut commits: Vec<(String, String)> = seen
+        .iter()
+        .filter(|r| r.message == "checkpoint committed")
+        .map(|r| {
+            assert_eq!(r.span_names(), ["execution", "node", "attempt"]);
+            (
+                r.field("node_id").unwrap().to_owned(),
+                r.field("attempt").unwrap().to_owned(),
+            )
+        })
+        .collect();
+    commits.sort();
+    let expected: Vec<(String, String)> = (0..6u64)
+        .flat_map(|i| {
+            let attempts = if i.is_multiple_of(2) { 2 } else { 1 };
+            (1..=attempts).map(move |a| (format!("n0-{i}"), a.to_string()))
+        })
+        .collect();
+    assert_eq!(commits, expected);
+
+    let failed: Vec<Option<&str>> = seen
+        .iter()
+        .filter(|r| r.message == "attempt failed")
+        .map(|r| r.field("node_id"))
+        .collect();
+    assert_eq!(failed.len(), 3);
+    assert!(
+        failed.iter().all(|id| matches!(id, Some("n0-0" | "n0-2" | "n0-4"))),
+        "{failed:?}"
+    );
+}

@@ -129,6 +129,14 @@ impl Function {
             .collect()
     }
 
+    /// The return type as written (`Result<T, E>` included), `()` when there is none.
+    pub fn return_type(&self) -> Type {
+        match &self.item.sig.output {
+            ReturnType::Default => syn::parse_quote!(()),
+            ReturnType::Type(_, ty) => (**ty).clone(),
+        }
+    }
+
     pub fn input_shape(&self) -> Shape {
         if self.inputs().count() == 1 {
             Shape::One

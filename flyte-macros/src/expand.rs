@@ -21,7 +21,8 @@ pub fn task(f: &Function, attr: &TaskAttr) -> TokenStream {
     let item = renamed(f, &body_fn);
     let deref = deref(f, &body_fn);
 
-    // `run`: unpack the input tuple, fill in the context, call the body.
+    // `run`: unpack the input tuple, fill in the context, call the body; for an `async fn`,
+    // return the future that does that, owning a clone of the context.
     let locals: Vec<Ident> = (0..f.inputs().count())
         .map(|i| format_ident!("__input{}", i, span = Span::mixed_site()))
         .collect();
@@ -57,15 +58,25 @@ pub fn task(f: &Function, attr: &TaskAttr) -> TokenStream {
         },
         None => quote!(::core::result::Result::Ok(__out)),
     };
-    let task_impl = task_impl(
-        f,
-        attr,
+    let run = if f.item.sig.asyncness.is_some() {
+        let start_fn = start_fn(f);
+        quote! {
+            #unpack
+            let __owned_ctx = ::core::clone::Clone::clone(__ctx);
+            ::flytekit::Body::Future(::std::boxed::Box::pin(async move {
+                let __ctx = &__owned_ctx;
+                let __out = #start_fn(#(#args),*).await;
+                #result
+            }))
+        }
+    } else {
         quote! {
             #unpack
             let __out = #body_fn(#(#args),*);
-            #result
-        },
-    );
+            ::flytekit::Body::Done(#result)
+        }
+    };
+    let task_impl = task_impl(f, attr, run);
     let registration = registration(f, quote!(task));
     unit_struct(
         f,
@@ -102,8 +113,12 @@ pub fn renamed(f: &Function, body_fn: &Ident) -> syn::ItemFn {
 }
 
 /// `impl Deref` from the unit struct to `body_fn` as a function pointer, so that `f(..)` still
-/// calls the function.
+/// calls the function. An `async fn`'s pointer type cannot name its future, so it goes through
+/// [`start_fn`], whose future is boxed (see [`async_deref`]).
 pub fn deref(f: &Function, body_fn: &Ident) -> TokenStream {
+    if f.item.sig.asyncness.is_some() {
+        return async_deref(f, body_fn);
+    }
     let ident = f.ident();
     let sig = &f.item.sig;
     let (unsafety, abi, ret) = (&sig.unsafety, &sig.abi, &sig.output);
@@ -124,6 +139,78 @@ pub fn deref(f: &Function, body_fn: &Ident) -> TokenStream {
     }
 }
 
+/// The function an `async fn` task's `Deref` leads to, and which its attempts call.
+pub fn start_fn(f: &Function) -> Ident {
+    format_ident!("__flytekit_start_{}", f.ident(), span = Span::mixed_site())
+}
+
+/// For an `async fn` task: [`start_fn`], which calls the function and boxes its future as
+/// `Pin<Box<dyn Future<Output = R> + Send + 'a>>` (`'a` the context's borrow, when the task
+/// takes one), and `Deref` to it, so that `f(..).await` works in a unit test. The runtime needs
+/// the future to be `Send` (it moves between the executor's threads); requiring it here, where
+/// the function's future is first named, makes a future that is not `Send` one error, at the
+/// function's name, for both uses.
+fn async_deref(f: &Function, body_fn: &Ident) -> TokenStream {
+    let ident = f.ident();
+    let start_fn = start_fn(f);
+    let lifetime = syn::Lifetime::new("'__flytekit", Span::call_site());
+    let borrows = f.params.iter().any(|p| {
+        matches!(
+            p,
+            Param::Context {
+                ty: Type::Reference(_),
+                ..
+            }
+        )
+    });
+    let (names, types): (Vec<Ident>, Vec<Type>) = f
+        .params
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| {
+            let ty = match p {
+                // The context's borrow is the one the future keeps.
+                Param::Context {
+                    ty: Type::Reference(r), ..
+                } if r.lifetime.is_none() => {
+                    let mut r = r.clone();
+                    r.lifetime = Some(lifetime.clone());
+                    Type::Reference(r)
+                }
+                Param::Context { ty, .. } | Param::Input { ty, .. } => ty.clone(),
+                // valid.rs rejects receivers, and fallback.rs emits no struct for a method.
+                Param::Receiver(_) => return None,
+            };
+            Some((format_ident!("__param{}", i, span = Span::mixed_site()), ty))
+        })
+        .unzip();
+    let output = f.return_type();
+    let bound = borrows.then(|| quote!(+ #lifetime));
+    let future = quote! {
+        ::core::pin::Pin<::std::boxed::Box<dyn ::core::future::Future<Output = #output> + ::core::marker::Send #bound>>
+    };
+    let (generics, for_all) = match borrows {
+        true => (quote!(<#lifetime>), quote!(for<#lifetime>)),
+        false => (quote!(), quote!()),
+    };
+    let fn_ptr = quote!(#for_all fn(#(#types),*) -> #future);
+    let boxed = quote_spanned!(ident.span()=> ::std::boxed::Box::pin(#body_fn(#(#names),*)));
+    quote! {
+        #[allow(clippy::type_complexity)]
+        fn #start_fn #generics(#(#names: #types),*) -> #future {
+            #boxed
+        }
+
+        impl ::core::ops::Deref for #ident {
+            type Target = #fn_ptr;
+            fn deref(&self) -> &Self::Target {
+                const F: #fn_ptr = #start_fn;
+                &F
+            }
+        }
+    }
+}
+
 /// The `Task` impl, whose `run` method (taking `__ctx` and `__input`) has the body `run`.
 pub fn task_impl(f: &Function, attr: &TaskAttr, run: TokenStream) -> TokenStream {
     let ident = f.ident();
@@ -134,10 +221,23 @@ pub fn task_impl(f: &Function, attr: &TaskAttr, run: TokenStream) -> TokenStream
         let (secs, nanos) = (t.as_secs(), t.subsec_nanos());
         quote!(.with_timeout(::core::time::Duration::new(#secs, #nanos)))
     });
+    // An `async fn` says so in its spec, and needs the executor the feature `async` brings,
+    // which the check reports at the `async` keyword.
+    let (asynchronous, feature_check) = match &f.item.sig.asyncness {
+        Some(token) => (
+            Some(quote!(.with_async())),
+            Some(quote_spanned! {token.span=>
+                const _: () = ::flytekit::__private::async_tasks::<::flytekit::__private::Feature>();
+            }),
+        ),
+        None => (None, None),
+    };
     let (input_ty, input_shape) = interface(f);
     let (output_ty, output_shape) = (&f.output.ty, shape(f.output.shape));
     let input_names = f.input_names();
     quote! {
+        #feature_check
+
         impl ::flytekit::Task for #ident {
             type Input = #input_ty;
             type Output = #output_ty;
@@ -149,6 +249,7 @@ pub fn task_impl(f: &Function, attr: &TaskAttr, run: TokenStream) -> TokenStream
                     .with_retries(#retries)
                     #timeout
                     #cache
+                    #asynchronous
             }
 
             #[allow(unused_variables)]
@@ -156,7 +257,7 @@ pub fn task_impl(f: &Function, attr: &TaskAttr, run: TokenStream) -> TokenStream
                 &self,
                 __ctx: &::flytekit::TaskContext,
                 __input: Self::Input,
-            ) -> ::core::result::Result<Self::Output, ::flytekit::TaskError> {
+            ) -> ::flytekit::Body<Self::Output> {
                 #run
             }
         }

@@ -9,8 +9,8 @@
 //! crate does not compile while the signature's error stands.
 //!
 //! How much is emitted depends on what can still be named outside the function:
-//! - the `Task` impl and the real binder, when every input and output type can (an
-//!   `async fn`, a context passed by value, a capitalised name; a borrowed input or output is
+//! - the `Task` impl and the real binder, when every input and output type can (a context
+//!   passed by value, a capitalised name; a borrowed input or output is
 //!   taken as the owned type the error tells the user to write): a workflow calling the task
 //!   is checked as it will be once the signature is fixed;
 //! - otherwise (a generic, `impl Trait`, more than 12 inputs or outputs) a binder whose `call`
@@ -18,8 +18,9 @@
 //!   returns a `Promise` of each output type that can be named and a `Stub` for the others,
 //!   which passes for any input and as a workflow's whole output. (A `Stub` inside a tuple
 //!   the workflow returns, or in a `let` with a type, still reads as a type mismatch.)
-//! - `Deref` to the function, when its pointer type can be written (not for `async fn`, a
-//!   generic or `impl Trait`), so that a unit test calling `f(..)` gets no error either.
+//! - `Deref` to the function, when its pointer type can be written (not for a generic,
+//!   `impl Trait`, or an `async fn` with a borrowed input, whose future would borrow it), so
+//!   that a unit test calling `f(..)` gets no error either.
 
 use proc_macro2::TokenStream;
 use quote::{quote, ToTokens};
@@ -158,14 +159,16 @@ fn nameable(f: &Function, ty: &Type) -> bool {
     !find.found
 }
 
-/// Whether `fn(..) -> R` can name the function: not `async`, not generic, no `impl Trait`.
+/// Whether `fn(..) -> R` can name the function: not generic, no `impl Trait`, and for an
+/// `async fn`, no borrowed input (only the context's borrow has a lifetime in its pointer).
 fn fn_pointer_writable(f: &Function) -> bool {
     let sig = &f.item.sig;
     let ret_impl = match &sig.output {
         syn::ReturnType::Type(_, ty) => has_impl_trait(ty),
         syn::ReturnType::Default => false,
     };
-    sig.asyncness.is_none()
+    let async_borrows_input = sig.asyncness.is_some() && f.inputs().any(|(_, ty)| matches!(ty, Type::Reference(_)));
+    !async_borrows_input
         && sig.variadic.is_none()
         && !generic(f)
         && !ret_impl

@@ -50,7 +50,7 @@ pub fn workflow(args: TokenStream, input: TokenStream) -> TokenStream {
     let attr = attr::workflow(args.into(), &mut errors);
     let f = ast::Function::new(item);
     if !valid::signature(&f, "workflow", &mut errors) {
-        return with_errors(f.item.into_token_stream(), errors);
+        return with_errors(without_body(f.item), errors);
     }
     let check_body = valid::workflow_signature(&f, &mut errors);
     let expanded = expand::workflow(&f, &attr, check_body, &mut errors);
@@ -69,10 +69,22 @@ pub fn dynamic(args: TokenStream, input: TokenStream) -> TokenStream {
     let retries = attr::dynamic(args.into(), &mut errors);
     let f = ast::Function::new(item);
     if !valid::signature(&f, "dynamic", &mut errors) || !valid::dynamic_signature(&f, &mut errors) {
-        return with_errors(f.item.into_token_stream(), errors);
+        return with_errors(without_body(f.item), errors);
     }
     let expanded = expand::dynamic(&f, retries, &mut errors);
     with_errors(expanded, errors)
+}
+
+/// A workflow or dynamic function whose signature was rejected, emitted so that the rest of the
+/// crate still finds it, with its body left out: the body is not Rust to run as written (its
+/// task calls would call the functions, and an async task's returns a future), so checking it
+/// would add errors that are not the user's.
+fn without_body(mut item: ItemFn) -> proc_macro2::TokenStream {
+    item.attrs.push(syn::parse_quote!(#[allow(unused_variables)]));
+    item.block = Box::new(syn::parse_quote!({
+        ::core::unreachable!("this workflow did not compile")
+    }));
+    item.into_token_stream()
 }
 
 fn with_errors(mut tokens: proc_macro2::TokenStream, errors: Errors) -> TokenStream {

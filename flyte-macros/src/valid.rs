@@ -8,15 +8,17 @@ use syn::{Pat, Type};
 use crate::ast::{Context, Function, Param};
 use crate::Errors;
 
-/// Whether the generated code can be emitted at all: a signature problem (a generic, `async`,
-/// `self`, ...) means the task type cannot be written, so only the errors are.
+/// Whether the generated code can be emitted at all: a signature problem (a generic, `self`,
+/// an `async` workflow, ...) means the task type cannot be written, so only the errors are.
 pub fn signature(f: &Function, what: &str, errors: &mut Errors) -> bool {
     let before = errors.len();
     let sig = &f.item.sig;
-    if let Some(t) = &sig.asyncness {
+    // A task may be `async fn`; a workflow's body runs once, to build a graph, and awaits
+    // nothing.
+    if let Some(t) = sig.asyncness.filter(|_| what != "task") {
         errors.push(syn::Error::new_spanned(
             t,
-            format!("#[{what}] does not support `async fn`: write a synchronous function (block on futures inside it if you must)"),
+            format!("a #[{what}] cannot be `async fn`: its body builds a graph of tasks and awaits nothing; make the tasks that wait `async fn` instead"),
         ));
     }
     if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {

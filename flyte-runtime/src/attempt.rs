@@ -3,10 +3,13 @@
 //! retry, a failure) is decided in [`retry`](crate::retry); recording it is the executor's.
 //!
 //! An attempt is opened ([`Attempt::open`]), so that the executor can record what opening
-//! found before any of the task's code runs, then run. [`Attempt::run`] runs a synchronous
-//! task on the calling thread. Another way of running an attempt (an `async fn` task's future
-//! on a runtime, cancelled at its deadline) belongs beside it, as another method of
-//! [`Attempt`] ending in the same [`Ended`]: the retry decision then applies to it unchanged.
+//! found before any of the task's code runs, then started ([`Attempt::start`]): a synchronous
+//! task runs to its end on the calling thread, an `async fn` task's body becomes a future
+//! ([`Running`]). [`Running::spawn`] runs that future on flytekit's executor, polled with the
+//! attempt's context as its thread's current one and its panics caught, and drops it at the
+//! attempt's deadline: a timed-out async attempt is cancelled for real, not asked to stop.
+//! [`Attempt::run`] does either on the calling thread's behalf. Every way ends in the same
+//! [`Ended`], so the retry decision applies to all of them unchanged.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -16,7 +19,7 @@ use crate::context::{self, TaskContext};
 use crate::error::{AttemptFailure, CheckpointError, FailureKind};
 use crate::panic::{self, Caught};
 use crate::stop::{Stop, StopReason};
-use crate::task::ErasedTask;
+use crate::task::{ErasedFuture, ErasedTask, Started};
 use crate::value::Literal;
 
 /// Which attempt of which node runs, as its [`TaskContext`] tells the task.
@@ -98,14 +101,35 @@ impl Attempt {
         self.ctx.checkpoint().warnings()
     }
 
-    /// Runs a synchronous task's attempt on this thread, with its context as the thread's
-    /// current one, and returns once its code has returned and its writers have flushed.
+    /// Calls the task's code with the attempt's context as this thread's current one: a
+    /// synchronous task's attempt runs to its end here, an `async fn` task's becomes a future,
+    /// not polled yet.
+    pub(crate) fn start(self, task: &dyn ErasedTask, inputs: &[Literal]) -> Begun {
+        let started = context::enter(&self.ctx, || panic::catch(|| task.run_erased(&self.ctx, inputs)));
+        let returned = match started {
+            Ok(Started::Future(future)) => return Begun::Running(Running { attempt: self, future }),
+            Ok(Started::Done(result)) => self.returned(result),
+            Err(panic) => Returned::Panic(panic),
+        };
+        Begun::Ended(self.ended(returned))
+    }
+
+    /// Runs the attempt and returns once its code has returned and its writers have flushed:
+    /// a synchronous task on this thread, an `async fn` task on flytekit's executor while this
+    /// thread waits.
     pub(crate) fn run(self, task: &dyn ErasedTask, inputs: &[Literal]) -> Ended {
-        let result = context::enter(&self.ctx, || panic::catch(|| task.run_erased(&self.ctx, inputs)));
-        let returned = match result {
+        match self.start(task, inputs) {
+            Begun::Ended(ended) => ended,
+            Begun::Running(running) => running.wait(),
+        }
+    }
+
+    /// What the task's code did when it returned `result`.
+    fn returned(&self, result: Result<Vec<Literal>, AttemptFailure>) -> Returned {
+        match result {
             // Pending asynchronous checkpoint writes are part of the attempt: a success whose
             // last state never reached the disk would resume from too early a state.
-            Ok(Ok(outputs)) => match self.ctx.checkpoint().flush_writers() {
+            Ok(outputs) => match self.ctx.checkpoint().flush_writers() {
                 Ok(()) => Returned::Outputs(outputs),
                 Err(e) => Returned::Failure(AttemptFailure {
                     attempt: self.ctx.attempt(),
@@ -113,13 +137,202 @@ impl Attempt {
                     cause: e.to_string(),
                 }),
             },
-            Ok(Err(failure)) => Returned::Failure(failure),
-            Err(panic) => Returned::Panic(panic),
-        };
+            Err(failure) => Returned::Failure(failure),
+        }
+    }
+
+    /// The attempt's end, once its code has returned `returned`.
+    fn ended(&self, returned: Returned) -> Ended {
         Ended {
             returned,
             stop: self.stop.reason(),
         }
+    }
+}
+
+/// An attempt once its task's code was called.
+pub(crate) enum Begun {
+    /// A synchronous task's attempt, which has ended.
+    Ended(Ended),
+    /// An `async fn` task's attempt, to run.
+    Running(Running),
+}
+
+/// An `async fn` task's attempt: its future, not polled yet, with its context and deadline.
+pub(crate) struct Running {
+    attempt: Attempt,
+    // Without the executor, nothing polls it: the attempt fails, saying why.
+    #[cfg_attr(not(feature = "async"), allow(dead_code))]
+    future: ErasedFuture,
+}
+
+impl Running {
+    /// Runs the attempt on flytekit's executor, and calls `done` with its end, on whichever
+    /// thread it ended (a worker of the executor), or on this one if the executor cannot run
+    /// it.
+    pub(crate) fn spawn(self, done: impl FnOnce(Ended) + Send + 'static) {
+        #[cfg(feature = "async")]
+        match crate::asynchronous::executor() {
+            Ok(executor) => {
+                use tracing::Instrument;
+                // The attempt's events belong to the span it was started in, on any thread.
+                let span = tracing::Span::current();
+                let mut report = Report {
+                    done: Some(done),
+                    ctx: self.attempt.ctx.clone(),
+                };
+                let future = async move {
+                    let ended = self.ended().await;
+                    if let Some(done) = report.done.take() {
+                        done(ended);
+                    }
+                };
+                // Detached: `done` hears of the end.
+                drop(executor.spawn(future.instrument(span)));
+            }
+            Err(cause) => done(failed(&self.attempt.ctx, FailureKind::Recoverable, cause)),
+        }
+        #[cfg(not(feature = "async"))]
+        {
+            let ctx = &self.attempt.ctx;
+            let cause = format!(
+                "task `{}` is an `async fn`, which runs only with flytekit's cargo feature `async`",
+                ctx.task_name()
+            );
+            done(failed(ctx, FailureKind::NonRecoverable, cause));
+        }
+    }
+
+    /// Runs the attempt on flytekit's executor while this thread waits, and returns its end.
+    pub(crate) fn wait(self) -> Ended {
+        let ctx = self.attempt.ctx.clone();
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        self.spawn(move |ended| {
+            // The receiver waits below until this is sent.
+            let _ = tx.send(ended);
+        });
+        // When this thread is itself an executor's worker (a task that runs a workflow), its
+        // other tasks move to another thread while it waits, so that nothing waits on itself.
+        crate::asynchronous::offload(|| rx.recv()).unwrap_or_else(|_| {
+            // `spawn` calls `done` whatever happens; this is only what the types require.
+            let cause = "the attempt's future was dropped before it ended: this is a bug in flytekit".to_owned();
+            failed(&ctx, FailureKind::Recoverable, cause)
+        })
+    }
+
+    /// Polls the task's future to its end or its deadline, whichever comes first, then flushes
+    /// its writers. At the deadline the future is dropped where it stands (at an `.await`), so
+    /// the attempt stops at once, and ends as timed out.
+    #[cfg(feature = "async")]
+    async fn ended(self) -> Ended {
+        let Running { attempt, future } = self;
+        let polled = Polled {
+            future: Some(future),
+            ctx: attempt.ctx.clone(),
+        };
+        let result = match attempt.stop.timeout() {
+            Some((at, limit)) => match tokio::time::timeout_at(at.into(), polled).await {
+                Ok(result) => result,
+                // `timeout_at` has dropped the future: nothing of the attempt runs any more.
+                Err(_) => {
+                    let cause = format!("cancelled at its deadline, after {limit:?}");
+                    return Ended {
+                        stop: Some(StopReason::TimedOut(limit)),
+                        ..failed(&attempt.ctx, FailureKind::TimedOut, cause)
+                    };
+                }
+            },
+            None => polled.await,
+        };
+        let returned = match result {
+            // Flushing its writers, if it has any, is off the worker's time (see `Writers`).
+            Ok(result) => attempt.returned(result),
+            Err(panic) => Returned::Panic(panic),
+        };
+        attempt.ended(returned)
+    }
+}
+
+/// Calls `done` with the attempt's end, or, if it is dropped first (flytekit's own code
+/// panicked after the task's future ended: a bug), with a failure, so that whoever waits for
+/// the end is not left waiting.
+#[cfg(feature = "async")]
+struct Report<F: FnOnce(Ended)> {
+    done: Option<F>,
+    ctx: TaskContext,
+}
+
+#[cfg(feature = "async")]
+impl<F: FnOnce(Ended)> Drop for Report<F> {
+    fn drop(&mut self) {
+        if let Some(done) = self.done.take() {
+            let cause = "the attempt's future was dropped before it ended: this is a bug in flytekit".to_owned();
+            done(failed(&self.ctx, FailureKind::Recoverable, cause));
+        }
+    }
+}
+
+/// An attempt of the task `ctx` names that failed with `cause` before its code could run or
+/// finish, as the attempt's end.
+fn failed(ctx: &TaskContext, kind: FailureKind, cause: String) -> Ended {
+    Ended {
+        returned: Returned::Failure(AttemptFailure {
+            attempt: ctx.attempt(),
+            kind,
+            cause,
+        }),
+        stop: None,
+    }
+}
+
+/// A task's future as the executor polls it: with the attempt's context as the polling
+/// thread's current one, so that [`current_context`](crate::current_context) works across
+/// `.await`s on any thread, and with each poll's panic caught (as [`panic::catch`] catches a
+/// synchronous task's) and dropped, destructors included.
+#[cfg(feature = "async")]
+struct Polled {
+    /// `None` once a poll panicked, when the future is dropped.
+    future: Option<ErasedFuture>,
+    ctx: TaskContext,
+}
+
+#[cfg(feature = "async")]
+impl std::future::Future for Polled {
+    type Output = Result<Result<Vec<Literal>, AttemptFailure>, Caught>;
+
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Self::Output> {
+        use std::task::Poll;
+        let this = &mut *self;
+        // Only after a poll panicked, which ended this future: nothing polls it again.
+        let Some(future) = this.future.as_mut() else {
+            return Poll::Pending;
+        };
+        match context::enter(&this.ctx, || panic::catch(|| future.as_mut().poll(cx))) {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(result)) => Poll::Ready(Ok(result)),
+            Err(caught) => {
+                this.drop_future();
+                Poll::Ready(Err(caught))
+            }
+        }
+    }
+}
+
+#[cfg(feature = "async")]
+impl Polled {
+    /// Drops the task's future in its context, quietly: a destructor that panics while the
+    /// attempt is cancelled or has panicked changes nothing about how it ended.
+    fn drop_future(&mut self) {
+        if let Some(future) = self.future.take() {
+            let _ = context::enter(&self.ctx, || panic::catch(move || drop(future)));
+        }
+    }
+}
+
+#[cfg(feature = "async")]
+impl Drop for Polled {
+    fn drop(&mut self) {
+        self.drop_future();
     }
 }
 
@@ -142,13 +355,13 @@ mod tests {
             TaskSpec::new("scripted", "tests", &["case"])
         }
 
-        fn run_erased(&self, ctx: &TaskContext, inputs: &[Literal]) -> Result<Vec<Literal>, AttemptFailure> {
+        fn run_erased(&self, ctx: &TaskContext, inputs: &[Literal]) -> Started {
             let fail = |kind, cause: &str| AttemptFailure {
                 attempt: ctx.attempt(),
                 kind,
                 cause: cause.to_owned(),
             };
-            match inputs[0].decode::<u64>().unwrap() {
+            Started::Done(match inputs[0].decode::<u64>().unwrap() {
                 0 => Ok(vec![Literal::encode(&7u64).unwrap()]),
                 1 => Err(fail(FailureKind::NonRecoverable, "refused")),
                 2 => panic!("scripted panic"),
@@ -160,7 +373,7 @@ mod tests {
                     *HELD.lock().unwrap() = Some(writer);
                     Ok(Vec::new())
                 }
-            }
+            })
         }
     }
 
@@ -241,5 +454,101 @@ mod tests {
         let failing = Stop::default();
         failing.stop_execution();
         assert_eq!(run(1, &failing, None).stop, Some(StopReason::ExecutionFailing));
+    }
+
+    /// An `async fn` task whose one input says what its future does: 0 waits once and returns
+    /// 7, 1 fails after a wait, 2 panics after a wait, 3 waits forever holding a guard that
+    /// counts its drops (and the context current when it is dropped).
+    #[cfg(feature = "async")]
+    struct AsyncScripted;
+
+    #[cfg(feature = "async")]
+    static GUARD_DROPS: Mutex<Vec<Option<u32>>> = Mutex::new(Vec::new());
+
+    #[cfg(feature = "async")]
+    impl ErasedTask for AsyncScripted {
+        fn spec(&self) -> TaskSpec {
+            TaskSpec::new("async_scripted", "tests", &["case"]).with_async()
+        }
+
+        fn run_erased(&self, ctx: &TaskContext, inputs: &[Literal]) -> Started {
+            struct Guard;
+            impl Drop for Guard {
+                fn drop(&mut self) {
+                    let attempt = context::current_context().ok().map(|c| c.attempt());
+                    GUARD_DROPS.lock().unwrap().push(attempt);
+                }
+            }
+            let case = inputs[0].decode::<u64>().unwrap();
+            let attempt = ctx.attempt();
+            Started::Future(Box::pin(async move {
+                tokio::task::yield_now().await;
+                // The context is the attempt's at every poll, on whichever thread polls.
+                assert_eq!(context::current_context().unwrap().attempt(), attempt);
+                match case {
+                    0 => Ok(vec![Literal::encode(&7u64).unwrap()]),
+                    1 => Err(AttemptFailure {
+                        attempt,
+                        kind: FailureKind::Recoverable,
+                        cause: "refused later".to_owned(),
+                    }),
+                    2 => panic!("async scripted panic"),
+                    _ => {
+                        let _guard = Guard;
+                        std::future::pending().await
+                    }
+                }
+            }))
+        }
+    }
+
+    #[cfg(feature = "async")]
+    fn run_async(input: u64, timeout: Option<Duration>) -> Ended {
+        let dir = tempfile::tempdir().unwrap();
+        let place = Place {
+            dir: dir.path().join("n0"),
+            durable: false,
+            may_exist: false,
+        };
+        let attempt = Attempt::open(ids(2), place, &Stop::default(), timeout).unwrap();
+        match attempt.start(&AsyncScripted, &[Literal::encode(&input).unwrap()]) {
+            Begun::Running(running) => running.wait(),
+            Begun::Ended(ended) => panic!("an async attempt ended before it ran: {ended:?}"),
+        }
+    }
+
+    #[cfg(feature = "async")]
+    #[test]
+    fn an_async_attempt_ends_as_a_synchronous_one_does() {
+        match run_async(0, None).returned {
+            Returned::Outputs(outputs) => assert_eq!(outputs[0].decode::<u64>().unwrap(), 7),
+            other => panic!("{other:?}"),
+        }
+        match run_async(1, None).returned {
+            Returned::Failure(f) => assert_eq!((f.attempt, f.cause.as_str()), (2, "refused later")),
+            other => panic!("{other:?}"),
+        }
+        let panicked = run_async(2, None);
+        match panicked.returned {
+            Returned::Panic(p) => assert_eq!(p.message, "async scripted panic"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(panicked.stop, None);
+        assert!(context::current_context().is_err(), "no context is left on this thread");
+    }
+
+    #[cfg(feature = "async")]
+    #[test]
+    fn an_async_attempt_past_its_deadline_is_dropped_in_its_context_and_timed_out() {
+        let ended = run_async(3, Some(Duration::from_millis(20)));
+        assert_eq!(ended.stop, Some(StopReason::TimedOut(Duration::from_millis(20))));
+        match ended.returned {
+            Returned::Failure(f) => {
+                assert_eq!((f.attempt, f.kind), (2, FailureKind::TimedOut));
+                assert_eq!(f.cause, "cancelled at its deadline, after 20ms");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(*GUARD_DROPS.lock().unwrap(), [Some(2)]);
     }
 }

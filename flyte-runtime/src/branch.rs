@@ -348,16 +348,12 @@ impl crate::task::ErasedTask for Builtin {
         crate::task::TaskSpec::new(self.0, "flytekit", &[])
     }
 
-    fn run_erased(
-        &self,
-        ctx: &crate::context::TaskContext,
-        _: &[Literal],
-    ) -> Result<Vec<Literal>, crate::error::AttemptFailure> {
-        Err(crate::error::AttemptFailure {
+    fn run_erased(&self, ctx: &crate::context::TaskContext, _: &[Literal]) -> crate::task::Started {
+        crate::task::Started::Done(Err(crate::error::AttemptFailure {
             attempt: ctx.attempt(),
             kind: crate::error::FailureKind::NonRecoverable,
             cause: format!("`{}` is not a task: this is a bug in flytekit", self.0),
-        })
+        }))
     }
 }
 

@@ -50,6 +50,11 @@ const BYTES_FILE: &str = "checkpoint";
 ///   serde type. For tight loops, [`async_writer`](Self::async_writer) commits in the
 ///   background.
 ///
+/// Every call is synchronous. In an `async fn` task, the ones that write (`write`, `save`,
+/// `save_state`, `restore`) wait for the disk under `tokio::task::block_in_place` when they run
+/// on a worker of a multi-thread tokio runtime, as the runtime's executor is: the worker's
+/// other tasks move to another thread meanwhile, so a commit's fsync holds up no other task.
+///
 /// ```
 /// use flytekit::Checkpoint;
 ///
@@ -375,11 +380,16 @@ impl Checkpoint {
     /// with its permissions. A process killed mid-restore can leave a `.flytekit-restore-*`
     /// directory in `dir`: remove `dir` and restore again.
     pub fn restore(&self, dir: impl AsRef<Path>) -> Result<Option<PathBuf>, CheckpointError> {
+        // A whole tree written to disk: off an async executor's worker, as a commit is.
+        crate::asynchronous::offload(|| self.restore_here(dir.as_ref()))
+    }
+
+    fn restore_here(&self, dir: &Path) -> Result<Option<PathBuf>, CheckpointError> {
         let Some(base) = &self.inner.base else {
             return Ok(None);
         };
         // Without a trailing `/`, which would make the checks below look through a link.
-        let dst: PathBuf = dir.as_ref().components().collect();
+        let dst: PathBuf = dir.components().collect();
         let dst = dst.as_path();
         // Read first: a damaged or hostile manifest must fail before the target is touched.
         let manifest = if base.path.is_dir() {
@@ -419,7 +429,7 @@ impl Checkpoint {
             }
             return Err(e);
         }
-        Ok(Some(dir.as_ref().to_path_buf()))
+        Ok(Some(dir.to_path_buf()))
     }
 
     /// Commits `state`, serialized, as the new checkpoint.
@@ -482,7 +492,16 @@ impl Checkpoint {
     }
 
     /// Builds a version under a temporary name with `fill`, then renames it into place.
+    ///
+    /// A commit blocks on the disk (and its fsyncs, when durable): called from an async task,
+    /// on a worker of a multi-thread executor, it runs while the worker's other tasks move to
+    /// another thread ([`offload`](crate::asynchronous::offload)), so that they do not wait
+    /// for this task's disk.
     fn commit(&self, fill: impl FnOnce(&Path) -> Result<(), CheckpointError>) -> Result<(), CheckpointError> {
+        crate::asynchronous::offload(|| self.commit_here(fill))
+    }
+
+    fn commit_here(&self, fill: impl FnOnce(&Path) -> Result<(), CheckpointError>) -> Result<(), CheckpointError> {
         if let Some(reason) = self.inner.stop.reason() {
             return Err(CheckpointError::Stopped {
                 path: self.inner.dir.clone(),

@@ -108,7 +108,8 @@ impl TaskContext {
     /// Whether the attempt has been asked to stop: it ran past its task's `timeout`, or another
     /// node failed and the execution is stopping. A long loop that does not checkpoint should
     /// check this and return; one that does is stopped by its next commit, which fails with
-    /// [`CheckpointError::Stopped`](crate::CheckpointError::Stopped).
+    /// [`CheckpointError::Stopped`](crate::CheckpointError::Stopped). (An `async fn` task need
+    /// not check for its timeout: at its deadline its future is dropped.)
     ///
     /// ```
     /// use flytekit::{task, TaskContext, TaskError};
@@ -142,7 +143,9 @@ thread_local! {
 
 /// The context of the task running on this thread, as flytekit's `current_context()`.
 ///
-/// Outside a task's attempt (or on a thread the task spawned) this is [`Error::NoContext`].
+/// In an `async fn` task, it is the attempt's context whenever the runtime polls the task's
+/// future, on whichever of its executor's threads. Outside a task's attempt (or on a thread
+/// the task spawned, or in a future it spawned) this is [`Error::NoContext`].
 ///
 /// ```
 /// use flytekit::{current_context, task, Error, LocalRuntime, TaskError};

@@ -16,6 +16,7 @@ use crate::error::{AttemptFailure, Error, FailureKind, TaskError};
 use crate::graph::{Graph, Placeholders, Runs, Scope};
 use crate::record::GraphRecord;
 use crate::task::ErasedTask;
+use crate::task::Started;
 use crate::task::TaskSpec;
 use crate::value::{Literal, Values};
 
@@ -132,15 +133,17 @@ impl ErasedTask for Builder<'_> {
         self.dynamic.spec()
     }
 
-    fn run_erased(&self, ctx: &TaskContext, inputs: &[Literal]) -> Result<Vec<Literal>, AttemptFailure> {
+    fn run_erased(&self, ctx: &TaskContext, inputs: &[Literal]) -> Started {
         let attempt = ctx.attempt();
-        let graph = self.dynamic.build_erased(inputs, self.path.clone(), attempt)?;
-        let record = Literal::encode(&GraphRecord::of(&graph)).map_err(|e| AttemptFailure {
-            attempt,
-            kind: FailureKind::NonRecoverable,
-            cause: format!("the graph could not be recorded: {e}"),
-        })?;
-        Ok(vec![record])
+        let built = self.dynamic.build_erased(inputs, self.path.clone(), attempt);
+        let recorded = built.and_then(|graph| {
+            Literal::encode(&GraphRecord::of(&graph)).map_err(|e| AttemptFailure {
+                attempt,
+                kind: FailureKind::NonRecoverable,
+                cause: format!("the graph could not be recorded: {e}"),
+            })
+        });
+        Started::Done(recorded.map(|record| vec![record]))
     }
 }
 

@@ -7,7 +7,9 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::attempt::{Attempt, Ids, Place};
+#[cfg(feature = "async")]
+use crate::attempt::Begun;
+use crate::attempt::{Attempt, Ended, Ids, Place};
 use crate::binding::Binding;
 use crate::branch::{BranchSpec, Otherwise};
 use crate::cache::{self, CacheMode};
@@ -18,7 +20,7 @@ use crate::retry::{self, Budgets, Decision, Verdict};
 use crate::scheduler::{self, Ready};
 use crate::stop::Stop;
 use crate::store::{Begin, ExecutionLock, NodeRecord, Store};
-use crate::task::{ErasedTask, Task};
+use crate::task::{ErasedTask, Task, TaskSpec};
 use crate::value::{digest, Literal, Outputs, Values};
 
 /// Runs workflows and tasks on this machine.
@@ -126,8 +128,10 @@ impl LocalRuntime {
     /// How many nodes may run at once. Default: the machine's available parallelism; 1 runs
     /// one node at a time, in the order the workflow's body calls them (0 counts as 1).
     ///
-    /// A node runs as soon as all its inputs exist, on a thread of the runtime's own; a task's
-    /// code stays ordinary synchronous Rust.
+    /// A node runs as soon as all its inputs exist, on a thread of the runtime's own: a
+    /// synchronous task's code runs there, an `async fn` task's attempt on the runtime's
+    /// executor while that thread waits. (A `map` over an async task is one node, whose
+    /// elements run as futures, bounded by its own `concurrency`.)
     pub fn max_parallelism(mut self, nodes: usize) -> Self {
         self.max_parallelism = nodes.max(1);
         self
@@ -188,8 +192,9 @@ impl LocalRuntime {
 
     fn execute(&self, id: &str, graph: &Graph, inputs: &[Literal]) -> Result<Vec<Literal>, Error> {
         check_execution_id(id)?;
-        let execution = Execution::start(self, id, graph, inputs)?;
-        execution.run()
+        // An execution blocks its thread until it ends: called from async code (an async task
+        // that runs a workflow), it must not hold up the other tasks of an executor's worker.
+        crate::asynchronous::offload(|| Execution::start(self, id, graph, inputs)?.run())
     }
 }
 
@@ -609,7 +614,9 @@ impl<'g> Execution<'g> {
     /// Runs a map node: each element as a node of its own (`n2-0`, `n2-1`, ...) with its own
     /// retries, checkpoint and cache entry (for a workflow, each of its nodes: `n2-0-n0`, ...),
     /// at most `concurrency` at a time, then joins their outputs in the list's order. Once too
-    /// many elements have failed for the ratio, no more start.
+    /// many elements have failed for the ratio, no more start. Elements of a synchronous task
+    /// or a workflow run on threads ([`map_threads`](Self::map_threads)), those of an `async
+    /// fn` task as futures ([`map_futures`](Self::map_futures)).
     fn run_map(&self, node: &Node, spec: &MapSpec, inputs: &[Literal], stop: &Stop) -> Result<Vec<Literal>, Error> {
         let (exec, id, name) = (self.id.as_str(), node.id(), node.task_name());
         let elements = match inputs {
@@ -621,48 +628,23 @@ impl<'g> Execution<'g> {
         let ratio = spec.options.min_success_ratio;
         // At least this many must succeed; the float is a ratio in 0..=1 checked by the macro.
         let required = ((ratio * n as f64).ceil() as usize).min(n);
-        let workers = spec
-            .options
-            .concurrency
-            .unwrap_or(self.runtime.max_parallelism)
-            .clamp(1, n.max(1));
-        let next = AtomicUsize::new(0);
-        let failed = AtomicUsize::new(0);
-        // Each element's result, `None` until it ends (or if it never starts).
-        type Ended = Option<Result<Vec<Literal>, Error>>;
-        let results: Mutex<Vec<Ended>> = Mutex::new((0..n).map(|_| None).collect());
-        let work = || loop {
-            if n - failed.load(Ordering::SeqCst) < required || stop.reason().is_some() {
-                break;
+        let results = match node.runs() {
+            #[cfg(feature = "async")]
+            Runs::Task(task) if task.spec().is_async() => {
+                // Futures cost no thread each: unless told otherwise, as Flyte runs a map's
+                // elements, all at once.
+                let concurrency = spec.options.concurrency.unwrap_or(n);
+                self.map_futures(node, &**task, &elements, stop, required, concurrency)
             }
-            let i = next.fetch_add(1, Ordering::SeqCst);
-            let Some(inputs) = elements.get(i) else { break };
-            let element = node.element(i);
-            let finished = self.records.get(element.id()).and_then(NodeRecord::finished).cloned();
-            let result = match finished {
-                Some(outputs) => Ok(outputs),
-                None => self.execute_node(&element, inputs, stop),
-            };
-            if result.is_err() {
-                failed.fetch_add(1, Ordering::SeqCst);
+            _ => {
+                let threads = spec.options.concurrency.unwrap_or(self.runtime.max_parallelism);
+                self.map_threads(node, &elements, stop, required, threads)
             }
-            results.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(result);
         };
-        std::thread::scope(|scope| {
-            for _ in 1..workers {
-                scope.spawn(work);
-            }
-            work();
-        });
 
         let mut outputs = Vec::with_capacity(n);
         let mut failures = Vec::new();
-        for (i, result) in results
-            .into_inner()
-            .unwrap_or_else(|p| p.into_inner())
-            .into_iter()
-            .enumerate()
-        {
+        for (i, result) in results.into_iter().enumerate() {
             match result {
                 Some(Ok(out)) => outputs.push(Some(out)),
                 Some(Err(e)) => {
@@ -702,6 +684,132 @@ impl<'g> Execution<'g> {
         Ok(outputs)
     }
 
+    /// Runs a map's elements on `threads` threads of their own (at most one per element), each
+    /// taking the next element when it is done with one, until every element has ended, too
+    /// many have failed to reach `required` successes, or the graph is stopping. Returns each
+    /// element's result, `None` for one that never started.
+    fn map_threads(
+        &self,
+        node: &Node,
+        elements: &[Vec<Literal>],
+        stop: &Stop,
+        required: usize,
+        threads: usize,
+    ) -> Vec<ElementEnd> {
+        let n = elements.len();
+        let next = AtomicUsize::new(0);
+        let failed = AtomicUsize::new(0);
+        let results: Mutex<Vec<ElementEnd>> = Mutex::new((0..n).map(|_| None).collect());
+        let work = || loop {
+            if n - failed.load(Ordering::SeqCst) < required || stop.reason().is_some() {
+                break;
+            }
+            let i = next.fetch_add(1, Ordering::SeqCst);
+            let Some(inputs) = elements.get(i) else { break };
+            let element = node.element(i);
+            let finished = self.records.get(element.id()).and_then(NodeRecord::finished).cloned();
+            let result = match finished {
+                Some(outputs) => Ok(outputs),
+                None => self.execute_node(&element, inputs, stop),
+            };
+            if result.is_err() {
+                failed.fetch_add(1, Ordering::SeqCst);
+            }
+            results.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(result);
+        };
+        std::thread::scope(|scope| {
+            for _ in 1..threads.clamp(1, n.max(1)) {
+                scope.spawn(work);
+            }
+            work();
+        });
+        results.into_inner().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Runs the elements of a map over an `async fn` task as futures on flytekit's executor,
+    /// at most `concurrency` at once, and stops starting them as [`map_threads`] does. This
+    /// thread opens and records every attempt (the store's writes block, and must not stall
+    /// the executor's workers) while the attempts themselves run on the executor, so each
+    /// element keeps its own retries, checkpoint, cache entry and record, exactly as
+    /// [`run_node`] gives a synchronous element, without a thread of its own.
+    ///
+    /// [`map_threads`]: Self::map_threads
+    /// [`run_node`]: Self::run_node
+    #[cfg(feature = "async")]
+    fn map_futures(
+        &self,
+        node: &Node,
+        task: &dyn ErasedTask,
+        elements: &[Vec<Literal>],
+        stop: &Stop,
+        required: usize,
+        concurrency: usize,
+    ) -> Vec<ElementEnd> {
+        let n = elements.len();
+        let nodes: Vec<Node> = (0..n).map(|i| node.element(i)).collect();
+        let mut results: Vec<ElementEnd> = (0..n).map(|_| None).collect();
+        let mut runs: Vec<Option<NodeRun<'_>>> = (0..n).map(|_| None).collect();
+        // Each running attempt sends its end here, from the executor's thread that ran it.
+        let (ended_tx, ended_rx) = std::sync::mpsc::channel::<(usize, Ended)>();
+        let (mut started, mut running, mut failed) = (0, 0, 0);
+        // Hands element `i`'s next step on: spawns its attempt and returns true, or records
+        // its end and returns false.
+        let step = |i: usize, run: &mut Option<NodeRun<'_>>, mut next: Next, results: &mut [ElementEnd]| loop {
+            let Some(node_run) = run.as_mut() else { return false };
+            match next {
+                Next::Done(result) => {
+                    *run = None;
+                    results[i] = Some(result);
+                    return false;
+                }
+                Next::Attempt(attempt) => match node_run.in_spans(|| attempt.start(task, &elements[i])) {
+                    Begun::Ended(ended) => next = self.attempt_ended(node_run, ended),
+                    Begun::Running(attempt) => {
+                        let ended_tx = ended_tx.clone();
+                        node_run.in_spans(|| {
+                            attempt.spawn(move |ended| {
+                                // The map's thread receives until every attempt has ended.
+                                let _ = ended_tx.send((i, ended));
+                            })
+                        });
+                        return true;
+                    }
+                },
+            }
+        };
+        loop {
+            while running < concurrency.max(1) && started < n && n - failed >= required && stop.reason().is_none() {
+                let i = started;
+                started += 1;
+                if let Some(outputs) = self.records.get(nodes[i].id()).and_then(NodeRecord::finished) {
+                    results[i] = Some(Ok(outputs.clone()));
+                    continue;
+                }
+                let (run, next) = self.begin_node(&nodes[i], task, &elements[i], stop, Finish::Node);
+                runs[i] = Some(run);
+                if step(i, &mut runs[i], next, &mut results) {
+                    running += 1;
+                } else if matches!(results[i], Some(Err(_))) {
+                    failed += 1;
+                }
+            }
+            if running == 0 {
+                break;
+            }
+            // `ended_tx` lives as long as this loop, so only an end can come.
+            let Ok((i, ended)) = ended_rx.recv() else { break };
+            running -= 1;
+            let Some(run) = runs[i].as_mut() else { continue };
+            let next = self.attempt_ended(run, ended);
+            if step(i, &mut runs[i], next, &mut results) {
+                running += 1;
+            } else if matches!(results[i], Some(Err(_))) {
+                failed += 1;
+            }
+        }
+        results
+    }
+
     fn unbound(&self, node: &Node) -> Error {
         Error::Value(ValueError {
             op: "bind",
@@ -715,9 +823,11 @@ impl<'g> Execution<'g> {
     }
 
     /// Runs a node's attempts of `task` until one succeeds, one fails for good, or none are
-    /// left: the one place a task's attempts run. Each attempt runs in
+    /// left: the one place a task's attempts run one after the other, on this thread (an
+    /// `async fn` task's on the executor, while this thread waits). Each attempt runs in
     /// [`attempt`](crate::attempt); what its end means and whether another follows is decided
-    /// in [`retry`](crate::retry); here it is recorded.
+    /// in [`retry`](crate::retry); here, through [`begin_node`](Self::begin_node) and
+    /// [`attempt_ended`](Self::attempt_ended), it is recorded.
     fn run_node(
         &self,
         node: &Node,
@@ -726,122 +836,177 @@ impl<'g> Execution<'g> {
         stop: &Stop,
         finish: Finish,
     ) -> Result<Vec<Literal>, Error> {
+        let (mut run, mut next) = self.begin_node(node, task, inputs, stop, finish);
+        loop {
+            match next {
+                Next::Done(result) => return result,
+                Next::Attempt(attempt) => {
+                    let ended = run.in_spans(|| attempt.run(task, inputs));
+                    next = self.attempt_ended(&mut run, ended);
+                }
+            }
+        }
+    }
+
+    /// Starts running a node: charges an attempt an earlier run left interrupted, looks the
+    /// outputs up in the cache, and opens the first attempt, unless one of these ends the node.
+    fn begin_node<'n>(
+        &self,
+        node: &'n Node,
+        task: &'n dyn ErasedTask,
+        inputs: &'n [Literal],
+        stop: &'n Stop,
+        finish: Finish,
+    ) -> (NodeRun<'n>, Next) {
         let spec = task.spec();
         let (exec, id, name) = (self.id.as_str(), node.id(), spec.name());
-        let max_attempts = spec.max_attempts();
-        let node_span = tracing::info_span!(parent: &self.span, "node", execution_id = exec, node_id = id, task = name);
-        let _node = node_span.enter();
         let record = self.records.get(id);
-        let mut attempt = record.map_or(0, |r| r.last_attempt);
-        let mut budgets = Budgets {
-            failures: record.map_or(0, |r| r.user_failures),
-            max_attempts,
-            interruptions: record.map_or(0, |r| r.system_failures),
-            system_retries: self.runtime.system_retries,
+        let attempt = record.map_or(0, |r| r.last_attempt);
+        let mut run = NodeRun {
+            node,
+            stop,
+            finish,
+            spec,
+            key: None,
+            attempt,
+            // A node's checkpoint directory can only exist if an earlier run left it, or an
+            // earlier attempt of this run committed.
+            first_attempt: attempt + 1,
+            budgets: Budgets {
+                failures: record.map_or(0, |r| r.user_failures),
+                max_attempts: spec.max_attempts(),
+                interruptions: record.map_or(0, |r| r.system_failures),
+                system_retries: self.runtime.system_retries,
+            },
+            // Every attempt since the node's budgets were last set, earlier runs' included, so
+            // that the failure names them all.
+            failures: record.map_or_else(Vec::new, |r| r.failures.clone()),
+            span: tracing::info_span!(parent: &self.span, "node", execution_id = exec, node_id = id, task = name),
+            attempt_span: tracing::Span::none(),
         };
-        // Every attempt since the node's budgets were last set, earlier runs' included, so that
-        // the failure names them all.
-        let mut failures = record.map_or_else(Vec::new, |r| r.failures.clone());
-
-        if let Some(r) = record.filter(|r| r.interrupted) {
-            let decision;
-            (decision, budgets) = self.interrupted(id, r.last_attempt, budgets, &mut failures)?;
-            if decision == Decision::Fail {
-                return Err(self.node_failed(node, max_attempts, failures));
-            }
-        }
-
-        let key = spec
-            .cache_version()
-            .filter(|_| self.store().is_some())
-            .map(|v| cache::key(&spec, v, inputs));
-        if let (Some(key), CacheMode::Use) = (&key, self.runtime.cache) {
-            if let Some(outputs) = self.cached(id, name, key)? {
-                return Ok(outputs);
-            }
-        }
-
-        // A node's checkpoint directory can only exist if an earlier run left it, or an
-        // earlier attempt of this run committed.
-        let first_attempt = attempt + 1;
-        while budgets.attempts_left() {
-            if stop.reason().is_some() {
-                // Another node failed while this one was between attempts.
-                break;
-            }
-            attempt += 1;
-            let _attempt = tracing::info_span!("attempt", attempt, max_attempts).entered();
-            tracing::debug!(event = "attempt_started", "attempt started");
-            self.journal(|s| s.attempt_started(exec, id, name, attempt))?;
-
-            let ids = Ids {
-                execution: exec,
-                node: id,
-                task: name,
-                attempt,
-                max_attempts,
-            };
-            let may_exist = attempt > first_attempt || self.existing.contains(id);
-            let running = Attempt::open(ids, self.checkpoint_place(id, may_exist), stop, spec.timeout())?;
-            for warning in running.warnings() {
-                tracing::warn!(event = "checkpoint_fallback", warning = %warning, "checkpoint fallback");
-                self.journal(|s| s.event(exec, Some(id), Some(attempt), "checkpoint-fallback", warning))?;
-            }
-            let ended = running.run(task, inputs);
-
-            let failure = match retry::classify(ended, attempt, name) {
-                Verdict::Succeeded(outputs) if finish == Finish::Graph => {
-                    // The body built the graph: recorded, and the node goes on to run it.
-                    tracing::info!(event = "graph_built", "dynamic body built its graph");
-                    let [graph] = outputs.as_slice() else {
-                        return Err(self.unbound(node));
-                    };
-                    self.journal(|s| s.subgraph_built(exec, id, attempt, graph))?;
-                    return Ok(outputs);
+        let span = run.span.clone();
+        let _node = span.enter();
+        let begun = (|| {
+            if let Some(r) = record.filter(|r| r.interrupted) {
+                let decision;
+                (decision, run.budgets) = self.interrupted(id, r.last_attempt, run.budgets, &mut run.failures)?;
+                if decision == Decision::Fail {
+                    return Ok(Next::Done(Err(self.node_failed(&mut run))));
                 }
-                Verdict::Succeeded(outputs) => {
-                    tracing::info!(event = "node_succeeded", "node succeeded");
-                    self.journal(|s| s.node_succeeded(exec, id, name, Some(attempt), &outputs, false))?;
-                    if let (Some(key), Some(version)) = (&key, spec.cache_version()) {
-                        if self.runtime.cache != CacheMode::Bypass {
-                            self.journal(|s| s.cache_put(key, name, version, &outputs, exec, id))?;
-                        }
+            }
+            run.key = spec
+                .cache_version()
+                .filter(|_| self.store().is_some())
+                .map(|v| cache::key(&spec, v, inputs));
+            if let (Some(key), CacheMode::Use) = (&run.key, self.runtime.cache) {
+                if let Some(outputs) = self.cached(id, name, key)? {
+                    return Ok(Next::Done(Ok(outputs)));
+                }
+            }
+            self.next_attempt(&mut run)
+        })();
+        (run, begun.unwrap_or_else(|e| Next::Done(Err(e))))
+    }
+
+    /// Opens the node's next attempt, or fails the node if it has none left or its graph is
+    /// stopping.
+    fn next_attempt(&self, run: &mut NodeRun<'_>) -> Result<Next, Error> {
+        if !run.budgets.attempts_left() || run.stop.reason().is_some() {
+            // Out of attempts, or another node failed while this one was between attempts.
+            return Ok(Next::Done(Err(self.node_failed(run))));
+        }
+        let (exec, id, name) = (self.id.as_str(), run.node.id(), run.spec.name());
+        run.attempt += 1;
+        let (attempt, max_attempts) = (run.attempt, run.budgets.max_attempts);
+        run.attempt_span = tracing::info_span!(parent: &run.span, "attempt", attempt, max_attempts);
+        let _attempt = run.attempt_span.clone().entered();
+        tracing::debug!(event = "attempt_started", "attempt started");
+        self.journal(|s| s.attempt_started(exec, id, name, attempt))?;
+
+        let ids = Ids {
+            execution: exec,
+            node: id,
+            task: name,
+            attempt,
+            max_attempts,
+        };
+        let may_exist = attempt > run.first_attempt || self.existing.contains(id);
+        let opened = Attempt::open(ids, self.checkpoint_place(id, may_exist), run.stop, run.spec.timeout())?;
+        for warning in opened.warnings() {
+            tracing::warn!(event = "checkpoint_fallback", warning = %warning, "checkpoint fallback");
+            self.journal(|s| s.event(exec, Some(id), Some(attempt), "checkpoint-fallback", warning))?;
+        }
+        Ok(Next::Attempt(opened))
+    }
+
+    /// Records how the node's running attempt ended, and says what follows: the node's end,
+    /// or its next attempt.
+    fn attempt_ended(&self, run: &mut NodeRun<'_>, ended: Ended) -> Next {
+        let span = run.span.clone();
+        let _node = span.enter();
+        let recorded = run.attempt_span.clone().in_scope(|| self.record_attempt(run, ended));
+        let next = match recorded {
+            Ok(Ok(outputs)) => Ok(Next::Done(Ok(outputs))),
+            Ok(Err(Decision::Retry)) => self.next_attempt(run),
+            Ok(Err(Decision::Fail)) => Ok(Next::Done(Err(self.node_failed(run)))),
+            Err(e) => Err(e),
+        };
+        next.unwrap_or_else(|e| Next::Done(Err(e)))
+    }
+
+    /// Records the end of the node's running attempt: its outputs if it succeeded, otherwise
+    /// whether another attempt follows.
+    fn record_attempt(&self, run: &mut NodeRun<'_>, ended: Ended) -> Result<Result<Vec<Literal>, Decision>, Error> {
+        let (exec, id, name) = (self.id.as_str(), run.node.id(), run.spec.name());
+        let failure = match retry::classify(ended, run.attempt, name) {
+            Verdict::Succeeded(outputs) if run.finish == Finish::Graph => {
+                // The body built the graph: recorded, and the node goes on to run it.
+                tracing::info!(event = "graph_built", "dynamic body built its graph");
+                let [graph] = outputs.as_slice() else {
+                    return Err(self.unbound(run.node));
+                };
+                self.journal(|s| s.subgraph_built(exec, id, run.attempt, graph))?;
+                return Ok(Ok(outputs));
+            }
+            Verdict::Succeeded(outputs) => {
+                tracing::info!(event = "node_succeeded", "node succeeded");
+                self.journal(|s| s.node_succeeded(exec, id, name, Some(run.attempt), &outputs, false))?;
+                if let (Some(key), Some(version)) = (&run.key, run.spec.cache_version()) {
+                    if self.runtime.cache != CacheMode::Bypass {
+                        self.journal(|s| s.cache_put(key, name, version, &outputs, exec, id))?;
                     }
-                    return Ok(outputs);
                 }
-                Verdict::Failed(failure) => failure,
-                Verdict::Panicked(failure, panic) => {
-                    tracing::error!(
-                        event = "task_panicked",
-                        panic = %panic.message,
-                        location = panic.location.as_deref(),
-                        backtrace = panic.backtrace.as_deref(),
-                        "task panicked"
-                    );
-                    failure
-                }
-            };
-            let decision;
-            (decision, budgets) = retry::decide(&failure.kind, budgets);
-            let will_retry = decision == Decision::Retry;
-            tracing::warn!(event = "attempt_failed", kind = ?failure.kind, cause = %failure.cause, will_retry, "attempt failed");
-            if let Err(e) = self.journal(|s| s.attempt_failed(exec, id, &failure)) {
-                // What ended the attempt comes first; the store's trouble (a full disk, often
-                // the same cause) second. The attempt stays recorded as running, so the next
-                // run of the execution counts it as interrupted.
-                return Err(Error::NotRecorded {
-                    node: id.to_owned(),
-                    task: name.to_owned(),
-                    failure: Box::new(failure),
-                    source: Box::new(e),
-                });
+                return Ok(Ok(outputs));
             }
-            failures.push(failure);
-            if decision == Decision::Fail {
-                break;
+            Verdict::Failed(failure) => failure,
+            Verdict::Panicked(failure, panic) => {
+                tracing::error!(
+                    event = "task_panicked",
+                    panic = %panic.message,
+                    location = panic.location.as_deref(),
+                    backtrace = panic.backtrace.as_deref(),
+                    "task panicked"
+                );
+                failure
             }
+        };
+        let decision;
+        (decision, run.budgets) = retry::decide(&failure.kind, run.budgets);
+        let will_retry = decision == Decision::Retry;
+        tracing::warn!(event = "attempt_failed", kind = ?failure.kind, cause = %failure.cause, will_retry, "attempt failed");
+        if let Err(e) = self.journal(|s| s.attempt_failed(exec, id, &failure)) {
+            // What ended the attempt comes first; the store's trouble (a full disk, often
+            // the same cause) second. The attempt stays recorded as running, so the next
+            // run of the execution counts it as interrupted.
+            return Err(Error::NotRecorded {
+                node: id.to_owned(),
+                task: name.to_owned(),
+                failure: Box::new(failure),
+                source: Box::new(e),
+            });
         }
-        Err(self.node_failed(node, max_attempts, failures))
+        run.failures.push(failure);
+        Ok(Err(decision))
     }
 
     /// Records that attempt `attempt` of node `id` was interrupted in an earlier run (the
@@ -917,7 +1082,10 @@ impl<'g> Execution<'g> {
         }
     }
 
-    fn node_failed(&self, node: &Node, max_attempts: u32, attempts: Vec<AttemptFailure>) -> Error {
+    /// Records that the node failed for good, with every attempt's failure.
+    fn node_failed(&self, run: &mut NodeRun<'_>) -> Error {
+        let (node, max_attempts) = (run.node, run.budgets.max_attempts);
+        let attempts = std::mem::take(&mut run.failures);
         tracing::error!(
             event = "node_failed",
             attempts = attempts.len(),
@@ -936,6 +1104,46 @@ impl<'g> Execution<'g> {
             attempts,
         }))
     }
+}
+
+/// A node whose attempts are under way: what [`Execution::begin_node`] found and each attempt
+/// adds, kept between attempts, so that an attempt may run elsewhere (an async map element's on
+/// the executor) while the thread that records them attends to other nodes.
+struct NodeRun<'n> {
+    node: &'n Node,
+    stop: &'n Stop,
+    finish: Finish,
+    spec: TaskSpec,
+    /// The node's cache key, when its task is cached and the runtime has a store.
+    key: Option<String>,
+    /// The last attempt opened, counting every earlier run of the execution.
+    attempt: u32,
+    /// The first attempt of this run.
+    first_attempt: u32,
+    budgets: Budgets,
+    failures: Vec<AttemptFailure>,
+    span: tracing::Span,
+    /// The span of the attempt opened last.
+    attempt_span: tracing::Span,
+}
+
+impl NodeRun<'_> {
+    /// Runs `f` inside the node's span and its current attempt's.
+    fn in_spans<R>(&self, f: impl FnOnce() -> R) -> R {
+        let _node = self.span.enter();
+        self.attempt_span.in_scope(f)
+    }
+}
+
+/// A map element's result, `None` until it ends (or if it never starts).
+type ElementEnd = Option<Result<Vec<Literal>, Error>>;
+
+/// What a node does next.
+enum Next {
+    /// Run this attempt, then tell [`Execution::attempt_ended`] how it ended.
+    Attempt(Attempt),
+    /// Nothing: the node ended.
+    Done(Result<Vec<Literal>, Error>),
 }
 
 /// What a node's successful attempt finishes: the node, with its outputs; or, for a dynamic

@@ -36,13 +36,21 @@ impl Writers {
     /// flight when the attempt ends.
     pub(crate) fn flush(&self) -> Result<(), CheckpointError> {
         let writers = std::mem::take(&mut *self.writers.lock().unwrap_or_else(|p| p.into_inner()));
-        let mut first = Ok(());
-        for writer in writers.iter().filter_map(Weak::upgrade) {
-            if let Err(e) = writer.flush() {
-                first = first.and(Err(e));
-            }
+        let live: Vec<_> = writers.iter().filter_map(Weak::upgrade).collect();
+        if live.is_empty() {
+            return Ok(());
         }
-        first
+        // Waiting for the writers' threads: off an async executor's worker (an async task's
+        // attempt ending), and only when there is something to wait for.
+        crate::asynchronous::offload(|| {
+            let mut first = Ok(());
+            for writer in live {
+                if let Err(e) = writer.flush() {
+                    first = first.and(Err(e));
+                }
+            }
+            first
+        })
     }
 }
 

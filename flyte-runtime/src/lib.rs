@@ -2,6 +2,7 @@
 //! and the local executor. Users depend on `flytekit`, which re-exports everything here with the
 //! `#[task]` and `#[workflow]` macros.
 
+mod asynchronous;
 mod attempt;
 mod binding;
 mod branch;
@@ -39,7 +40,7 @@ pub use executor::LocalRuntime;
 pub use graph::{FailurePolicy, Graph, IntoInput, MapOptions, Node, Promise, Workflow};
 pub use stop::StopReason;
 pub use store::{AttemptReport, Event, ExecutionReport, ExecutionSummary, NodeReport, Status, Store};
-pub use task::{Task, TaskSpec};
+pub use task::{Body, Task, TaskFuture, TaskSpec};
 pub use value::{Literal, Value};
 pub use wiring::Ran;
 pub use writer::AsyncWriter;
@@ -80,6 +81,25 @@ pub mod __private {
             unreachable!("{NEVER}")
         }
     }
+
+    /// What `#[task] async fn` checks: that flytekit was built with the executor its attempts
+    /// run on. A trait rather than a missing item, so that the error is one sentence saying
+    /// which feature to turn on.
+    #[diagnostic::on_unimplemented(
+        message = "`#[task] async fn` needs flytekit's cargo feature `async`",
+        label = "an async task",
+        note = "turn the feature on where flytekit is a dependency: `flytekit = {{ version = \"..\", features = [\"async\"] }}`; it brings the executor (tokio) that async tasks run on, which a program without them does not compile"
+    )]
+    pub trait AsyncTasks {}
+
+    /// Implements [`AsyncTasks`] when the feature is on.
+    pub struct Feature;
+
+    #[cfg(feature = "async")]
+    impl AsyncTasks for Feature {}
+
+    /// Compiles only when [`AsyncTasks`] holds.
+    pub const fn async_tasks<F: AsyncTasks>() {}
 
     /// Checks that a task or workflow may be called inside a workflow, and gets its binder.
     pub fn binder<'s, C: Callable>(callable: &C, scope: &'s Scope) -> C::Binder<'s> {

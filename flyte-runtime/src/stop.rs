@@ -80,6 +80,12 @@ impl Stop {
         self.deadline.map(|(at, _)| at)
     }
 
+    /// The deadline with the timeout it was set from, which a timed-out attempt reports.
+    #[cfg(feature = "async")]
+    pub(crate) fn timeout(&self) -> Option<(Instant, Duration)> {
+        self.deadline
+    }
+
     /// Why the attempt should stop, if it should. A passed deadline wins: it decides whether
     /// the attempt is retried.
     pub(crate) fn reason(&self) -> Option<StopReason> {

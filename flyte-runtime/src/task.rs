@@ -1,5 +1,7 @@
 //! The [`Task`] trait that `#[task]` implements, and the type-erased form the executor runs.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
 
 use crate::context::TaskContext;
@@ -28,6 +30,7 @@ use crate::value::{Literal, Values};
 /// assert_eq!(double.spec().inputs(), ["x"]);
 /// assert_eq!(double.spec().cache_version(), None);
 /// assert_eq!(triple.spec().cache_version(), Some("1"));
+/// assert!(!double.spec().is_async());
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TaskSpec {
@@ -37,6 +40,7 @@ pub struct TaskSpec {
     retries: u32,
     cache_version: Option<&'static str>,
     timeout: Option<Duration>,
+    asynchronous: bool,
 }
 
 impl TaskSpec {
@@ -50,6 +54,7 @@ impl TaskSpec {
             retries: 0,
             cache_version: None,
             timeout: None,
+            asynchronous: false,
         }
     }
 
@@ -75,6 +80,14 @@ impl TaskSpec {
     /// `#[task(timeout = "30s")]` calls this.
     pub const fn with_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
+        self
+    }
+
+    /// Marks the task as an `async fn`, whose attempts are futures ([`Body::Future`]): the
+    /// runtime runs them on its executor, and runs a map of them as futures rather than one
+    /// thread per element. `#[task]` calls this on an `async fn`.
+    pub const fn with_async(mut self) -> Self {
+        self.asynchronous = true;
         self
     }
 
@@ -113,6 +126,61 @@ impl TaskSpec {
     pub fn timeout(&self) -> Option<Duration> {
         self.timeout
     }
+
+    /// Whether the task is an `async fn` (see [`TaskSpec::with_async`]).
+    pub fn is_async(&self) -> bool {
+        self.asynchronous
+    }
+}
+
+/// One attempt of a task's body, as [`Task::run`] returns it.
+///
+/// A synchronous task's body has run by the time `run` returns; an `async fn` task's has not
+/// started: `run` returns its future, which the runtime polls on its executor (cargo feature
+/// `async`), with the attempt's context as [`current_context`](crate::current_context) at
+/// every poll, and drops at the attempt's deadline.
+///
+/// ```
+/// use flytekit::{task, Body, Checkpoint, Task, TaskContext};
+///
+/// #[task]
+/// fn double(x: u64) -> u64 {
+///     x * 2
+/// }
+///
+/// #[task]
+/// async fn triple(x: u64) -> u64 {
+///     x * 3
+/// }
+///
+/// let ctx = TaskContext::detached(Checkpoint::temporary()?);
+/// assert!(matches!(double.run(&ctx, 2), Body::Done(Ok(4))));
+///
+/// // Nothing of `triple` has run yet: its attempt is a future, for an executor to poll.
+/// let Body::Future(attempt) = triple.run(&ctx, 2) else { unreachable!() };
+/// let runtime = tokio::runtime::Builder::new_current_thread().build()?;
+/// assert_eq!(runtime.block_on(attempt)?, 6);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub enum Body<T> {
+    /// A synchronous task's attempt, which ran to its end.
+    Done(Result<T, TaskError>),
+    /// An `async fn` task's attempt, not polled yet.
+    Future(TaskFuture<T>),
+}
+
+/// An `async fn` task's attempt: a future that owns what it needs (its inputs, a clone of its
+/// [`TaskContext`]), so that it can move between the executor's threads and outlive the call
+/// that made it.
+pub type TaskFuture<T> = Pin<Box<dyn Future<Output = Result<T, TaskError>> + Send + 'static>>;
+
+impl<T> std::fmt::Debug for Body<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Body::Done(result) => f.debug_tuple("Done").field(&result.as_ref().map(|_| "..")).finish(),
+            Body::Future(_) => f.write_str("Future(..)"),
+        }
+    }
 }
 
 /// A unit of work with typed inputs and outputs, retried by the runtime.
@@ -150,14 +218,32 @@ pub trait Task: Send + Sync + 'static {
     /// The task's name and options.
     fn spec(&self) -> TaskSpec;
 
-    /// Runs one attempt of the task's body.
-    fn run(&self, ctx: &TaskContext, input: Self::Input) -> Result<Self::Output, TaskError>;
+    /// Runs one attempt of the task's body: a synchronous task's to its end, an `async fn`
+    /// task's as far as making its future (see [`Body`]).
+    fn run(&self, ctx: &TaskContext, input: Self::Input) -> Body<Self::Output>;
 }
 
 /// A task with its types erased, as the executor holds it.
 pub(crate) trait ErasedTask: Send + Sync {
     fn spec(&self) -> TaskSpec;
-    fn run_erased(&self, ctx: &TaskContext, inputs: &[Literal]) -> Result<Vec<Literal>, AttemptFailure>;
+    fn run_erased(&self, ctx: &TaskContext, inputs: &[Literal]) -> Started;
+}
+
+/// An attempt once its task's code was called, its types erased: [`Body`] for the executor.
+pub(crate) enum Started {
+    /// A synchronous body ran, with this result.
+    Done(Result<Vec<Literal>, AttemptFailure>),
+    /// An `async fn` body's future, not polled yet.
+    Future(ErasedFuture),
+}
+
+/// An `async fn` task's attempt, ending in its encoded outputs.
+pub(crate) type ErasedFuture = Pin<Box<dyn Future<Output = Result<Vec<Literal>, AttemptFailure>> + Send + 'static>>;
+
+impl From<Result<Vec<Literal>, AttemptFailure>> for Started {
+    fn from(result: Result<Vec<Literal>, AttemptFailure>) -> Self {
+        Started::Done(result)
+    }
 }
 
 impl<T: Task> ErasedTask for T {
@@ -165,26 +251,40 @@ impl<T: Task> ErasedTask for T {
         Task::spec(self)
     }
 
-    fn run_erased(&self, ctx: &TaskContext, inputs: &[Literal]) -> Result<Vec<Literal>, AttemptFailure> {
+    fn run_erased(&self, ctx: &TaskContext, inputs: &[Literal]) -> Started {
         let attempt = ctx.attempt();
-        // A value that does not decode or encode now will not on a retry either.
-        let boundary = |e: crate::error::ValueError| AttemptFailure {
-            attempt,
-            kind: FailureKind::NonRecoverable,
-            cause: e.to_string(),
+        let input = match T::Input::decode(inputs) {
+            Ok(input) => input,
+            Err(e) => return Started::Done(Err(boundary(attempt, e))),
         };
-        let input = T::Input::decode(inputs).map_err(boundary)?;
         match self.run(ctx, input) {
-            Ok(output) => output.encode().map_err(boundary),
-            Err(e) => Err(AttemptFailure {
-                attempt,
-                kind: if e.is_recoverable() {
-                    FailureKind::Recoverable
-                } else {
-                    FailureKind::NonRecoverable
-                },
-                cause: e.to_string(),
-            }),
+            Body::Done(result) => Started::Done(erase(attempt, result)),
+            Body::Future(future) => Started::Future(Box::pin(async move { erase(attempt, future.await) })),
         }
+    }
+}
+
+/// A value that does not decode or encode now will not on a retry either.
+fn boundary(attempt: u32, e: crate::error::ValueError) -> AttemptFailure {
+    AttemptFailure {
+        attempt,
+        kind: FailureKind::NonRecoverable,
+        cause: e.to_string(),
+    }
+}
+
+/// What attempt `attempt` returned, encoded, or its error as an attempt's failure.
+fn erase<O: Values<S>, S>(attempt: u32, result: Result<O, TaskError>) -> Result<Vec<Literal>, AttemptFailure> {
+    match result {
+        Ok(output) => output.encode().map_err(|e| boundary(attempt, e)),
+        Err(e) => Err(AttemptFailure {
+            attempt,
+            kind: if e.is_recoverable() {
+                FailureKind::Recoverable
+            } else {
+                FailureKind::NonRecoverable
+            },
+            cause: e.to_string(),
+        }),
     }
 }

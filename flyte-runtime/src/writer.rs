@@ -232,7 +232,8 @@ impl AsyncWriter {
     /// # Ok::<(), flytekit::CheckpointError>(())
     /// ```
     pub fn flush(&self) -> Result<(), CheckpointError> {
-        self.shared.flush()
+        // In an async task, the executor's worker is not held up while the disk catches up.
+        crate::asynchronous::offload(|| self.shared.flush())
     }
 
     fn hand_over(&self, bytes: Vec<u8>) -> Result<(), CheckpointError> {
@@ -258,7 +259,8 @@ impl Drop for AsyncWriter {
             self.shared.lock().closing = true;
             self.shared.work.notify_one();
             // The thread commits what is left before it ends; a commit's panic is caught there.
-            let _ = worker.join();
+            // In an async task, the executor's worker is not held up meanwhile.
+            let _ = crate::asynchronous::offload(|| worker.join());
         }
     }
 }

@@ -1,8 +1,0 @@
-use flytekit::task;
-
-#[task]
-async fn fetch(url: String) -> String {
-    url
-}
-
-fn main() {}
