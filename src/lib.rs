@@ -39,6 +39,11 @@
 //! or `eyre::Result<T>`; `async` lets a task be an `async fn`, run on an executor (tokio) the
 //! runtime owns. Without them, none of these crates is compiled.
 
+mod cli;
+mod progress;
+
+pub use cli::{main, main_from, Registered};
+
 /// Turns a function into a task: a value of a type named after the function that implements
 /// [`Task`], runs with retries and gets its checkpoint injected.
 ///
@@ -162,10 +167,6 @@
 /// feature `async` or whose future is not `Send`. Only the signature is read: a
 /// syntax error in the body is rustc's own, and after a signature error the task still exists
 /// for the workflows that call it, so that the signature's error is the only one.
-mod cli;
-mod progress;
-
-pub use cli::{main, main_from, Registered};
 pub use flyte_macros::task;
 
 /// Turns a function into a workflow: a graph of tasks whose wiring rustc checks.

@@ -2,8 +2,8 @@
 //! them.
 //!
 //! With the cargo feature `async`, flytekit owns one tokio runtime per process: multi-thread,
-//! with [`workers`] worker threads, created the first time an async attempt runs and shared by
-//! every [`LocalRuntime`](crate::LocalRuntime) and execution after that. One per process
+//! with a few worker threads (`workers`), created the first time an async attempt runs and
+//! shared by every [`LocalRuntime`](crate::LocalRuntime) and execution after that. One per process
 //! rather than one per `LocalRuntime`: a workflow called as a function (`wf(3)`) makes a new
 //! `LocalRuntime` each time, and a thread pool per call would cost more than the call; and a
 //! tokio runtime cannot be dropped from inside an async context, which a `LocalRuntime`
