@@ -73,6 +73,8 @@ fn a_dynamic_body_builds_its_graph_from_run_time_values() {
             ] {
                 assert!(ids.contains(&expected), "no {expected} in {ids:?}");
             }
+            // Listed under their dynamic node.
+            assert_eq!(&ids[..4], ["n0", "n1", "n1-n0", "n1-n1"]);
             let status = |n: &str| report.nodes.iter().find(|r| r.id == n).map(|r| r.status);
             assert_eq!(status("n1"), Some(Status::Succeeded));
             assert_eq!(status("n1-n6"), Some(Status::Skipped));
