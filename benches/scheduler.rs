@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
-use flytekit::{task, workflow, LocalRuntime};
+use flytekit::{dynamic, task, workflow, LocalRuntime};
 
 #[task]
 fn inc(x: u64) -> u64 {
@@ -126,6 +126,21 @@ fn loop_10000(x: u64) -> u64 {
     a
 }
 
+/// The same chain built at run time by a dynamic node: its 1,000 nodes are sub-nodes.
+#[dynamic]
+fn dynamic_chain(x: u64, n: u64) -> u64 {
+    let mut a = inc(x);
+    for _ in 1..n {
+        a = inc(a);
+    }
+    a
+}
+
+#[workflow]
+fn dynamic_1000(x: u64) -> u64 {
+    dynamic_chain(x, 1000)
+}
+
 /// The baseline: the same 1,000 calls, as plain function calls.
 fn plain_chain(x: u64) -> u64 {
     (0..1000).fold(x, |a, _| inc(black_box(a)))
@@ -215,6 +230,10 @@ fn loops(c: &mut Criterion) {
     });
     group.bench_function("memory_loop_1000", |b| {
         b.iter(|| rt.run(loop_1000, black_box(0)).unwrap())
+    });
+    assert_eq!(rt.run(dynamic_1000, 0).unwrap(), 1000);
+    group.bench_function("memory_dynamic_1000", |b| {
+        b.iter(|| rt.run(dynamic_1000, black_box(0)).unwrap())
     });
     group.bench_function("build_loop_10000", |b| b.iter(|| loop_10000.graph().unwrap()));
     group.sample_size(20);

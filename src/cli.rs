@@ -194,6 +194,9 @@ enum Command {
         /// dot (Graphviz) or mermaid (Markdown viewers)
         #[arg(long, value_enum, default_value_t = Format::Mermaid)]
         format: Format,
+        /// Draw inside each dynamic node the graph it built in this execution
+        #[arg(long, value_name = "ID")]
+        execution: Option<String>,
     },
 }
 
@@ -281,15 +284,33 @@ fn command(cli: Cli, workflows: &[Registered]) -> Result<(), Failure> {
         Command::Resume { execution_id } => resume(&dir, workflows, &execution_id),
         Command::Executions { json } => executions(&dir, json),
         Command::Show { execution_id, json } => show(&dir, &execution_id, json),
-        Command::Graph { workflow, format } => {
-            let graph = find(workflows, &workflow)?.graph()?;
-            match format {
-                Format::Dot => print!("{}", graph.to_dot()),
-                Format::Mermaid => print!("{}", graph.to_mermaid()),
-            }
-            Ok(())
-        }
+        Command::Graph {
+            workflow,
+            format,
+            execution,
+        } => graph(&dir, find(workflows, &workflow)?, format, execution.as_deref()),
     }
+}
+
+/// `graph`: the workflow's picture; with an execution, each dynamic node holds the graph it
+/// built in that execution (read from the store, which is never created here).
+fn graph(dir: &Path, entry: &dyn Entry, format: Format, execution: Option<&str>) -> Result<(), Failure> {
+    let graph = entry.graph()?;
+    let store = match execution {
+        Some(id) => Some((stored(dir, id)?.0, id)),
+        None => None,
+    };
+    // A recorded graph that cannot be read is drawn as the dynamic node alone.
+    let expand = |node: &str| {
+        store
+            .as_ref()
+            .and_then(|(s, id)| s.dynamic_graph(id, node).ok().flatten())
+    };
+    match format {
+        Format::Dot => print!("{}", graph.to_dot_expanded(&expand)),
+        Format::Mermaid => print!("{}", graph.to_mermaid_expanded(&expand)),
+    }
+    Ok(())
 }
 
 /// `run`: everything the command line gives is checked before the store is opened, so that a

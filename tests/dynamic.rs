@@ -73,6 +73,8 @@ fn a_dynamic_body_builds_its_graph_from_run_time_values() {
             ] {
                 assert!(ids.contains(&expected), "no {expected} in {ids:?}");
             }
+            // Listed under their dynamic node.
+            assert_eq!(&ids[..4], ["n0", "n1", "n1-n0", "n1-n1"]);
             let status = |n: &str| report.nodes.iter().find(|r| r.id == n).map(|r| r.status);
             assert_eq!(status("n1"), Some(Status::Succeeded));
             assert_eq!(status("n1-n6"), Some(Status::Skipped));
@@ -236,4 +238,38 @@ fn dynamic_nodes_nest_and_a_body_calling_itself_without_end_is_stopped() {
             other => panic!("expected the depth limit, got {other:?}"),
         }
     }
+}
+
+#[test]
+fn a_picture_of_an_execution_draws_each_dynamic_node_with_the_graph_it_built() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = LocalRuntime::with_store(dir.path()).unwrap();
+    assert_eq!(rt.run_with_id("drawn", nested, 2).unwrap(), 1);
+    let store = rt.store().unwrap();
+    let expand = |node: &str| store.dynamic_graph("drawn", node).unwrap();
+    let graph = nested.graph().unwrap();
+    // The static picture: the dynamic node is one box.
+    assert!(!graph.to_dot().contains("cluster"));
+    let dot = graph.to_dot_expanded(&expand);
+    assert_eq!(
+        dot.matches("-> output0").count(),
+        1,
+        "only the workflow's result: {dot}"
+    );
+    for line in [
+        "  n0 [label=\"outer_dynamic\"];",
+        "  subgraph cluster_n0_graph {",
+        "    n0_n0 [label=\"inner_dynamic\"];",
+        "    subgraph cluster_n0_n1_graph {",
+        "      n0_n1_n0 [label=\"square\"];",
+        "  n0_n1_n0 -> n0_n1_n2;",
+        "  n0_n2 -> n0 [style=dashed];",
+    ] {
+        assert!(dot.lines().any(|l| l == line), "no `{line}` in:\n{dot}");
+    }
+    let mermaid = graph.to_mermaid_expanded(&expand);
+    assert!(
+        mermaid.contains("subgraph n0_n1_graph[\"n0-n1: the graph `inner_dynamic` built\"]"),
+        "{mermaid}"
+    );
 }

@@ -94,6 +94,11 @@ impl<'a> Body<'a> {
                     &item,
                     "items cannot be defined inside a #[workflow] body: define them outside the workflow",
                 ),
+                // A dynamic body runs at execution time: its `println!` prints then.
+                Stmt::Macro(m) if self.dynamic => {
+                    self.macro_value(&m.mac);
+                    out.push(Stmt::Macro(m));
+                }
                 Stmt::Macro(m) => self.macro_error(&m.mac.path),
             }
         }

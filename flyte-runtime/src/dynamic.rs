@@ -8,7 +8,7 @@
 //! the graph a body built ([`crate::record`]), and a resumed execution runs that graph again
 //! instead of building a new one.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use crate::binding::Binding;
 use crate::context::TaskContext;
@@ -119,13 +119,37 @@ impl Scope {
     }
 }
 
-/// A dynamic body as a task whose one output is the graph it built, recorded
-/// ([`GraphRecord`]): so that building runs as a task's attempt does (context, panic caught,
-/// retried by the same rules), and the graph is recorded by the durable store as built.
+/// A dynamic body as a task, so that building its graph runs as a task's attempt does (context,
+/// panic caught, retried by the same rules). Its one output is the graph, recorded
+/// ([`GraphRecord`]) for the durable store to keep; the graph itself is kept beside, so that
+/// the node runs it without rebuilding it from the record.
 pub(crate) struct Builder<'a> {
     pub dynamic: &'a dyn ErasedDynamic,
     /// The workflow path the graph's nodes are called from.
     pub path: String,
+    /// Whether the graph is recorded (for a durable store), or only kept.
+    pub record: bool,
+    pub built: Mutex<Option<Graph>>,
+}
+
+impl Builder<'_> {
+    /// Builds the graph on `inputs` as attempt `attempt`, keeps it, and returns its record (or
+    /// nothing, when it is not recorded).
+    fn build(&self, attempt: u32, inputs: &[Literal]) -> Result<Vec<Literal>, AttemptFailure> {
+        let graph = self.dynamic.build_erased(inputs, self.path.clone(), attempt)?;
+        let outputs = if self.record {
+            let record = Literal::encode(&GraphRecord::of(&graph)).map_err(|e| AttemptFailure {
+                attempt,
+                kind: FailureKind::NonRecoverable,
+                cause: format!("the graph could not be recorded: {e}"),
+            })?;
+            vec![record]
+        } else {
+            Vec::new()
+        };
+        *self.built.lock().unwrap_or_else(|p| p.into_inner()) = Some(graph);
+        Ok(outputs)
+    }
 }
 
 impl ErasedTask for Builder<'_> {
@@ -134,16 +158,7 @@ impl ErasedTask for Builder<'_> {
     }
 
     fn run_erased(&self, ctx: &TaskContext, inputs: &[Literal]) -> Started {
-        let attempt = ctx.attempt();
-        let built = self.dynamic.build_erased(inputs, self.path.clone(), attempt);
-        let recorded = built.and_then(|graph| {
-            Literal::encode(&GraphRecord::of(&graph)).map_err(|e| AttemptFailure {
-                attempt,
-                kind: FailureKind::NonRecoverable,
-                cause: format!("the graph could not be recorded: {e}"),
-            })
-        });
-        Started::Done(recorded.map(|record| vec![record]))
+        Started::Done(self.build(ctx.attempt(), inputs))
     }
 }
 

@@ -541,21 +541,23 @@ impl<'g> Execution<'g> {
             }
             None => None,
         };
-        let recorded = match recorded {
-            Some(graph) => graph,
+        let graph = match recorded {
+            Some(recorded) => dynamic::rebuild(&recorded).map_err(|message| Error::Graph {
+                workflow: node.workflow().to_owned(),
+                message: format!("dynamic node {id}: {message}"),
+            })?,
             None => {
                 let builder = dynamic::Builder {
                     dynamic,
                     path: format!("{}/{name}", node.workflow()),
+                    record: self.store().is_some(),
+                    built: Mutex::new(None),
                 };
-                let mut built = self.run_node(node, &builder, inputs, stop, Finish::Graph)?;
-                built.pop().ok_or_else(|| self.unbound(node))?
+                self.run_node(node, &builder, inputs, stop, Finish::Graph)?;
+                let built = builder.built.into_inner().unwrap_or_else(|p| p.into_inner());
+                built.ok_or_else(|| self.unbound(node))?
             }
         };
-        let graph = dynamic::rebuild(&recorded).map_err(|message| Error::Graph {
-            workflow: node.workflow().to_owned(),
-            message: format!("dynamic node {id}: {message}"),
-        })?;
         match self.run_graph(&graph, &format!("{id}-"), &[], stop) {
             Ok(outputs) => {
                 self.journal(|s| s.node_succeeded(exec, id, name, None, &outputs, false))?;
@@ -962,10 +964,9 @@ impl<'g> Execution<'g> {
             Verdict::Succeeded(outputs) if run.finish == Finish::Graph => {
                 // The body built the graph: recorded, and the node goes on to run it.
                 tracing::info!(event = "graph_built", "dynamic body built its graph");
-                let [graph] = outputs.as_slice() else {
-                    return Err(self.unbound(run.node));
-                };
-                self.journal(|s| s.subgraph_built(exec, id, run.attempt, graph))?;
+                if let Some(graph) = outputs.first() {
+                    self.journal(|s| s.subgraph_built(exec, id, run.attempt, graph))?;
+                }
                 return Ok(Ok(outputs));
             }
             Verdict::Succeeded(outputs) => {

@@ -586,6 +586,11 @@ impl Node {
         }
     }
 
+    /// Whether it is a dynamic node, whose graph is built when it runs.
+    pub fn is_dynamic(&self) -> bool {
+        matches!(self.runs, Runs::Dynamic(_))
+    }
+
     /// The branch node and the case this node belongs to, when it is inside a case of a branch:
     /// it runs only if that case is taken.
     pub fn guard(&self) -> Option<(usize, usize)> {

@@ -73,13 +73,35 @@ trait Picture {
     fn close(&mut self, depth: usize);
 }
 
-/// The nodes of the top level, then of each case, nested as branches nest.
-fn draw(graph: &Graph, picture: &mut impl Picture) {
+/// The graphs dynamic nodes built in an execution, by the node's id (`n1`, `n1-n0`), to draw
+/// inside them; a picture of a workflow alone has none.
+pub type Expansions<'e> = &'e dyn Fn(&str) -> Option<Graph>;
+
+/// Where a graph is drawn: the prefix of its nodes' ids in the execution (`n1-` inside dynamic
+/// node `n1`), and the graphs its dynamic nodes built.
+#[derive(Clone, Copy)]
+struct Within<'e> {
+    prefix: &'e str,
+    expand: Expansions<'e>,
+}
+
+impl Within<'_> {
+    /// A node's id in the picture: its id in the execution, `-` written `_`.
+    fn id(&self, i: usize) -> String {
+        format!("{}n{i}", self.prefix.replace('-', "_"))
+    }
+}
+
+/// The nodes of the top level, then of each case, nested as branches nest; a dynamic node
+/// whose graph is known is followed by a box holding that graph.
+fn draw(graph: &Graph, picture: &mut impl Picture, within: Within<'_>, depth: usize) -> Vec<Edge> {
     let mut blocks: BTreeMap<Option<(usize, usize)>, Vec<usize>> = BTreeMap::new();
     for (i, node) in graph.nodes().iter().enumerate() {
         blocks.entry(node.guard()).or_default().push(i);
     }
-    draw_block(graph, &blocks, None, 1, picture);
+    let mut inner = Vec::new();
+    draw_block(graph, &blocks, None, depth, picture, within, &mut inner);
+    inner
 }
 
 fn draw_block(
@@ -88,10 +110,40 @@ fn draw_block(
     block: Option<(usize, usize)>,
     depth: usize,
     picture: &mut impl Picture,
+    within: Within<'_>,
+    inner: &mut Vec<Edge>,
 ) {
     for &i in blocks.get(&block).into_iter().flatten() {
         let node = &graph.nodes()[i];
-        let id = format!("n{i}");
+        let id = within.id(i);
+        if node.is_dynamic() {
+            picture.node(&id, Shape::Task(label(node)), depth);
+            let full = format!("{}n{i}", within.prefix);
+            if let Some(sub) = (within.expand)(&full) {
+                let case = Case {
+                    id: format!("{id}_graph"),
+                    label: format!("{full}: the graph `{}` built", node.task_name()),
+                };
+                picture.open(&case, depth);
+                let prefix = format!("{full}-");
+                let sub_within = Within {
+                    prefix: &prefix,
+                    expand: within.expand,
+                };
+                inner.extend(draw(&sub, picture, sub_within, depth + 1));
+                inner.extend(edges(&sub, sub_within));
+                // Its results flow out through the dynamic node.
+                for &b in sub.outputs() {
+                    for source in sub.sources(b) {
+                        if let Binding::Output { node: n, .. } = source {
+                            inner.push(Edge::Order(sub_within.id(n), id.clone()));
+                        }
+                    }
+                }
+                picture.close(depth);
+            }
+            continue;
+        }
         let Some(spec) = node.branch() else {
             let shape = match node.output_of() {
                 Some(_) => Shape::Output,
@@ -109,7 +161,7 @@ fn draw_block(
                 None => "else".to_owned(),
             };
             let case = Case {
-                id: format!("n{i}_case{k}"),
+                id: format!("{id}_case{k}"),
                 label,
             };
             picture.open(&case, depth);
@@ -117,7 +169,7 @@ fn draw_block(
                 Otherwise::Fail(message) if k == spec.cases.len() => {
                     picture.node(&format!("{id}_fail"), Shape::Fail(message), depth + 1);
                 }
-                _ => draw_block(graph, blocks, Some((i, k)), depth + 1, picture),
+                _ => draw_block(graph, blocks, Some((i, k)), depth + 1, picture, within, inner),
             }
             picture.close(depth);
         }
@@ -134,10 +186,11 @@ fn label(node: &Node) -> String {
 
 /// Every edge of the picture: from a workflow input or a node, to a node or an output. A list,
 /// a map or a part of a value is drawn as edges from what it reads.
-fn edges(graph: &Graph) -> Vec<Edge> {
+fn edges(graph: &Graph, within: Within<'_>) -> Vec<Edge> {
+    let n = |i: usize| within.id(i);
     let source = |b: Binding| match b {
         Binding::Input(i) => Some(format!("input{i}")),
-        Binding::Output { node, .. } => Some(format!("n{node}")),
+        Binding::Output { node, .. } => Some(n(node)),
         _ => None,
     };
     let mut edges = Vec::new();
@@ -149,11 +202,11 @@ fn edges(graph: &Graph) -> Vec<Edge> {
     for (i, node) in graph.nodes().iter().enumerate() {
         for &input in node.inputs() {
             for from in graph.sources(input).into_iter().filter_map(source) {
-                add(Edge::Data(from, format!("n{i}")));
+                add(Edge::Data(from, n(i)));
             }
         }
         for before in node.after() {
-            add(Edge::Order(format!("n{before}"), format!("n{i}")));
+            add(Edge::Order(n(*before), n(i)));
         }
         // A case's nodes that read nothing else of the case come after the branch decides.
         if let Some((branch, case)) = node.guard() {
@@ -162,12 +215,12 @@ fn edges(graph: &Graph) -> Vec<Edge> {
                 .iter()
                 .all(|&u| u == branch || graph.nodes()[u].guard() != Some((branch, case)));
             if first {
-                add(Edge::Order(format!("n{branch}"), format!("n{i}")));
+                add(Edge::Order(n(branch), n(i)));
             }
         }
         if let Some(spec) = node.branch() {
             if let (Otherwise::Fail(_), Some(_)) = (&spec.otherwise, spec.output_node) {
-                add(Edge::Order(format!("n{i}"), format!("n{i}_fail")));
+                add(Edge::Order(n(i), format!("{}_fail", n(i))));
             }
         }
         // A branch's output takes the results of its cases.
@@ -182,12 +235,13 @@ fn edges(graph: &Graph) -> Vec<Edge> {
                 .chain(&spec.otherwise_outputs);
             for &result in results {
                 for from in graph.sources(result).into_iter().filter_map(source) {
-                    add(Edge::Data(from, format!("n{i}")));
+                    add(Edge::Data(from, n(i)));
                 }
             }
         }
     }
-    for (i, &b) in graph.outputs().iter().enumerate() {
+    // A dynamic node's graph gives its results to the node, not to the workflow's outputs.
+    for (i, &b) in graph.outputs().iter().enumerate().filter(|_| within.prefix.is_empty()) {
         for from in graph.sources(b).into_iter().filter_map(source) {
             add(Edge::Data(from, format!("output{i}")));
         }
@@ -212,6 +266,13 @@ impl Graph {
     /// assert!(dot.contains("n0 -> n1;"));
     /// ```
     pub fn to_dot(&self) -> String {
+        self.to_dot_expanded(&|_| None)
+    }
+
+    /// [`to_dot`](Self::to_dot), with each dynamic node followed by a box holding the graph
+    /// `expand` gives for its id (an execution's: `Store::dynamic_graph`).
+    pub fn to_dot_expanded(&self, expand: Expansions<'_>) -> String {
+        let within = Within { prefix: "", expand };
         let quote = |s: &str| s.replace('\\', "\\\\").replace('"', "\\\"");
         let mut out = String::new();
         let _ = writeln!(out, "digraph \"{}\" {{", quote(self.name()));
@@ -219,7 +280,7 @@ impl Graph {
         for (i, name) in self.inputs().iter().enumerate() {
             let _ = writeln!(out, "  input{i} [label=\"{}\", shape=oval];", quote(name));
         }
-        draw(self, &mut Dot(&mut out));
+        let inner = draw(self, &mut Dot(&mut out), within, 1);
         for i in 0..self.outputs().len() {
             let _ = writeln!(out, "  output{i} [label=\"output {i}\", shape=oval];");
         }
@@ -230,7 +291,7 @@ impl Graph {
                 quote(hook.task_name())
             );
         }
-        for edge in edges(self) {
+        for edge in edges(self, within).into_iter().chain(inner) {
             let _ = match edge {
                 Edge::Data(from, to) => writeln!(out, "  {from} -> {to};"),
                 Edge::Order(from, to) => writeln!(out, "  {from} -> {to} [style=dashed];"),
@@ -258,12 +319,19 @@ impl Graph {
     /// assert!(mermaid.contains("input0 --> n0"));
     /// ```
     pub fn to_mermaid(&self) -> String {
+        self.to_mermaid_expanded(&|_| None)
+    }
+
+    /// [`to_mermaid`](Self::to_mermaid), with each dynamic node followed by a box holding the
+    /// graph `expand` gives for its id.
+    pub fn to_mermaid_expanded(&self, expand: Expansions<'_>) -> String {
+        let within = Within { prefix: "", expand };
         let quote = |s: &str| s.replace('"', "#quot;");
         let mut out = String::from("flowchart LR\n");
         for (i, name) in self.inputs().iter().enumerate() {
             let _ = writeln!(out, "  input{i}([\"{}\"])", quote(name));
         }
-        draw(self, &mut Mermaid(&mut out));
+        let inner = draw(self, &mut Mermaid(&mut out), within, 1);
         for i in 0..self.outputs().len() {
             let _ = writeln!(out, "  output{i}([\"output {i}\"])");
         }
@@ -271,7 +339,7 @@ impl Graph {
             let _ = writeln!(out, "  on_failure[\"on failure: {}\"]", quote(hook.task_name()));
             out.push_str("  style on_failure stroke-dasharray: 5 5\n");
         }
-        for edge in edges(self) {
+        for edge in edges(self, within).into_iter().chain(inner) {
             let _ = match edge {
                 Edge::Data(from, to) => writeln!(out, "  {from} --> {to}"),
                 Edge::Order(from, to) => writeln!(out, "  {from} -.-> {to}"),

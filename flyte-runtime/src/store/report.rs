@@ -153,6 +153,25 @@ impl Store {
     }
 }
 
+impl Store {
+    /// The graph dynamic node `node` of execution `execution` built and recorded, rebuilt to be
+    /// drawn ([`Graph::to_dot_expanded`]); `None` if none was recorded.
+    pub fn dynamic_graph(&self, execution: &str, node: &str) -> Result<Option<crate::Graph>, Error> {
+        match self.subgraph(execution, node)? {
+            None => Ok(None),
+            Some(recorded) => {
+                let recorded = recorded.map_err(|source| self.fail(source))?;
+                crate::dynamic::rebuild(&recorded)
+                    .map(Some)
+                    .map_err(|message| Error::Graph {
+                        workflow: format!("{execution}/{node}"),
+                        message,
+                    })
+            }
+        }
+    }
+}
+
 fn summary(r: &rusqlite::Row<'_>, id: String) -> Result<ExecutionSummary, StoreError> {
     let place = Place::Execution(&id);
     Ok(ExecutionSummary {
