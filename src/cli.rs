@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime};
 
 use clap::{Parser, Subcommand, ValueEnum};
 use flyte_runtime::__private::{escaped, shown, Values, SHOWN_CHARS};
-use flyte_runtime::{Error, Event, ExecutionReport, Graph, Literal, LocalRuntime, NodeReport, Status, Store, Workflow};
+use flyte_runtime::{Encoded, Error, Event, ExecutionReport, Graph, LocalRuntime, NodeReport, Status, Store, Workflow};
 use serde_json::{json, Value as Json};
 
 /// A workflow registered with [`main`]. Made from any workflow with `.into()`.
@@ -32,9 +32,9 @@ trait Entry {
     fn graph(&self) -> Result<Graph, Error>;
     /// Reads the inputs as written on the command line, one per input in order, and checks them
     /// against the workflow's types; touches no store.
-    fn read_inputs(&self, raw: &[String]) -> Result<Vec<Literal>, Failure>;
+    fn read_inputs(&self, raw: &[String]) -> Result<Vec<Encoded>, Failure>;
     /// Runs (or resumes) execution `id` on `inputs` and returns the outputs as JSON.
-    fn run(&self, rt: &LocalRuntime, id: &str, inputs: &[Literal]) -> Result<Json, Failure>;
+    fn run(&self, rt: &LocalRuntime, id: &str, inputs: &[Encoded]) -> Result<Json, Failure>;
 }
 
 /// Why a command failed: its cause and the exit status. The cause is printed on one line.
@@ -84,7 +84,7 @@ impl<W: Workflow + Copy> Entry for W {
         Workflow::graph(self)
     }
 
-    fn read_inputs(&self, raw: &[String]) -> Result<Vec<Literal>, Failure> {
+    fn read_inputs(&self, raw: &[String]) -> Result<Vec<Encoded>, Failure> {
         let input = typed_inputs::<W>(raw).map_err(|(i, message)| {
             let (name, ty) = Entry::inputs(self).get(i).copied().unwrap_or(("?", "?"));
             let raw = raw.get(i).map_or("", String::as_str);
@@ -97,7 +97,7 @@ impl<W: Workflow + Copy> Entry for W {
         Ok(input.encode().map_err(Error::from)?)
     }
 
-    fn run(&self, rt: &LocalRuntime, id: &str, inputs: &[Literal]) -> Result<Json, Failure> {
+    fn run(&self, rt: &LocalRuntime, id: &str, inputs: &[Encoded]) -> Result<Json, Failure> {
         let input = W::Input::decode(inputs).map_err(Error::from)?;
         let output = rt.run_with_id(id, *self, input)?;
         outputs_json(&output)

@@ -33,7 +33,7 @@
 //! The pieces, each in a module of `flyte-runtime` named for what it holds:
 //! [`Checkpoint`] (checkpoint), [`TaskContext`] and [`current_context`] (context),
 //! [`TaskError`] and [`Error`] (error), [`Task`] (task), [`Workflow`], [`Graph`] and
-//! [`Promise`] (graph), [`LocalRuntime`] (executor), [`Literal`] (value).
+//! [`Promise`] (graph), [`LocalRuntime`] (executor), [`Encoded`] (value).
 //!
 //! Cargo features, off by default: `anyhow` and `eyre` let a task return `anyhow::Result<T>`
 //! or `eyre::Result<T>`; `async` lets a task be an `async fn`, run on an executor (tokio) the
@@ -68,7 +68,7 @@ pub use cli::{main, main_from, Registered};
 ///     epochs * 10
 /// }
 ///
-/// let spec = train.spec();
+/// let spec = train.info();
 /// assert_eq!(spec.timeout(), Some(Duration::from_secs(90 * 60)));
 /// assert_eq!((spec.retries(), spec.cache_version()), (2, Some("1")));
 /// ```
@@ -445,10 +445,10 @@ pub use flyte_macros::dynamic;
 
 pub use flyte_runtime::{
     current_context, AsyncWriter, AttemptFailure, AttemptReport, Binding, Body, BranchSpec, CacheMode, Checkpoint,
-    CheckpointError, Comparison, Condition, Dynamic, Error, Event, ExecutionReport, ExecutionSummary, FailureKind,
-    FailurePolicy, Graph, IntoInput, Literal, LocalRuntime, MapFailure, MapOptions, Node, NodeFailure, NodeReport, Op,
-    Otherwise, Promise, Ran, ResultExt, Status, Step, StopReason, Store, StoreError, Task, TaskContext, TaskError,
-    TaskFuture, TaskSpec, Value, ValueError, Workflow, WorkflowFailure,
+    CheckpointError, Comparison, Condition, Dynamic, Encoded, Error, Event, ExecutionReport, ExecutionSummary,
+    FailureKind, FailurePolicy, Graph, IntoInput, LocalRuntime, MapFailure, MapOptions, Node, NodeFailure, NodeReport,
+    Op, Otherwise, Promise, Ran, ResultExt, Status, Step, StopReason, Store, StoreError, Task, TaskContext, TaskError,
+    TaskFuture, TaskInfo, Value, ValueError, Workflow, WorkflowFailure,
 };
 
 #[doc(hidden)]

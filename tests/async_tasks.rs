@@ -584,8 +584,8 @@ async fn an_async_task_is_awaited_directly_in_a_unit_test() {
 
 #[test]
 fn an_async_tasks_spec_says_so() {
-    assert!(slow_double.spec().is_async());
-    assert!(!parse.spec().is_async());
-    let spec = waits_forever.spec();
+    assert!(slow_double.info().is_async());
+    assert!(!parse.info().is_async());
+    let spec = waits_forever.info();
     assert_eq!((spec.retries(), spec.timeout()), (1, Some(Duration::from_millis(50))));
 }

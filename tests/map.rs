@@ -354,7 +354,7 @@ fn a_map_over_a_workflow_is_one_node_naming_the_workflow() {
             min_success_ratio: 1.0
         })
     );
-    assert!(map.spec().is_none(), "a workflow has no task options");
+    assert!(map.info().is_none(), "a workflow has no task options");
     let inner = map.mapped_workflow().expect("the mapped workflow's graph");
     let inner_nodes: Vec<_> = inner
         .nodes()

@@ -12,11 +12,11 @@ fn a_task_is_callable_as_a_function() {
     assert_eq!(double(2), 4);
     assert_eq!(double(0), 0);
     // And is still a task with its options.
-    assert_eq!(double.spec().name(), "double");
-    assert_eq!(double.spec().retries(), 2);
-    assert_eq!(double.spec().max_attempts(), 3);
-    assert_eq!(double.spec().inputs(), ["x"]);
-    assert_eq!(double.spec().module(), module_path!());
+    assert_eq!(double.info().name(), "double");
+    assert_eq!(double.info().retries(), 2);
+    assert_eq!(double.info().max_attempts(), 3);
+    assert_eq!(double.info().inputs(), ["x"]);
+    assert_eq!(double.info().module(), module_path!());
 }
 
 #[task]
@@ -33,8 +33,8 @@ fn none() -> String {
 fn tasks_with_several_or_no_inputs_are_callable() {
     assert_eq!(several(1, "b".into()), ("b".to_string(), 1));
     assert_eq!(none(), "none");
-    assert_eq!(several.spec().inputs(), ["a", "b"]);
-    assert!(none.spec().inputs().is_empty());
+    assert_eq!(several.info().inputs(), ["a", "b"]);
+    assert!(none.info().inputs().is_empty());
 }
 
 #[task(retries = 3)]
@@ -56,7 +56,7 @@ fn use_checkpoint(cp: &Checkpoint, n_iterations: u64) -> Result<u64, TaskError> 
 fn a_checkpoint_task_is_callable_with_a_temporary_checkpoint() -> Result<(), Box<dyn std::error::Error>> {
     assert_eq!(use_checkpoint(&Checkpoint::temporary()?, 3)?, 3);
     // The context parameter is not part of the interface.
-    assert_eq!(use_checkpoint.spec().inputs(), ["n_iterations"]);
+    assert_eq!(use_checkpoint.info().inputs(), ["n_iterations"]);
     Ok(())
 }
 

@@ -18,7 +18,7 @@ fn pair_wf(pair: (u8, u8)) -> u16 {
 #[test]
 fn a_single_tuple_input_is_one_input() {
     assert_eq!(sum_pair((200, 100)), 300);
-    assert_eq!(sum_pair.spec().inputs(), ["pair"]);
+    assert_eq!(sum_pair.info().inputs(), ["pair"]);
     assert_eq!(LocalRuntime::new().run_task(sum_pair, (200, 100)).unwrap(), 300);
     assert_eq!(LocalRuntime::new().run(pair_wf, (1, 2)).unwrap(), 3);
 }
@@ -136,7 +136,7 @@ fn full_path_context(a: u32, ctx: &flytekit::TaskContext, b: u32) -> Result<u32,
 
 #[test]
 fn a_context_parameter_between_inputs_with_a_full_path() {
-    assert_eq!(full_path_context.spec().inputs(), ["a", "b"]);
+    assert_eq!(full_path_context.info().inputs(), ["a", "b"]);
     assert_eq!(LocalRuntime::new().run_task(full_path_context, (3, 4)).unwrap(), 19);
 }
 

@@ -125,9 +125,9 @@ fn literal_arguments_are_passed_through() {
 
     let graph = literals.graph().unwrap();
     let greet_node = &graph.nodes()[0];
-    assert!(matches!(greet_node.inputs()[0], Binding::Literal(_)));
+    assert!(matches!(greet_node.inputs()[0], Binding::Constant(_)));
     assert_eq!(greet_node.inputs()[1], Binding::Input(0));
-    assert!(matches!(greet_node.inputs()[2], Binding::Literal(_)));
+    assert!(matches!(greet_node.inputs()[2], Binding::Constant(_)));
     assert!(graph.edges().is_empty(), "literals make no edges");
 }
 
@@ -473,5 +473,5 @@ fn a_name_rebound_to_a_constant_is_a_literal() {
     // source(1) = 2, left(2) = 20; x is now the literal 7, right(7) = 700.
     assert_eq!(LocalRuntime::new().run(shadowing, 1).unwrap(), (20, 700));
     let graph = shadowing.graph().unwrap();
-    assert!(matches!(graph.nodes()[2].inputs()[0], Binding::Literal(_)));
+    assert!(matches!(graph.nodes()[2].inputs()[0], Binding::Constant(_)));
 }

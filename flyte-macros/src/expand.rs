@@ -221,7 +221,7 @@ pub fn task_impl(f: &Function, attr: &TaskAttr, run: TokenStream) -> TokenStream
         let (secs, nanos) = (t.as_secs(), t.subsec_nanos());
         quote!(.with_timeout(::core::time::Duration::new(#secs, #nanos)))
     });
-    // An `async fn` says so in its spec, and needs the executor the feature `async` brings,
+    // An `async fn` says so in its info, and needs the executor the feature `async` brings,
     // which the check reports at the `async` keyword.
     let (asynchronous, feature_check) = match &f.item.sig.asyncness {
         Some(token) => (
@@ -244,8 +244,8 @@ pub fn task_impl(f: &Function, attr: &TaskAttr, run: TokenStream) -> TokenStream
             type InputShape = #input_shape;
             type OutputShape = #output_shape;
 
-            fn spec(&self) -> ::flytekit::TaskSpec {
-                ::flytekit::TaskSpec::new(#name, ::core::module_path!(), &[#(#input_names),*])
+            fn info(&self) -> ::flytekit::TaskInfo {
+                ::flytekit::TaskInfo::new(#name, ::core::module_path!(), &[#(#input_names),*])
                     .with_retries(#retries)
                     #timeout
                     #cache
@@ -380,8 +380,8 @@ pub fn dynamic(f: &Function, retries: u32, errors: &mut Errors) -> TokenStream {
             type OutputShape = #output_shape;
             type OutputPromises = #output_promises;
 
-            fn spec(&self) -> ::flytekit::TaskSpec {
-                ::flytekit::TaskSpec::new(#name, ::core::module_path!(), &[#(#input_names),*]).with_retries(#retries)
+            fn info(&self) -> ::flytekit::TaskInfo {
+                ::flytekit::TaskInfo::new(#name, ::core::module_path!(), &[#(#input_names),*]).with_retries(#retries)
             }
 
             #[allow(unused_variables, unused_mut, clippy::let_unit_value, clippy::unused_unit)]

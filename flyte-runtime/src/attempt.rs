@@ -20,7 +20,7 @@ use crate::error::{AttemptFailure, CheckpointError, FailureKind};
 use crate::panic::{self, Caught};
 use crate::stop::{Stop, StopReason};
 use crate::task::{ErasedFuture, ErasedTask, Started};
-use crate::value::Literal;
+use crate::value::Encoded;
 
 /// Which attempt of which node runs, as its [`TaskContext`] tells the task.
 #[derive(Debug, Clone, Copy)]
@@ -55,7 +55,7 @@ pub(crate) struct Attempt {
 #[derive(Debug)]
 pub(crate) enum Returned {
     /// It returned outputs, and its asynchronous writers committed everything handed to them.
-    Outputs(Vec<Literal>),
+    Outputs(Vec<Encoded>),
     /// It returned an error, or a writer failed to commit (then a recoverable failure).
     Failure(AttemptFailure),
     /// It panicked.
@@ -104,7 +104,7 @@ impl Attempt {
     /// Calls the task's code with the attempt's context as this thread's current one: a
     /// synchronous task's attempt runs to its end here, an `async fn` task's becomes a future,
     /// not polled yet.
-    pub(crate) fn start(self, task: &dyn ErasedTask, inputs: &[Literal]) -> Begun {
+    pub(crate) fn start(self, task: &dyn ErasedTask, inputs: &[Encoded]) -> Begun {
         let started = context::enter(&self.ctx, || panic::catch(|| task.run_erased(&self.ctx, inputs)));
         let returned = match started {
             Ok(Started::Future(future)) => return Begun::Running(Running { attempt: self, future }),
@@ -117,7 +117,7 @@ impl Attempt {
     /// Runs the attempt and returns once its code has returned and its writers have flushed:
     /// a synchronous task on this thread, an `async fn` task on flytekit's executor while this
     /// thread waits.
-    pub(crate) fn run(self, task: &dyn ErasedTask, inputs: &[Literal]) -> Ended {
+    pub(crate) fn run(self, task: &dyn ErasedTask, inputs: &[Encoded]) -> Ended {
         match self.start(task, inputs) {
             Begun::Ended(ended) => ended,
             Begun::Running(running) => running.wait(),
@@ -125,7 +125,7 @@ impl Attempt {
     }
 
     /// What the task's code did when it returned `result`.
-    fn returned(&self, result: Result<Vec<Literal>, AttemptFailure>) -> Returned {
+    fn returned(&self, result: Result<Vec<Encoded>, AttemptFailure>) -> Returned {
         match result {
             // Pending asynchronous checkpoint writes are part of the attempt: a success whose
             // last state never reached the disk would resume from too early a state.
@@ -298,7 +298,7 @@ struct Polled {
 
 #[cfg(feature = "async")]
 impl std::future::Future for Polled {
-    type Output = Result<Result<Vec<Literal>, AttemptFailure>, Caught>;
+    type Output = Result<Result<Vec<Encoded>, AttemptFailure>, Caught>;
 
     fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Self::Output> {
         use std::task::Poll;
@@ -339,7 +339,7 @@ impl Drop for Polled {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::task::TaskSpec;
+    use crate::task::TaskInfo;
     use crate::AsyncWriter;
     use std::sync::Mutex;
 
@@ -351,18 +351,18 @@ mod tests {
     static HELD: Mutex<Option<AsyncWriter>> = Mutex::new(None);
 
     impl ErasedTask for Scripted {
-        fn spec(&self) -> TaskSpec {
-            TaskSpec::new("scripted", "tests", &["case"])
+        fn info(&self) -> TaskInfo {
+            TaskInfo::new("scripted", "tests", &["case"])
         }
 
-        fn run_erased(&self, ctx: &TaskContext, inputs: &[Literal]) -> Started {
+        fn run_erased(&self, ctx: &TaskContext, inputs: &[Encoded]) -> Started {
             let fail = |kind, cause: &str| AttemptFailure {
                 attempt: ctx.attempt(),
                 kind,
                 cause: cause.to_owned(),
             };
             Started::Done(match inputs[0].decode::<u64>().unwrap() {
-                0 => Ok(vec![Literal::encode(&7u64).unwrap()]),
+                0 => Ok(vec![Encoded::encode(&7u64).unwrap()]),
                 1 => Err(fail(FailureKind::NonRecoverable, "refused")),
                 2 => panic!("scripted panic"),
                 _ => {
@@ -396,7 +396,7 @@ mod tests {
         };
         let attempt = Attempt::open(ids(2), place, stop, timeout).unwrap();
         assert!(attempt.warnings().is_empty());
-        attempt.run(&Scripted, &[Literal::encode(&input).unwrap()])
+        attempt.run(&Scripted, &[Encoded::encode(&input).unwrap()])
     }
 
     #[test]
@@ -467,11 +467,11 @@ mod tests {
 
     #[cfg(feature = "async")]
     impl ErasedTask for AsyncScripted {
-        fn spec(&self) -> TaskSpec {
-            TaskSpec::new("async_scripted", "tests", &["case"]).with_async()
+        fn info(&self) -> TaskInfo {
+            TaskInfo::new("async_scripted", "tests", &["case"]).with_async()
         }
 
-        fn run_erased(&self, ctx: &TaskContext, inputs: &[Literal]) -> Started {
+        fn run_erased(&self, ctx: &TaskContext, inputs: &[Encoded]) -> Started {
             struct Guard;
             impl Drop for Guard {
                 fn drop(&mut self) {
@@ -486,7 +486,7 @@ mod tests {
                 // The context is the attempt's at every poll, on whichever thread polls.
                 assert_eq!(context::current_context().unwrap().attempt(), attempt);
                 match case {
-                    0 => Ok(vec![Literal::encode(&7u64).unwrap()]),
+                    0 => Ok(vec![Encoded::encode(&7u64).unwrap()]),
                     1 => Err(AttemptFailure {
                         attempt,
                         kind: FailureKind::Recoverable,
@@ -511,7 +511,7 @@ mod tests {
             may_exist: false,
         };
         let attempt = Attempt::open(ids(2), place, &Stop::default(), timeout).unwrap();
-        match attempt.start(&AsyncScripted, &[Literal::encode(&input).unwrap()]) {
+        match attempt.start(&AsyncScripted, &[Encoded::encode(&input).unwrap()]) {
             Begun::Running(running) => running.wait(),
             Begun::Ended(ended) => panic!("an async attempt ended before it ran: {ended:?}"),
         }

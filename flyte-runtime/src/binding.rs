@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 
 use ciborium::Value as Cbor;
 
-use crate::value::{Literal, Outputs};
+use crate::value::{Encoded, Outputs};
 
 /// Where a node input (or a workflow output) takes its value from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -25,8 +25,10 @@ pub enum Binding {
         /// Which of its outputs (0 unless the task returns a tuple).
         slot: usize,
     },
-    /// A value written in the workflow's body, index into the graph's literals.
-    Literal(usize),
+    /// A value written in the workflow's body, index into the graph's constants. Recorded
+    /// graphs name it as they did before the rename.
+    #[serde(rename = "Literal")]
+    Constant(usize),
     /// A list of bindings ([`Graph::list`](crate::Graph::list)): `vec![a, b]` of placeholders.
     List(usize),
     /// A map from strings to bindings ([`Graph::map_binding`](crate::Graph::map_binding)).
@@ -69,7 +71,7 @@ impl Tables {
             Binding::Output { node, .. } => {
                 nodes.insert(node);
             }
-            Binding::Input(_) | Binding::Literal(_) => {}
+            Binding::Input(_) | Binding::Constant(_) => {}
             Binding::List(i) => {
                 for &b in self.lists.get(i).into_iter().flatten() {
                     self.nodes_of(b, nodes);
@@ -96,7 +98,7 @@ impl Tables {
                     out.push(binding);
                 }
             }
-            Binding::Literal(_) => {}
+            Binding::Constant(_) => {}
             Binding::List(i) => {
                 for &b in self.lists.get(i).into_iter().flatten() {
                     self.sources(b, out);
@@ -119,8 +121,8 @@ impl Tables {
 /// What a binding resolves against when a graph runs.
 pub(crate) struct Resolver<'a> {
     pub tables: &'a Tables,
-    pub literals: &'a [Literal],
-    pub inputs: &'a [Literal],
+    pub literals: &'a [Encoded],
+    pub inputs: &'a [Encoded],
     pub outputs: &'a Outputs,
 }
 
@@ -128,12 +130,12 @@ impl Resolver<'_> {
     /// The value of `binding`, or why there is none. A list, a map or a part is assembled from
     /// the values it is made of; a part that is not in its value (an index past a list's end, a
     /// missing key) is an error naming it.
-    pub fn resolve(&self, binding: Binding) -> Result<Literal, String> {
+    pub fn resolve(&self, binding: Binding) -> Result<Encoded, String> {
         // Graphs are built by the macros, so a dangling binding is a bug in flytekit.
         let missing = || format!("no value for {binding:?}");
         match binding {
             Binding::Input(i) => self.inputs.get(i).cloned().ok_or_else(missing),
-            Binding::Literal(i) => self.literals.get(i).cloned().ok_or_else(missing),
+            Binding::Constant(i) => self.literals.get(i).cloned().ok_or_else(missing),
             Binding::Output { node, slot } => self
                 .outputs
                 .get(node)
@@ -185,8 +187,8 @@ impl Resolver<'_> {
     }
 }
 
-fn encode(value: &Cbor) -> Result<Literal, String> {
-    Literal::encode(value).map_err(|e| e.to_string())
+fn encode(value: &Cbor) -> Result<Encoded, String> {
+    Encoded::encode(value).map_err(|e| e.to_string())
 }
 
 fn part_error(step: &Step, why: String) -> String {
@@ -198,8 +200,8 @@ mod tests {
     use super::*;
     use std::collections::BTreeMap;
 
-    fn lit<T: serde::Serialize>(v: T) -> Literal {
-        Literal::encode(&v).unwrap()
+    fn lit<T: serde::Serialize>(v: T) -> Encoded {
+        Encoded::encode(&v).unwrap()
     }
 
     #[test]
@@ -208,9 +210,12 @@ mod tests {
             lists: vec![vec![
                 Binding::Input(0),
                 Binding::Output { node: 0, slot: 1 },
-                Binding::Literal(0),
+                Binding::Constant(0),
             ]],
-            maps: vec![vec![("a".into(), Binding::Input(0)), ("b".into(), Binding::Literal(0))]],
+            maps: vec![vec![
+                ("a".into(), Binding::Input(0)),
+                ("b".into(), Binding::Constant(0)),
+            ]],
             parts: vec![
                 (Binding::Output { node: 0, slot: 0 }, Step::Index(1)),
                 (Binding::Part(0), Step::Index(0)),

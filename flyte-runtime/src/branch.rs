@@ -16,7 +16,7 @@ use serde::Serialize;
 
 use crate::binding::{Binding, Resolver};
 use crate::graph::{Placeholders, Promise, Scope};
-use crate::value::Literal;
+use crate::value::Encoded;
 use crate::wiring::Ran;
 
 /// A comparison, as Flyte's `ComparisonExpression` has them.
@@ -86,7 +86,7 @@ pub struct Comparison {
     /// The right operand.
     pub right: Binding,
     /// Decodes both as their type and orders them.
-    order: fn(&Literal, &Literal) -> Result<Option<Ordering>, String>,
+    order: fn(&Encoded, &Encoded) -> Result<Option<Ordering>, String>,
     /// That type's name, as a recorded graph names it.
     compares: &'static str,
 }
@@ -137,9 +137,9 @@ impl Condition {
     #[doc(hidden)]
     pub fn never() -> Condition {
         Condition::Compare(Comparison {
-            left: Binding::Literal(usize::MAX),
+            left: Binding::Constant(usize::MAX),
             op: Op::Ne,
-            right: Binding::Literal(usize::MAX),
+            right: Binding::Constant(usize::MAX),
             order: |_, _| Ok(Some(Ordering::Equal)),
             compares: "",
         })
@@ -232,8 +232,8 @@ pub fn truthy(scope: &Scope, value: impl Operand<bool>) -> Condition {
     compare(scope, value, Op::Eq, true)
 }
 
-fn order<T: Comparable>(left: &Literal, right: &Literal) -> Result<Option<Ordering>, String> {
-    let decode = |l: &Literal| l.decode::<T>().map_err(|e| e.to_string());
+fn order<T: Comparable>(left: &Encoded, right: &Encoded) -> Result<Option<Ordering>, String> {
+    let decode = |l: &Encoded| l.decode::<T>().map_err(|e| e.to_string());
     Ok(decode(left)?.partial_cmp(&decode(right)?))
 }
 
@@ -344,11 +344,11 @@ impl NoOutputs for Ran {}
 pub(crate) struct Builtin(pub &'static str);
 
 impl crate::task::ErasedTask for Builtin {
-    fn spec(&self) -> crate::task::TaskSpec {
-        crate::task::TaskSpec::new(self.0, "flytekit", &[])
+    fn info(&self) -> crate::task::TaskInfo {
+        crate::task::TaskInfo::new(self.0, "flytekit", &[])
     }
 
-    fn run_erased(&self, ctx: &crate::context::TaskContext, _: &[Literal]) -> crate::task::Started {
+    fn run_erased(&self, ctx: &crate::context::TaskContext, _: &[Encoded]) -> crate::task::Started {
         crate::task::Started::Done(Err(crate::error::AttemptFailure {
             attempt: ctx.attempt(),
             kind: crate::error::FailureKind::NonRecoverable,
@@ -391,7 +391,7 @@ impl crate::graph::Graph {
                 .map_or_else(|| format!("input{i}"), |n| (*n).to_owned()),
             Binding::Output { node, slot: 0 } => format!("n{node}"),
             Binding::Output { node, slot } => format!("n{node}.{slot}"),
-            Binding::Literal(i) => match self.literal_value(i) {
+            Binding::Constant(i) => match self.literal_value(i) {
                 Some(text) => text,
                 None => "?".to_owned(),
             },

@@ -3,8 +3,8 @@
 //! The key is the task (its module path and name), the cache version and a hash of the
 //! serialized inputs, as in Flyte; a hit skips the task in any later execution of the store.
 
-use crate::task::TaskSpec;
-use crate::value::{digest, Literal};
+use crate::task::TaskInfo;
+use crate::value::{digest, Encoded};
 
 /// How a durable runtime uses cached task outputs.
 ///
@@ -27,7 +27,7 @@ pub enum CacheMode {
 }
 
 /// The cache key of a task run on `inputs`.
-pub(crate) fn key(spec: &TaskSpec, version: &str, inputs: &[Literal]) -> String {
+pub(crate) fn key(spec: &TaskInfo, version: &str, inputs: &[Encoded]) -> String {
     let task = format!("{}::{}\0{version}", spec.module(), spec.name());
     digest(task.as_bytes(), inputs)
 }

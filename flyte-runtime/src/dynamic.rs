@@ -17,8 +17,8 @@ use crate::graph::{Graph, Placeholders, Runs, Scope};
 use crate::record::GraphRecord;
 use crate::task::ErasedTask;
 use crate::task::Started;
-use crate::task::TaskSpec;
-use crate::value::{Literal, Values};
+use crate::task::TaskInfo;
+use crate::value::{Encoded, Values};
 
 /// How deep dynamic nodes may nest (a dynamic body calling a dynamic task, ...).
 pub(crate) const MAX_DEPTH: usize = 16;
@@ -70,7 +70,7 @@ pub trait Dynamic: Send + Sync + 'static {
     type OutputPromises: Placeholders;
 
     /// Its name and options (retries apply to building the graph).
-    fn spec(&self) -> TaskSpec;
+    fn info(&self) -> TaskInfo;
 
     /// Runs the body on real inputs, adding its nodes to `scope`; an error fails this attempt.
     #[doc(hidden)]
@@ -79,20 +79,20 @@ pub trait Dynamic: Send + Sync + 'static {
 
 /// A dynamic body with its types erased, as the executor holds it.
 pub(crate) trait ErasedDynamic: Send + Sync {
-    fn spec(&self) -> TaskSpec;
+    fn info(&self) -> TaskInfo;
     /// Builds the graph on `inputs`, its nodes marked as called from `path`.
-    fn build_erased(&self, inputs: &[Literal], path: String, attempt: u32) -> Result<Graph, AttemptFailure>;
+    fn build_erased(&self, inputs: &[Encoded], path: String, attempt: u32) -> Result<Graph, AttemptFailure>;
 }
 
 impl<D: Dynamic> ErasedDynamic for D {
-    fn spec(&self) -> TaskSpec {
-        Dynamic::spec(self)
+    fn info(&self) -> TaskInfo {
+        Dynamic::info(self)
     }
 
-    fn build_erased(&self, inputs: &[Literal], path: String, attempt: u32) -> Result<Graph, AttemptFailure> {
+    fn build_erased(&self, inputs: &[Encoded], path: String, attempt: u32) -> Result<Graph, AttemptFailure> {
         let fail = |kind, cause: String| AttemptFailure { attempt, kind, cause };
         let input = D::Input::decode(inputs).map_err(|e| fail(FailureKind::NonRecoverable, e.to_string()))?;
-        let name = Dynamic::spec(self).name();
+        let name = Dynamic::info(self).name();
         let scope = Scope::new(name);
         scope.set_path(path);
         let output = self.build(&scope, input).map_err(|e| {
@@ -135,10 +135,10 @@ pub(crate) struct Builder<'a> {
 impl Builder<'_> {
     /// Builds the graph on `inputs` as attempt `attempt`, keeps it, and returns its record (or
     /// nothing, when it is not recorded).
-    fn build(&self, attempt: u32, inputs: &[Literal]) -> Result<Vec<Literal>, AttemptFailure> {
+    fn build(&self, attempt: u32, inputs: &[Encoded]) -> Result<Vec<Encoded>, AttemptFailure> {
         let graph = self.dynamic.build_erased(inputs, self.path.clone(), attempt)?;
         let outputs = if self.record {
-            let record = Literal::encode(&GraphRecord::of(&graph)).map_err(|e| AttemptFailure {
+            let record = Encoded::encode(&GraphRecord::of(&graph)).map_err(|e| AttemptFailure {
                 attempt,
                 kind: FailureKind::NonRecoverable,
                 cause: format!("the graph could not be recorded: {e}"),
@@ -153,17 +153,17 @@ impl Builder<'_> {
 }
 
 impl ErasedTask for Builder<'_> {
-    fn spec(&self) -> TaskSpec {
-        self.dynamic.spec()
+    fn info(&self) -> TaskInfo {
+        self.dynamic.info()
     }
 
-    fn run_erased(&self, ctx: &TaskContext, inputs: &[Literal]) -> Started {
+    fn run_erased(&self, ctx: &TaskContext, inputs: &[Encoded]) -> Started {
         Started::Done(self.build(ctx.attempt(), inputs))
     }
 }
 
 /// The graph a [`Builder`] recorded, rebuilt to run.
-pub(crate) fn rebuild(recorded: &Literal) -> Result<Graph, String> {
+pub(crate) fn rebuild(recorded: &Encoded) -> Result<Graph, String> {
     let record: GraphRecord = recorded
         .decode()
         .map_err(|e| format!("the recorded graph does not decode: {e}"))?;

@@ -20,8 +20,8 @@ use crate::retry::{self, Budgets, Decision, Verdict};
 use crate::scheduler::{self, Ready};
 use crate::stop::Stop;
 use crate::store::{Begin, ExecutionLock, NodeRecord, Store};
-use crate::task::{ErasedTask, Task, TaskSpec};
-use crate::value::{digest, Literal, Outputs, Values};
+use crate::task::{ErasedTask, Task, TaskInfo};
+use crate::value::{digest, Encoded, Outputs, Values};
 
 /// Runs workflows and tasks on this machine.
 ///
@@ -190,7 +190,7 @@ impl LocalRuntime {
         Ok(T::Output::decode(&outputs)?)
     }
 
-    fn execute(&self, id: &str, graph: &Graph, inputs: &[Literal]) -> Result<Vec<Literal>, Error> {
+    fn execute(&self, id: &str, graph: &Graph, inputs: &[Encoded]) -> Result<Vec<Encoded>, Error> {
         check_execution_id(id)?;
         // An execution blocks its thread until it ends: called from async code (an async task
         // that runs a workflow), it must not hold up the other tasks of an executor's worker.
@@ -218,7 +218,7 @@ struct Execution<'g> {
     id: String,
     runtime: &'g LocalRuntime,
     graph: &'g Graph,
-    inputs: &'g [Literal],
+    inputs: &'g [Encoded],
     /// Where node checkpoint directories go, for the non-store modes.
     dir: PathBuf,
     _temp: Option<tempfile::TempDir>,
@@ -234,7 +234,7 @@ struct Execution<'g> {
 }
 
 impl<'g> Execution<'g> {
-    fn start(runtime: &'g LocalRuntime, id: &str, graph: &'g Graph, inputs: &'g [Literal]) -> Result<Self, Error> {
+    fn start(runtime: &'g LocalRuntime, id: &str, graph: &'g Graph, inputs: &'g [Encoded]) -> Result<Self, Error> {
         let io = |path: PathBuf| move |source| Error::Io { path, source };
         let (dir, temp) = match &runtime.storage {
             Storage::Temporary => {
@@ -280,7 +280,7 @@ impl<'g> Execution<'g> {
         self.store().map_or(Ok(()), f)
     }
 
-    fn run(mut self) -> Result<Vec<Literal>, Error> {
+    fn run(mut self) -> Result<Vec<Encoded>, Error> {
         let span = self.span.clone();
         let _entered = span.enter();
         if let Some(store) = self.store() {
@@ -346,7 +346,7 @@ impl<'g> Execution<'g> {
     }
 
     /// Runs the workflow's graph, then its `on_failure` task if it failed.
-    fn run_nodes(&self) -> Result<Vec<Literal>, Error> {
+    fn run_nodes(&self) -> Result<Vec<Encoded>, Error> {
         let result = self.run_graph(self.graph, "", self.inputs, &self.stop);
         if let Err(e) = &result {
             self.on_failure(e)?;
@@ -365,7 +365,7 @@ impl<'g> Execution<'g> {
     /// The execution's graph runs under the prefix `""`, each element of a map over a workflow
     /// under `<element id>-`; a graph built at run time (a dynamic workflow's) runs the same
     /// way, under its node's id.
-    fn run_graph(&self, graph: &Graph, prefix: &str, inputs: &[Literal], stop: &Stop) -> Result<Vec<Literal>, Error> {
+    fn run_graph(&self, graph: &Graph, prefix: &str, inputs: &[Encoded], stop: &Stop) -> Result<Vec<Encoded>, Error> {
         let prefixed: Vec<Node>;
         let nodes = if prefix.is_empty() {
             graph.nodes()
@@ -388,7 +388,7 @@ impl<'g> Execution<'g> {
     /// What a node that became ready needs: nothing if it finished in an earlier run, or is in a
     /// case of a branch that was not taken (then it is skipped), or is a branch (it decides now)
     /// or a branch's output (it passes on the taken case's results); otherwise its inputs.
-    fn prepare(&self, graph: &Graph, inputs: &[Literal], node: &Node, outputs: &Outputs) -> Result<Ready, Error> {
+    fn prepare(&self, graph: &Graph, inputs: &[Encoded], node: &Node, outputs: &Outputs) -> Result<Ready, Error> {
         if let Some((branch, case)) = node.guard() {
             if taken(outputs, branch) != Some(case) {
                 self.skip(node)?;
@@ -420,11 +420,11 @@ impl<'g> Execution<'g> {
     fn decide(
         &self,
         graph: &Graph,
-        inputs: &[Literal],
+        inputs: &[Encoded],
         node: &Node,
         spec: &BranchSpec,
         outputs: &Outputs,
-    ) -> Result<Vec<Literal>, Error> {
+    ) -> Result<Vec<Encoded>, Error> {
         let (exec, id) = (self.id.as_str(), node.id());
         let _span = tracing::info_span!(parent: &self.span, "node", execution_id = exec, node_id = id, task = "branch")
             .entered();
@@ -460,7 +460,7 @@ impl<'g> Execution<'g> {
             },
         };
         tracing::info!(event = "branch_taken", case, "{taken}");
-        let decision = vec![Literal::encode(&(case as u64))?];
+        let decision = vec![Encoded::encode(&(case as u64))?];
         let name = node.task_name();
         self.journal(|s| s.node_succeeded(exec, id, name, None, &decision, false))?;
         self.journal(|s| s.event(exec, Some(id), None, "branch-taken", &taken))?;
@@ -483,7 +483,7 @@ impl<'g> Execution<'g> {
     }
 
     /// Runs one node of a graph, whatever it runs.
-    fn execute_node(&self, node: &Node, inputs: &[Literal], stop: &Stop) -> Result<Vec<Literal>, Error> {
+    fn execute_node(&self, node: &Node, inputs: &[Encoded], stop: &Stop) -> Result<Vec<Encoded>, Error> {
         match (node.map_spec(), node.runs()) {
             (Some(spec), _) => self.run_map(node, spec, inputs, stop),
             (None, Runs::Task(task)) => self.run_node(node, &**task, inputs, stop, Finish::Node),
@@ -499,9 +499,9 @@ impl<'g> Execution<'g> {
         &self,
         node: &Node,
         graph: &Graph,
-        inputs: &[Literal],
+        inputs: &[Encoded],
         stop: &Stop,
-    ) -> Result<Vec<Literal>, Error> {
+    ) -> Result<Vec<Encoded>, Error> {
         let (exec, id, name) = (self.id.as_str(), node.id(), graph.name());
         self.journal(|s| s.node_started(exec, id, name))?;
         match self.run_graph(graph, &format!("{id}-"), inputs, stop) {
@@ -524,9 +524,9 @@ impl<'g> Execution<'g> {
         &self,
         node: &Node,
         dynamic: &dyn ErasedDynamic,
-        inputs: &[Literal],
+        inputs: &[Encoded],
         stop: &Stop,
-    ) -> Result<Vec<Literal>, Error> {
+    ) -> Result<Vec<Encoded>, Error> {
         let (exec, id, name) = (self.id.as_str(), node.id(), node.task_name());
         if id.split('-').count() > 2 * dynamic::MAX_DEPTH {
             return Err(dynamic::too_deep(id));
@@ -579,7 +579,7 @@ impl<'g> Execution<'g> {
         };
         let failure = WorkflowFailure::new(&self.id, self.graph.name(), error);
         let mut inputs = self.inputs.to_vec();
-        inputs.push(Literal::encode(&failure)?);
+        inputs.push(Encoded::encode(&failure)?);
         match self.execute_node(hook, &inputs, &Stop::default()) {
             Ok(_) => Ok(()),
             Err(Error::NodeFailed(f)) => {
@@ -594,11 +594,11 @@ impl<'g> Execution<'g> {
     fn resolve(
         &self,
         graph: &Graph,
-        inputs: &[Literal],
+        inputs: &[Encoded],
         whom: &dyn Fn() -> String,
         bindings: &[Binding],
         outputs: &Outputs,
-    ) -> Result<Vec<Literal>, Error> {
+    ) -> Result<Vec<Encoded>, Error> {
         let values = graph.values(inputs, outputs);
         bindings
             .iter()
@@ -619,7 +619,7 @@ impl<'g> Execution<'g> {
     /// many elements have failed for the ratio, no more start. Elements of a synchronous task
     /// or a workflow run on threads ([`map_threads`](Self::map_threads)), those of an `async
     /// fn` task as futures ([`map_futures`](Self::map_futures)).
-    fn run_map(&self, node: &Node, spec: &MapSpec, inputs: &[Literal], stop: &Stop) -> Result<Vec<Literal>, Error> {
+    fn run_map(&self, node: &Node, spec: &MapSpec, inputs: &[Encoded], stop: &Stop) -> Result<Vec<Encoded>, Error> {
         let (exec, id, name) = (self.id.as_str(), node.id(), node.task_name());
         let elements = match inputs {
             [list] => spec.split(list)?,
@@ -632,7 +632,7 @@ impl<'g> Execution<'g> {
         let required = ((ratio * n as f64).ceil() as usize).min(n);
         let results = match node.runs() {
             #[cfg(feature = "async")]
-            Runs::Task(task) if task.spec().is_async() => {
+            Runs::Task(task) if task.info().is_async() => {
                 // Futures cost no thread each: unless told otherwise, as Flyte runs a map's
                 // elements, all at once.
                 let concurrency = spec.options.concurrency.unwrap_or(n);
@@ -693,7 +693,7 @@ impl<'g> Execution<'g> {
     fn map_threads(
         &self,
         node: &Node,
-        elements: &[Vec<Literal>],
+        elements: &[Vec<Encoded>],
         stop: &Stop,
         required: usize,
         threads: usize,
@@ -742,7 +742,7 @@ impl<'g> Execution<'g> {
         &self,
         node: &Node,
         task: &dyn ErasedTask,
-        elements: &[Vec<Literal>],
+        elements: &[Vec<Encoded>],
         stop: &Stop,
         required: usize,
         concurrency: usize,
@@ -834,10 +834,10 @@ impl<'g> Execution<'g> {
         &self,
         node: &Node,
         task: &dyn ErasedTask,
-        inputs: &[Literal],
+        inputs: &[Encoded],
         stop: &Stop,
         finish: Finish,
-    ) -> Result<Vec<Literal>, Error> {
+    ) -> Result<Vec<Encoded>, Error> {
         let (mut run, mut next) = self.begin_node(node, task, inputs, stop, finish);
         loop {
             match next {
@@ -856,11 +856,11 @@ impl<'g> Execution<'g> {
         &self,
         node: &'n Node,
         task: &'n dyn ErasedTask,
-        inputs: &'n [Literal],
+        inputs: &'n [Encoded],
         stop: &'n Stop,
         finish: Finish,
     ) -> (NodeRun<'n>, Next) {
-        let spec = task.spec();
+        let spec = task.info();
         let (exec, id, name) = (self.id.as_str(), node.id(), spec.name());
         let record = self.records.get(id);
         let attempt = record.map_or(0, |r| r.last_attempt);
@@ -958,7 +958,7 @@ impl<'g> Execution<'g> {
 
     /// Records the end of the node's running attempt: its outputs if it succeeded, otherwise
     /// whether another attempt follows.
-    fn record_attempt(&self, run: &mut NodeRun<'_>, ended: Ended) -> Result<Result<Vec<Literal>, Decision>, Error> {
+    fn record_attempt(&self, run: &mut NodeRun<'_>, ended: Ended) -> Result<Result<Vec<Encoded>, Decision>, Error> {
         let (exec, id, name) = (self.id.as_str(), run.node.id(), run.spec.name());
         let failure = match retry::classify(ended, run.attempt, name) {
             Verdict::Succeeded(outputs) if run.finish == Finish::Graph => {
@@ -1046,7 +1046,7 @@ impl<'g> Execution<'g> {
 
     /// The outputs the cache holds under `key` for task `name`, recorded as node `id`'s; a
     /// damaged entry is recorded and taken as a miss.
-    fn cached(&self, id: &str, name: &str, key: &str) -> Result<Option<Vec<Literal>>, Error> {
+    fn cached(&self, id: &str, name: &str, key: &str) -> Result<Option<Vec<Encoded>>, Error> {
         let exec = self.id.as_str();
         match self.store().map(|s| s.cache_get(key)).transpose()?.flatten() {
             Some(Ok(outputs)) => {
@@ -1114,7 +1114,7 @@ struct NodeRun<'n> {
     node: &'n Node,
     stop: &'n Stop,
     finish: Finish,
-    spec: TaskSpec,
+    spec: TaskInfo,
     /// The node's cache key, when its task is cached and the runtime has a store.
     key: Option<String>,
     /// The last attempt opened, counting every earlier run of the execution.
@@ -1137,14 +1137,14 @@ impl NodeRun<'_> {
 }
 
 /// A map element's result, `None` until it ends (or if it never starts).
-type ElementEnd = Option<Result<Vec<Literal>, Error>>;
+type ElementEnd = Option<Result<Vec<Encoded>, Error>>;
 
 /// What a node does next.
 enum Next {
     /// Run this attempt, then tell [`Execution::attempt_ended`] how it ended.
     Attempt(Attempt),
     /// Nothing: the node ended.
-    Done(Result<Vec<Literal>, Error>),
+    Done(Result<Vec<Encoded>, Error>),
 }
 
 /// What a node's successful attempt finishes: the node, with its outputs; or, for a dynamic

@@ -21,7 +21,7 @@ use crate::branch::{BranchSpec, Builtin, Condition, Otherwise};
 use crate::dynamic::ErasedDynamic;
 use crate::error::{Error, ValueError};
 use crate::task::{ErasedTask, Task};
-use crate::value::{Literal, Outputs, Value, Values};
+use crate::value::{Encoded, Outputs, Value, Values};
 
 /// A typed placeholder for a value that exists only once the graph runs.
 ///
@@ -171,7 +171,7 @@ pub struct Scope {
 
 struct Builder {
     nodes: Vec<Node>,
-    literals: Vec<Literal>,
+    literals: Vec<Encoded>,
     tables: Tables,
     /// The workflow being built and the sub-workflows it is in, outermost first.
     path: Vec<String>,
@@ -198,14 +198,14 @@ impl Scope {
     /// Stores a value written in the workflow body.
     pub fn literal<T: Serialize + ?Sized>(&self, value: &T) -> Binding {
         let mut b = self.inner.borrow_mut();
-        match Literal::encode(value) {
+        match Encoded::encode(value) {
             Ok(literal) => b.literals.push(literal),
             Err(e) => {
                 b.error.get_or_insert(e.into());
-                b.literals.push(Literal(Arc::from(&[][..])));
+                b.literals.push(Encoded(Arc::from(&[][..])));
             }
         }
-        Binding::Literal(b.literals.len() - 1)
+        Binding::Constant(b.literals.len() - 1)
     }
 
     /// A list of `items` (Flyte's collection binding).
@@ -450,9 +450,9 @@ impl Node {
     /// The name of the task it runs, or of the workflow a map runs on each element.
     pub fn task_name(&self) -> &'static str {
         match &self.runs {
-            Runs::Task(task) => task.spec().name(),
+            Runs::Task(task) => task.info().name(),
             Runs::Workflow(graph) => graph.name(),
-            Runs::Dynamic(dynamic) => dynamic.spec().name(),
+            Runs::Dynamic(dynamic) => dynamic.info().name(),
         }
     }
 
@@ -463,17 +463,17 @@ impl Node {
 
     /// What the task declares: name, retries, cache version, timeout. `None` for a map over a
     /// workflow, which has no options of its own beyond the map's: its nodes have theirs.
-    pub fn spec(&self) -> Option<crate::TaskSpec> {
+    pub fn info(&self) -> Option<crate::TaskInfo> {
         match &self.runs {
-            Runs::Task(task) => Some(task.spec()),
+            Runs::Task(task) => Some(task.info()),
             Runs::Workflow(_) => None,
-            Runs::Dynamic(dynamic) => Some(dynamic.spec()),
+            Runs::Dynamic(dynamic) => Some(dynamic.info()),
         }
     }
 
     /// How many times a failed attempt is retried (0 for a map over a workflow).
     pub fn retries(&self) -> u32 {
-        self.spec().map_or(0, |s| s.retries())
+        self.info().map_or(0, |s| s.retries())
     }
 
     /// The graph a map over a workflow runs on each element; `None` for a task or a map over
@@ -652,7 +652,7 @@ pub(crate) struct MapSpec {
 
 impl MapSpec {
     /// The list input, as each element's input slots.
-    pub fn split(&self, list: &Literal) -> Result<Vec<Vec<Literal>>, ValueError> {
+    pub fn split(&self, list: &Encoded) -> Result<Vec<Vec<Encoded>>, ValueError> {
         let invalid = |message: String| ValueError {
             op: "split",
             type_name: "the list a map runs over",
@@ -664,15 +664,15 @@ impl MapSpec {
         items
             .into_iter()
             .map(|item| match (self.tuple_inputs, item) {
-                (true, Cbor::Array(parts)) => parts.iter().map(Literal::encode).collect(),
+                (true, Cbor::Array(parts)) => parts.iter().map(Encoded::encode).collect(),
                 (true, other) => Err(invalid(format!("an element is not a tuple of inputs: {other:?}"))),
-                (false, item) => Ok(vec![Literal::encode(&item)?]),
+                (false, item) => Ok(vec![Encoded::encode(&item)?]),
             })
             .collect()
     }
 
     /// The elements' outputs (`None` for a failed one), as the list output.
-    pub fn join(&self, outputs: Outputs) -> Result<Literal, ValueError> {
+    pub fn join(&self, outputs: Outputs) -> Result<Encoded, ValueError> {
         let items = outputs
             .into_iter()
             .map(|slots| match (slots, self.optional) {
@@ -686,10 +686,10 @@ impl MapSpec {
                 (Some(slots), _) => self.element(&slots),
             })
             .collect::<Result<Vec<_>, _>>()?;
-        Literal::encode(&Cbor::Array(items))
+        Encoded::encode(&Cbor::Array(items))
     }
 
-    fn element(&self, slots: &[Literal]) -> Result<Cbor, ValueError> {
+    fn element(&self, slots: &[Encoded]) -> Result<Cbor, ValueError> {
         let values = slots
             .iter()
             .map(|s| s.decode::<Cbor>())
@@ -921,7 +921,7 @@ pub struct Graph {
     name: &'static str,
     inputs: &'static [&'static str],
     nodes: Vec<Node>,
-    literals: Vec<Literal>,
+    literals: Vec<Encoded>,
     tables: Tables,
     outputs: Vec<Binding>,
     failure_policy: FailurePolicy,
@@ -1012,7 +1012,7 @@ impl Graph {
     }
 
     /// What bindings resolve against, once a run has `inputs` and `outputs`.
-    pub(crate) fn values<'a>(&'a self, inputs: &'a [Literal], outputs: &'a Outputs) -> Resolver<'a> {
+    pub(crate) fn values<'a>(&'a self, inputs: &'a [Encoded], outputs: &'a Outputs) -> Resolver<'a> {
         Resolver {
             tables: &self.tables,
             literals: &self.literals,
@@ -1021,7 +1021,7 @@ impl Graph {
         }
     }
 
-    pub(crate) fn literals(&self) -> &[Literal] {
+    pub(crate) fn literals(&self) -> &[Encoded] {
         &self.literals
     }
 
@@ -1035,7 +1035,7 @@ impl Graph {
         name: &'static str,
         inputs: &'static [&'static str],
         nodes: Vec<Node>,
-        literals: Vec<Literal>,
+        literals: Vec<Encoded>,
         tables: Tables,
         outputs: Vec<Binding>,
         failure_policy: crate::FailurePolicy,
@@ -1068,7 +1068,7 @@ impl Graph {
 
     /// A graph of one node that runs `task` on the workflow's inputs.
     pub(crate) fn single<T: Task>(task: T) -> Graph {
-        let spec = task.spec();
+        let spec = task.info();
         let scope = Scope::new(spec.name());
         let inputs = (0..T::Input::type_names().len()).map(Binding::Input).collect();
         let node = scope.add(task, inputs);

@@ -40,8 +40,8 @@ pub use executor::LocalRuntime;
 pub use graph::{FailurePolicy, Graph, IntoInput, MapOptions, Node, Promise, Workflow};
 pub use stop::StopReason;
 pub use store::{AttemptReport, Event, ExecutionReport, ExecutionSummary, NodeReport, Status, Store};
-pub use task::{Body, Task, TaskFuture, TaskSpec};
-pub use value::{Literal, Value};
+pub use task::{Body, Task, TaskFuture, TaskInfo};
+pub use value::{Encoded, Value};
 pub use wiring::Ran;
 pub use writer::AsyncWriter;
 

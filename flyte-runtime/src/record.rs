@@ -17,7 +17,7 @@ use crate::branch::{BranchSpec, Builtin, Comparison, Condition, Op, Otherwise};
 use crate::dynamic::{Dynamic, ErasedDynamic};
 use crate::graph::{Graph, MapSpec, Node, Runs};
 use crate::task::{ErasedTask, Task};
-use crate::value::Literal;
+use crate::value::Encoded;
 
 /// A task or dynamic body, made from its name when a recorded graph is rebuilt. The macros
 /// submit one per `#[task]` and `#[dynamic]`.
@@ -65,7 +65,7 @@ fn registry() -> &'static HashMap<&'static str, &'static Make> {
 }
 
 /// How a task is recorded: `module::name`.
-fn key(spec: &crate::TaskSpec) -> String {
+fn key(spec: &crate::TaskInfo) -> String {
     format!("{}::{}", spec.module(), spec.name())
 }
 
@@ -158,7 +158,7 @@ impl GraphRecord {
             name,
             Box::leak(inputs.into_boxed_slice()),
             nodes,
-            self.literals.iter().map(|b| Literal::from_bytes(b)).collect(),
+            self.literals.iter().map(|b| Encoded::from_bytes(b)).collect(),
             self.tables,
             self.outputs,
             if self.after_executable {
@@ -174,11 +174,11 @@ impl NodeRecord {
     fn of(node: &Node) -> NodeRecord {
         let runs = match node.runs() {
             Runs::Task(task) if node.branch().is_some() || node.output_of().is_some() => {
-                RunsRecord::Builtin(task.spec().name().to_owned())
+                RunsRecord::Builtin(task.info().name().to_owned())
             }
-            Runs::Task(task) => RunsRecord::Task(key(&task.spec())),
+            Runs::Task(task) => RunsRecord::Task(key(&task.info())),
             Runs::Workflow(graph) => RunsRecord::Workflow(Box::new(GraphRecord::of(graph))),
-            Runs::Dynamic(dynamic) => RunsRecord::Dynamic(key(&dynamic.spec())),
+            Runs::Dynamic(dynamic) => RunsRecord::Dynamic(key(&dynamic.info())),
         };
         NodeRecord {
             id: node.id().to_owned(),

@@ -28,7 +28,7 @@ fn options(node: &Node) -> String {
         }
         parts.push(m);
     }
-    if let Some(spec) = node.spec() {
+    if let Some(spec) = node.info() {
         if spec.retries() > 0 {
             parts.push(format!("retries {}", spec.retries()));
         }

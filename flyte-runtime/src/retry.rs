@@ -12,13 +12,13 @@ use crate::attempt::{Ended, Returned};
 use crate::error::{AttemptFailure, FailureKind};
 use crate::panic::Caught;
 use crate::stop::StopReason;
-use crate::value::Literal;
+use crate::value::Encoded;
 
 /// What an attempt's end means.
 #[derive(Debug)]
 pub(crate) enum Verdict {
     /// The attempt succeeded with these outputs.
-    Succeeded(Vec<Literal>),
+    Succeeded(Vec<Encoded>),
     /// The attempt failed.
     Failed(AttemptFailure),
     /// The attempt failed by panicking (a failure of kind [`FailureKind::Panic`]); the panic is
@@ -246,8 +246,8 @@ mod tests {
         }
     }
 
-    fn outputs() -> Vec<Literal> {
-        vec![Literal::encode(&5u64).unwrap()]
+    fn outputs() -> Vec<Encoded> {
+        vec![Encoded::encode(&5u64).unwrap()]
     }
 
     fn failed(verdict: Verdict) -> AttemptFailure {

@@ -14,14 +14,14 @@ use std::thread;
 
 use crate::error::Error;
 use crate::graph::{FailurePolicy, Graph};
-use crate::value::{Literal, Outputs};
+use crate::value::{Encoded, Outputs};
 
 /// A node the scheduler found ready.
 pub(crate) enum Ready {
     /// Already finished (in an earlier run of the execution): these are its outputs.
-    Done(Vec<Literal>),
+    Done(Vec<Encoded>),
     /// To run, on these inputs.
-    Run(Vec<Literal>),
+    Run(Vec<Encoded>),
 }
 
 /// The scheduler thread's bookkeeping.
@@ -57,7 +57,7 @@ impl Plan {
     }
 
     /// Records a node's end; true if it is the execution's first failure.
-    fn finish(&mut self, i: usize, result: Result<Vec<Literal>, Error>) -> bool {
+    fn finish(&mut self, i: usize, result: Result<Vec<Encoded>, Error>) -> bool {
         match result {
             Ok(out) => {
                 self.outputs[i] = Some(out);
@@ -96,14 +96,14 @@ pub(crate) fn run(
     workers: usize,
     policy: FailurePolicy,
     prepare: impl Fn(usize, &Outputs) -> Result<Ready, Error>,
-    execute: impl Fn(usize, Vec<Literal>) -> Result<Vec<Literal>, Error> + Sync,
+    execute: impl Fn(usize, Vec<Encoded>) -> Result<Vec<Encoded>, Error> + Sync,
     stop_running: impl FnOnce(),
 ) -> Result<Outputs, Error> {
     let mut plan = Plan::new(graph, policy);
     let mut stop_running = (policy == FailurePolicy::FailImmediately).then_some(stop_running);
     // Set with `stop_running`: queued nodes that no worker has started yet are dropped.
     let cancelled = &AtomicBool::new(false);
-    let mut on_end = |plan: &mut Plan, i: usize, result: Result<Vec<Literal>, Error>| {
+    let mut on_end = |plan: &mut Plan, i: usize, result: Result<Vec<Encoded>, Error>| {
         if plan.finish(i, result) {
             if let Some(stop) = stop_running.take() {
                 cancelled.store(true, Ordering::SeqCst);
@@ -114,10 +114,10 @@ pub(crate) fn run(
     let workers = workers.max(1);
     let execute = &execute;
 
-    let (job_tx, job_rx) = mpsc::channel::<(usize, Vec<Literal>)>();
+    let (job_tx, job_rx) = mpsc::channel::<(usize, Vec<Encoded>)>();
     let job_rx = &Mutex::new(job_rx);
     // `None` for a queued node dropped because the execution is failing.
-    let (done_tx, done_rx) = mpsc::channel::<(usize, thread::Result<Option<Result<Vec<Literal>, Error>>>)>();
+    let (done_tx, done_rx) = mpsc::channel::<(usize, thread::Result<Option<Result<Vec<Encoded>, Error>>>)>();
     thread::scope(|scope| {
         let (mut running, mut spawned) = (0usize, 0usize);
         loop {

@@ -6,11 +6,11 @@ use std::time::Duration;
 
 use crate::context::TaskContext;
 use crate::error::{AttemptFailure, FailureKind, TaskError};
-use crate::value::{Literal, Values};
+use crate::value::{Encoded, Values};
 
 /// What a task declares about itself: its name and its options.
 ///
-/// Built by `#[task]`; read it through [`Task::spec`].
+/// Built by `#[task]`; read it through [`Task::info`].
 ///
 /// ```
 /// use flytekit::{task, Task};
@@ -25,15 +25,15 @@ use crate::value::{Literal, Values};
 ///     x * 3
 /// }
 ///
-/// assert_eq!(double.spec().name(), "double");
-/// assert_eq!(double.spec().retries(), 2);
-/// assert_eq!(double.spec().inputs(), ["x"]);
-/// assert_eq!(double.spec().cache_version(), None);
-/// assert_eq!(triple.spec().cache_version(), Some("1"));
-/// assert!(!double.spec().is_async());
+/// assert_eq!(double.info().name(), "double");
+/// assert_eq!(double.info().retries(), 2);
+/// assert_eq!(double.info().inputs(), ["x"]);
+/// assert_eq!(double.info().cache_version(), None);
+/// assert_eq!(triple.info().cache_version(), Some("1"));
+/// assert!(!double.info().is_async());
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TaskSpec {
+pub struct TaskInfo {
     name: &'static str,
     module: &'static str,
     inputs: &'static [&'static str],
@@ -43,11 +43,11 @@ pub struct TaskSpec {
     asynchronous: bool,
 }
 
-impl TaskSpec {
+impl TaskInfo {
     /// A task named `name`, defined in `module`, with the given input names, no retries and no
     /// caching.
     pub const fn new(name: &'static str, module: &'static str, inputs: &'static [&'static str]) -> Self {
-        TaskSpec {
+        TaskInfo {
             name,
             module,
             inputs,
@@ -116,7 +116,7 @@ impl TaskSpec {
         self.retries.saturating_add(1)
     }
 
-    /// The cache version if the task's outputs are cached (see [`TaskSpec::with_cache`]); `None`
+    /// The cache version if the task's outputs are cached (see [`TaskInfo::with_cache`]); `None`
     /// when caching is off, the default.
     pub fn cache_version(&self) -> Option<&'static str> {
         self.cache_version
@@ -127,7 +127,7 @@ impl TaskSpec {
         self.timeout
     }
 
-    /// Whether the task is an `async fn` (see [`TaskSpec::with_async`]).
+    /// Whether the task is an `async fn` (see [`TaskInfo::with_async`]).
     pub fn is_async(&self) -> bool {
         self.asynchronous
     }
@@ -216,7 +216,7 @@ pub trait Task: Send + Sync + 'static {
     type OutputShape;
 
     /// The task's name and options.
-    fn spec(&self) -> TaskSpec;
+    fn info(&self) -> TaskInfo;
 
     /// Runs one attempt of the task's body: a synchronous task's to its end, an `async fn`
     /// task's as far as making its future (see [`Body`]).
@@ -225,33 +225,33 @@ pub trait Task: Send + Sync + 'static {
 
 /// A task with its types erased, as the executor holds it.
 pub(crate) trait ErasedTask: Send + Sync {
-    fn spec(&self) -> TaskSpec;
-    fn run_erased(&self, ctx: &TaskContext, inputs: &[Literal]) -> Started;
+    fn info(&self) -> TaskInfo;
+    fn run_erased(&self, ctx: &TaskContext, inputs: &[Encoded]) -> Started;
 }
 
 /// An attempt once its task's code was called, its types erased: [`Body`] for the executor.
 pub(crate) enum Started {
     /// A synchronous body ran, with this result.
-    Done(Result<Vec<Literal>, AttemptFailure>),
+    Done(Result<Vec<Encoded>, AttemptFailure>),
     /// An `async fn` body's future, not polled yet.
     Future(ErasedFuture),
 }
 
 /// An `async fn` task's attempt, ending in its encoded outputs.
-pub(crate) type ErasedFuture = Pin<Box<dyn Future<Output = Result<Vec<Literal>, AttemptFailure>> + Send + 'static>>;
+pub(crate) type ErasedFuture = Pin<Box<dyn Future<Output = Result<Vec<Encoded>, AttemptFailure>> + Send + 'static>>;
 
-impl From<Result<Vec<Literal>, AttemptFailure>> for Started {
-    fn from(result: Result<Vec<Literal>, AttemptFailure>) -> Self {
+impl From<Result<Vec<Encoded>, AttemptFailure>> for Started {
+    fn from(result: Result<Vec<Encoded>, AttemptFailure>) -> Self {
         Started::Done(result)
     }
 }
 
 impl<T: Task> ErasedTask for T {
-    fn spec(&self) -> TaskSpec {
-        Task::spec(self)
+    fn info(&self) -> TaskInfo {
+        Task::info(self)
     }
 
-    fn run_erased(&self, ctx: &TaskContext, inputs: &[Literal]) -> Started {
+    fn run_erased(&self, ctx: &TaskContext, inputs: &[Encoded]) -> Started {
         let attempt = ctx.attempt();
         let input = match T::Input::decode(inputs) {
             Ok(input) => input,
@@ -274,7 +274,7 @@ fn boundary(attempt: u32, e: crate::error::ValueError) -> AttemptFailure {
 }
 
 /// What attempt `attempt` returned, encoded, or its error as an attempt's failure.
-fn erase<O: Values<S>, S>(attempt: u32, result: Result<O, TaskError>) -> Result<Vec<Literal>, AttemptFailure> {
+fn erase<O: Values<S>, S>(attempt: u32, result: Result<O, TaskError>) -> Result<Vec<Encoded>, AttemptFailure> {
     match result {
         Ok(output) => output.encode().map_err(|e| boundary(attempt, e)),
         Err(e) => Err(AttemptFailure {

@@ -11,20 +11,31 @@ use serde::Serialize;
 
 use crate::error::ValueError;
 
-/// One serialized value (a Flyte literal). Cheap to clone.
+/// One value as the local runtime stores and passes it: serialized with serde, to CBOR. Cheap
+/// to clone.
+///
+/// Not to be confused with Flyte's `Literal`, the typed protobuf value a Flyte cluster passes
+/// between tasks; the two convert through a task's typed interface.
+///
+/// ```
+/// use flytekit::Encoded;
+///
+/// let encoded = Encoded::encode(&vec![1u64, 2, 3]).unwrap();
+/// assert_eq!(encoded.decode::<Vec<u64>>().unwrap(), [1, 2, 3]);
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Literal(pub(crate) Arc<[u8]>);
+pub struct Encoded(pub(crate) Arc<[u8]>);
 
-impl Literal {
+impl Encoded {
     /// Serializes `value`.
-    pub fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Literal, ValueError> {
+    pub fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Encoded, ValueError> {
         let mut bytes = Vec::new();
         ciborium::into_writer(value, &mut bytes).map_err(|e| ValueError {
             op: "serialize",
             type_name: std::any::type_name::<T>(),
             message: e.to_string(),
         })?;
-        Ok(Literal(bytes.into()))
+        Ok(Encoded(bytes.into()))
     }
 
     /// Deserializes the value as a `T`.
@@ -37,8 +48,8 @@ impl Literal {
     }
 
     /// A literal from bytes that [`encode`](Self::encode) produced.
-    pub(crate) fn from_bytes(bytes: &[u8]) -> Literal {
-        Literal(bytes.into())
+    pub(crate) fn from_bytes(bytes: &[u8]) -> Encoded {
+        Encoded(bytes.into())
     }
 
     /// The serialized bytes.
@@ -48,11 +59,11 @@ impl Literal {
 }
 
 /// Each node's (or map element's) output slots, once it has them.
-pub(crate) type Outputs = Vec<Option<Vec<Literal>>>;
+pub(crate) type Outputs = Vec<Option<Vec<Encoded>>>;
 
 /// A SHA-256 over `label` and each literal (length-prefixed, so slots cannot run together),
 /// in hex: the identity of an execution's inputs, or of a cached task call.
-pub(crate) fn digest(label: &[u8], literals: &[Literal]) -> String {
+pub(crate) fn digest(label: &[u8], literals: &[Encoded]) -> String {
     use sha2::{Digest, Sha256};
     let mut hasher = Sha256::new();
     hasher.update((label.len() as u64).to_le_bytes());
@@ -100,9 +111,9 @@ pub trait Values<Shape>: Sized + Send + 'static {
     /// The Rust type names, one per slot.
     fn type_names() -> Vec<&'static str>;
     /// Serializes, one literal per slot.
-    fn encode(&self) -> Result<Vec<Literal>, ValueError>;
+    fn encode(&self) -> Result<Vec<Encoded>, ValueError>;
     /// Deserializes from one literal per slot.
-    fn decode(slots: &[Literal]) -> Result<Self, ValueError>;
+    fn decode(slots: &[Encoded]) -> Result<Self, ValueError>;
     /// Reads one JSON value per slot (a command line's inputs); on error, the slot's index
     /// and what serde said.
     #[doc(hidden)]
@@ -120,7 +131,7 @@ fn json_slot<T: DeserializeOwned>(
     serde_json::from_value(value).map_err(|e| (i, e.to_string()))
 }
 
-fn slot<'a>(slots: &'a [Literal], i: usize, type_name: &'static str) -> Result<&'a Literal, ValueError> {
+fn slot<'a>(slots: &'a [Encoded], i: usize, type_name: &'static str) -> Result<&'a Encoded, ValueError> {
     slots.get(i).ok_or_else(|| ValueError {
         op: "deserialize",
         type_name,
@@ -133,10 +144,10 @@ impl<T: Value> Values<One> for T {
     fn type_names() -> Vec<&'static str> {
         vec![std::any::type_name::<T>()]
     }
-    fn encode(&self) -> Result<Vec<Literal>, ValueError> {
-        Ok(vec![Literal::encode(self)?])
+    fn encode(&self) -> Result<Vec<Encoded>, ValueError> {
+        Ok(vec![Encoded::encode(self)?])
     }
-    fn decode(slots: &[Literal]) -> Result<Self, ValueError> {
+    fn decode(slots: &[Encoded]) -> Result<Self, ValueError> {
         slot(slots, 0, std::any::type_name::<T>())?.decode()
     }
     fn from_json(values: Vec<serde_json::Value>) -> Result<Self, (usize, String)> {
@@ -153,11 +164,11 @@ macro_rules! tuple_values {
             fn type_names() -> Vec<&'static str> {
                 vec![$(std::any::type_name::<$t>()),*]
             }
-            fn encode(&self) -> Result<Vec<Literal>, ValueError> {
-                Ok(vec![$(Literal::encode(&self.$i)?),*])
+            fn encode(&self) -> Result<Vec<Encoded>, ValueError> {
+                Ok(vec![$(Encoded::encode(&self.$i)?),*])
             }
             #[allow(unused_variables)]
-            fn decode(slots: &[Literal]) -> Result<Self, ValueError> {
+            fn decode(slots: &[Encoded]) -> Result<Self, ValueError> {
                 Ok(($(slot(slots, $i, std::any::type_name::<$t>())?.decode::<$t>()?,)*))
             }
             #[allow(unused_variables, unused_mut)]
@@ -202,10 +213,10 @@ mod tests {
 
     #[test]
     fn floats_bytes_and_non_string_keys_round_trip() {
-        let nan = Literal::encode(&f64::NAN).unwrap();
+        let nan = Encoded::encode(&f64::NAN).unwrap();
         assert!(nan.decode::<f64>().unwrap().is_nan());
         let map: HashMap<(u8, u8), Vec<u8>> = [((1, 2), vec![0, 255])].into();
-        let back: HashMap<(u8, u8), Vec<u8>> = Literal::encode(&map).unwrap().decode().unwrap();
+        let back: HashMap<(u8, u8), Vec<u8>> = Encoded::encode(&map).unwrap().decode().unwrap();
         assert_eq!(back, map);
     }
 
@@ -221,7 +232,7 @@ mod tests {
 
     #[test]
     fn decoding_the_wrong_type_names_it() {
-        let err = Literal::encode("text").unwrap().decode::<u64>().unwrap_err();
+        let err = Encoded::encode("text").unwrap().decode::<u64>().unwrap_err();
         assert_eq!(err.op, "deserialize");
         assert_eq!(err.type_name, "u64");
         let missing = <u64 as Values<One>>::decode(&[]).unwrap_err();

@@ -10,12 +10,12 @@ use rusqlite::{named_params, Transaction};
 use super::status::Kind;
 use super::{cell, now, sealed, Place, Status, Store};
 use crate::error::{AttemptFailure, Error, FailureKind, StoreError};
-use crate::value::Literal;
+use crate::value::Encoded;
 
 /// What the store knew of an execution when a run of it began.
 pub(crate) enum Begin {
     /// It had succeeded: these are its outputs.
-    Done(Vec<Literal>),
+    Done(Vec<Encoded>),
     /// New, or to be resumed: the nodes already recorded.
     Run(Vec<NodeRecord>),
     /// It had succeeded, but its stored outputs are damaged (the error says how): it runs
@@ -33,14 +33,14 @@ pub(crate) struct NodeRecord {
     /// Its last attempt was running when the process died.
     pub interrupted: bool,
     /// A finished node's outputs, or why they cannot be used.
-    pub outputs: Option<Result<Vec<Literal>, StoreError>>,
+    pub outputs: Option<Result<Vec<Encoded>, StoreError>>,
     /// Its failed and interrupted attempts since its budgets were last reset, oldest first.
     pub failures: Vec<AttemptFailure>,
 }
 
 impl NodeRecord {
     /// The outputs of a node that finished and whose outputs are intact.
-    pub fn finished(&self) -> Option<&Vec<Literal>> {
+    pub fn finished(&self) -> Option<&Vec<Encoded>> {
         match &self.outputs {
             Some(Ok(outputs)) if self.status == Status::Succeeded => Some(outputs),
             _ => None,
@@ -55,7 +55,7 @@ impl Store {
         execution: &str,
         workflow: &str,
         inputs_hash: &str,
-        inputs: &[Literal],
+        inputs: &[Encoded],
     ) -> Result<Begin, Error> {
         enum Found {
             Begin(Begin),
@@ -185,7 +185,7 @@ impl Store {
         node: &str,
         task: &str,
         attempt: Option<u32>,
-        outputs: &[Literal],
+        outputs: &[Encoded],
         cache_hit: bool,
     ) -> Result<(), Error> {
         let blob = sealed::seal(outputs);
@@ -260,7 +260,7 @@ impl Store {
     }
 
     /// The execution ended, with its outputs or its error.
-    pub(crate) fn execution_ended(&self, execution: &str, result: Result<&[Literal], &str>) -> Result<(), Error> {
+    pub(crate) fn execution_ended(&self, execution: &str, result: Result<&[Encoded], &str>) -> Result<(), Error> {
         let (status, outputs, error) = match result {
             Ok(outputs) => (Status::Succeeded, Some(sealed::seal(outputs)), None),
             Err(e) => (Status::Failed, None, Some(e)),
@@ -296,7 +296,7 @@ impl Store {
         execution: &str,
         node: &str,
         attempt: u32,
-        graph: &Literal,
+        graph: &Encoded,
     ) -> Result<(), Error> {
         let blob = sealed::seal(std::slice::from_ref(graph));
         self.write(|tx| {
@@ -318,7 +318,7 @@ impl Store {
 
     /// The graph dynamic node `node` built in an earlier run, if it was recorded;
     /// `Some(Err(..))` when the record is damaged.
-    pub(crate) fn subgraph(&self, execution: &str, node: &str) -> Result<Option<Result<Literal, StoreError>>, Error> {
+    pub(crate) fn subgraph(&self, execution: &str, node: &str) -> Result<Option<Result<Encoded, StoreError>>, Error> {
         self.read(|db| {
             let place = Place::Node(execution, node);
             let mut stmt =
@@ -337,7 +337,7 @@ impl Store {
     }
 
     /// Cached outputs for `key`, if any; `Some(Err(..))` when the entry is damaged.
-    pub(crate) fn cache_get(&self, key: &str) -> Result<Option<Result<Vec<Literal>, StoreError>>, Error> {
+    pub(crate) fn cache_get(&self, key: &str) -> Result<Option<Result<Vec<Encoded>, StoreError>>, Error> {
         self.read(|db| {
             let place = Place::Cache(key);
             let mut stmt = db.prepare_cached("SELECT outputs FROM cache WHERE key = :key")?;
@@ -356,7 +356,7 @@ impl Store {
         key: &str,
         task: &str,
         version: &str,
-        outputs: &[Literal],
+        outputs: &[Encoded],
         execution: &str,
         node: &str,
     ) -> Result<(), Error> {

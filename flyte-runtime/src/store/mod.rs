@@ -32,7 +32,7 @@ use rusqlite::types::{FromSql, FromSqlError};
 use rusqlite::{named_params, Connection, Transaction, TransactionBehavior};
 
 use crate::error::{Error, StoreError};
-use crate::value::Literal;
+use crate::value::Encoded;
 
 pub(crate) use journal::{Begin, NodeRecord};
 pub(crate) use lock::ExecutionLock;
@@ -151,7 +151,7 @@ impl Store {
     /// let inputs = Store::open(dir.path()).unwrap().inputs("a").unwrap().unwrap();
     /// assert_eq!(inputs[0].decode::<u64>().unwrap(), 41);
     /// ```
-    pub fn inputs(&self, id: &str) -> Result<Option<Vec<Literal>>, Error> {
+    pub fn inputs(&self, id: &str) -> Result<Option<Vec<Encoded>>, Error> {
         self.read(|db| {
             let place = Place::Execution(id);
             let mut stmt = db.prepare_cached("SELECT inputs FROM executions WHERE id = :id")?;

@@ -6,10 +6,10 @@
 //! for each slot: its length (u64, little endian) and its bytes
 //! ```
 
-use crate::value::Literal;
+use crate::value::Encoded;
 
 /// The slots, framed and sealed.
-pub(super) fn seal(values: &[Literal]) -> Vec<u8> {
+pub(super) fn seal(values: &[Encoded]) -> Vec<u8> {
     let mut blob = vec![0; 4];
     for literal in values {
         blob.extend_from_slice(&(literal.as_bytes().len() as u64).to_le_bytes());
@@ -21,7 +21,7 @@ pub(super) fn seal(values: &[Literal]) -> Vec<u8> {
 }
 
 /// The slots of a sealed blob, or what is wrong with it.
-pub(super) fn open(blob: &[u8]) -> Result<Vec<Literal>, String> {
+pub(super) fn open(blob: &[u8]) -> Result<Vec<Encoded>, String> {
     let Some((crc, framed)) = blob.split_first_chunk::<4>() else {
         return Err(format!("are {} bytes, too short to be a stored value", blob.len()));
     };
@@ -37,7 +37,7 @@ pub(super) fn seal_legacy(framed: &[u8]) -> Option<Vec<u8>> {
     unframe(framed).map(|values| seal(&values))
 }
 
-fn unframe(mut framed: &[u8]) -> Option<Vec<Literal>> {
+fn unframe(mut framed: &[u8]) -> Option<Vec<Encoded>> {
     let mut values = Vec::new();
     while !framed.is_empty() {
         let (len, rest) = framed.split_first_chunk::<8>()?;
@@ -45,7 +45,7 @@ fn unframe(mut framed: &[u8]) -> Option<Vec<Literal>> {
         if rest.len() < len {
             return None;
         }
-        values.push(Literal::from_bytes(&rest[..len]));
+        values.push(Encoded::from_bytes(&rest[..len]));
         framed = &rest[len..];
     }
     Some(values)
@@ -55,8 +55,8 @@ fn unframe(mut framed: &[u8]) -> Option<Vec<Literal>> {
 mod tests {
     use super::*;
 
-    fn values() -> Vec<Literal> {
-        vec![Literal::encode(&7u64).unwrap(), Literal::encode("text").unwrap()]
+    fn values() -> Vec<Encoded> {
+        vec![Encoded::encode(&7u64).unwrap(), Encoded::encode("text").unwrap()]
     }
 
     #[test]

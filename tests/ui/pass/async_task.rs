@@ -47,8 +47,8 @@ async fn unit_test() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
 }
 
 fn main() {
-    assert!(fetch.spec().is_async());
-    assert!(!length.spec().is_async());
+    assert!(fetch.info().is_async());
+    assert!(!length.info().is_async());
     let out = LocalRuntime::new().run(mixed, ("abc".to_string(), vec!["x".to_string()]));
     assert_eq!(out.unwrap(), (3, 1, vec!["x".to_string()]));
     let _ = unit_test;

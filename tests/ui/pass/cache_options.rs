@@ -27,11 +27,11 @@ fn wf(x: u64) -> u64 {
 }
 
 fn main() {
-    assert_eq!(double.spec().cache_version(), Some("1"));
-    assert_eq!(add.spec().cache_version(), Some("2"));
-    assert_eq!(add.spec().retries(), 1);
-    assert_eq!(paused.spec().cache_version(), None);
-    assert_eq!(plain.spec().cache_version(), None);
+    assert_eq!(double.info().cache_version(), Some("1"));
+    assert_eq!(add.info().cache_version(), Some("2"));
+    assert_eq!(add.info().retries(), 1);
+    assert_eq!(paused.info().cache_version(), None);
+    assert_eq!(plain.info().cache_version(), None);
     assert_eq!(double(4), 8);
     assert_eq!(LocalRuntime::new().run(wf, 3).unwrap(), 9);
 }

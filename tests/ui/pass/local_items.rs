@@ -26,7 +26,7 @@ fn main() {
     }
 
     assert_eq!(LocalRuntime::new().run(wf, 5).unwrap(), (11, 20));
-    assert_eq!(twice.spec().name(), "double");
+    assert_eq!(twice.info().name(), "double");
     use flytekit::Workflow;
     assert_eq!(wf.graph().unwrap().nodes().len(), 4);
 }

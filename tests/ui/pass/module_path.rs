@@ -25,6 +25,6 @@ fn wf(x: u64) -> u64 {
 
 fn main() {
     assert_eq!(LocalRuntime::new().run(wf, 4).unwrap(), 9);
-    assert_eq!(tasks::nested::inc.spec().retries(), 2);
-    assert!(tasks::double.spec().module().ends_with("::tasks"), "{}", tasks::double.spec().module());
+    assert_eq!(tasks::nested::inc.info().retries(), 2);
+    assert!(tasks::double.info().module().ends_with("::tasks"), "{}", tasks::double.info().module());
 }

@@ -12,6 +12,6 @@ fn wf(r#type: String) -> String {
 }
 
 fn main() {
-    assert_eq!(kw.spec().inputs(), ["type"]);
+    assert_eq!(kw.info().inputs(), ["type"]);
     assert_eq!(LocalRuntime::new().run(wf, "k".to_string()).unwrap(), "k");
 }

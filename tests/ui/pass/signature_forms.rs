@@ -34,8 +34,8 @@ fn wf(s: String) -> (u64, String) {
 
 fn main() {
     assert_eq!(sum_pair((1, 2), 0, 0), 4);
-    assert_eq!(sum_pair.spec().inputs(), ["arg0", "arg1", "extra"]);
-    assert_eq!(kw.spec().inputs(), ["label"]);
+    assert_eq!(sum_pair.info().inputs(), ["arg0", "arg1", "extra"]);
+    assert_eq!(kw.info().inputs(), ["label"]);
     let out = LocalRuntime::new().run(wf, "abc".to_string()).unwrap();
     // read_len: (3, 1); add(3, 1) = 4; sum_pair = 1 + 2 + 5 = 8; add(8, 2) = 10.
     assert_eq!(out, (10, "k".to_string()));

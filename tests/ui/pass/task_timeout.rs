@@ -33,12 +33,12 @@ fn wf(x: u64) -> u64 {
 }
 
 fn main() {
-    assert_eq!(quick.spec().timeout(), Some(Duration::from_secs(30)));
-    assert_eq!(long.spec().timeout(), Some(Duration::from_secs(90 * 60)));
-    assert_eq!(long.spec().retries(), 2);
-    assert_eq!(brief.spec().timeout(), Some(Duration::from_millis(500)));
-    assert_eq!(brief.spec().cache_version(), Some("1"));
-    assert_eq!(fractional.spec().timeout(), Some(Duration::from_millis(1500)));
-    assert_eq!(unbounded.spec().timeout(), None);
+    assert_eq!(quick.info().timeout(), Some(Duration::from_secs(30)));
+    assert_eq!(long.info().timeout(), Some(Duration::from_secs(90 * 60)));
+    assert_eq!(long.info().retries(), 2);
+    assert_eq!(brief.info().timeout(), Some(Duration::from_millis(500)));
+    assert_eq!(brief.info().cache_version(), Some("1"));
+    assert_eq!(fractional.info().timeout(), Some(Duration::from_millis(1500)));
+    assert_eq!(unbounded.info().timeout(), None);
     assert_eq!(LocalRuntime::new().run(wf, 3).unwrap(), 8);
 }
