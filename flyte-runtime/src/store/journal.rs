@@ -1,7 +1,8 @@
-//! Every write the runtime makes while it runs an execution. Each is one transaction that takes
-//! the write lock when it begins, committed before the runtime acts on it, so that a process
-//! killed at any instant leaves a consistent record: finished nodes with their outputs, at most
-//! one attempt per node marked running (the one that was interrupted).
+//! Every write the runtime makes while it runs an execution. A record the runtime acts on is
+//! committed before it acts (an attempt's start before its task runs, an execution's end before
+//! it returns); the others are queued and ride along with the next commit (commit.rs), so that
+//! a process killed at any instant leaves a consistent record: finished nodes with their
+//! outputs, at most one attempt per node marked running (the one that was interrupted).
 
 use std::collections::HashMap;
 
@@ -110,8 +111,16 @@ impl Store {
             )?
             .execute(named_params! {":id": execution, ":running": Status::Running})?;
             match &damaged {
-                Some(e) => insert_event(tx, execution, None, None, "result-damaged", &format!("{e}: run again"))?,
-                None => insert_event(tx, execution, None, None, "resumed", "execution run again")?,
+                Some(e) => insert_event(
+                    tx,
+                    execution,
+                    None,
+                    None,
+                    "result-damaged",
+                    &format!("{e}: run again"),
+                    now(),
+                )?,
+                None => insert_event(tx, execution, None, None, "resumed", "execution run again", now())?,
             }
             let nodes = node_records(tx, execution)?;
             Ok(Found::Begin(match damaged {
@@ -159,14 +168,18 @@ impl Store {
             FailureKind::Interrupted => (Status::Interrupted, 1),
             _ => (Status::Failed, 0),
         };
-        self.write(|tx| {
+        let (execution, node, t) = (execution.to_owned(), node.to_owned(), now());
+        let (attempt, kind, cause) = (failure.attempt, failure.kind.clone(), failure.cause.clone());
+        // Written at once, not queued: failures are rare, and one the store cannot record is
+        // reported with the attempt's own cause (Error::NotRecorded).
+        self.write(move |tx| {
             tx.prepare_cached(
                 "UPDATE attempts SET status = :status, kind = :kind, cause = :cause, ended_at = :now
                  WHERE execution_id = :execution AND node_id = :node AND attempt = :attempt",
             )?
             .execute(named_params! {
-                ":execution": execution, ":node": node, ":attempt": failure.attempt, ":status": status,
-                ":kind": Kind(failure.kind.clone()), ":cause": failure.cause, ":now": now(),
+                ":execution": execution, ":node": node, ":attempt": attempt, ":status": status,
+                ":kind": Kind(kind.clone()), ":cause": cause, ":now": t,
             })?;
             tx.prepare_cached(
                 "UPDATE nodes SET user_failures = user_failures + 1 - :system, system_failures = system_failures + :system
@@ -189,8 +202,8 @@ impl Store {
         cache_hit: bool,
     ) -> Result<(), Error> {
         let blob = sealed::seal(outputs);
-        self.write(|tx| {
-            let t = now();
+        let (execution, node, task, t) = (execution.to_owned(), node.to_owned(), task.to_owned(), now());
+        self.post(move |tx| {
             tx.prepare_cached(
                 "INSERT INTO nodes (execution_id, node_id, task, status, started_at, ended_at, outputs, cache_hit)
                  VALUES (:execution, :node, :task, :succeeded, :now, :now, :outputs, :cache_hit)
@@ -217,14 +230,15 @@ impl Store {
 
     /// A node that runs no attempt of its own (a map) started.
     pub(crate) fn node_started(&self, execution: &str, node: &str, task: &str) -> Result<(), Error> {
-        self.write(|tx| {
+        let (execution, node, task, t) = (execution.to_owned(), node.to_owned(), task.to_owned(), now());
+        self.post(move |tx| {
             tx.prepare_cached(
                 "INSERT INTO nodes (execution_id, node_id, task, status, started_at)
                  VALUES (:execution, :node, :task, :running, :now)
                  ON CONFLICT (execution_id, node_id) DO UPDATE SET status = :running",
             )?
             .execute(named_params! {
-                ":execution": execution, ":node": node, ":task": task, ":running": Status::Running, ":now": now(),
+                ":execution": execution, ":node": node, ":task": task, ":running": Status::Running, ":now": t,
             })?;
             Ok(())
         })
@@ -232,14 +246,16 @@ impl Store {
 
     /// Nodes of a branch's case that was not taken: they will not run.
     pub(crate) fn nodes_skipped(&self, execution: &str, nodes: &[(&str, &str)]) -> Result<(), Error> {
-        self.write(|tx| {
+        let execution = execution.to_owned();
+        let nodes: Vec<(String, String)> = nodes.iter().map(|(n, t)| ((*n).to_owned(), (*t).to_owned())).collect();
+        let t = now();
+        self.post(move |tx| {
             let mut insert = tx.prepare_cached(
                 "INSERT INTO nodes (execution_id, node_id, task, status, ended_at)
                  VALUES (:execution, :node, :task, :skipped, :now)
                  ON CONFLICT (execution_id, node_id) DO UPDATE SET status = :skipped, ended_at = :now",
             )?;
-            let t = now();
-            for (node, task) in nodes {
+            for (node, task) in &nodes {
                 insert.execute(named_params! {
                     ":execution": execution, ":node": node, ":task": task, ":skipped": Status::Skipped, ":now": t,
                 })?;
@@ -250,16 +266,18 @@ impl Store {
 
     /// A node failed for good.
     pub(crate) fn node_failed(&self, execution: &str, node: &str) -> Result<(), Error> {
-        self.write(|tx| {
+        let (execution, node, t) = (execution.to_owned(), node.to_owned(), now());
+        self.post(move |tx| {
             tx.prepare_cached(
                 "UPDATE nodes SET status = :failed, ended_at = :now WHERE execution_id = :execution AND node_id = :node",
             )?
-            .execute(named_params! {":execution": execution, ":node": node, ":failed": Status::Failed, ":now": now()})?;
+            .execute(named_params! {":execution": execution, ":node": node, ":failed": Status::Failed, ":now": t})?;
             Ok(())
         })
     }
 
-    /// The execution ended, with its outputs or its error.
+    /// The execution ended, with its outputs or its error: recorded, with everything before it,
+    /// durably (synced to the disk) when this returns.
     pub(crate) fn execution_ended(&self, execution: &str, result: Result<&[Encoded], &str>) -> Result<(), Error> {
         let (status, outputs, error) = match result {
             Ok(outputs) => (Status::Succeeded, Some(sealed::seal(outputs)), None),
@@ -274,7 +292,9 @@ impl Store {
                 ":execution": execution, ":status": status, ":now": now(), ":outputs": outputs, ":error": error,
             })?;
             Ok(())
-        })
+        })?;
+        // What a run returns is on the disk, not only in the operating system's cache.
+        self.sync()
     }
 
     /// Records an event.
@@ -286,7 +306,14 @@ impl Store {
         kind: &str,
         message: &str,
     ) -> Result<(), Error> {
-        self.write(|tx| insert_event(tx, execution, node, attempt, kind, message))
+        let (execution, node, kind, message) = (
+            execution.to_owned(),
+            node.map(str::to_owned),
+            kind.to_owned(),
+            message.to_owned(),
+        );
+        let t = now();
+        self.post(move |tx| insert_event(tx, &execution, node.as_deref(), attempt, &kind, &message, t))
     }
 
     /// Attempt `attempt` of dynamic node `node` built this graph (a recorded graph, as one
@@ -299,7 +326,8 @@ impl Store {
         graph: &Encoded,
     ) -> Result<(), Error> {
         let blob = sealed::seal(std::slice::from_ref(graph));
-        self.write(|tx| {
+        let (execution, node, t) = (execution.to_owned(), node.to_owned(), now());
+        self.post(move |tx| {
             tx.prepare_cached(
                 "INSERT OR REPLACE INTO subgraphs (execution_id, node_id, graph) VALUES (:execution, :node, :graph)",
             )?
@@ -310,7 +338,7 @@ impl Store {
             )?
             .execute(named_params! {
                 ":execution": execution, ":node": node, ":attempt": attempt,
-                ":succeeded": Status::Succeeded, ":now": now(),
+                ":succeeded": Status::Succeeded, ":now": t,
             })?;
             Ok(())
         })
@@ -361,14 +389,22 @@ impl Store {
         node: &str,
     ) -> Result<(), Error> {
         let blob = sealed::seal(outputs);
-        self.write(|tx| {
+        let (key, task, version, execution, node) = (
+            key.to_owned(),
+            task.to_owned(),
+            version.to_owned(),
+            execution.to_owned(),
+            node.to_owned(),
+        );
+        let t = now();
+        self.post(move |tx| {
             tx.prepare_cached(
                 "INSERT OR REPLACE INTO cache (key, task, version, outputs, execution_id, node_id, created_at)
                  VALUES (:key, :task, :version, :outputs, :execution, :node, :now)",
             )?
             .execute(named_params! {
                 ":key": key, ":task": task, ":version": version, ":outputs": blob,
-                ":execution": execution, ":node": node, ":now": now(),
+                ":execution": execution, ":node": node, ":now": t,
             })?;
             Ok(())
         })
@@ -445,13 +481,14 @@ fn insert_event(
     attempt: Option<u32>,
     kind: &str,
     message: &str,
+    at: i64,
 ) -> Result<(), StoreError> {
     tx.prepare_cached(
         "INSERT INTO events (execution_id, node_id, attempt, at, kind, message)
          VALUES (:execution, :node, :attempt, :now, :kind, :message)",
     )?
     .execute(named_params! {
-        ":execution": execution, ":node": node, ":attempt": attempt, ":now": now(), ":kind": kind, ":message": message,
+        ":execution": execution, ":node": node, ":attempt": attempt, ":now": at, ":kind": kind, ":message": message,
     })?;
     Ok(())
 }
