@@ -2,20 +2,22 @@
 //!
 //! A record the runtime must see written before it acts (an attempt about to run its task, an
 //! execution about to return) is written at once, in a transaction that also carries every
-//! record queued before it. Other records (a node's success, a failed attempt, an event) are
-//! queued: the next such transaction writes them, or, if none comes within [`FLUSH_DELAY`], a
-//! background thread does. So a chain of nodes costs one transaction per node (a node's success
-//! travels with the next node's start), and nodes finishing together share one.
+//! record queued before it, and those of other threads waiting to write theirs. Other records
+//! (a node's success, an event) are queued: the next such transaction writes them, or, if none
+//! comes within [`FLUSH_DELAY`], a background thread does. So a chain of nodes costs one
+//! transaction per node (a node's success travels with the next node's start), and nodes that
+//! start or finish together share one.
 //!
 //! Transactions commit to SQLite's write-ahead log without waiting for the disk
 //! (`synchronous = NORMAL`): once committed, a record survives the process being killed, since
 //! the log is in the operating system's cache. The background thread makes the log durable
 //! against a power cut or an OS crash within [`SYNC_INTERVAL`] of a commit (a checkpoint, which
-//! syncs the log and then the database), and when an execution ends. A crash of the machine can
-//! therefore lose the records of about the last [`SYNC_INTERVAL`], always whole transactions
-//! (each log frame is checksummed; recovery stops at the first frame that does not check out).
-//! Checkpoint payloads are files synced on their own and do not depend on any of this.
+//! syncs the log and then the database), and so does the end of each execution. A crash of the
+//! machine can therefore lose the records of about the last [`SYNC_INTERVAL`], always whole
+//! transactions (each log frame is checksummed, and recovery stops at the first frame that does
+//! not check out). Checkpoint payloads are files synced on their own and depend on none of this.
 
+use std::collections::HashMap;
 use std::mem;
 use std::path::PathBuf;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
@@ -53,16 +55,28 @@ struct Shared {
     path: PathBuf,
 }
 
+struct Queued {
+    record: Record,
+    /// Set when a thread waits for this record to be written: its place in line.
+    ticket: Option<u64>,
+}
+
 #[derive(Default)]
 struct Queue {
-    records: Vec<Record>,
+    records: Vec<Queued>,
+    /// The last ticket handed out.
+    tickets: u64,
+    /// Every ticket up to this one has been dealt with: written, or failed (`failed`).
+    settled: u64,
+    /// Why the record of a ticket could not be written.
+    failed: HashMap<u64, StoreError>,
     /// When the oldest queued record was queued.
     since: Option<Instant>,
     /// When the oldest commit not yet synced was made.
     unsynced: Option<Instant>,
     /// When the background thread wakes next, if it is asleep with a deadline.
     deadline: Option<Instant>,
-    /// A queued record that could not be written, for the next caller to report.
+    /// A queued record nobody waited for that could not be written, for the next caller.
     lost: Option<StoreError>,
     closing: bool,
 }
@@ -83,34 +97,38 @@ impl Committer {
     /// Runs `f` in a transaction that also writes every queued record (first, in order), and
     /// commits it: when this returns, all of them survive the process being killed.
     pub fn write<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T, StoreError>) -> Result<T, StoreError> {
-        let mut db = self.shared.db();
-        let queued = self.take_queued()?;
-        let result = commit(&mut db, &queued, f);
-        let out = match result {
-            Ok(out) => out,
-            // A queued record fails: the others are written on their own, and the caller,
-            // whose record was not written, hears why.
-            Err(Failed::Queued(e)) => {
-                one_by_one(&mut db, &queued);
-                return Err(e);
-            }
-            Err(Failed::Own(e)) => {
-                if let Err(lost) = write_queued(&mut db, &queued) {
-                    self.shared.queue().lost.get_or_insert(lost);
-                }
-                return Err(e);
-            }
-            // Nothing was written (the disk is full, ...): the records wait for the next
-            // transaction, which may fare better.
-            Err(Failed::Commit(e)) => {
-                drop(db);
-                self.requeue(queued);
-                return Err(e);
-            }
+        let db = self.shared.db();
+        let out = self.shared.lead(&db, f);
+        drop(db);
+        self.after_commit();
+        out
+    }
+
+    /// Writes `record` now, with every record queued before it: when this returns, it
+    /// survives the process being killed. Threads that call this together share one
+    /// transaction: whoever holds the connection writes the records of those waiting for it.
+    pub fn write_record(&self, record: Record) -> Result<(), StoreError> {
+        let ticket = {
+            let mut q = self.shared.queue();
+            q.tickets += 1;
+            let ticket = q.tickets;
+            q.records.push(Queued {
+                record,
+                ticket: Some(ticket),
+            });
+            ticket
+        };
+        let db = self.shared.db();
+        let written = match self.shared.settled(ticket) {
+            Some(written) => written,
+            None => self
+                .shared
+                .lead(&db, |_| Ok(()))
+                .and_then(|()| self.shared.settled(ticket).unwrap_or(Ok(()))),
         };
         drop(db);
-        self.committed();
-        Ok(out)
+        self.after_commit();
+        written
     }
 
     /// Queues `record`, to be written within [`FLUSH_DELAY`]. Reports a queued record that
@@ -120,14 +138,12 @@ impl Committer {
         if let Some(e) = q.lost.take() {
             return Err(e);
         }
-        let now = Instant::now();
-        q.records.push(record);
-        let since = *q.since.get_or_insert(now);
+        q.records.push(Queued { record, ticket: None });
+        let since = *q.since.get_or_insert_with(Instant::now);
         let wake = q.deadline.is_none_or(|d| d > since + FLUSH_DELAY);
         drop(q);
         if wake {
-            self.start_thread();
-            self.shared.wake.notify_one();
+            self.wake_thread();
         }
         Ok(())
     }
@@ -135,40 +151,25 @@ impl Committer {
     /// Reads through the connection, after writing what is queued (so that a read sees every
     /// record made before it).
     pub fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
-        if self.shared.queue().records.is_empty() {
-            return f(&self.shared.db());
+        let db = self.shared.db();
+        if !self.shared.queue().records.is_empty() {
+            self.shared.lead(&db, |_| Ok(()))?;
         }
-        self.write(|_| Ok(()))?;
-        f(&self.shared.db())
+        f(&db)
     }
 
     /// Writes what is queued and syncs the log to the disk: when this returns, every record
     /// made so far survives a power cut.
     pub fn sync(&self) -> Result<(), StoreError> {
-        self.write(|_| Ok(()))?;
-        checkpoint(&self.shared.db())?;
+        let db = self.shared.db();
+        self.shared.lead(&db, |_| Ok(()))?;
+        checkpoint(&db)?;
         self.shared.queue().unsynced = None;
         Ok(())
     }
 
-    fn take_queued(&self) -> Result<Vec<Record>, StoreError> {
-        let mut q = self.shared.queue();
-        if let Some(e) = q.lost.take() {
-            return Err(e);
-        }
-        q.since = None;
-        Ok(mem::take(&mut q.records))
-    }
-
-    fn requeue(&self, mut records: Vec<Record>) {
-        let mut q = self.shared.queue();
-        records.append(&mut q.records);
-        q.records = records;
-        q.since.get_or_insert_with(Instant::now);
-    }
-
-    /// Notes a commit for the background thread to sync.
-    fn committed(&self) {
+    /// Asks the background thread to sync a commit just made, unless it already will.
+    fn after_commit(&self) {
         let mut q = self.shared.queue();
         if q.unsynced.is_some() {
             return;
@@ -178,22 +179,23 @@ impl Committer {
         let wake = q.deadline.is_none_or(|d| d > now + SYNC_INTERVAL);
         drop(q);
         if wake {
-            self.start_thread();
-            self.shared.wake.notify_one();
+            self.wake_thread();
         }
     }
 
-    fn start_thread(&self) {
+    fn wake_thread(&self) {
         let mut thread = self.thread.lock().unwrap_or_else(PoisonError::into_inner);
         if thread.is_none() {
             let shared = Arc::clone(&self.shared);
             // A thread that cannot start leaves the records to the next transaction, and the
-            // log to SQLite's own checkpoints and the sync at the execution's end.
+            // log to the sync at each execution's end.
             *thread = thread::Builder::new()
                 .name("flytekit-store".into())
                 .spawn(move || background(&shared))
                 .ok();
         }
+        drop(thread);
+        self.shared.wake.notify_one();
     }
 }
 
@@ -222,34 +224,145 @@ impl Shared {
     fn queue(&self) -> MutexGuard<'_, Queue> {
         self.queue.lock().unwrap_or_else(PoisonError::into_inner)
     }
+
+    /// With the connection held: one transaction with every queued record, then `f`.
+    fn lead<T>(
+        &self,
+        db: &Connection,
+        f: impl FnOnce(&Transaction<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let batch = {
+            let mut q = self.queue();
+            q.since = None;
+            mem::take(&mut q.records)
+        };
+        let tx = match begin_with(db, &batch) {
+            Ok(tx) => tx,
+            // A queued record fails: each is written on its own, so that only its writer hears
+            // of it; then `f`, on its own too.
+            Err(Failed::Record) => {
+                let failures = one_by_one(db, &batch);
+                self.settle(&batch, failures);
+                let out = alone(db, f)?;
+                return self.report_lost().map(|()| out);
+            }
+            Err(Failed::Transaction(e)) => {
+                self.abandon(batch, &e);
+                return Err(e);
+            }
+        };
+        let out = match f(&tx) {
+            Ok(out) => out,
+            Err(e) => {
+                drop(tx);
+                let failures = match begin_with(db, &batch).map(Transaction::commit) {
+                    Ok(Ok(())) => Vec::new(),
+                    _ => one_by_one(db, &batch),
+                };
+                self.settle(&batch, failures);
+                return Err(e);
+            }
+        };
+        if let Err(e) = tx.commit() {
+            let e = StoreError::from(e);
+            self.abandon(batch, &e);
+            return Err(e);
+        }
+        self.settle(&batch, Vec::new());
+        self.report_lost().map(|()| out)
+    }
+
+    /// A queued record nobody waited for could not be written: whoever wrote next hears of it
+    /// (its own record was written).
+    fn report_lost(&self) -> Result<(), StoreError> {
+        self.queue().lost.take().map_or(Ok(()), Err)
+    }
+
+    /// The records of `batch` were dealt with: written, but for `failures`.
+    fn settle(&self, batch: &[Queued], failures: Vec<(Option<u64>, StoreError)>) {
+        let mut q = self.queue();
+        if let Some(last) = batch.iter().filter_map(|b| b.ticket).max() {
+            q.settled = q.settled.max(last);
+        }
+        for (ticket, e) in failures {
+            match ticket {
+                Some(t) => {
+                    q.failed.insert(t, e);
+                }
+                None => {
+                    q.lost.get_or_insert(e);
+                }
+            }
+        }
+    }
+
+    /// Nothing of `batch` was written: the threads waiting for theirs hear why, the others are
+    /// queued again, ahead of what came since.
+    fn abandon(&self, batch: Vec<Queued>, e: &StoreError) {
+        let mut q = self.queue();
+        let mut requeued = Vec::new();
+        for queued in batch {
+            match queued.ticket {
+                Some(t) => {
+                    q.settled = q.settled.max(t);
+                    q.failed.insert(t, StoreError::Io(std::io::Error::other(e.to_string())));
+                }
+                None => requeued.push(queued),
+            }
+        }
+        if !requeued.is_empty() {
+            requeued.append(&mut q.records);
+            q.records = requeued;
+            q.since.get_or_insert_with(Instant::now);
+        }
+    }
+
+    /// Whether the record of `ticket` was written, once it has been dealt with.
+    fn settled(&self, ticket: u64) -> Option<Result<(), StoreError>> {
+        let mut q = self.queue();
+        (ticket <= q.settled).then(|| q.failed.remove(&ticket).map_or(Ok(()), Err))
+    }
 }
 
 enum Failed {
-    /// A queued record failed; nothing was committed.
-    Queued(StoreError),
-    /// The caller's own write failed; nothing was committed.
-    Own(StoreError),
-    /// The transaction could not begin or commit.
-    Commit(StoreError),
+    /// A queued record failed; the transaction rolled back.
+    Record,
+    /// The transaction could not begin.
+    Transaction(StoreError),
 }
 
-/// One transaction that holds the write lock from its start: the queued records, then `f`.
-/// (A deferred transaction would read first and could then not be upgraded once another
-/// process had committed, SQLITE_BUSY_SNAPSHOT, which no busy timeout waits out.)
-fn commit<T>(
-    db: &mut Connection,
-    queued: &[Record],
-    f: impl FnOnce(&Transaction<'_>) -> Result<T, StoreError>,
-) -> Result<T, Failed> {
-    let tx = db
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(|e| Failed::Commit(e.into()))?;
-    for record in queued {
-        record(&tx).map_err(Failed::Queued)?;
+/// A transaction that holds the write lock from its start, with `batch` written in it. (A
+/// deferred transaction would read first and could then not be upgraded once another process
+/// had committed, SQLITE_BUSY_SNAPSHOT, which no busy timeout waits out.)
+fn begin_with<'c>(db: &'c Connection, batch: &[Queued]) -> Result<Transaction<'c>, Failed> {
+    // The connection's mutex is held, so no other transaction is open on it: what
+    // `new_unchecked` leaves to the caller.
+    let tx =
+        Transaction::new_unchecked(db, TransactionBehavior::Immediate).map_err(|e| Failed::Transaction(e.into()))?;
+    for queued in batch {
+        (queued.record)(&tx).map_err(|_| Failed::Record)?;
     }
-    let out = f(&tx).map_err(Failed::Own)?;
-    tx.commit().map_err(|e| Failed::Commit(e.into()))?;
+    Ok(tx)
+}
+
+/// `f` in a transaction of its own.
+fn alone<T>(db: &Connection, f: impl FnOnce(&Transaction<'_>) -> Result<T, StoreError>) -> Result<T, StoreError> {
+    let tx = Transaction::new_unchecked(db, TransactionBehavior::Immediate)?;
+    let out = f(&tx)?;
+    tx.commit()?;
     Ok(out)
+}
+
+/// Writes each record in a transaction of its own: the ones that failed, and why.
+fn one_by_one(db: &Connection, batch: &[Queued]) -> Vec<(Option<u64>, StoreError)> {
+    let mut failures = Vec::new();
+    for queued in batch {
+        if let Err(e) = alone(db, |tx| (queued.record)(tx)) {
+            tracing::error!(event = "record_lost", "a record of the store could not be written: {e}");
+            failures.push((queued.ticket, e));
+        }
+    }
+    failures
 }
 
 /// Makes the log durable: a checkpoint syncs the log, copies what it can into the database
@@ -272,8 +385,24 @@ fn background(shared: &Shared) {
         if flush_at.is_some_and(|t| t <= now) {
             q.deadline = None;
             drop(q);
-            flush(shared);
+            let db = shared.db();
+            let written = shared.lead(&db, |_| Ok(()));
+            drop(db);
             q = shared.queue();
+            match written {
+                Ok(()) => {
+                    q.unsynced.get_or_insert(now);
+                }
+                Err(e) => {
+                    // Kept for the next caller to report; when the store closes, what could
+                    // not be written is given up rather than tried forever.
+                    q.lost.get_or_insert(e);
+                    if q.closing {
+                        q.records.clear();
+                        q.since = None;
+                    }
+                }
+            }
             continue;
         }
         if sync_at.is_some_and(|t| t <= now) {
@@ -309,61 +438,143 @@ fn background(shared: &Shared) {
     }
 }
 
-/// Writes the queued records, if another transaction has not.
-fn flush(shared: &Shared) {
-    let mut db = shared.db();
-    let records = {
-        let mut q = shared.queue();
-        q.since = None;
-        mem::take(&mut q.records)
-    };
-    if records.is_empty() {
-        return;
-    }
-    let lost = write_queued(&mut db, &records).err();
-    drop(db);
-    let mut q = shared.queue();
-    q.unsynced.get_or_insert_with(Instant::now);
-    if q.lost.is_none() {
-        q.lost = lost;
-    }
-}
-
-/// Writes queued records in one transaction, or, if one of them fails, each in its own: the
-/// first error, if any record could not be written.
-fn write_queued(db: &mut Connection, records: &[Record]) -> Result<(), StoreError> {
-    match commit(db, records, |_| Ok(())) {
-        Ok(()) => Ok(()),
-        Err(Failed::Queued(_) | Failed::Own(_)) => one_by_one(db, records).map_or(Ok(()), Err),
-        Err(Failed::Commit(e)) => {
-            tracing::error!(event = "record_lost", "records of the store could not be written: {e}");
-            Err(e)
-        }
-    }
-}
-
-/// Writes each record in a transaction of its own: the first error.
-fn one_by_one(db: &mut Connection, records: &[Record]) -> Option<StoreError> {
-    let mut first = None;
-    for record in records {
-        if let Err(Failed::Queued(e) | Failed::Own(e) | Failed::Commit(e)) =
-            commit(db, std::slice::from_ref(record), |_| Ok(()))
-        {
-            tracing::error!(event = "record_lost", "a record of the store could not be written: {e}");
-            first.get_or_insert(e);
-        }
-    }
-    first
-}
-
 fn sync_log(own: &mut Option<Connection>, path: &PathBuf) -> Result<(), StoreError> {
-    if own.is_none() {
-        let db = Connection::open(path)?;
-        db.busy_timeout(BUSY_TIMEOUT)?;
-        *own = Some(db);
+    let db = match own {
+        Some(db) => db,
+        None => {
+            let db = Connection::open(path)?;
+            db.busy_timeout(BUSY_TIMEOUT)?;
+            own.insert(db)
+        }
+    };
+    checkpoint(db)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fs;
+    use std::path::Path;
+    use std::time::Duration;
+
+    use rusqlite::{named_params, Connection};
+
+    use super::*;
+
+    fn open(path: &Path) -> Connection {
+        let db = Connection::open(path).unwrap();
+        db.pragma_update(None, "journal_mode", "WAL").unwrap();
+        db.pragma_update(None, "synchronous", "NORMAL").unwrap();
+        db.pragma_update(None, "wal_autocheckpoint", 0).unwrap();
+        db.execute_batch("CREATE TABLE IF NOT EXISTS t (k INTEGER PRIMARY KEY, v BLOB NOT NULL)")
+            .unwrap();
+        db
     }
-    match own {
-        Some(db) => checkpoint(db),
-        None => Ok(()),
+
+    fn row(k: i64) -> Record {
+        Box::new(move |tx| {
+            tx.prepare_cached("INSERT INTO t (k, v) VALUES (:k, zeroblob(1500))")?
+                .execute(named_params! {":k": k})?;
+            Ok(())
+        })
+    }
+
+    fn count(db: &Connection) -> i64 {
+        db.query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0)).unwrap()
+    }
+
+    #[test]
+    fn a_batch_cut_off_anywhere_in_the_log_is_all_or_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.db");
+        let db = open(&path);
+        checkpoint(&db).unwrap();
+        let committer = Committer::new(db, path.clone());
+        // A reader whose snapshot predates the batch keeps checkpoints from copying it into
+        // the database file: the batch stays in the log alone, as after a crash.
+        let mut reader = Connection::open(&path).unwrap();
+        let snapshot = reader.transaction().unwrap();
+        assert_eq!(count(&snapshot), 0);
+        // Held, the connection keeps the background thread from writing the queued records
+        // first: the batch is the 20 of them and the leader's own, as one transaction.
+        let db = committer.shared.db();
+        for k in 0..20 {
+            committer.post(row(k)).unwrap();
+        }
+        committer.shared.lead(&db, |tx| row(20)(tx)).unwrap();
+        drop(db);
+        let log = fs::read(dir.path().join("x.db-wal")).unwrap();
+        let database = fs::read(&path).unwrap();
+        drop(snapshot);
+        drop(committer);
+
+        let (mut whole, mut none) = (0, 0);
+        for cut in (0..=log.len()).step_by(211).chain([log.len()]) {
+            let copy = tempfile::tempdir().unwrap();
+            fs::write(copy.path().join("x.db"), &database).unwrap();
+            fs::write(copy.path().join("x.db-wal"), &log[..cut]).unwrap();
+            let db = Connection::open(copy.path().join("x.db")).unwrap();
+            match count(&db) {
+                21 => whole += 1,
+                0 => none += 1,
+                n => panic!(
+                    "a log cut at byte {cut} of {} kept {n} of the batch's 21 rows",
+                    log.len()
+                ),
+            }
+        }
+        assert!(whole > 0 && none > 0, "whole {whole}, none {none}");
+    }
+
+    #[test]
+    fn a_queued_record_is_written_by_the_background_thread_unasked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.db");
+        let committer = Committer::new(open(&path), path.clone());
+        committer.post(row(1)).unwrap();
+        let other = Connection::open(&path).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while count(&other) == 0 {
+            assert!(Instant::now() < deadline, "the record was not written within 10 s");
+            thread::sleep(Duration::from_millis(1));
+        }
+        drop(committer);
+    }
+
+    #[test]
+    fn a_read_sees_every_record_queued_before_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.db");
+        let committer = Committer::new(open(&path), path.clone());
+        for k in 0..5 {
+            committer.post(row(k)).unwrap();
+        }
+        assert_eq!(committer.read(|db| Ok(count(db))).unwrap(), 5);
+    }
+
+    #[test]
+    fn a_failing_record_fails_its_writer_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.db");
+        let committer = Committer::new(open(&path), path.clone());
+        committer.post(row(1)).unwrap();
+        // Key 1 again: the primary key refuses it, and only this writer hears of it.
+        let refused = committer.write_record(row(1)).unwrap_err();
+        assert!(refused.to_string().contains("UNIQUE constraint failed"), "{refused}");
+        committer.write_record(row(2)).unwrap();
+        assert_eq!(committer.read(|db| Ok(count(db))).unwrap(), 2);
+    }
+
+    #[test]
+    fn a_record_nobody_waits_for_that_fails_is_reported_to_the_next_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.db");
+        let committer = Committer::new(open(&path), path.clone());
+        committer.write_record(row(1)).unwrap();
+        committer.post(row(1)).unwrap();
+        // The writer whose transaction carried it hears of it, once; its own record is written.
+        let reported = committer.write_record(row(2)).unwrap_err();
+        assert!(reported.to_string().contains("UNIQUE constraint failed"), "{reported}");
+        committer.write_record(row(3)).unwrap();
+        assert_eq!(committer.read(|db| Ok(count(db))).unwrap(), 3);
     }
 }

@@ -49,6 +49,14 @@ impl NodeRecord {
     }
 }
 
+/// When attempt `:attempt` of node `:node` started, as an attempt's row is written at its end:
+/// from the row it replaces (stores written before schema 5 kept every attempt's row from its
+/// start), else from the node's row, which holds the attempt it runs.
+const STARTED_AT: &str = "COALESCE(
+    (SELECT started_at FROM attempts WHERE execution_id = :execution AND node_id = :node AND attempt = :attempt),
+    (SELECT attempt_started_at FROM nodes WHERE execution_id = :execution AND node_id = :node AND attempt = :attempt),
+    :now)";
+
 impl Store {
     /// Records the start of a run of `execution`, or finds what an earlier run left.
     pub(crate) fn begin(
@@ -101,8 +109,8 @@ impl Store {
             // failed nodes; finished nodes keep their outputs.
             tx.prepare_cached(
                 "UPDATE nodes SET status = :pending, user_failures = 0, system_failures = 0,
-                     first_attempt = 1 + (SELECT COALESCE(MAX(attempt), 0) FROM attempts a
-                                          WHERE a.execution_id = nodes.execution_id AND a.node_id = nodes.node_id)
+                     first_attempt = 1 + MAX(attempt, (SELECT COALESCE(MAX(attempt), 0) FROM attempts a
+                                          WHERE a.execution_id = nodes.execution_id AND a.node_id = nodes.node_id))
                  WHERE execution_id = :id AND status = :failed",
             )?
             .execute(named_params! {":id": execution, ":pending": Status::Pending, ":failed": Status::Failed})?;
@@ -139,23 +147,29 @@ impl Store {
 
     /// An attempt starts: recorded (with its node) before the task's code runs.
     pub(crate) fn attempt_started(&self, execution: &str, node: &str, task: &str, attempt: u32) -> Result<(), Error> {
-        self.write(|tx| {
-            let t = now();
+        let (execution, node, task, t) = (execution.to_owned(), node.to_owned(), task.to_owned(), now());
+        self.write_now(move |tx| {
+            // An earlier attempt the row holds has no row of its own only if it succeeded (the
+            // node runs again because its outputs were damaged): it keeps its place in the
+            // node's history. Usually no row matches, and nothing is written.
             tx.prepare_cached(
-                "INSERT INTO nodes (execution_id, node_id, task, status, started_at)
-                 VALUES (:execution, :node, :task, :running, :now)
-                 ON CONFLICT (execution_id, node_id)
-                 DO UPDATE SET status = :running, started_at = COALESCE(started_at, :now)",
+                "INSERT OR IGNORE INTO attempts (execution_id, node_id, attempt, status, started_at, ended_at)
+                 SELECT execution_id, node_id, attempt, :succeeded, attempt_started_at, ended_at FROM nodes
+                 WHERE execution_id = :execution AND node_id = :node AND attempt > 0 AND attempt <> :attempt",
             )?
             .execute(named_params! {
-                ":execution": execution, ":node": node, ":task": task, ":running": Status::Running, ":now": t,
+                ":execution": execution, ":node": node, ":attempt": attempt, ":succeeded": Status::Succeeded,
             })?;
             tx.prepare_cached(
-                "INSERT OR REPLACE INTO attempts (execution_id, node_id, attempt, status, started_at)
-                 VALUES (:execution, :node, :attempt, :running, :now)",
+                "INSERT INTO nodes (execution_id, node_id, task, status, started_at, attempt, attempt_started_at)
+                 VALUES (:execution, :node, :task, :running, :now, :attempt, :now)
+                 ON CONFLICT (execution_id, node_id)
+                 DO UPDATE SET status = :running, started_at = COALESCE(started_at, :now),
+                               attempt = :attempt, attempt_started_at = :now",
             )?
             .execute(named_params! {
-                ":execution": execution, ":node": node, ":attempt": attempt, ":running": Status::Running, ":now": t,
+                ":execution": execution, ":node": node, ":task": task, ":running": Status::Running,
+                ":attempt": attempt, ":now": t,
             })?;
             Ok(())
         })
@@ -173,10 +187,10 @@ impl Store {
         // Written at once, not queued: failures are rare, and one the store cannot record is
         // reported with the attempt's own cause (Error::NotRecorded).
         self.write(move |tx| {
-            tx.prepare_cached(
-                "UPDATE attempts SET status = :status, kind = :kind, cause = :cause, ended_at = :now
-                 WHERE execution_id = :execution AND node_id = :node AND attempt = :attempt",
-            )?
+            tx.prepare_cached(&format!(
+                "INSERT OR REPLACE INTO attempts (execution_id, node_id, attempt, status, kind, cause, started_at, ended_at)
+                 VALUES (:execution, :node, :attempt, :status, :kind, :cause, {STARTED_AT}, :now)"
+            ))?
             .execute(named_params! {
                 ":execution": execution, ":node": node, ":attempt": attempt, ":status": status,
                 ":kind": Kind(kind.clone()), ":cause": cause, ":now": t,
@@ -190,14 +204,13 @@ impl Store {
         })
     }
 
-    /// A node finished: its outputs, and the attempt that produced them (none for a cache hit
-    /// or a map).
+    /// A node finished, with its outputs. The attempt that produced them, if any (not a cache
+    /// hit, not a map), is the one its row holds.
     pub(crate) fn node_succeeded(
         &self,
         execution: &str,
         node: &str,
         task: &str,
-        attempt: Option<u32>,
         outputs: &[Encoded],
         cache_hit: bool,
     ) -> Result<(), Error> {
@@ -214,16 +227,6 @@ impl Store {
                 ":execution": execution, ":node": node, ":task": task, ":succeeded": Status::Succeeded,
                 ":now": t, ":outputs": blob, ":cache_hit": cache_hit,
             })?;
-            if let Some(attempt) = attempt {
-                tx.prepare_cached(
-                    "UPDATE attempts SET status = :succeeded, ended_at = :now
-                     WHERE execution_id = :execution AND node_id = :node AND attempt = :attempt",
-                )?
-                .execute(named_params! {
-                    ":execution": execution, ":node": node, ":attempt": attempt,
-                    ":succeeded": Status::Succeeded, ":now": t,
-                })?;
-            }
             Ok(())
         })
     }
@@ -332,10 +335,10 @@ impl Store {
                 "INSERT OR REPLACE INTO subgraphs (execution_id, node_id, graph) VALUES (:execution, :node, :graph)",
             )?
             .execute(named_params! {":execution": execution, ":node": node, ":graph": blob})?;
-            tx.prepare_cached(
-                "UPDATE attempts SET status = :succeeded, ended_at = :now
-                 WHERE execution_id = :execution AND node_id = :node AND attempt = :attempt",
-            )?
+            tx.prepare_cached(&format!(
+                "INSERT OR REPLACE INTO attempts (execution_id, node_id, attempt, status, started_at, ended_at)
+                 VALUES (:execution, :node, :attempt, :succeeded, {STARTED_AT}, :now)"
+            ))?
             .execute(named_params! {
                 ":execution": execution, ":node": node, ":attempt": attempt,
                 ":succeeded": Status::Succeeded, ":now": t,
@@ -448,7 +451,8 @@ fn node_records(tx: &Transaction<'_>, execution: &str) -> Result<Vec<NodeRecord>
     drop(rows);
 
     let mut stmt = tx.prepare_cached(
-        "SELECT node_id, status, user_failures, system_failures, outputs FROM nodes WHERE execution_id = :execution",
+        "SELECT node_id, status, user_failures, system_failures, outputs, attempt FROM nodes
+         WHERE execution_id = :execution",
     )?;
     let mut rows = stmt.query(named_params! {":execution": execution})?;
     let mut nodes = Vec::new();
@@ -457,15 +461,22 @@ fn node_records(tx: &Transaction<'_>, execution: &str) -> Result<Vec<NodeRecord>
         let place = Place::Node(execution, &id);
         let outputs = cell::<Option<Vec<u8>>>(r, "outputs", &place)?
             .map(|blob| sealed::open(&blob).map_err(|problem| place.damaged("stored outputs", &problem)));
-        let (last_attempt, last_status) = last_attempts.remove(&id).unwrap_or((0, Status::Pending));
+        let status: Status = cell(r, "status", &place)?;
+        let running: u32 = cell(r, "attempt", &place)?;
+        // The node's row holds the attempt it runs; an attempt that ended other than by
+        // succeeding has a row of its own, which says how.
+        let (last_attempt, last_status) = match last_attempts.remove(&id) {
+            Some((ended, how)) if ended >= running => (ended, how),
+            _ => (running, status),
+        };
         nodes.push(NodeRecord {
-            status: cell(r, "status", &place)?,
+            status,
             user_failures: cell(r, "user_failures", &place)?,
             system_failures: cell(r, "system_failures", &place)?,
             last_attempt,
             // Only an attempt still marked running was cut short: one whose failure was
             // recorded before the process died already counted against the task's retries.
-            interrupted: last_status == Status::Running,
+            interrupted: last_attempt > 0 && last_status == Status::Running,
             outputs,
             failures: failures.remove(&id).unwrap_or_default(),
             id,

@@ -6,7 +6,8 @@
 //! <store>/executions/<execution>/<node>/    that node's checkpoint versions
 //! ```
 //!
-//! `journal.rs` holds every write the runtime makes while it runs, `report.rs` what inspection
+//! `journal.rs` holds every write the runtime makes while it runs, `commit.rs` how those writes
+//! reach the disk (group commit; what a crash can lose), `report.rs` what inspection
 //! reads, `schema.rs` the migrations, `sealed.rs` the checksummed form of stored values,
 //! `status.rs` the states as SQL values and `lock.rs` the lock that makes one process the owner
 //! of an execution.
@@ -184,6 +185,17 @@ impl Store {
     /// the process being killed.
     fn write<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T, StoreError>) -> Result<T, Error> {
         self.commit.write(f).map_err(|source| self.fail(source))
+    }
+
+    /// Writes a record now, with every queued record, and with those of other threads writing
+    /// theirs at the same moment: when this returns, it survives the process being killed.
+    fn write_now(
+        &self,
+        record: impl Fn(&Transaction<'_>) -> Result<(), StoreError> + Send + 'static,
+    ) -> Result<(), Error> {
+        self.commit
+            .write_record(Box::new(record))
+            .map_err(|source| self.fail(source))
     }
 
     /// Queues a record, written within a few milliseconds by whichever transaction comes

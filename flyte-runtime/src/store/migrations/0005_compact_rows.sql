@@ -1,6 +1,10 @@
--- Nodes and attempts are found by their primary key only: stored in it (WITHOUT ROWID), a
--- record touches one B-tree instead of a table and its key's index, which halves the pages a
--- commit writes. Executions are listed newest first, through an index.
+-- What a node's commits touch, made small (commit.rs batches them; these make each smaller):
+-- nodes and attempts are found by their primary key only, so they are stored in it (WITHOUT
+-- ROWID): one B-tree each instead of a table and its key's index. The attempt a node is running,
+-- or ran last, lives in the node's row (`attempt`, `attempt_started_at`), so that starting an
+-- attempt and succeeding write that row alone; the attempts table keeps the attempts that ended
+-- otherwise (failed, interrupted) and the one that built a dynamic node's graph, and, in stores
+-- written before this version, every attempt. Executions are listed newest first, by an index.
 CREATE TABLE nodes_by_key (
     execution_id    TEXT NOT NULL,
     node_id         TEXT NOT NULL,
@@ -13,12 +17,18 @@ CREATE TABLE nodes_by_key (
     ended_at        INTEGER,
     outputs         BLOB,
     first_attempt   INTEGER NOT NULL DEFAULT 1,
+    attempt         INTEGER NOT NULL DEFAULT 0,
+    attempt_started_at INTEGER,
     PRIMARY KEY (execution_id, node_id)
 ) WITHOUT ROWID;
 INSERT INTO nodes_by_key
-    SELECT execution_id, node_id, task, status, user_failures, system_failures, cache_hit,
-           started_at, ended_at, outputs, first_attempt
-    FROM nodes;
+    SELECT n.execution_id, n.node_id, n.task, n.status, n.user_failures, n.system_failures,
+           n.cache_hit, n.started_at, n.ended_at, n.outputs, n.first_attempt,
+           COALESCE(a.attempt, 0), a.started_at
+    FROM nodes n LEFT JOIN attempts a
+      ON a.execution_id = n.execution_id AND a.node_id = n.node_id
+     AND a.attempt = (SELECT MAX(attempt) FROM attempts l
+                      WHERE l.execution_id = n.execution_id AND l.node_id = n.node_id);
 DROP TABLE nodes;
 ALTER TABLE nodes_by_key RENAME TO nodes;
 
