@@ -39,6 +39,9 @@ pub(super) const FLUSH_DELAY: Duration = Duration::from_millis(5);
 /// the disk: what a power cut can lose.
 pub(super) const SYNC_INTERVAL: Duration = Duration::from_millis(50);
 
+/// A log longer than this, found when the store opens, is copied into the database then.
+pub(super) const LONG_LOG: u64 = 1 << 20;
+
 /// A record to write. Written again, whole, if the transaction carrying it rolls back.
 pub(super) type Record = Box<dyn Fn(&Transaction<'_>) -> Result<(), StoreError> + Send>;
 

@@ -102,11 +102,20 @@ impl Store {
         // thread of the store's own: the log's automatic checkpoints, which sync, would
         // otherwise stall whichever node's commit triggered them. Other processes may hold the
         // write lock: wait for it rather than fail.
+        let wal = dir.join(format!("{DB_FILE}-wal"));
         let setup = |db: &mut Connection| -> Result<(), StoreError> {
             db.busy_timeout(BUSY_TIMEOUT)?;
             db.pragma_update(None, "journal_mode", "WAL")?;
             db.pragma_update(None, "synchronous", "NORMAL")?;
             db.pragma_update(None, "wal_autocheckpoint", 0)?;
+            // Processes that died (or exited from inside a task) leave their log unsynced and
+            // uncopied, and every later open reads all of it: one that finds a long log copies
+            // it into the database first, so that the log stays short.
+            if fs::metadata(&wal).is_ok_and(|m| m.len() > commit::LONG_LOG) {
+                db.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+            }
+            // And a log that grew long in a busy run is cut back when it starts over.
+            db.pragma_update(None, "journal_size_limit", commit::LONG_LOG as i64)?;
             schema::migrate(db)
         };
         setup(&mut db).map_err(fail)?;
