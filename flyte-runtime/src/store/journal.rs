@@ -151,15 +151,17 @@ impl Store {
         self.write_now(move |tx| {
             // An earlier attempt the row holds has no row of its own only if it succeeded (the
             // node runs again because its outputs were damaged): it keeps its place in the
-            // node's history. Usually no row matches, and nothing is written.
-            tx.prepare_cached(
-                "INSERT OR IGNORE INTO attempts (execution_id, node_id, attempt, status, started_at, ended_at)
-                 SELECT execution_id, node_id, attempt, :succeeded, attempt_started_at, ended_at FROM nodes
-                 WHERE execution_id = :execution AND node_id = :node AND attempt > 0 AND attempt <> :attempt",
-            )?
-            .execute(named_params! {
-                ":execution": execution, ":node": node, ":attempt": attempt, ":succeeded": Status::Succeeded,
-            })?;
+            // node's history. A first attempt has none.
+            if attempt > 1 {
+                tx.prepare_cached(
+                    "INSERT OR IGNORE INTO attempts (execution_id, node_id, attempt, status, started_at, ended_at)
+                     SELECT execution_id, node_id, attempt, :succeeded, attempt_started_at, ended_at FROM nodes
+                     WHERE execution_id = :execution AND node_id = :node AND attempt > 0 AND attempt <> :attempt",
+                )?
+                .execute(named_params! {
+                    ":execution": execution, ":node": node, ":attempt": attempt, ":succeeded": Status::Succeeded,
+                })?;
+            }
             tx.prepare_cached(
                 "INSERT INTO nodes (execution_id, node_id, task, status, started_at, attempt, attempt_started_at)
                  VALUES (:execution, :node, :task, :running, :now, :attempt, :now)
