@@ -640,7 +640,10 @@ fn interface_fn(f: &Function, kind: &str) -> TokenStream {
         quote!((#input, #describe))
     });
     let outputs = output_slots(f).into_iter().map(describe);
+    // `#[inline]`: nothing is generated for it unless something asks for the interface (a
+    // non-generic function is otherwise compiled whether or not it is called).
     quote! {
+        #[inline]
         fn interface(&self) -> ::core::result::Result<::flytekit::Interface, ::flytekit::InterfaceError> {
             #[allow(unused_imports)]
             use ::flytekit::__private::{ViaNothing as _, ViaTrace as _, ViaTyped as _};

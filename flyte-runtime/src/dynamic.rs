@@ -82,14 +82,19 @@ pub trait Dynamic: Send + Sync + 'static {
     /// #[task]
     /// fn square(x: u64) -> u64 { x * x }
     ///
+    /// #[task]
+    /// fn total(xs: Vec<u64>) -> u64 { xs.iter().sum() }
+    ///
     /// #[dynamic]
-    /// fn squares(n: u64) -> Vec<u64> {
-    ///     (0..n).map(|i| square(i)).collect()
+    /// fn squares(n: u64, label: String) -> (u64, u64) {
+    ///     println!("{label}");
+    ///     let parts: Vec<_> = (0..n).map(|i| square(i)).collect();
+    ///     (total(parts), square(n))
     /// }
     ///
     /// let interface = squares.interface()?;
-    /// assert_eq!(interface.inputs, [("n".to_string(), Type::Integer)]);
-    /// assert_eq!(interface.outputs, [("o0".to_string(), Type::Collection(Box::new(Type::Integer)))]);
+    /// assert_eq!(interface.inputs, [("n".to_string(), Type::Integer), ("label".to_string(), Type::Str)]);
+    /// assert_eq!(interface.outputs, [("o0".to_string(), Type::Integer), ("o1".to_string(), Type::Integer)]);
     /// # Ok::<(), flytekit::InterfaceError>(())
     /// ```
     fn interface(&self) -> Result<Interface, InterfaceError> {

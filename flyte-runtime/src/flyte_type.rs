@@ -13,7 +13,7 @@ use serde_json::{json, Map, Value as Json};
 /// and a Python task can consume the value), and, where the Rust value's serde form does not
 /// follow from that, how the value is written (the forms of [`Type::Datetime`] and
 /// [`Type::Timedelta`]). Everything a value converter needs is here: it converts without the
-/// Rust type. The serde form meant is the non-human-readable one, which [`Encoded`]'s CBOR
+/// Rust type. The serde form meant is the non-human-readable one, which [`Encoded`](crate::Encoded)'s CBOR
 /// holds and which tracing follows.
 ///
 /// [`Task::interface`](crate::Task::interface) derives one per input and output; how, and the
@@ -129,6 +129,15 @@ pub enum Type {
 }
 
 /// How a [`Type::Datetime`] value is written in its serde form.
+///
+/// ```
+/// use std::time::SystemTime;
+/// use flytekit::{flyte_type, DatetimeForm, Type};
+///
+/// assert_eq!(flyte_type!(SystemTime)?, Type::Datetime(DatetimeForm::EpochSecsNanos));
+/// assert_eq!(flyte_type!(chrono::DateTime<chrono::Utc>)?, Type::Datetime(DatetimeForm::Rfc3339));
+/// # Ok::<(), flytekit::TypeError>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DatetimeForm {
     /// An RFC 3339 string, with its offset (`"2024-01-02T03:04:05.000678Z"`,
@@ -141,6 +150,14 @@ pub enum DatetimeForm {
 }
 
 /// How a [`Type::Timedelta`] value is written in its serde form.
+///
+/// ```
+/// use std::time::Duration;
+/// use flytekit::{flyte_type, DurationForm, Type};
+///
+/// assert_eq!(flyte_type!(Duration)?, Type::Timedelta(DurationForm::SecsNanos));
+/// # Ok::<(), flytekit::TypeError>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DurationForm {
     /// `{ secs: u64, nanos: u32 }`: `std::time::Duration`, which is never negative.

@@ -1125,20 +1125,24 @@ pub trait Workflow: Send + Sync + 'static {
     /// [`TaskInfo::module`]: crate::TaskInfo::module
     ///
     /// ```
-    /// use flytekit::{task, workflow, Workflow};
+    /// use flytekit::{task, Workflow};
     ///
     /// #[task]
     /// fn inc(x: u64) -> u64 { x + 1 }
     ///
     /// mod pipelines {
+    ///     use super::inc;
+    ///
     ///     #[flytekit::workflow]
     ///     pub fn twice(x: u64) -> u64 {
-    ///         super::inc(super::inc(x))
+    ///         inc(inc(x))
     ///     }
     /// }
     ///
-    /// assert_eq!(pipelines::twice.module(), "rust_out::pipelines");
-    /// assert_eq!(pipelines::twice.name(), "twice");
+    /// fn main() {
+    ///     assert_eq!(pipelines::twice.module(), "rust_out::pipelines");
+    ///     assert_eq!(pipelines::twice.name(), "twice");
+    /// }
     /// ```
     fn module(&self) -> &'static str {
         let path = std::any::type_name::<Self>();

@@ -58,12 +58,12 @@ pub struct Interface {
 }
 
 impl Interface {
-    /// The type of the input named `name`.
+    /// The type of the input named `name` (see the example on [`Interface`]).
     pub fn input(&self, name: &str) -> Option<&Type> {
         find(&self.inputs, name)
     }
 
-    /// The type of the output named `name` (`o0`, ...).
+    /// The type of the output named `name` (`o0`, ...; see the example on [`Interface`]).
     pub fn output(&self, name: &str) -> Option<&Type> {
         find(&self.outputs, name)
     }
@@ -100,10 +100,18 @@ pub fn output_name(index: usize) -> String {
 ///     config.rest.len() as u64
 /// }
 ///
-/// let err = load.interface().unwrap_err();
-/// assert_eq!(err.slot, Slot::Input("config".into()));
-/// assert!(matches!(err.error, TypeError::SelfDescribing { .. }));
-/// assert!(err.to_string().starts_with("the interface of task `rust_out::load` cannot be described: input `config`: `rust_out::Config` cannot be traced"), "{err}");
+/// fn main() {
+///     let err = load.interface().unwrap_err();
+///     assert_eq!(err.slot, Slot::Input("config".into()));
+///     assert!(matches!(err.error, TypeError::SelfDescribing { .. }));
+///     assert!(
+///         err.to_string().starts_with(
+///             "the interface of task `rust_out::load` cannot be described: input `config`: \
+///              `rust_out::Config` cannot be traced"
+///         ),
+///         "{err}"
+///     );
+/// }
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("the interface of {of} cannot be described: {slot}: {error}")]
@@ -117,6 +125,13 @@ pub struct InterfaceError {
 }
 
 /// An input or output of an interface, by name.
+///
+/// ```
+/// use flytekit::Slot;
+///
+/// assert_eq!(Slot::Input("points".into()).to_string(), "input `points`");
+/// assert_eq!(Slot::Output("o1".into()).to_string(), "output `o1`");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Slot {
     /// The input of this name.

@@ -19,25 +19,7 @@
 //! ask to trace each enum by naming its type, which the macros cannot do for types nested in a
 //! user's struct. It also keys types by name alone, so two `Point`s from two modules clash.
 //!
-//! # What it sees
-//!
-//! The serde form that binary formats see (not human-readable, as [`Encoded`]'s CBOR): a
-//! struct's fields by their serde names, an enum's variants by theirs, a newtype's inner value.
-//! A few types whose serde form hides what they are are recognised by the type the impl builds
-//! and by what it asks for: `std::time::Duration` (a struct `{secs, nanos}` to serde) is a
-//! duration, `SystemTime` a datetime, chrono's `DateTime` (a string to serde; with the feature
-//! `chrono`) a datetime, `serde_json::Value` a struct without fields, wherever they appear. A
-//! type that implements [`Typed`](crate::Typed) by hand is traced all the same when it is
-//! inside a struct: only a task's own input or output type goes through its `Typed` impl.
-//!
-//! The sample values are `1` for integers (so that `NonZeroU64` and the like accept them),
-//! `0.0`, `false`, `'A'`, the string `"1970-01-01T00:00:00Z"` (so that types that parse an
-//! instant from a string accept it) and sixteen zero bytes (so that a UUID accepts them). An
-//! impl that rejects them, or that needs a self-describing format (`#[serde(flatten)]`,
-//! `#[serde(tag = ..)]`, `#[serde(untagged)]`, `deserialize_any`), cannot be traced:
-//! [`TypeError`] says which, and what to do.
-//!
-//! [`Encoded`]: crate::Encoded
+//! What it sees, and the sample values it offers: [`traced`].
 
 use std::any::TypeId;
 use std::collections::{HashMap, HashSet};
@@ -97,6 +79,16 @@ pub enum TypeError {
         /// Where it did not end.
         detail: String,
     },
+    /// The impl panicked on a sample value.
+    #[error(
+        "`{type_name}` cannot be traced: its Deserialize impl panicked on the sample value tracing offered it ({message}); implement `flytekit::Typed` for the type (or for the struct of yours that holds it) to give its Flyte type yourself"
+    )]
+    Panicked {
+        /// The Rust type described.
+        type_name: &'static str,
+        /// The panic's message, and where it happened.
+        message: String,
+    },
     /// Tracing did not see the whole type: a bug, in tracing or in the type's impl.
     #[error(
         "`{type_name}` could not be traced completely ({detail}); implement `flytekit::Typed` for the type to give its Flyte type yourself, and please report this"
@@ -109,8 +101,30 @@ pub enum TypeError {
     },
 }
 
-/// The [`Type`] of `T`, by tracing its `Deserialize` impl (see the [module](self) docs): what
-/// the macros use for a type that is not [`Typed`](crate::Typed).
+/// The [`Type`] of `T`, by tracing its `Deserialize` impl: running it several times against a
+/// deserializer that hands it sample values and records what it asks for, until every variant
+/// of every enum in it was seen. This is what the macros use for a type that is not
+/// [`Typed`](crate::Typed).
+///
+/// # What tracing sees
+///
+/// The serde form that binary formats see (not human-readable, as [`Encoded`]'s CBOR): a
+/// struct's fields by their serde names, an enum's variants by theirs, a newtype's inner value.
+/// A few types whose serde form hides what they are are recognised by the type the impl builds
+/// and by what it asks for: `std::time::Duration` (a struct `{secs, nanos}` to serde) is a
+/// duration, `SystemTime` a datetime, chrono's `DateTime` (a string to serde; with the feature
+/// `chrono`) a datetime, `serde_json::Value` a struct without fields, wherever they appear. A
+/// type that implements [`Typed`](crate::Typed) by hand is traced all the same when it is
+/// inside a struct: only a task's own input or output type goes through its `Typed` impl.
+///
+/// The sample values are `1` for integers (so that `NonZeroU64` and the like accept them),
+/// `0.0`, `false`, `'A'`, the string `"1970-01-01T00:00:00Z"` (so that types that parse an
+/// instant from a string accept it) and sixteen zero bytes (so that a UUID accepts them). An
+/// impl that rejects them, or that needs a self-describing format (`#[serde(flatten)]`,
+/// `#[serde(tag = ..)]`, `#[serde(untagged)]`, `deserialize_any`), or that panics on them,
+/// cannot be traced: [`TypeError`] says which, and what to do.
+///
+/// [`Encoded`]: crate::Encoded
 ///
 /// ```
 /// use flytekit::{traced, Type};
@@ -133,8 +147,12 @@ pub fn traced<T: DeserializeOwned>() -> Result<Type, TypeError> {
     for _ in 0..MAX_PASSES {
         state.learned = false;
         let mut top = Shape::Unknown;
-        Tracer::new(&mut state, &mut top, 0, false)
-            .and_then(T::deserialize)
+        // An impl that panics on a sample value is a type that cannot be traced, not a crash.
+        crate::panic::catch(|| Tracer::new(&mut state, &mut top, 0, false).and_then(T::deserialize))
+            .map_err(|caught| TypeError::Panicked {
+                type_name,
+                message: caught.to_string(),
+            })?
             .map_err(|e| e.into_type_error(type_name))?;
         if !state.learned {
             return Convert::new(&state, type_name).shape(&top);
@@ -660,13 +678,13 @@ impl<'de> de::Deserializer<'de> for Tracer<'_> {
             let form = Form::Enum(variants.iter().map(|&v| (v, None)).collect());
             self.state.containers.insert(id, Container { name, form });
         }
-        let index = self.choose(id, name)?;
+        let (index, variant) = self.choose(id, name)?;
         self.enter(id, name, Some(index))?;
         let value = visitor.visit_enum(Variant {
             state: &mut *self.state,
             enum_id: id,
             index,
-            name: variants[index],
+            name: variant,
             depth: self.depth + 1,
             cut: self.cut,
         });
@@ -684,7 +702,7 @@ impl Tracer<'_> {
     /// The variant of enum `id` to deserialize: one not seen yet (and not being deserialized
     /// further out, which would not end), else one without data, else one not being
     /// deserialized further out.
-    fn choose(&self, id: TypeId, name: &str) -> Result<usize, Failure> {
+    fn choose(&self, id: TypeId, name: &str) -> Result<(usize, &'static str), Failure> {
         let Some(Container {
             form: Form::Enum(variants),
             ..
@@ -698,10 +716,11 @@ impl Tracer<'_> {
         let pick = |want: &dyn Fn(usize, Option<bool>) -> bool| {
             variants.iter().enumerate().position(|(i, (_, kind))| want(i, *kind))
         };
-        pick(&|i, kind| kind.is_none() && open(i))
+        let index = pick(&|i, kind| kind.is_none() && open(i))
             .or_else(|| pick(&|_, kind| kind == Some(true)))
             .or_else(|| pick(&|i, _| open(i)))
-            .ok_or_else(|| Failure::Endless(format!("every variant of `{name}` holds `{name}` again")))
+            .ok_or_else(|| Failure::Endless(format!("every variant of `{name}` holds `{name}` again")))?;
+        Ok((index, variants[index].0))
     }
 }
 
@@ -1086,6 +1105,30 @@ mod tests {
         n: std::num::NonZeroU64,
         at: std::time::SystemTime,
         any: serde_json::Value,
+    }
+
+    #[derive(Debug)]
+    struct Fussy;
+
+    impl<'de> Deserialize<'de> for Fussy {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            let n = u8::deserialize(d)?;
+            assert!(n > 1, "{n} is too small");
+            Ok(Fussy)
+        }
+    }
+
+    #[test]
+    fn a_panicking_impl_is_an_error() {
+        let err = traced::<Vec<Fussy>>().unwrap_err();
+        let TypeError::Panicked { type_name, message } = &err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(*type_name, "alloc::vec::Vec<flyte_runtime::trace::tests::Fussy>");
+        assert!(
+            message.starts_with("1 is too small (at flyte-runtime/src/trace.rs:"),
+            "{message}"
+        );
     }
 
     #[test]

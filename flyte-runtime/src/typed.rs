@@ -87,6 +87,12 @@ use crate::flyte_type::{DatetimeForm, DurationForm, Type};
 /// ```
 pub trait Typed {
     /// The Flyte type of this Rust type.
+    ///
+    /// ```
+    /// use flytekit::{Type, Typed};
+    ///
+    /// assert_eq!(<Vec<Option<String>>>::flyte_type(), Type::Collection(Box::new(Type::optional(Type::Str))));
+    /// ```
     fn flyte_type() -> Type;
 }
 
