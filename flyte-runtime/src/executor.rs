@@ -462,7 +462,7 @@ impl<'g> Execution<'g> {
         tracing::info!(event = "branch_taken", case, "{taken}");
         let decision = vec![Encoded::encode(&(case as u64))?];
         let name = node.task_name();
-        self.journal(|s| s.node_succeeded(exec, id, name, None, &decision, false))?;
+        self.journal(|s| s.node_succeeded(exec, id, name, &decision, false))?;
         self.journal(|s| s.event(exec, Some(id), None, "branch-taken", &taken))?;
         Ok(decision)
     }
@@ -506,7 +506,7 @@ impl<'g> Execution<'g> {
         self.journal(|s| s.node_started(exec, id, name))?;
         match self.run_graph(graph, &format!("{id}-"), inputs, stop) {
             Ok(outputs) => {
-                self.journal(|s| s.node_succeeded(exec, id, name, None, &outputs, false))?;
+                self.journal(|s| s.node_succeeded(exec, id, name, &outputs, false))?;
                 Ok(outputs)
             }
             Err(e) => {
@@ -560,7 +560,7 @@ impl<'g> Execution<'g> {
         };
         match self.run_graph(&graph, &format!("{id}-"), &[], stop) {
             Ok(outputs) => {
-                self.journal(|s| s.node_succeeded(exec, id, name, None, &outputs, false))?;
+                self.journal(|s| s.node_succeeded(exec, id, name, &outputs, false))?;
                 Ok(outputs)
             }
             Err(e) => {
@@ -682,7 +682,7 @@ impl<'g> Execution<'g> {
             self.journal(|s| s.event(exec, Some(id), None, "map-element-failed", &message))?;
         }
         let outputs = vec![spec.join(outputs)?];
-        self.journal(|s| s.node_succeeded(exec, id, name, None, &outputs, false))?;
+        self.journal(|s| s.node_succeeded(exec, id, name, &outputs, false))?;
         Ok(outputs)
     }
 
@@ -971,7 +971,7 @@ impl<'g> Execution<'g> {
             }
             Verdict::Succeeded(outputs) => {
                 tracing::info!(event = "node_succeeded", "node succeeded");
-                self.journal(|s| s.node_succeeded(exec, id, name, Some(run.attempt), &outputs, false))?;
+                self.journal(|s| s.node_succeeded(exec, id, name, &outputs, false))?;
                 if let (Some(key), Some(version)) = (&run.key, run.spec.cache_version()) {
                     if self.runtime.cache != CacheMode::Bypass {
                         self.journal(|s| s.cache_put(key, name, version, &outputs, exec, id))?;
@@ -1051,7 +1051,7 @@ impl<'g> Execution<'g> {
         match self.store().map(|s| s.cache_get(key)).transpose()?.flatten() {
             Some(Ok(outputs)) => {
                 tracing::info!(event = "node_cached", cache_hit = true, "outputs taken from the cache");
-                self.journal(|s| s.node_succeeded(exec, id, name, None, &outputs, true))?;
+                self.journal(|s| s.node_succeeded(exec, id, name, &outputs, true))?;
                 let message = format!("outputs of `{name}` taken from the cache");
                 self.journal(|s| s.event(exec, Some(id), None, "cache-hit", &message))?;
                 Ok(Some(outputs))

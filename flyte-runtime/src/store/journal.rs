@@ -1,7 +1,8 @@
-//! Every write the runtime makes while it runs an execution. Each is one transaction that takes
-//! the write lock when it begins, committed before the runtime acts on it, so that a process
-//! killed at any instant leaves a consistent record: finished nodes with their outputs, at most
-//! one attempt per node marked running (the one that was interrupted).
+//! Every write the runtime makes while it runs an execution. A record the runtime acts on is
+//! committed before it acts (an attempt's start before its task runs, an execution's end before
+//! it returns); the others are queued and ride along with the next commit (commit.rs), so that
+//! a process killed at any instant leaves a consistent record: finished nodes with their
+//! outputs, at most one attempt per node marked running (the one that was interrupted).
 
 use std::collections::HashMap;
 
@@ -47,6 +48,14 @@ impl NodeRecord {
         }
     }
 }
+
+/// When attempt `:attempt` of node `:node` started, as an attempt's row is written at its end:
+/// from the row it replaces (stores written before schema 5 kept every attempt's row from its
+/// start), else from the node's row, which holds the attempt it runs.
+const STARTED_AT: &str = "COALESCE(
+    (SELECT started_at FROM attempts WHERE execution_id = :execution AND node_id = :node AND attempt = :attempt),
+    (SELECT attempt_started_at FROM nodes WHERE execution_id = :execution AND node_id = :node AND attempt = :attempt),
+    :now)";
 
 impl Store {
     /// Records the start of a run of `execution`, or finds what an earlier run left.
@@ -100,8 +109,8 @@ impl Store {
             // failed nodes; finished nodes keep their outputs.
             tx.prepare_cached(
                 "UPDATE nodes SET status = :pending, user_failures = 0, system_failures = 0,
-                     first_attempt = 1 + (SELECT COALESCE(MAX(attempt), 0) FROM attempts a
-                                          WHERE a.execution_id = nodes.execution_id AND a.node_id = nodes.node_id)
+                     first_attempt = 1 + MAX(attempt, (SELECT COALESCE(MAX(attempt), 0) FROM attempts a
+                                          WHERE a.execution_id = nodes.execution_id AND a.node_id = nodes.node_id))
                  WHERE execution_id = :id AND status = :failed",
             )?
             .execute(named_params! {":id": execution, ":pending": Status::Pending, ":failed": Status::Failed})?;
@@ -110,8 +119,16 @@ impl Store {
             )?
             .execute(named_params! {":id": execution, ":running": Status::Running})?;
             match &damaged {
-                Some(e) => insert_event(tx, execution, None, None, "result-damaged", &format!("{e}: run again"))?,
-                None => insert_event(tx, execution, None, None, "resumed", "execution run again")?,
+                Some(e) => insert_event(
+                    tx,
+                    execution,
+                    None,
+                    None,
+                    "result-damaged",
+                    &format!("{e}: run again"),
+                    now(),
+                )?,
+                None => insert_event(tx, execution, None, None, "resumed", "execution run again", now())?,
             }
             let nodes = node_records(tx, execution)?;
             Ok(Found::Begin(match damaged {
@@ -130,23 +147,29 @@ impl Store {
 
     /// An attempt starts: recorded (with its node) before the task's code runs.
     pub(crate) fn attempt_started(&self, execution: &str, node: &str, task: &str, attempt: u32) -> Result<(), Error> {
-        self.write(|tx| {
-            let t = now();
+        let (execution, node, task, t) = (execution.to_owned(), node.to_owned(), task.to_owned(), now());
+        self.write_now(move |tx| {
+            // An earlier attempt the row holds has no row of its own only if it succeeded (the
+            // node runs again because its outputs were damaged): it keeps its place in the
+            // node's history. Usually no row matches, and nothing is written.
             tx.prepare_cached(
-                "INSERT INTO nodes (execution_id, node_id, task, status, started_at)
-                 VALUES (:execution, :node, :task, :running, :now)
-                 ON CONFLICT (execution_id, node_id)
-                 DO UPDATE SET status = :running, started_at = COALESCE(started_at, :now)",
+                "INSERT OR IGNORE INTO attempts (execution_id, node_id, attempt, status, started_at, ended_at)
+                 SELECT execution_id, node_id, attempt, :succeeded, attempt_started_at, ended_at FROM nodes
+                 WHERE execution_id = :execution AND node_id = :node AND attempt > 0 AND attempt <> :attempt",
             )?
             .execute(named_params! {
-                ":execution": execution, ":node": node, ":task": task, ":running": Status::Running, ":now": t,
+                ":execution": execution, ":node": node, ":attempt": attempt, ":succeeded": Status::Succeeded,
             })?;
             tx.prepare_cached(
-                "INSERT OR REPLACE INTO attempts (execution_id, node_id, attempt, status, started_at)
-                 VALUES (:execution, :node, :attempt, :running, :now)",
+                "INSERT INTO nodes (execution_id, node_id, task, status, started_at, attempt, attempt_started_at)
+                 VALUES (:execution, :node, :task, :running, :now, :attempt, :now)
+                 ON CONFLICT (execution_id, node_id)
+                 DO UPDATE SET status = :running, started_at = COALESCE(started_at, :now),
+                               attempt = :attempt, attempt_started_at = :now",
             )?
             .execute(named_params! {
-                ":execution": execution, ":node": node, ":attempt": attempt, ":running": Status::Running, ":now": t,
+                ":execution": execution, ":node": node, ":task": task, ":running": Status::Running,
+                ":attempt": attempt, ":now": t,
             })?;
             Ok(())
         })
@@ -159,14 +182,18 @@ impl Store {
             FailureKind::Interrupted => (Status::Interrupted, 1),
             _ => (Status::Failed, 0),
         };
-        self.write(|tx| {
-            tx.prepare_cached(
-                "UPDATE attempts SET status = :status, kind = :kind, cause = :cause, ended_at = :now
-                 WHERE execution_id = :execution AND node_id = :node AND attempt = :attempt",
-            )?
+        let (execution, node, t) = (execution.to_owned(), node.to_owned(), now());
+        let (attempt, kind, cause) = (failure.attempt, failure.kind.clone(), failure.cause.clone());
+        // Written at once, not queued: failures are rare, and one the store cannot record is
+        // reported with the attempt's own cause (Error::NotRecorded).
+        self.write(move |tx| {
+            tx.prepare_cached(&format!(
+                "INSERT OR REPLACE INTO attempts (execution_id, node_id, attempt, status, kind, cause, started_at, ended_at)
+                 VALUES (:execution, :node, :attempt, :status, :kind, :cause, {STARTED_AT}, :now)"
+            ))?
             .execute(named_params! {
-                ":execution": execution, ":node": node, ":attempt": failure.attempt, ":status": status,
-                ":kind": Kind(failure.kind.clone()), ":cause": failure.cause, ":now": now(),
+                ":execution": execution, ":node": node, ":attempt": attempt, ":status": status,
+                ":kind": Kind(kind.clone()), ":cause": cause, ":now": t,
             })?;
             tx.prepare_cached(
                 "UPDATE nodes SET user_failures = user_failures + 1 - :system, system_failures = system_failures + :system
@@ -177,20 +204,19 @@ impl Store {
         })
     }
 
-    /// A node finished: its outputs, and the attempt that produced them (none for a cache hit
-    /// or a map).
+    /// A node finished, with its outputs. The attempt that produced them, if any (not a cache
+    /// hit, not a map), is the one its row holds.
     pub(crate) fn node_succeeded(
         &self,
         execution: &str,
         node: &str,
         task: &str,
-        attempt: Option<u32>,
         outputs: &[Encoded],
         cache_hit: bool,
     ) -> Result<(), Error> {
         let blob = sealed::seal(outputs);
-        self.write(|tx| {
-            let t = now();
+        let (execution, node, task, t) = (execution.to_owned(), node.to_owned(), task.to_owned(), now());
+        self.post(move |tx| {
             tx.prepare_cached(
                 "INSERT INTO nodes (execution_id, node_id, task, status, started_at, ended_at, outputs, cache_hit)
                  VALUES (:execution, :node, :task, :succeeded, :now, :now, :outputs, :cache_hit)
@@ -201,30 +227,21 @@ impl Store {
                 ":execution": execution, ":node": node, ":task": task, ":succeeded": Status::Succeeded,
                 ":now": t, ":outputs": blob, ":cache_hit": cache_hit,
             })?;
-            if let Some(attempt) = attempt {
-                tx.prepare_cached(
-                    "UPDATE attempts SET status = :succeeded, ended_at = :now
-                     WHERE execution_id = :execution AND node_id = :node AND attempt = :attempt",
-                )?
-                .execute(named_params! {
-                    ":execution": execution, ":node": node, ":attempt": attempt,
-                    ":succeeded": Status::Succeeded, ":now": t,
-                })?;
-            }
             Ok(())
         })
     }
 
     /// A node that runs no attempt of its own (a map) started.
     pub(crate) fn node_started(&self, execution: &str, node: &str, task: &str) -> Result<(), Error> {
-        self.write(|tx| {
+        let (execution, node, task, t) = (execution.to_owned(), node.to_owned(), task.to_owned(), now());
+        self.post(move |tx| {
             tx.prepare_cached(
                 "INSERT INTO nodes (execution_id, node_id, task, status, started_at)
                  VALUES (:execution, :node, :task, :running, :now)
                  ON CONFLICT (execution_id, node_id) DO UPDATE SET status = :running",
             )?
             .execute(named_params! {
-                ":execution": execution, ":node": node, ":task": task, ":running": Status::Running, ":now": now(),
+                ":execution": execution, ":node": node, ":task": task, ":running": Status::Running, ":now": t,
             })?;
             Ok(())
         })
@@ -232,14 +249,16 @@ impl Store {
 
     /// Nodes of a branch's case that was not taken: they will not run.
     pub(crate) fn nodes_skipped(&self, execution: &str, nodes: &[(&str, &str)]) -> Result<(), Error> {
-        self.write(|tx| {
+        let execution = execution.to_owned();
+        let nodes: Vec<(String, String)> = nodes.iter().map(|(n, t)| ((*n).to_owned(), (*t).to_owned())).collect();
+        let t = now();
+        self.post(move |tx| {
             let mut insert = tx.prepare_cached(
                 "INSERT INTO nodes (execution_id, node_id, task, status, ended_at)
                  VALUES (:execution, :node, :task, :skipped, :now)
                  ON CONFLICT (execution_id, node_id) DO UPDATE SET status = :skipped, ended_at = :now",
             )?;
-            let t = now();
-            for (node, task) in nodes {
+            for (node, task) in &nodes {
                 insert.execute(named_params! {
                     ":execution": execution, ":node": node, ":task": task, ":skipped": Status::Skipped, ":now": t,
                 })?;
@@ -250,16 +269,18 @@ impl Store {
 
     /// A node failed for good.
     pub(crate) fn node_failed(&self, execution: &str, node: &str) -> Result<(), Error> {
-        self.write(|tx| {
+        let (execution, node, t) = (execution.to_owned(), node.to_owned(), now());
+        self.post(move |tx| {
             tx.prepare_cached(
                 "UPDATE nodes SET status = :failed, ended_at = :now WHERE execution_id = :execution AND node_id = :node",
             )?
-            .execute(named_params! {":execution": execution, ":node": node, ":failed": Status::Failed, ":now": now()})?;
+            .execute(named_params! {":execution": execution, ":node": node, ":failed": Status::Failed, ":now": t})?;
             Ok(())
         })
     }
 
-    /// The execution ended, with its outputs or its error.
+    /// The execution ended, with its outputs or its error: recorded, with everything before it,
+    /// durably (synced to the disk) when this returns.
     pub(crate) fn execution_ended(&self, execution: &str, result: Result<&[Encoded], &str>) -> Result<(), Error> {
         let (status, outputs, error) = match result {
             Ok(outputs) => (Status::Succeeded, Some(sealed::seal(outputs)), None),
@@ -274,7 +295,9 @@ impl Store {
                 ":execution": execution, ":status": status, ":now": now(), ":outputs": outputs, ":error": error,
             })?;
             Ok(())
-        })
+        })?;
+        // What a run returns is on the disk, not only in the operating system's cache.
+        self.sync()
     }
 
     /// Records an event.
@@ -286,7 +309,14 @@ impl Store {
         kind: &str,
         message: &str,
     ) -> Result<(), Error> {
-        self.write(|tx| insert_event(tx, execution, node, attempt, kind, message))
+        let (execution, node, kind, message) = (
+            execution.to_owned(),
+            node.map(str::to_owned),
+            kind.to_owned(),
+            message.to_owned(),
+        );
+        let t = now();
+        self.post(move |tx| insert_event(tx, &execution, node.as_deref(), attempt, &kind, &message, t))
     }
 
     /// Attempt `attempt` of dynamic node `node` built this graph (a recorded graph, as one
@@ -299,18 +329,19 @@ impl Store {
         graph: &Encoded,
     ) -> Result<(), Error> {
         let blob = sealed::seal(std::slice::from_ref(graph));
-        self.write(|tx| {
+        let (execution, node, t) = (execution.to_owned(), node.to_owned(), now());
+        self.post(move |tx| {
             tx.prepare_cached(
                 "INSERT OR REPLACE INTO subgraphs (execution_id, node_id, graph) VALUES (:execution, :node, :graph)",
             )?
             .execute(named_params! {":execution": execution, ":node": node, ":graph": blob})?;
-            tx.prepare_cached(
-                "UPDATE attempts SET status = :succeeded, ended_at = :now
-                 WHERE execution_id = :execution AND node_id = :node AND attempt = :attempt",
-            )?
+            tx.prepare_cached(&format!(
+                "INSERT OR REPLACE INTO attempts (execution_id, node_id, attempt, status, started_at, ended_at)
+                 VALUES (:execution, :node, :attempt, :succeeded, {STARTED_AT}, :now)"
+            ))?
             .execute(named_params! {
                 ":execution": execution, ":node": node, ":attempt": attempt,
-                ":succeeded": Status::Succeeded, ":now": now(),
+                ":succeeded": Status::Succeeded, ":now": t,
             })?;
             Ok(())
         })
@@ -361,14 +392,22 @@ impl Store {
         node: &str,
     ) -> Result<(), Error> {
         let blob = sealed::seal(outputs);
-        self.write(|tx| {
+        let (key, task, version, execution, node) = (
+            key.to_owned(),
+            task.to_owned(),
+            version.to_owned(),
+            execution.to_owned(),
+            node.to_owned(),
+        );
+        let t = now();
+        self.post(move |tx| {
             tx.prepare_cached(
                 "INSERT OR REPLACE INTO cache (key, task, version, outputs, execution_id, node_id, created_at)
                  VALUES (:key, :task, :version, :outputs, :execution, :node, :now)",
             )?
             .execute(named_params! {
                 ":key": key, ":task": task, ":version": version, ":outputs": blob,
-                ":execution": execution, ":node": node, ":now": now(),
+                ":execution": execution, ":node": node, ":now": t,
             })?;
             Ok(())
         })
@@ -412,7 +451,8 @@ fn node_records(tx: &Transaction<'_>, execution: &str) -> Result<Vec<NodeRecord>
     drop(rows);
 
     let mut stmt = tx.prepare_cached(
-        "SELECT node_id, status, user_failures, system_failures, outputs FROM nodes WHERE execution_id = :execution",
+        "SELECT node_id, status, user_failures, system_failures, outputs, attempt FROM nodes
+         WHERE execution_id = :execution",
     )?;
     let mut rows = stmt.query(named_params! {":execution": execution})?;
     let mut nodes = Vec::new();
@@ -421,15 +461,22 @@ fn node_records(tx: &Transaction<'_>, execution: &str) -> Result<Vec<NodeRecord>
         let place = Place::Node(execution, &id);
         let outputs = cell::<Option<Vec<u8>>>(r, "outputs", &place)?
             .map(|blob| sealed::open(&blob).map_err(|problem| place.damaged("stored outputs", &problem)));
-        let (last_attempt, last_status) = last_attempts.remove(&id).unwrap_or((0, Status::Pending));
+        let status: Status = cell(r, "status", &place)?;
+        let running: u32 = cell(r, "attempt", &place)?;
+        // The node's row holds the attempt it runs; an attempt that ended other than by
+        // succeeding has a row of its own, which says how.
+        let (last_attempt, last_status) = match last_attempts.remove(&id) {
+            Some((ended, how)) if ended >= running => (ended, how),
+            _ => (running, status),
+        };
         nodes.push(NodeRecord {
-            status: cell(r, "status", &place)?,
+            status,
             user_failures: cell(r, "user_failures", &place)?,
             system_failures: cell(r, "system_failures", &place)?,
             last_attempt,
             // Only an attempt still marked running was cut short: one whose failure was
             // recorded before the process died already counted against the task's retries.
-            interrupted: last_status == Status::Running,
+            interrupted: last_attempt > 0 && last_status == Status::Running,
             outputs,
             failures: failures.remove(&id).unwrap_or_default(),
             id,
@@ -445,13 +492,14 @@ fn insert_event(
     attempt: Option<u32>,
     kind: &str,
     message: &str,
+    at: i64,
 ) -> Result<(), StoreError> {
     tx.prepare_cached(
         "INSERT INTO events (execution_id, node_id, attempt, at, kind, message)
          VALUES (:execution, :node, :attempt, :now, :kind, :message)",
     )?
     .execute(named_params! {
-        ":execution": execution, ":node": node, ":attempt": attempt, ":now": now(), ":kind": kind, ":message": message,
+        ":execution": execution, ":node": node, ":attempt": attempt, ":now": at, ":kind": kind, ":message": message,
     })?;
     Ok(())
 }

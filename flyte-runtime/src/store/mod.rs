@@ -6,7 +6,8 @@
 //! <store>/executions/<execution>/<node>/    that node's checkpoint versions
 //! ```
 //!
-//! `journal.rs` holds every write the runtime makes while it runs, `report.rs` what inspection
+//! `journal.rs` holds every write the runtime makes while it runs, `commit.rs` how those writes
+//! reach the disk (group commit; what a crash can lose), `report.rs` what inspection
 //! reads, `schema.rs` the migrations, `sealed.rs` the checksummed form of stored values,
 //! `status.rs` the states as SQL values and `lock.rs` the lock that makes one process the owner
 //! of an execution.
@@ -15,6 +16,7 @@
 //! verifies, and a column that does not read as what flytekit writes (a status it never wrote,
 //! text that is not UTF-8) is [`StoreError::Damaged`], naming the row.
 
+mod commit;
 mod journal;
 mod lock;
 mod report;
@@ -25,11 +27,10 @@ mod status;
 use std::fmt;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rusqlite::types::{FromSql, FromSqlError};
-use rusqlite::{named_params, Connection, Transaction, TransactionBehavior};
+use rusqlite::{named_params, Connection, Transaction};
 
 use crate::error::{Error, StoreError};
 use crate::value::Encoded;
@@ -70,7 +71,7 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 /// ```
 pub struct Store {
     dir: PathBuf,
-    db: Mutex<Connection>,
+    commit: commit::Committer,
 }
 
 impl fmt::Debug for Store {
@@ -96,18 +97,31 @@ impl Store {
         };
         fs::create_dir_all(dir.join("executions")).map_err(|e| fail(StoreError::Io(e)))?;
         let mut db = Connection::open(dir.join(DB_FILE)).map_err(|e| fail(e.into()))?;
-        // WAL lets readers (an inspecting command) run beside the writer; FULL makes each
-        // commit durable. Other processes may hold the write lock: wait for it rather than fail.
+        // WAL lets readers (an inspecting command) run beside the writer. Commits reach the
+        // log at once and the disk within `commit::SYNC_INTERVAL` (see commit.rs), from a
+        // thread of the store's own: the log's automatic checkpoints, which sync, would
+        // otherwise stall whichever node's commit triggered them. Other processes may hold the
+        // write lock: wait for it rather than fail.
+        let wal = dir.join(format!("{DB_FILE}-wal"));
         let setup = |db: &mut Connection| -> Result<(), StoreError> {
             db.busy_timeout(BUSY_TIMEOUT)?;
             db.pragma_update(None, "journal_mode", "WAL")?;
-            db.pragma_update(None, "synchronous", "FULL")?;
+            db.pragma_update(None, "synchronous", "NORMAL")?;
+            db.pragma_update(None, "wal_autocheckpoint", 0)?;
+            // Processes that died (or exited from inside a task) leave their log unsynced and
+            // uncopied, and every later open reads all of it: one that finds a long log copies
+            // it into the database first, so that the log stays short.
+            if fs::metadata(&wal).is_ok_and(|m| m.len() > commit::LONG_LOG) {
+                db.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+            }
+            // And a log that grew long in a busy run is cut back when it starts over.
+            db.pragma_update(None, "journal_size_limit", commit::LONG_LOG as i64)?;
             schema::migrate(db)
         };
         setup(&mut db).map_err(fail)?;
         Ok(Store {
+            commit: commit::Committer::new(db, dir.join(DB_FILE)),
             dir,
-            db: Mutex::new(db),
         })
     }
 
@@ -176,26 +190,36 @@ impl Store {
         self.dir.join("executions").join(execution).join(node)
     }
 
-    /// Runs `f` in a transaction that holds the write lock from its start. A deferred one would
-    /// read first and could then not be upgraded once another process had committed
-    /// (SQLITE_BUSY_SNAPSHOT, which no busy timeout waits out).
+    /// Runs `f` in a transaction, with every queued record: when this returns, they survive
+    /// the process being killed.
     fn write<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T, StoreError>) -> Result<T, Error> {
-        let mut db = self.db();
-        let run = |db: &mut Connection| {
-            let tx = db.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let out = f(&tx)?;
-            tx.commit()?;
-            Ok(out)
-        };
-        run(&mut db).map_err(|source| self.fail(source))
+        self.commit.write(f).map_err(|source| self.fail(source))
+    }
+
+    /// Writes a record now, with every queued record, and with those of other threads writing
+    /// theirs at the same moment: when this returns, it survives the process being killed.
+    fn write_now(
+        &self,
+        record: impl Fn(&Transaction<'_>) -> Result<(), StoreError> + Send + 'static,
+    ) -> Result<(), Error> {
+        self.commit
+            .write_record(Box::new(record))
+            .map_err(|source| self.fail(source))
+    }
+
+    /// Queues a record, written within a few milliseconds by whichever transaction comes
+    /// first: for records nothing acts on before the next [`write`](Self::write).
+    fn post(&self, record: impl Fn(&Transaction<'_>) -> Result<(), StoreError> + Send + 'static) -> Result<(), Error> {
+        self.commit.post(Box::new(record)).map_err(|source| self.fail(source))
+    }
+
+    /// Makes every record so far survive a power cut.
+    pub(crate) fn sync(&self) -> Result<(), Error> {
+        self.commit.sync().map_err(|source| self.fail(source))
     }
 
     fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, Error> {
-        f(&self.db()).map_err(|source| self.fail(source))
-    }
-
-    fn db(&self) -> MutexGuard<'_, Connection> {
-        self.db.lock().unwrap_or_else(|p| p.into_inner())
+        self.commit.read(f).map_err(|source| self.fail(source))
     }
 
     fn fail(&self, source: StoreError) -> Error {

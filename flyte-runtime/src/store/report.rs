@@ -117,7 +117,8 @@ impl Store {
             let mut events = events(db, id)?;
             let mut nodes = Vec::new();
             let mut stmt = db.prepare_cached(
-                "SELECT node_id, task, status, system_failures, cache_hit, started_at, ended_at
+                "SELECT node_id, task, status, system_failures, cache_hit, started_at, ended_at, attempt,
+                        attempt_started_at
                  FROM nodes WHERE execution_id = :id ORDER BY CAST(SUBSTR(node_id, 2) AS INTEGER), node_id",
             )?;
             let mut rows = stmt.query(named_params! {":id": id})?;
@@ -126,10 +127,28 @@ impl Store {
                 let place = Place::Node(id, &node);
                 let started = cell(r, "started_at", &place)?;
                 let ended = cell(r, "ended_at", &place)?;
+                let status = cell(r, "status", &place)?;
+                let mut attempts = attempts(db, id, &node)?;
+                // The attempt the node runs, or that succeeded, is in its row (schema 5).
+                let current: u32 = cell(r, "attempt", &place)?;
+                if current > 0 && attempts.iter().all(|a| a.number != current) {
+                    let attempt_started = cell(r, "attempt_started_at", &Place::Attempt(id, &node, current))?;
+                    attempts.push(AttemptReport {
+                        number: current,
+                        status: if status == Status::Running {
+                            Status::Running
+                        } else {
+                            Status::Succeeded
+                        },
+                        cause: None,
+                        duration: span(attempt_started, if status == Status::Running { None } else { ended }),
+                    });
+                    attempts.sort_by_key(|a| a.number);
+                }
                 nodes.push(NodeReport {
                     task: cell(r, "task", &place)?,
-                    status: cell(r, "status", &place)?,
-                    attempts: attempts(db, id, &node)?,
+                    status,
+                    attempts,
                     system_failures: cell(r, "system_failures", &place)?,
                     cache_hit: cell(r, "cache_hit", &place)?,
                     duration: span(started, ended),

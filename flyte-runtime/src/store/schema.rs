@@ -17,7 +17,7 @@ struct Migration {
     then: Option<fn(&Transaction<'_>) -> rusqlite::Result<()>>,
 }
 
-const MIGRATIONS: [Migration; 4] = [
+const MIGRATIONS: [Migration; 5] = [
     Migration {
         sql: include_str!("migrations/0001_tables.sql"),
         then: None,
@@ -32,6 +32,10 @@ const MIGRATIONS: [Migration; 4] = [
     },
     Migration {
         sql: include_str!("migrations/0004_subgraphs.sql"),
+        then: None,
+    },
+    Migration {
+        sql: include_str!("migrations/0005_compact_rows.sql"),
         then: None,
     },
 ];
