@@ -235,6 +235,7 @@ pub fn task_impl(f: &Function, attr: &TaskAttr, run: TokenStream) -> TokenStream
     let (input_ty, input_shape) = interface(f);
     let (output_ty, output_shape) = (&f.output.ty, shape(f.output.shape));
     let input_names = f.input_names();
+    let interface = interface_fn(f, "task");
     quote! {
         #feature_check
 
@@ -251,6 +252,8 @@ pub fn task_impl(f: &Function, attr: &TaskAttr, run: TokenStream) -> TokenStream
                     #cache
                     #asynchronous
             }
+
+            #interface
 
             #[allow(unused_variables)]
             fn run(
@@ -271,6 +274,7 @@ pub fn workflow(f: &Function, attr: &WorkflowAttr, check_body: bool, errors: &mu
     let (output_ty, output_shape) = (&f.output.ty, shape(f.output.shape));
     let names: Vec<&Ident> = f.inputs().map(|(n, _)| n).collect();
     let input_names = f.input_names();
+    let interface = interface_fn(f, "workflow");
     let unpack = match f.input_shape() {
         Shape::One => quote!(let #(#names)* = __input;),
         Shape::Many => quote!(let (#(#names,)*) = __input;),
@@ -316,9 +320,15 @@ pub fn workflow(f: &Function, attr: &WorkflowAttr, check_body: bool, errors: &mu
                     #name
                 }
 
+                fn module(&self) -> &'static str {
+                    ::core::module_path!()
+                }
+
                 fn input_names(&self) -> &'static [&'static str] {
                     &[#(#input_names),*]
                 }
+
+                #interface
 
                 #[allow(unused_variables, clippy::let_unit_value, clippy::unused_unit)]
                 fn build(
@@ -349,6 +359,7 @@ pub fn dynamic(f: &Function, retries: u32, errors: &mut Errors) -> TokenStream {
     let (output_ty, output_shape) = (&f.output.ty, shape(f.output.shape));
     let names: Vec<&Ident> = f.inputs().map(|(n, _)| n).collect();
     let input_names = f.input_names();
+    let interface = interface_fn(f, "dynamic workflow");
     let unpack = match f.input_shape() {
         Shape::One => quote!(let #(#names)* = __input;),
         Shape::Many => quote!(let (#(#names,)*) = __input;),
@@ -383,6 +394,8 @@ pub fn dynamic(f: &Function, retries: u32, errors: &mut Errors) -> TokenStream {
             fn info(&self) -> ::flytekit::TaskInfo {
                 ::flytekit::TaskInfo::new(#name, ::core::module_path!(), &[#(#input_names),*]).with_retries(#retries)
             }
+
+            #interface
 
             #[allow(unused_variables, unused_mut, clippy::let_unit_value, clippy::unused_unit)]
             fn build(
@@ -614,6 +627,35 @@ fn interface(f: &Function) -> (TokenStream, TokenStream) {
         Shape::Many => quote_spanned!(params=> (#(#types,)*)),
     };
     (ty, shape(f.input_shape()))
+}
+
+/// The trait method `interface`: one call per input and output type that picks, at compile
+/// time, what describes the type (its `Typed` impl, else tracing its `Deserialize` impl; see
+/// the runtime's `interface.rs`), and the runtime's `interface` to run them when asked.
+fn interface_fn(f: &Function, kind: &str) -> TokenStream {
+    let name = f.ident().to_string();
+    let describe = |ty: &Type| quote!((&&&::flytekit::__private::Describe::<#ty>::NEW).describer());
+    let inputs = f.inputs().zip(f.input_names()).map(|((_, ty), input)| {
+        let describe = describe(ty);
+        quote!((#input, #describe))
+    });
+    let outputs = output_slots(f).into_iter().map(describe);
+    // `#[inline]`: nothing is generated for it unless something asks for the interface (a
+    // non-generic function is otherwise compiled whether or not it is called).
+    quote! {
+        #[inline]
+        fn interface(&self) -> ::core::result::Result<::flytekit::Interface, ::flytekit::InterfaceError> {
+            #[allow(unused_imports)]
+            use ::flytekit::__private::{ViaNothing as _, ViaTrace as _, ViaTyped as _};
+            ::flytekit::__private::interface(
+                #kind,
+                ::core::module_path!(),
+                #name,
+                &[#(#inputs),*],
+                &[#(#outputs),*],
+            )
+        }
+    }
 }
 
 /// The placeholders for an interface, written out (`Promise<T>`, or a tuple of them) rather

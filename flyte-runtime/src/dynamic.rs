@@ -14,6 +14,7 @@ use crate::binding::Binding;
 use crate::context::TaskContext;
 use crate::error::{AttemptFailure, Error, FailureKind, TaskError};
 use crate::graph::{Graph, Placeholders, Runs, Scope};
+use crate::interface::{Describer, Interface, InterfaceError};
 use crate::record::GraphRecord;
 use crate::task::ErasedTask;
 use crate::task::Started;
@@ -71,6 +72,42 @@ pub trait Dynamic: Send + Sync + 'static {
 
     /// Its name and options (retries apply to building the graph).
     fn info(&self) -> TaskInfo;
+
+    /// Its inputs and outputs with their Flyte types, as [`Task::interface`](crate::Task::interface)
+    /// describes a task's (and, in an impl written by hand, by tracing every type).
+    ///
+    /// ```
+    /// use flytekit::{dynamic, task, Dynamic, Type};
+    ///
+    /// #[task]
+    /// fn square(x: u64) -> u64 { x * x }
+    ///
+    /// #[task]
+    /// fn total(xs: Vec<u64>) -> u64 { xs.iter().sum() }
+    ///
+    /// #[dynamic]
+    /// fn squares(n: u64, label: String) -> (u64, u64) {
+    ///     println!("{label}");
+    ///     let parts: Vec<_> = (0..n).map(|i| square(i)).collect();
+    ///     (total(parts), square(n))
+    /// }
+    ///
+    /// let interface = squares.interface()?;
+    /// assert_eq!(interface.inputs, [("n".to_string(), Type::Integer), ("label".to_string(), Type::Str)]);
+    /// assert_eq!(interface.outputs, [("o0".to_string(), Type::Integer), ("o1".to_string(), Type::Integer)]);
+    /// # Ok::<(), flytekit::InterfaceError>(())
+    /// ```
+    fn interface(&self) -> Result<Interface, InterfaceError> {
+        let info = self.info();
+        let inputs: Vec<(&str, Describer)> = info.inputs().iter().copied().zip(Self::Input::describers()).collect();
+        crate::interface::interface(
+            "dynamic workflow",
+            info.module(),
+            info.name(),
+            &inputs,
+            &Self::Output::describers(),
+        )
+    }
 
     /// Runs the body on real inputs, adding its nodes to `scope`; an error fails this attempt.
     #[doc(hidden)]

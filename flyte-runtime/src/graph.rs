@@ -20,6 +20,7 @@ use crate::binding::{Binding, Resolver, Step, Tables};
 use crate::branch::{BranchSpec, Builtin, Condition, Otherwise};
 use crate::dynamic::ErasedDynamic;
 use crate::error::{Error, ValueError};
+use crate::interface::{Describer, Interface, InterfaceError};
 use crate::task::{ErasedTask, Task};
 use crate::value::{Encoded, Outputs, Value, Values};
 
@@ -1115,8 +1116,84 @@ pub trait Workflow: Send + Sync + 'static {
     /// The workflow's name (the function's).
     fn name(&self) -> &'static str;
 
+    /// The module that defines the workflow (`module_path!()`), as [`TaskInfo::module`]
+    /// gives a task's: flytekit names a workflow `module.function`.
+    ///
+    /// `#[workflow]` returns its `module_path!()`; this default, for an impl written by hand,
+    /// the path of the implementing type without its last segment.
+    ///
+    /// [`TaskInfo::module`]: crate::TaskInfo::module
+    ///
+    /// ```
+    /// use flytekit::{task, Workflow};
+    ///
+    /// #[task]
+    /// fn inc(x: u64) -> u64 { x + 1 }
+    ///
+    /// mod pipelines {
+    ///     use super::inc;
+    ///
+    ///     #[flytekit::workflow]
+    ///     pub fn twice(x: u64) -> u64 {
+    ///         inc(inc(x))
+    ///     }
+    /// }
+    ///
+    /// fn main() {
+    ///     assert_eq!(pipelines::twice.module(), "rust_out::pipelines");
+    ///     assert_eq!(pipelines::twice.name(), "twice");
+    /// }
+    /// ```
+    fn module(&self) -> &'static str {
+        let path = std::any::type_name::<Self>();
+        path.rsplit_once("::").map_or("", |(module, _)| module)
+    }
+
     /// The names of the inputs, in order.
     fn input_names(&self) -> &'static [&'static str];
+
+    /// The workflow's inputs and outputs with their Flyte types, as
+    /// [`Task::interface`](crate::Task::interface) describes a task's (and, in an impl written
+    /// by hand, by tracing every type).
+    ///
+    /// ```
+    /// use std::collections::HashMap;
+    /// use flytekit::{task, workflow, Type, Workflow};
+    ///
+    /// #[task]
+    /// fn count(words: Vec<String>) -> HashMap<String, u64> {
+    ///     let mut counts = HashMap::new();
+    ///     for w in words {
+    ///         *counts.entry(w).or_default() += 1;
+    ///     }
+    ///     counts
+    /// }
+    ///
+    /// #[workflow]
+    /// fn word_counts(words: Vec<String>) -> HashMap<String, u64> {
+    ///     count(words)
+    /// }
+    ///
+    /// let interface = word_counts.interface()?;
+    /// assert_eq!(interface.input("words"), Some(&Type::Collection(Box::new(Type::Str))));
+    /// assert_eq!(interface.output("o0"), Some(&Type::Dict(Box::new(Type::Integer))));
+    /// # Ok::<(), flytekit::InterfaceError>(())
+    /// ```
+    fn interface(&self) -> Result<Interface, InterfaceError> {
+        let inputs: Vec<(&str, Describer)> = self
+            .input_names()
+            .iter()
+            .copied()
+            .zip(Self::Input::describers())
+            .collect();
+        crate::interface::interface(
+            "workflow",
+            self.module(),
+            self.name(),
+            &inputs,
+            &Self::Output::describers(),
+        )
+    }
 
     /// Runs the body once on placeholders, adding its nodes to `scope`.
     #[doc(hidden)]

@@ -13,7 +13,9 @@ mod dynamic;
 mod error;
 mod executor;
 mod flush;
+mod flyte_type;
 mod graph;
+mod interface;
 mod panic;
 mod record;
 mod render;
@@ -22,6 +24,8 @@ mod scheduler;
 mod stop;
 mod store;
 mod task;
+mod trace;
+mod typed;
 mod value;
 mod wiring;
 mod writer;
@@ -37,10 +41,14 @@ pub use error::{
     ValueError, WorkflowFailure,
 };
 pub use executor::LocalRuntime;
+pub use flyte_type::{DatetimeForm, DurationForm, Type};
 pub use graph::{FailurePolicy, Graph, IntoInput, MapOptions, Node, Promise, Workflow};
+pub use interface::{output_name, Interface, InterfaceError, Slot};
 pub use stop::StopReason;
 pub use store::{AttemptReport, Event, ExecutionReport, ExecutionSummary, NodeReport, Status, Store};
 pub use task::{Body, Task, TaskFuture, TaskInfo};
+pub use trace::{traced, TypeError};
+pub use typed::Typed;
 pub use value::{Encoded, Value};
 pub use wiring::Ran;
 pub use writer::AsyncWriter;
@@ -55,6 +63,7 @@ pub mod __private {
         map, map_some, on_failure, AsTask, AsWorkflow, Callable, IntoOutput, MapBody, Mappable, OnFailure,
         Placeholders, Scope,
     };
+    pub use crate::interface::{interface, Describe, Describer, ViaNothing, ViaTrace, ViaTyped};
     pub use crate::record::Registration;
     pub use crate::value::{Many, One, Values};
     pub use crate::wiring::{after, After, Index, List, Split};

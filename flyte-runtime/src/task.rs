@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::context::TaskContext;
 use crate::error::{AttemptFailure, FailureKind, TaskError};
+use crate::interface::{Describer, Interface, InterfaceError};
 use crate::value::{Encoded, Values};
 
 /// What a task declares about itself: its name and its options.
@@ -217,6 +218,37 @@ pub trait Task: Send + Sync + 'static {
 
     /// The task's name and options.
     fn info(&self) -> TaskInfo;
+
+    /// The task's inputs and outputs with their Flyte types (see [`Interface`]). Each type is
+    /// described when this is called, not before: an error names the input or output whose
+    /// type has no Flyte type.
+    ///
+    /// `#[task]` describes each type through its [`Typed`](crate::Typed) impl if it has one,
+    /// otherwise by tracing it. This default, for an impl written by hand, traces every type
+    /// (so a `chrono::DateTime` is a string to it) and takes the input names from
+    /// [`TaskInfo::inputs`].
+    ///
+    /// ```
+    /// use flytekit::{task, Task, Type};
+    ///
+    /// #[task]
+    /// fn split(text: String) -> (Vec<String>, u64) {
+    ///     let words: Vec<String> = text.split_whitespace().map(str::to_owned).collect();
+    ///     let n = words.len() as u64;
+    ///     (words, n)
+    /// }
+    ///
+    /// let interface = split.interface()?;
+    /// assert_eq!(interface.inputs, [("text".to_string(), Type::Str)]);
+    /// assert_eq!(interface.output("o0"), Some(&Type::Collection(Box::new(Type::Str))));
+    /// assert_eq!(interface.output("o1"), Some(&Type::Integer));
+    /// # Ok::<(), flytekit::InterfaceError>(())
+    /// ```
+    fn interface(&self) -> Result<Interface, InterfaceError> {
+        let info = self.info();
+        let inputs: Vec<(&str, Describer)> = info.inputs().iter().copied().zip(Self::Input::describers()).collect();
+        crate::interface::interface("task", info.module(), info.name(), &inputs, &Self::Output::describers())
+    }
 
     /// Runs one attempt of the task's body: a synchronous task's to its end, an `async fn`
     /// task's as far as making its future (see [`Body`]).

@@ -10,6 +10,8 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::error::ValueError;
+use crate::interface::Describer;
+use crate::trace::traced;
 
 /// One value as the local runtime stores and passes it: serialized with serde, to CBOR. Cheap
 /// to clone.
@@ -110,6 +112,11 @@ pub enum Many {}
 pub trait Values<Shape>: Sized + Send + 'static {
     /// The Rust type names, one per slot.
     fn type_names() -> Vec<&'static str>;
+    /// What describes each slot's Flyte type by tracing (see [`traced`]): what a `Task`,
+    /// `Workflow` or `Dynamic` impl written by hand describes its interface with. The macros'
+    /// impls describe theirs through `Typed` first.
+    #[doc(hidden)]
+    fn describers() -> Vec<Describer>;
     /// Serializes, one literal per slot.
     fn encode(&self) -> Result<Vec<Encoded>, ValueError>;
     /// Deserializes from one literal per slot.
@@ -144,6 +151,9 @@ impl<T: Value> Values<One> for T {
     fn type_names() -> Vec<&'static str> {
         vec![std::any::type_name::<T>()]
     }
+    fn describers() -> Vec<Describer> {
+        vec![traced::<T>]
+    }
     fn encode(&self) -> Result<Vec<Encoded>, ValueError> {
         Ok(vec![Encoded::encode(self)?])
     }
@@ -163,6 +173,9 @@ macro_rules! tuple_values {
         impl<$($t: Value),*> Values<Many> for ($($t,)*) {
             fn type_names() -> Vec<&'static str> {
                 vec![$(std::any::type_name::<$t>()),*]
+            }
+            fn describers() -> Vec<Describer> {
+                vec![$(traced::<$t> as Describer),*]
             }
             fn encode(&self) -> Result<Vec<Encoded>, ValueError> {
                 Ok(vec![$(Encoded::encode(&self.$i)?),*])
