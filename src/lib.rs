@@ -444,11 +444,12 @@ pub use flyte_macros::workflow;
 pub use flyte_macros::dynamic;
 
 pub use flyte_runtime::{
-    current_context, AsyncWriter, AttemptFailure, AttemptReport, Binding, Body, BranchSpec, CacheMode, Checkpoint,
-    CheckpointError, Comparison, Condition, Dynamic, Encoded, Error, Event, ExecutionReport, ExecutionSummary,
-    FailureKind, FailurePolicy, Graph, IntoInput, LocalRuntime, MapFailure, MapOptions, Node, NodeFailure, NodeReport,
-    Op, Otherwise, Promise, Ran, ResultExt, Status, Step, StopReason, Store, StoreError, Task, TaskContext, TaskError,
-    TaskFuture, TaskInfo, Value, ValueError, Workflow, WorkflowFailure,
+    current_context, Abandoned, AsyncWriter, AttemptFailure, AttemptReport, Binding, Body, BranchSpec, CacheMode,
+    Checkpoint, CheckpointError, Comparison, Condition, Dynamic, Encoded, Error, Event, ExecutionReport,
+    ExecutionSummary, FailureKind, FailurePolicy, Graph, IntoInput, LocalRuntime, MapFailure, MapOptions, Node,
+    NodeFailure, NodeReport, Notice, Op, Otherwise, Preempted, Preemption, Promise, Ran, ResultExt, Status, Step,
+    StopReason, Store, StoreError, Task, TaskContext, TaskError, TaskFuture, TaskInfo, Value, ValueError, Workflow,
+    WorkflowFailure,
 };
 
 #[doc(hidden)]

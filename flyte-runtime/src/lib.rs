@@ -15,10 +15,12 @@ mod executor;
 mod flush;
 mod graph;
 mod panic;
+mod preempt;
 mod record;
 mod render;
 mod retry;
 mod scheduler;
+mod signals;
 mod stop;
 mod store;
 mod task;
@@ -33,11 +35,12 @@ pub use checkpoint::Checkpoint;
 pub use context::{current_context, TaskContext};
 pub use dynamic::Dynamic;
 pub use error::{
-    AttemptFailure, CheckpointError, Error, FailureKind, MapFailure, NodeFailure, ResultExt, StoreError, TaskError,
-    ValueError, WorkflowFailure,
+    AttemptFailure, CheckpointError, Error, FailureKind, MapFailure, NodeFailure, Preempted, ResultExt, StoreError,
+    TaskError, ValueError, WorkflowFailure,
 };
 pub use executor::LocalRuntime;
 pub use graph::{FailurePolicy, Graph, IntoInput, MapOptions, Node, Promise, Workflow};
+pub use preempt::{Abandoned, Notice, Preemption};
 pub use stop::StopReason;
 pub use store::{AttemptReport, Event, ExecutionReport, ExecutionSummary, NodeReport, Status, Store};
 pub use task::{Body, Task, TaskFuture, TaskInfo};
