@@ -406,10 +406,20 @@ fn warden(shared: &Arc<Shared>) {
     }
 }
 
-/// Abandons the attempts of `active` still running: flushes their writers (at the end of the
-/// grace period only: a second notice means now), records them and their executions as
-/// interrupted, syncs the stores, prints one line per execution and ends the process.
+/// Abandons the attempts of `active` still running ([`settle`]), prints one line per
+/// execution and ends the process with the notice's exit status.
 fn abandon(shared: &Shared, why: Abandoned, active: Vec<Active>) -> ! {
+    let notice = shared.notice().unwrap_or(Notice::Requested);
+    for line in settle(shared, why, active) {
+        eprintln!("{line}");
+    }
+    std::process::exit(i32::from(notice.exit_status()))
+}
+
+/// Flushes the handle's asynchronous writers (at the end of the grace period only: a second
+/// notice means now), records the running attempts of `active` and their executions as
+/// interrupted, syncs the stores, and returns the lines to print.
+fn settle(shared: &Shared, why: Abandoned, active: Vec<Active>) -> Vec<String> {
     let notice = shared.notice().unwrap_or(Notice::Requested);
     if let Abandoned::GracePeriod(_) = why {
         if let Err(e) = shared.writers.flush() {
@@ -456,10 +466,7 @@ fn abandon(shared: &Shared, why: Abandoned, active: Vec<Active>) -> ! {
             ));
         }
     }
-    for line in lines {
-        eprintln!("{line}");
-    }
-    std::process::exit(i32::from(notice.exit_status()))
+    lines
 }
 
 #[cfg(test)]
@@ -504,5 +511,62 @@ mod tests {
             std::thread::sleep(Duration::from_millis(5));
         }
         assert!(p.shared().lock().active.is_empty());
+    }
+
+    /// Counts its flushes.
+    #[derive(Default)]
+    struct Probe(std::sync::atomic::AtomicUsize);
+
+    impl Flush for Probe {
+        fn flush(&self) -> Result<(), crate::CheckpointError> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        }
+    }
+
+    /// An execution `id` on the list, and a writer of one of its attempts.
+    fn abandoned(id: &str) -> (Preemption, Arc<Probe>, Vec<Active>) {
+        let p = Preemption::new();
+        let probe = Arc::new(Probe::default());
+        let weak: Weak<Probe> = Arc::downgrade(&probe);
+        p.shared().register_writer(weak);
+        let reg = p
+            .shared()
+            .enter(id, None, Duration::from_secs(3600), "resume it with `x`".into());
+        reg.interrupted("n1", 2);
+        std::mem::forget(reg); // still running: it never leaves
+                               // Off the list, as the warden takes it; the notice after, so that no warden starts.
+        let active = std::mem::take(&mut p.shared().lock().active);
+        p.shared().raise(Notice::Sigterm);
+        (p, probe, active)
+    }
+
+    #[test]
+    fn at_the_end_of_the_grace_period_writers_are_flushed_and_at_a_second_notice_not() {
+        let (p, probe, active) = abandoned("x1");
+        let lines = settle(p.shared(), Abandoned::GracePeriod(Duration::from_secs(25)), active);
+        assert_eq!(
+            probe.0.load(Ordering::SeqCst),
+            1,
+            "the writer's latest state was committed"
+        );
+        assert_eq!(
+            lines,
+            [
+                "execution x1 stopped by SIGTERM: interrupted n1 attempt 2 (abandoned: still running when the 25s \
+              grace period ended); resume it with `x`"
+            ]
+        );
+
+        let (p, probe, active) = abandoned("x2");
+        let lines = settle(p.shared(), Abandoned::SecondNotice, active);
+        assert_eq!(probe.0.load(Ordering::SeqCst), 0, "a second notice waits for nothing");
+        assert_eq!(
+            lines,
+            [
+                "execution x2 stopped by SIGTERM: interrupted n1 attempt 2 (abandoned: still running at a second \
+              notice); resume it with `x`"
+            ]
+        );
     }
 }

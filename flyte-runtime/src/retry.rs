@@ -342,6 +342,57 @@ mod tests {
         );
     }
 
+    fn preempted(returned: Returned, stop: Option<StopReason>) -> Ended {
+        Ended {
+            returned,
+            stop,
+            preempted: Some(crate::Notice::Sigterm),
+        }
+    }
+
+    #[test]
+    fn an_error_after_a_notice_is_an_interruption_keeping_its_cause_whatever_its_kind() {
+        for (kind, stop) in [
+            (FailureKind::Recoverable, None),
+            (FailureKind::NonRecoverable, None),
+            (FailureKind::Recoverable, Some(StopReason::ExecutionFailing)),
+        ] {
+            let returned = Returned::Failure(AttemptFailure {
+                attempt: 4,
+                ..failure(kind, "preempted at step 7")
+            });
+            match classify(preempted(returned, stop), 2, "fit") {
+                Verdict::Preempted(f) => assert_eq!(
+                    f,
+                    AttemptFailure {
+                        attempt: 4,
+                        kind: FailureKind::Interrupted,
+                        cause: "preempted by SIGTERM: the attempt returned at the notice (preempted at step 7)"
+                            .to_owned(),
+                    }
+                ),
+                other => panic!("{stop:?}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn outputs_after_a_notice_succeed_a_panic_stays_a_panic_and_a_timeout_wins() {
+        let verdict = classify(preempted(Returned::Outputs(outputs()), None), 2, "fit");
+        assert!(matches!(verdict, Verdict::Succeeded(_)), "{verdict:?}");
+        let verdict = classify(preempted(Returned::Panic(panic()), None), 2, "fit");
+        assert!(
+            matches!(verdict, Verdict::Panicked(ref f, _) if f.kind == FailureKind::Panic),
+            "{verdict:?}"
+        );
+        let timed_out = Some(StopReason::TimedOut(Duration::from_secs(1)));
+        let returned = Returned::Failure(failure(FailureKind::Recoverable, "late"));
+        assert_eq!(
+            failed(classify(preempted(returned, timed_out), 2, "fit")).kind,
+            FailureKind::TimedOut
+        );
+    }
+
     #[test]
     fn a_panic_is_a_panic_failure_naming_the_task_even_while_the_execution_is_failing() {
         for stop in [None, Some(StopReason::ExecutionFailing)] {
