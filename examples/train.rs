@@ -5,20 +5,29 @@
 //! cargo run --release --example train -- --store /tmp/fk --execution-id run-1 --steps 3000
 //! # kill -9 it while it runs, then run the same command again:
 //! #   stderr: "resumed at step k", and stdout ends with the same result= line
+//! # or Ctrl-C it (or kill -TERM): it saves its last step and says how to resume
 //! ```
 //!
 //! The workflow is `prepare -> train -> finish`. `train` applies N steps to a hash chain, one
 //! step at a time (each sleeps 1 ms, standing in for real work), and saves its state to the
-//! checkpoint after every step. The chain is order-dependent: a step skipped, applied twice or
-//! out of order gives another `result=`, so the result proves every step ran exactly once.
+//! checkpoint after every step (`--writer async`: hands it to an asynchronous writer). The
+//! chain is order-dependent: a step skipped, applied twice or out of order gives another
+//! `result=`, so the result proves every step ran exactly once.
+//!
+//! SIGTERM and SIGINT are preemption notices while it runs: `train` checks the notice before
+//! each step, and returns with its latest state saved (`--ignore-notice`: it does not check,
+//! and is abandoned after `--grace-period`, its writer's latest state committed by the
+//! runtime). The process then exits with 143 (SIGTERM) or 130 (SIGINT).
 //!
 //! What the program prints:
 //!
 //! * stdout, last line: `result=<16 hex digits>`, determined by `--steps` alone;
 //! * stderr: `<task>: attempt <n>` when a task starts, `resumed at step <k>` when `train`
 //!   resumes from a checkpoint holding k finished steps, `step <k>` after each step with
-//!   `--progress`, and a summary of the execution's nodes from the store;
-//! * on an error: one line on stderr and a non-zero exit status.
+//!   `--progress`, `preempted at step <k>` when `train` returns at a notice, and a summary of
+//!   the execution's nodes from the store;
+//! * on an error: one line on stderr and a non-zero exit status; after a notice, one line
+//!   naming the execution and the command that resumes it.
 //!
 //! Run again after it succeeded, it prints the stored result at once: no task runs.
 
@@ -29,8 +38,8 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use clap::Parser;
-use flytekit::{task, workflow, LocalRuntime, Status, TaskContext, TaskError};
+use clap::{Parser, ValueEnum};
+use flytekit::{task, workflow, Error, LocalRuntime, Status, TaskContext, TaskError};
 use serde::{Deserialize, Serialize};
 
 /// Runs (or resumes) a training execution in a durable store.
@@ -55,11 +64,33 @@ pub struct Args {
     /// Print `step <k>` on stderr after each step is applied (before it is saved).
     #[arg(long)]
     pub progress: bool,
+    /// How `train` saves its state after each step: `sync` commits it before the next step,
+    /// `async` hands it to an asynchronous writer and goes on.
+    #[arg(long, value_enum, default_value_t = Writer::Sync)]
+    pub writer: Writer,
+    /// `train` does not check for a preemption notice: it runs on until the grace period ends.
+    #[arg(long)]
+    pub ignore_notice: bool,
+    /// After SIGTERM or SIGINT, how long `train` has to return before it is abandoned.
+    #[arg(long, value_name = "DURATION", default_value = "25s", value_parser = humantime::parse_duration)]
+    pub grace_period: Duration,
 }
 
-/// Set from `--progress`. A process-wide setting rather than a task input: inputs are part of
-/// the execution's identity, and how much a run prints must not change which execution it is.
+/// How `train` saves its state.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Writer {
+    /// `Checkpoint::save_state` after each step.
+    Sync,
+    /// `AsyncWriter::save_state` after each step.
+    Async,
+}
+
+/// Set from `--progress`, `--writer async` and `--ignore-notice`. Process-wide settings rather
+/// than task inputs: inputs are part of the execution's identity, and how a run prints, saves
+/// or stops must not change which execution it is.
 static PROGRESS: AtomicBool = AtomicBool::new(false);
+static ASYNC_WRITER: AtomicBool = AtomicBool::new(false);
+static IGNORE_NOTICE: AtomicBool = AtomicBool::new(false);
 
 /// What `prepare` hands to the other tasks.
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
@@ -143,14 +174,25 @@ fn train(ctx: &TaskContext, plan: Plan) -> Result<State, TaskError> {
         )));
     }
     let progress = PROGRESS.load(Ordering::Relaxed);
+    let check = !IGNORE_NOTICE.load(Ordering::Relaxed);
+    let writer = ASYNC_WRITER.load(Ordering::Relaxed).then(|| cp.async_writer());
     while state.step < plan.steps {
+        if check && ctx.preempted() {
+            // Every step so far was saved (or handed to the writer, which the runtime flushes):
+            // the next run resumes right here.
+            eprintln!("preempted at step {}", state.step);
+            return Err(TaskError::recoverable(format!("preempted at step {}", state.step)));
+        }
         std::thread::sleep(Duration::from_millis(1));
         state.hash = apply(state.hash, state.step + 1);
         state.step += 1;
         if progress {
             eprintln!("step {}", state.step);
         }
-        cp.save_state(&state)?;
+        match &writer {
+            Some(writer) => writer.save_state(&state)?,
+            None => cp.save_state(&state)?,
+        }
     }
     Ok(state)
 }
@@ -177,7 +219,19 @@ pub fn training(steps: u64) -> u64 {
 /// Runs (or resumes) the execution `args` names and returns its result.
 pub fn run(args: &Args) -> Result<u64, flytekit::Error> {
     PROGRESS.store(args.progress, Ordering::Relaxed);
-    let rt = LocalRuntime::with_store(&args.store)?.system_retries(args.system_retries);
+    ASYNC_WRITER.store(args.writer == Writer::Async, Ordering::Relaxed);
+    IGNORE_NOTICE.store(args.ignore_notice, Ordering::Relaxed);
+    let again = format!(
+        "train --store {} --execution-id {} --steps {}",
+        args.store.display(),
+        args.execution_id,
+        args.steps
+    );
+    let rt = LocalRuntime::with_store(&args.store)?
+        .system_retries(args.system_retries)
+        .handle_signals()
+        .grace_period(args.grace_period)
+        .resume_command(move |_| again.clone());
     let result = rt.run_with_id(&args.execution_id, training, args.steps)?;
     if let Some(report) = rt
         .store()
@@ -231,6 +285,10 @@ pub fn cli(argv: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> u8 {
             println!("result={result:016x}");
             let _ = std::io::stdout().flush();
             0
+        }
+        Err(Error::Preempted(p)) => {
+            eprintln!("train: {p}");
+            p.notice.exit_status()
         }
         Err(e) => {
             // One line, whatever the error's message holds.

@@ -37,19 +37,27 @@ trait Entry {
     fn run(&self, rt: &LocalRuntime, id: &str, inputs: &[Encoded]) -> Result<Json, Failure>;
 }
 
-/// Why a command failed: its cause and the exit status. The cause is printed on one line.
+/// Why a command failed: its cause and the exit status. The cause is printed on one line,
+/// after `error: ` unless it is a preemption's (which is not an error of the program).
 struct Failure {
     message: String,
     code: u8,
+    preempted: bool,
 }
 
 impl Failure {
-    /// The command line was used wrongly (an input, a name, an id): status 2, as clap's own.
-    fn usage(message: impl Into<String>) -> Self {
+    /// A failure with status `code`.
+    fn new(message: impl Into<String>, code: u8) -> Self {
         Failure {
             message: message.into(),
-            code: 2,
+            code,
+            preempted: false,
         }
+    }
+
+    /// The command line was used wrongly (an input, a name, an id): status 2, as clap's own.
+    fn usage(message: impl Into<String>) -> Self {
+        Failure::new(message, 2)
     }
 
     /// No execution `id` in the store at `dir` (or no store there at all).
@@ -64,9 +72,15 @@ impl Failure {
 
 impl From<Error> for Failure {
     fn from(e: Error) -> Self {
-        Failure {
-            message: e.to_string(),
-            code: 1,
+        match e {
+            // 130 for SIGINT, 143 for SIGTERM: what a shell reports for a process the signal
+            // ended, so that a supervisor reads it the same way.
+            Error::Preempted(p) => Failure {
+                message: p.to_string(),
+                code: p.notice.exit_status(),
+                preempted: true,
+            },
+            e => Failure::new(e.to_string(), 1),
         }
     }
 }
@@ -131,10 +145,9 @@ fn typed_inputs<W: Workflow>(raw: &[String]) -> Result<W::Input, (usize, String)
 }
 
 fn outputs_json<S, O: Values<S>>(output: &O) -> Result<Json, Failure> {
-    let mut values = output.to_json().map_err(|m| Failure {
-        message: format!("the outputs cannot be written as JSON: {m}"),
-        code: 1,
-    })?;
+    let mut values = output
+        .to_json()
+        .map_err(|m| Failure::new(format!("the outputs cannot be written as JSON: {m}"), 1))?;
     Ok(match values.len() {
         0 => Json::Null,
         1 => values.remove(0),
@@ -167,11 +180,15 @@ enum Command {
         /// The execution's id: run the same id again to resume it [default: a new one]
         #[arg(long)]
         execution_id: Option<String>,
+        #[command(flatten)]
+        grace: Grace,
     },
     /// Resume an execution by id, on the inputs it was started with
     Resume {
         /// The execution's id
         execution_id: String,
+        #[command(flatten)]
+        grace: Grace,
     },
     /// List the store's executions
     Executions {
@@ -198,6 +215,15 @@ enum Command {
         #[arg(long, value_name = "ID")]
         execution: Option<String>,
     },
+}
+
+/// What `run` and `resume` do on SIGTERM or SIGINT.
+#[derive(clap::Args, Debug)]
+struct Grace {
+    /// After SIGTERM or Ctrl-C, how long running tasks have to save their state and return
+    /// before they are abandoned (a second Ctrl-C: at once); a little under Kubernetes' 30 s
+    #[arg(long, value_name = "DURATION", default_value = "25s", value_parser = humantime::parse_duration)]
+    grace_period: Duration,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
@@ -229,8 +255,21 @@ enum Format {
 ///
 /// Exit status: 0 on success; 1 when a run fails or the store cannot be used; 2 for a command
 /// line that is wrong (an unknown workflow, input or execution, an input of the wrong type, an
-/// invalid execution id). Every error is one line on stderr. A command that is refused, or only
-/// reads, creates no store.
+/// invalid execution id); 143 or 130 when SIGTERM or SIGINT stopped a run (see below). Every
+/// error is one line on stderr. A command that is refused, or only reads, creates no store.
+///
+/// While `run` or `resume` works, SIGTERM and SIGINT are preemption notices
+/// ([`LocalRuntime::handle_signals`]): running tasks see [`TaskContext::preempted`] and may
+/// still save their state, nothing new starts, and once the tasks have returned (or the
+/// `--grace-period` is over, or at a second Ctrl-C) the run ends with the execution recorded
+/// as interrupted and one line naming it and the command that resumes it:
+///
+/// ```text
+/// execution p1 stopped by SIGTERM: interrupted n2 attempt 3; resume it with `pipeline --store /tmp/fk resume p1`
+/// ```
+///
+/// [`LocalRuntime::handle_signals`]: flyte_runtime::LocalRuntime::handle_signals
+/// [`TaskContext::preempted`]: flyte_runtime::TaskContext::preempted
 pub fn main(workflows: impl IntoIterator<Item = Registered>) -> ExitCode {
     main_from(std::env::args_os(), workflows)
 }
@@ -241,6 +280,10 @@ pub fn main_from(
     args: impl IntoIterator<Item = impl Into<OsString> + Clone>,
     workflows: impl IntoIterator<Item = Registered>,
 ) -> ExitCode {
+    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    let program = args
+        .first()
+        .map_or_else(|| "program".to_owned(), |p| p.to_string_lossy().into_owned());
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
@@ -249,8 +292,12 @@ pub fn main_from(
         }
     };
     let workflows: Vec<Registered> = workflows.into_iter().collect();
-    match command(cli, &workflows) {
+    match command(cli, &program, &workflows) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(f) if f.preempted => {
+            eprintln!("{}", one_line(&f.message));
+            ExitCode::from(f.code)
+        }
         Err(f) => {
             eprintln!("error: {}", one_line(&f.message));
             ExitCode::from(f.code)
@@ -273,15 +320,27 @@ fn find<'w>(workflows: &'w [Registered], name: &str) -> Result<&'w dyn Entry, Fa
         })
 }
 
-fn command(cli: Cli, workflows: &[Registered]) -> Result<(), Failure> {
+fn command(cli: Cli, program: &str, workflows: &[Registered]) -> Result<(), Failure> {
+    let runtime = Runtime {
+        program: program.to_owned(),
+        store: cli.store.clone(),
+    };
     let dir = cli.store.unwrap_or_else(Store::default_dir);
     match cli.command {
         Command::Run {
             workflow,
             inputs,
             execution_id,
-        } => run(&dir, find(workflows, &workflow)?, &inputs, execution_id),
-        Command::Resume { execution_id } => resume(&dir, workflows, &execution_id),
+            grace,
+        } => run(
+            &dir,
+            &runtime,
+            grace.grace_period,
+            find(workflows, &workflow)?,
+            &inputs,
+            execution_id,
+        ),
+        Command::Resume { execution_id, grace } => resume(&dir, &runtime, grace.grace_period, workflows, &execution_id),
         Command::Executions { json } => executions(&dir, json),
         Command::Show { execution_id, json } => show(&dir, &execution_id, json),
         Command::Graph {
@@ -313,13 +372,57 @@ fn graph(dir: &Path, entry: &dyn Entry, format: Format, execution: Option<&str>)
     Ok(())
 }
 
+/// How `run` and `resume` make their runtime: durable, with SIGTERM and SIGINT as preemption
+/// notices, and this program's `resume` command in a preempted execution's message.
+struct Runtime {
+    /// The program as it was invoked (its first argument).
+    program: String,
+    /// `--store`, if it was given.
+    store: Option<PathBuf>,
+}
+
+impl Runtime {
+    fn make(&self, dir: &Path, grace: Duration) -> Result<LocalRuntime, Failure> {
+        let mut command = shell_word(&self.program);
+        if let Some(store) = &self.store {
+            command.push_str(" --store ");
+            command.push_str(&shell_word(&store.display().to_string()));
+        }
+        Ok(LocalRuntime::with_store(dir)?
+            .handle_signals()
+            .grace_period(grace)
+            .resume_command(move |id| format!("{command} resume {}", shell_word(id))))
+    }
+}
+
+/// `word` as a shell reads it back: as it is if it holds no character a shell treats
+/// specially, else in single quotes.
+fn shell_word(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word.chars().all(|c| {
+            c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/' | ':' | '=' | ',' | '+' | '@' | '%')
+        });
+    if plain {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
 /// `run`: everything the command line gives is checked before the store is opened, so that a
 /// refused run creates nothing.
-fn run(dir: &Path, entry: &dyn Entry, pairs: &[String], id: Option<String>) -> Result<(), Failure> {
+fn run(
+    dir: &Path,
+    runtime: &Runtime,
+    grace: Duration,
+    entry: &dyn Entry,
+    pairs: &[String],
+    id: Option<String>,
+) -> Result<(), Failure> {
     let id = id.unwrap_or_else(new_id);
     check_execution_id(&id)?;
     let inputs = entry.read_inputs(&parse_inputs(entry, pairs)?)?;
-    let rt = LocalRuntime::with_store(dir)?;
+    let rt = runtime.make(dir, grace)?;
     watch(entry)?;
     eprintln!("execution {id}");
     println!("{}", entry.run(&rt, &id, &inputs)?);
@@ -327,19 +430,21 @@ fn run(dir: &Path, entry: &dyn Entry, pairs: &[String], id: Option<String>) -> R
 }
 
 /// `resume`: the execution's workflow and inputs come from the store.
-fn resume(dir: &Path, workflows: &[Registered], id: &str) -> Result<(), Failure> {
+fn resume(dir: &Path, runtime: &Runtime, grace: Duration, workflows: &[Registered], id: &str) -> Result<(), Failure> {
     let (store, report) = stored(dir, id)?;
     let workflow = report.summary.workflow;
     let entry = find(workflows, &workflow)?;
-    let inputs = store.inputs(id)?.ok_or_else(|| Failure {
-        message: format!(
-            "execution `{id}` was recorded before the store kept inputs: resume it with `run {workflow} \
-             --execution-id {id}` and the inputs it was started with"
-        ),
-        code: 1,
+    let inputs = store.inputs(id)?.ok_or_else(|| {
+        Failure::new(
+            format!(
+                "execution `{id}` was recorded before the store kept inputs: resume it with `run {workflow} \
+                 --execution-id {id}` and the inputs it was started with"
+            ),
+            1,
+        )
     })?;
     drop(store);
-    let rt = LocalRuntime::with_store(dir)?;
+    let rt = runtime.make(dir, grace)?;
     watch(entry)?;
     println!("{}", entry.run(&rt, id, &inputs)?);
     Ok(())
@@ -398,10 +503,8 @@ fn show(dir: &Path, id: &str, json: bool) -> Result<(), Failure> {
     }
     print!("{}", report_table(&report));
     if report.summary.status == Status::Failed {
-        return Err(Failure {
-            message: report.error.unwrap_or_else(|| "the execution failed".to_owned()),
-            code: 1,
-        });
+        let message = report.error.unwrap_or_else(|| "the execution failed".to_owned());
+        return Err(Failure::new(message, 1));
     }
     Ok(())
 }

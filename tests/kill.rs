@@ -193,6 +193,9 @@ fn the_result_is_determined_by_the_step_count() {
         steps,
         system_retries: 3,
         progress: false,
+        writer: train::Writer::Sync,
+        ignore_notice: false,
+        grace_period: Duration::from_secs(25),
     };
     assert_eq!(train::run(&args(40)).unwrap(), train::expected(40));
     assert_eq!(train::run(&args(41)).unwrap(), train::expected(41));

@@ -18,6 +18,7 @@ use crate::checkpoint::Checkpoint;
 use crate::context::{self, TaskContext};
 use crate::error::{AttemptFailure, CheckpointError, FailureKind};
 use crate::panic::{self, Caught};
+use crate::preempt::Notice;
 use crate::stop::{Stop, StopReason};
 use crate::task::{ErasedFuture, ErasedTask, Started};
 use crate::value::Encoded;
@@ -71,6 +72,8 @@ pub(crate) struct Ended {
     pub returned: Returned,
     /// Read once the task's code had returned and its writers had flushed.
     pub stop: Option<StopReason>,
+    /// The preemption notice, if one had come by then.
+    pub preempted: Option<Notice>,
 }
 
 impl Attempt {
@@ -137,6 +140,14 @@ impl Attempt {
                     cause: e.to_string(),
                 }),
             },
+            // Under a preemption notice, what the task handed to its writers is what the next
+            // attempt resumes from, even from a writer the task still holds somewhere.
+            Err(mut failure) if self.stop.preempted().is_some() => {
+                if let Err(e) = self.ctx.checkpoint().flush_writers() {
+                    failure.cause = format!("{}; and its asynchronous checkpoint writer failed: {e}", failure.cause);
+                }
+                Returned::Failure(failure)
+            }
             Err(failure) => Returned::Failure(failure),
         }
     }
@@ -146,6 +157,7 @@ impl Attempt {
         Ended {
             returned,
             stop: self.stop.reason(),
+            preempted: self.stop.preempted(),
         }
     }
 }
@@ -282,6 +294,7 @@ fn failed(ctx: &TaskContext, kind: FailureKind, cause: String) -> Ended {
             cause,
         }),
         stop: None,
+        preempted: None,
     }
 }
 

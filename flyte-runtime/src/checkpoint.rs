@@ -211,8 +211,10 @@ impl Checkpoint {
     }
 
     /// Registers an asynchronous writer, so that [`flush_writers`](Self::flush_writers) waits
-    /// for it.
+    /// for it, and so that the runtime commits its latest state if the attempt is abandoned
+    /// after a preemption notice.
     pub(crate) fn register_writer(&self, writer: Weak<dyn Flush>) {
+        self.inner.stop.register_writer(writer.clone());
         self.inner.writers.register(writer);
     }
 

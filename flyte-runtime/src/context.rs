@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use crate::checkpoint::Checkpoint;
 use crate::error::Error;
+use crate::preempt::Notice;
 use crate::stop::Stop;
 
 /// What the runtime tells a running task about itself, injected into a `&TaskContext`
@@ -105,11 +106,14 @@ impl TaskContext {
         &self.inner.checkpoint
     }
 
-    /// Whether the attempt has been asked to stop: it ran past its task's `timeout`, or another
-    /// node failed and the execution is stopping. A long loop that does not checkpoint should
-    /// check this and return; one that does is stopped by its next commit, which fails with
-    /// [`CheckpointError::Stopped`](crate::CheckpointError::Stopped). (An `async fn` task need
-    /// not check for its timeout: at its deadline its future is dropped.)
+    /// Whether the attempt has been asked to stop: it ran past its task's `timeout`, another
+    /// node failed and the execution is stopping, or a preemption notice came
+    /// ([`preempted`](Self::preempted)). A long loop that does not checkpoint should check this
+    /// and return; one that does is stopped by its next commit, which fails with
+    /// [`CheckpointError::Stopped`](crate::CheckpointError::Stopped) — except under a
+    /// preemption notice, whose commits succeed so that the loop can save its state on the
+    /// way out. (An `async fn` task need not check for its timeout: at its deadline its future
+    /// is dropped.)
     ///
     /// ```
     /// use flytekit::{task, TaskContext, TaskError};
@@ -128,7 +132,46 @@ impl TaskContext {
     /// # assert_eq!(flytekit::LocalRuntime::new().run_task(search, 10).unwrap(), 6);
     /// ```
     pub fn is_stopping(&self) -> bool {
-        self.inner.stop.reason().is_some()
+        self.inner.stop.reason().is_some() || self.preempted()
+    }
+
+    /// Whether a preemption notice came: the machine is about to be taken away (SIGTERM from
+    /// Kubernetes, a spot interruption, Ctrl-C, ...; see [`Preemption`](crate::Preemption)).
+    /// Save the latest state and return: unlike a timeout's, commits still succeed. Return an
+    /// error (any error): the attempt is recorded as interrupted by preemption, a system
+    /// failure that does not count against `retries`, and the next run of the execution
+    /// resumes from what was saved. (Returning the task's outputs instead means it finished:
+    /// they are kept.) A task that never checks keeps running until the grace period ends;
+    /// the runtime then commits what its [`AsyncWriter`](crate::AsyncWriter)s hold and ends
+    /// the process. Checking costs one atomic load.
+    ///
+    /// ```
+    /// use flytekit::{task, TaskContext, TaskError};
+    ///
+    /// #[task(retries = 2)]
+    /// fn train(ctx: &TaskContext, steps: u64) -> Result<u64, TaskError> {
+    ///     let cp = ctx.checkpoint();
+    ///     let writer = cp.async_writer(); // saving never waits for the disk
+    ///     let mut step: u64 = cp.load_state()?.unwrap_or(0);
+    ///     while step < steps {
+    ///         if ctx.preempted() {
+    ///             // What the writer holds is committed before the attempt ends.
+    ///             return Err(TaskError::recoverable(format!("preempted at step {step}")));
+    ///         }
+    ///         step += 1; // ... one step of real work ...
+    ///         writer.save_state(&step)?;
+    ///     }
+    ///     Ok(step)
+    /// }
+    /// # assert_eq!(flytekit::LocalRuntime::new().run_task(train, 10).unwrap(), 10);
+    /// ```
+    pub fn preempted(&self) -> bool {
+        self.inner.stop.preempted().is_some()
+    }
+
+    /// The preemption notice, if one came: which signal raised it, or the program.
+    pub fn notice(&self) -> Option<Notice> {
+        self.inner.stop.preempted()
     }
 
     /// When this attempt times out, if its task has a `timeout`.

@@ -476,6 +476,47 @@ impl fmt::Display for MapFailure {
     }
 }
 
+/// An execution that a preemption notice ended: which, by what, the attempts it interrupted,
+/// and how to resume it. Its message is one line:
+///
+/// ```text
+/// execution p1 stopped by SIGTERM: interrupted n2 attempt 3; resume it with `pipeline --store /tmp/fk resume p1`
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Preempted {
+    /// The execution's id.
+    pub execution: String,
+    /// What raised the notice.
+    pub notice: crate::Notice,
+    /// The attempts recorded as interrupted by the notice: node id and attempt number.
+    pub interrupted: Vec<(String, u32)>,
+    /// Set when attempts still running were abandoned, and why. The process then ends with
+    /// this message on stderr: no program sees it as an error.
+    pub abandoned: Option<crate::Abandoned>,
+    /// What the message says about resuming, after `; `: `resume it with `<command>`` when the
+    /// runtime knows the command ([`LocalRuntime::resume_command`](crate::LocalRuntime::resume_command)).
+    pub how_to_resume: String,
+}
+
+impl fmt::Display for Preempted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "execution {} stopped by {}: ", self.execution, self.notice)?;
+        if self.interrupted.is_empty() {
+            f.write_str("no attempt was running")?;
+        } else {
+            f.write_str("interrupted ")?;
+            for (i, (node, attempt)) in self.interrupted.iter().enumerate() {
+                let sep = if i == 0 { "" } else { ", " };
+                write!(f, "{sep}{node} attempt {attempt}")?;
+            }
+        }
+        if let Some(why) = &self.abandoned {
+            write!(f, " (abandoned: {why})")?;
+        }
+        write!(f, "; {}", self.how_to_resume)
+    }
+}
+
 /// A checkpoint operation that failed, with the path it was working on.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -641,6 +682,19 @@ pub enum Error {
         failure: Box<AttemptFailure>,
         /// Why the store could not record it.
         source: Box<Error>,
+    },
+    /// A preemption notice (SIGTERM, SIGINT, [`Preemption::notify`](crate::Preemption::notify))
+    /// ended the execution before it finished: nothing new started, its running attempts
+    /// returned and were recorded as interrupted, and it resumes when run again. Not a failure
+    /// of the workflow: its status in the store is `interrupted`.
+    #[error("{0}")]
+    Preempted(Box<Preempted>),
+    /// SIGTERM and SIGINT could not be listened for
+    /// ([`LocalRuntime::handle_signals`](crate::LocalRuntime::handle_signals)).
+    #[error("cannot listen for SIGTERM and SIGINT: {message}")]
+    Signals {
+        /// What the operating system said.
+        message: String,
     },
     /// Another process is running this execution.
     #[error("execution `{id}` is already running ({holder}): wait for it to finish, or stop it and run again with the same id to resume")]

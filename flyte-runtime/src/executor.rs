@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 #[cfg(feature = "async")]
 use crate::attempt::Begun;
@@ -14,10 +14,14 @@ use crate::binding::Binding;
 use crate::branch::{BranchSpec, Otherwise};
 use crate::cache::{self, CacheMode};
 use crate::dynamic::{self, ErasedDynamic};
-use crate::error::{AttemptFailure, Error, FailureKind, MapFailure, NodeFailure, ValueError, WorkflowFailure};
+use crate::error::{
+    AttemptFailure, Error, FailureKind, MapFailure, NodeFailure, Preempted, ValueError, WorkflowFailure,
+};
 use crate::graph::{Graph, MapSpec, Node, Runs, Workflow};
+use crate::preempt::{Notice, Preemption, Registration};
 use crate::retry::{self, Budgets, Decision, Verdict};
 use crate::scheduler::{self, Ready};
+use crate::signals::{self, Listening};
 use crate::stop::Stop;
 use crate::store::{Begin, ExecutionLock, NodeRecord, Store};
 use crate::task::{ErasedTask, Task, TaskInfo};
@@ -57,7 +61,27 @@ pub struct LocalRuntime {
     cache: CacheMode,
     system_retries: u32,
     max_parallelism: usize,
+    /// The handle its executions watch for preemption notices, if any.
+    preemption: Option<Preemption>,
+    /// Whether SIGTERM and SIGINT raise that handle's notice while a run is in progress.
+    signals: bool,
+    grace: Duration,
+    resume: Option<ResumeCommand>,
 }
+
+/// How a preempted execution's message says to resume it.
+#[derive(Clone)]
+struct ResumeCommand(Arc<dyn Fn(&str) -> String + Send + Sync>);
+
+impl std::fmt::Debug for ResumeCommand {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ResumeCommand(..)")
+    }
+}
+
+/// A little under Kubernetes' 30 s `terminationGracePeriodSeconds`, so that abandoning what
+/// still runs (records, a sync) ends before the SIGKILL.
+const GRACE_PERIOD: Duration = Duration::from_secs(25);
 
 #[derive(Debug, Clone)]
 enum Storage {
@@ -78,6 +102,10 @@ impl Default for LocalRuntime {
             cache: CacheMode::Use,
             system_retries: SYSTEM_RETRIES,
             max_parallelism: std::thread::available_parallelism().map_or(1, usize::from),
+            preemption: None,
+            signals: false,
+            grace: GRACE_PERIOD,
+            resume: None,
         }
     }
 }
@@ -135,6 +163,87 @@ impl LocalRuntime {
     pub fn max_parallelism(mut self, nodes: usize) -> Self {
         self.max_parallelism = nodes.max(1);
         self
+    }
+
+    /// Runs executions under `handle`: when its notice is raised (by
+    /// [`Preemption::notify`], or by a signal with [`handle_signals`](Self::handle_signals)),
+    /// running attempts see it ([`TaskContext::preempted`](crate::TaskContext::preempted)) and
+    /// may still commit checkpoints, nothing new starts, attempts that return are recorded as
+    /// interrupted by preemption, and `run` returns [`Error::Preempted`] once they all have.
+    /// Attempts still running when the [grace period](Self::grace_period) ends are abandoned:
+    /// their asynchronous writers are flushed, they are recorded as interrupted, one line per
+    /// execution goes to stderr, and the process exits (143, or 130 for SIGINT). Several
+    /// runtimes may share a handle.
+    pub fn preemption(mut self, handle: Preemption) -> Self {
+        self.preemption = Some(handle);
+        self
+    }
+
+    /// Makes SIGTERM and SIGINT raise a preemption notice while a run of this runtime is in
+    /// progress (on its [`preemption`](Self::preemption) handle, or on one of its own), rather
+    /// than kill the process. A second signal abandons what still runs at once.
+    ///
+    /// Off by default: a library should not take over its program's signals behind its back —
+    /// the program may have handlers of its own, or want Ctrl-C to kill it. `flytekit::main`'s
+    /// `run` and `resume` turn it on, since there flytekit *is* the program. Outside a run, the
+    /// signals keep their default effect (the process ends). Unix only; elsewhere it does
+    /// nothing.
+    ///
+    /// ```no_run
+    /// use flytekit::{task, workflow, Error, LocalRuntime};
+    ///
+    /// #[task]
+    /// fn fit(epochs: u64) -> u64 { epochs }
+    ///
+    /// #[workflow]
+    /// fn train(epochs: u64) -> u64 { fit(epochs) }
+    ///
+    /// fn main() -> std::process::ExitCode {
+    ///     let rt = LocalRuntime::durable().unwrap().handle_signals();
+    ///     match rt.run_with_id("train-1", train, 100) {
+    ///         Ok(out) => println!("{out}"),
+    ///         Err(Error::Preempted(p)) => {
+    ///             eprintln!("{p}"); // one line: what stopped, how to resume
+    ///             return std::process::ExitCode::from(p.notice.exit_status());
+    ///         }
+    ///         Err(e) => eprintln!("{e}"),
+    ///     }
+    ///     std::process::ExitCode::SUCCESS
+    /// }
+    /// ```
+    pub fn handle_signals(mut self) -> Self {
+        self.preemption.get_or_insert_with(Preemption::new);
+        self.signals = true;
+        self
+    }
+
+    /// How long attempts have, after a preemption notice, to return before they are abandoned
+    /// and the process exits. Default 25 s, a little under Kubernetes' default
+    /// `terminationGracePeriodSeconds` (30 s), so that the runtime records its end before the
+    /// SIGKILL; set it a little under your platform's: the AWS spot notice gives 2 minutes,
+    /// SLURM `--signal=TERM@<seconds>` what you ask for.
+    pub fn grace_period(mut self, grace: Duration) -> Self {
+        self.grace = grace;
+        self
+    }
+
+    /// What the message of a preempted execution gives as the command that resumes it, made
+    /// from the execution's id (`flytekit::main` gives `<program> resume <id>`). Without one,
+    /// it says to run the execution again with its id.
+    pub fn resume_command(mut self, command: impl Fn(&str) -> String + Send + Sync + 'static) -> Self {
+        self.resume = Some(ResumeCommand(Arc::new(command)));
+        self
+    }
+
+    /// What the message of preempted execution `id` says about resuming it.
+    fn how_to_resume(&self, id: &str) -> String {
+        match (&self.resume, &self.storage) {
+            (Some(command), _) => format!("resume it with `{}`", (command.0)(id)),
+            (None, Storage::Temporary) => {
+                "it kept nothing to resume from (a runtime without a store or a directory starts over)".to_owned()
+            }
+            (None, _) => format!("run execution id `{id}` again to resume it"),
+        }
     }
 
     /// The store of a durable runtime.
@@ -229,6 +338,10 @@ struct Execution<'g> {
     stop: Stop,
     /// The node directories that existed when the run began.
     existing: HashSet<String>,
+    /// The execution's place on its preemption handle's list, if it runs under one.
+    registration: Option<Registration>,
+    /// Its interest in SIGTERM and SIGINT, while it runs.
+    _listening: Option<Listening>,
     /// Every node's and attempt's span is a child of this one, whatever thread runs it.
     span: tracing::Span,
 }
@@ -256,6 +369,18 @@ impl<'g> Execution<'g> {
             Some(store) => Some(store.lock(id)?),
             None => None,
         };
+        let notices = runtime.preemption.as_ref().map(|p| Arc::clone(p.shared()));
+        let registration = notices.as_ref().map(|shared| {
+            let store = match &runtime.storage {
+                Storage::Store(store) => Some(Arc::clone(store)),
+                _ => None,
+            };
+            shared.enter(id, store, runtime.grace, runtime.how_to_resume(id))
+        });
+        let listening = match (&notices, runtime.signals) {
+            (Some(shared), true) => Some(signals::listen(shared)?),
+            _ => None,
+        };
         Ok(Execution {
             id: id.to_owned(),
             runtime,
@@ -265,8 +390,10 @@ impl<'g> Execution<'g> {
             _temp: temp,
             _lock: lock,
             records: HashMap::new(),
-            stop: Stop::default(),
+            stop: Stop::watched(notices),
             existing,
+            registration,
+            _listening: listening,
             span: tracing::info_span!("execution", execution_id = id, workflow = graph.name()),
         })
     }
@@ -328,6 +455,17 @@ impl<'g> Execution<'g> {
             "execution started"
         );
         let result = self.run_nodes();
+        // Under a preemption handle, whichever of this thread and the warden abandoning
+        // attempts takes the execution off the handle's list records its end; the warden then
+        // ends the process.
+        if let Some(registration) = &mut self.registration {
+            if !registration.leave() {
+                crate::preempt::wait_for_exit();
+            }
+        }
+        if let Err(Error::Preempted(_)) = &result {
+            return self.preempted();
+        }
         match &result {
             Ok(_) => tracing::info!(event = "execution_succeeded", "execution succeeded"),
             Err(e) => tracing::error!(event = "execution_failed", error = %e, "execution failed"),
@@ -345,13 +483,55 @@ impl<'g> Execution<'g> {
         }
     }
 
-    /// Runs the workflow's graph, then its `on_failure` task if it failed.
+    /// Runs the workflow's graph, then its `on_failure` task if it failed, unless a preemption
+    /// notice came: nothing new starts then.
     fn run_nodes(&self) -> Result<Vec<Encoded>, Error> {
         let result = self.run_graph(self.graph, "", self.inputs, &self.stop);
-        if let Err(e) = &result {
-            self.on_failure(e)?;
+        match &result {
+            Ok(_) | Err(Error::Preempted(_)) => {}
+            Err(_) if self.graph.on_failure().is_some() && self.stop.preempted().is_some() => {
+                let message = "not run: a preemption notice came; it runs if the execution fails when run again";
+                self.journal(|s| s.event(&self.id, None, None, "on-failure-skipped", message))?;
+            }
+            Err(e) => self.on_failure(e)?,
         }
         result
+    }
+
+    /// Ends a run that a preemption notice stopped once every attempt has returned: the
+    /// execution is recorded as interrupted (synced), and the error says which attempts were
+    /// and how to resume.
+    fn preempted(&self) -> Result<Vec<Encoded>, Error> {
+        let preempted = Preempted {
+            execution: self.id.clone(),
+            notice: self.stop.preempted().unwrap_or(Notice::Requested),
+            interrupted: self
+                .registration
+                .as_ref()
+                .map_or_else(Vec::new, Registration::interrupted_attempts),
+            abandoned: None,
+            how_to_resume: self.runtime.how_to_resume(&self.id),
+        };
+        tracing::warn!(
+            event = "execution_preempted",
+            notice = %preempted.notice,
+            attempts = preempted.interrupted.len(),
+            "execution stopped by a preemption notice"
+        );
+        self.journal(|s| s.execution_interrupted(&self.id, &preempted.to_string()))?;
+        Err(Error::Preempted(Box::new(preempted)))
+    }
+
+    /// What a node or graph that a preemption notice stopped returns, up to
+    /// [`run`](Self::run), which says what was interrupted.
+    fn preempted_error(&self) -> Error {
+        Error::Preempted(Box::new(Preempted {
+            execution: self.id.clone(),
+            notice: self.stop.preempted().unwrap_or(Notice::Requested),
+            interrupted: Vec::new(),
+            abandoned: None,
+            how_to_resume: String::new(),
+        }))
     }
 
     /// Runs `graph` on `inputs` as part of this execution and returns its outputs: each node
@@ -389,6 +569,10 @@ impl<'g> Execution<'g> {
     /// case of a branch that was not taken (then it is skipped), or is a branch (it decides now)
     /// or a branch's output (it passes on the taken case's results); otherwise its inputs.
     fn prepare(&self, graph: &Graph, inputs: &[Encoded], node: &Node, outputs: &Outputs) -> Result<Ready, Error> {
+        // After a preemption notice nothing new starts.
+        if self.stop.preempted().is_some() {
+            return Err(self.preempted_error());
+        }
         if let Some((branch, case)) = node.guard() {
             if taken(outputs, branch) != Some(case) {
                 self.skip(node)?;
@@ -504,11 +688,20 @@ impl<'g> Execution<'g> {
     ) -> Result<Vec<Encoded>, Error> {
         let (exec, id, name) = (self.id.as_str(), node.id(), graph.name());
         self.journal(|s| s.node_started(exec, id, name))?;
-        match self.run_graph(graph, &format!("{id}-"), inputs, stop) {
+        self.graph_ended(node, name, self.run_graph(graph, &format!("{id}-"), inputs, stop))
+    }
+
+    /// Records the end of a node whose body is a graph (a workflow map element, a dynamic
+    /// node): succeeded, or failed; neither when a preemption notice stopped its graph, which
+    /// runs on when the execution is run again.
+    fn graph_ended(&self, node: &Node, name: &str, result: Result<Vec<Encoded>, Error>) -> Result<Vec<Encoded>, Error> {
+        let (exec, id) = (self.id.as_str(), node.id());
+        match result {
             Ok(outputs) => {
                 self.journal(|s| s.node_succeeded(exec, id, name, &outputs, false))?;
                 Ok(outputs)
             }
+            Err(e @ Error::Preempted(_)) => Err(e),
             Err(e) => {
                 self.journal(|s| s.node_failed(exec, id))?;
                 Err(e)
@@ -558,16 +751,7 @@ impl<'g> Execution<'g> {
                 built.ok_or_else(|| self.unbound(node))?
             }
         };
-        match self.run_graph(&graph, &format!("{id}-"), &[], stop) {
-            Ok(outputs) => {
-                self.journal(|s| s.node_succeeded(exec, id, name, &outputs, false))?;
-                Ok(outputs)
-            }
-            Err(e) => {
-                self.journal(|s| s.node_failed(exec, id))?;
-                Err(e)
-            }
-        }
+        self.graph_ended(node, name, self.run_graph(&graph, &format!("{id}-"), &[], stop))
     }
 
     /// Runs the workflow's `on_failure` task, if it has one, on its inputs and the failure.
@@ -657,6 +841,10 @@ impl<'g> Execution<'g> {
             }
         }
         let succeeded = outputs.iter().filter(|o| o.is_some()).count();
+        if succeeded < n && stop.preempted().is_some() {
+            // Elements a notice kept from starting run when the execution is run again.
+            return Err(self.preempted_error());
+        }
         if succeeded < required || (succeeded < n && stop.reason().is_some()) {
             self.journal(|s| s.node_failed(exec, id))?;
             return Err(Error::MapFailed(Box::new(MapFailure {
@@ -703,7 +891,7 @@ impl<'g> Execution<'g> {
         let failed = AtomicUsize::new(0);
         let results: Mutex<Vec<ElementEnd>> = Mutex::new((0..n).map(|_| None).collect());
         let work = || loop {
-            if n - failed.load(Ordering::SeqCst) < required || stop.reason().is_some() {
+            if n - failed.load(Ordering::SeqCst) < required || stop.reason().is_some() || stop.preempted().is_some() {
                 break;
             }
             let i = next.fetch_add(1, Ordering::SeqCst);
@@ -780,7 +968,12 @@ impl<'g> Execution<'g> {
             }
         };
         loop {
-            while running < concurrency.max(1) && started < n && n - failed >= required && stop.reason().is_none() {
+            while running < concurrency.max(1)
+                && started < n
+                && n - failed >= required
+                && stop.reason().is_none()
+                && stop.preempted().is_none()
+            {
                 let i = started;
                 started += 1;
                 if let Some(outputs) = self.records.get(nodes[i].id()).and_then(NodeRecord::finished) {
@@ -895,6 +1088,10 @@ impl<'g> Execution<'g> {
                 if decision == Decision::Fail {
                     return Ok(Next::Done(Err(self.node_failed(&mut run))));
                 }
+            } else if run.budgets.interruptions > run.budgets.system_retries {
+                // Preemption notices, recorded as they came, spent the system-failure budget:
+                // the node fails now, as it would have after as many crashes.
+                return Ok(Next::Done(Err(self.node_failed(&mut run))));
             }
             run.key = spec
                 .cache_version()
@@ -913,6 +1110,11 @@ impl<'g> Execution<'g> {
     /// Opens the node's next attempt, or fails the node if it has none left or its graph is
     /// stopping.
     fn next_attempt(&self, run: &mut NodeRun<'_>) -> Result<Next, Error> {
+        if run.budgets.attempts_left() && run.stop.preempted().is_some() {
+            // After a preemption notice no attempt starts; the node goes on when the execution
+            // is run again.
+            return Ok(Next::Done(Err(self.preempted_error())));
+        }
         if !run.budgets.attempts_left() || run.stop.reason().is_some() {
             // Out of attempts, or another node failed while this one was between attempts.
             return Ok(Next::Done(Err(self.node_failed(run))));
@@ -979,6 +1181,7 @@ impl<'g> Execution<'g> {
                 }
                 return Ok(Ok(outputs));
             }
+            Verdict::Preempted(failure) => return Err(self.attempt_preempted(run, failure)),
             Verdict::Failed(failure) => failure,
             Verdict::Panicked(failure, panic) => {
                 tracing::error!(
@@ -1008,6 +1211,37 @@ impl<'g> Execution<'g> {
         }
         run.failures.push(failure);
         Ok(Err(decision))
+    }
+
+    /// Records the node's running attempt as interrupted by a preemption notice (`failure`), and
+    /// returns the error that ends the node for this run. The warden abandoning attempts may
+    /// have recorded it first: then it is not recorded twice.
+    fn attempt_preempted(&self, run: &mut NodeRun<'_>, failure: AttemptFailure) -> Error {
+        let (id, name) = (run.node.id(), run.spec.name());
+        tracing::warn!(
+            event = "attempt_preempted",
+            cause = %failure.cause,
+            "attempt interrupted by a preemption notice"
+        );
+        let recorded = match self.store() {
+            Some(store) => match store.interrupt_running(&self.id, Some((id, failure.attempt)), &failure.cause) {
+                Ok(recorded) => !recorded.is_empty(),
+                Err(e) => {
+                    return Error::NotRecorded {
+                        node: id.to_owned(),
+                        task: name.to_owned(),
+                        failure: Box::new(failure),
+                        source: Box::new(e),
+                    }
+                }
+            },
+            None => true,
+        };
+        if let (true, Some(registration)) = (recorded, &self.registration) {
+            registration.interrupted(id, failure.attempt);
+        }
+        run.failures.push(failure);
+        self.preempted_error()
     }
 
     /// Records that attempt `attempt` of node `id` was interrupted in an earlier run (the

@@ -26,9 +26,12 @@ pub(crate) struct Writers {
 }
 
 impl Writers {
-    /// Adds `writer` to those [`flush`](Self::flush) waits for.
+    /// Adds `writer` to those [`flush`](Self::flush) waits for, forgetting writers that were
+    /// dropped (a registry that lives as long as an execution sees many come and go).
     pub(crate) fn register(&self, writer: Weak<dyn Flush>) {
-        self.writers.lock().unwrap_or_else(|p| p.into_inner()).push(writer);
+        let mut writers = self.writers.lock().unwrap_or_else(|p| p.into_inner());
+        writers.retain(|w| w.strong_count() > 0);
+        writers.push(writer);
     }
 
     /// Flushes every registered writer still alive, and forgets them all: returns the first

@@ -17,10 +17,12 @@ mod flyte_type;
 mod graph;
 mod interface;
 mod panic;
+mod preempt;
 mod record;
 mod render;
 mod retry;
 mod scheduler;
+mod signals;
 mod stop;
 mod store;
 mod task;
@@ -37,13 +39,14 @@ pub use checkpoint::Checkpoint;
 pub use context::{current_context, TaskContext};
 pub use dynamic::Dynamic;
 pub use error::{
-    AttemptFailure, CheckpointError, Error, FailureKind, MapFailure, NodeFailure, ResultExt, StoreError, TaskError,
-    ValueError, WorkflowFailure,
+    AttemptFailure, CheckpointError, Error, FailureKind, MapFailure, NodeFailure, Preempted, ResultExt, StoreError,
+    TaskError, ValueError, WorkflowFailure,
 };
 pub use executor::LocalRuntime;
 pub use flyte_type::{DatetimeForm, DurationForm, Type};
 pub use graph::{FailurePolicy, Graph, IntoInput, MapOptions, Node, Promise, Workflow};
 pub use interface::{output_name, Interface, InterfaceError, Slot};
+pub use preempt::{Abandoned, Notice, Preemption};
 pub use stop::StopReason;
 pub use store::{AttemptReport, Event, ExecutionReport, ExecutionSummary, NodeReport, Status, Store};
 pub use task::{Body, Task, TaskFuture, TaskInfo};

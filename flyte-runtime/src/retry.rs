@@ -24,6 +24,10 @@ pub(crate) enum Verdict {
     /// The attempt failed by panicking (a failure of kind [`FailureKind::Panic`]); the panic is
     /// kept for its report.
     Panicked(AttemptFailure, Caught),
+    /// The attempt returned an error after a preemption notice: it was interrupted by the
+    /// preemption (a failure of kind [`FailureKind::Interrupted`]), and its node goes no further
+    /// in this run.
+    Preempted(AttemptFailure),
 }
 
 /// What attempt `attempt` of task `task` ended as. The rules, first match wins:
@@ -31,28 +35,43 @@ pub(crate) enum Verdict {
 /// 1. **Timed out.** An attempt that ran past its deadline is [`FailureKind::TimedOut`],
 ///    whatever it returned, a success or a panic included: it ran too long, as if it had been
 ///    killed at its deadline, the way Flyte stops a pod.
-/// 2. **Stopped.** An attempt that returned an error while its execution was failing is
+/// 2. **Preempted.** An attempt that returned an error after a preemption notice was
+///    interrupted by it ([`FailureKind::Interrupted`]: a system failure, not counted against
+///    the task's retries), whatever the error: returning at the notice is what a task that
+///    checks [`TaskContext::preempted`](crate::TaskContext::preempted) does, and an error the
+///    task would have met anyway meets it again in the next run. Its cause keeps the error.
+/// 3. **Stopped.** An attempt that returned an error while its execution was failing is
 ///    [`FailureKind::Stopped`]: the error is most likely the stop itself (a refused checkpoint
 ///    commit), and its cause says so.
-/// 3. **Succeeded.** Outputs are a success, even while the execution is failing: they are
-///    valid, and a resumed execution need not run the node again.
-/// 4. **Failed.** An error is the failure the task made of it (recoverable or not).
-/// 5. **Panicked.** A panic is [`FailureKind::Panic`], even while the execution is failing.
+/// 4. **Succeeded.** Outputs are a success, even while the execution is failing or after a
+///    preemption notice: they are valid (a task that returns them finished its work), and a
+///    resumed execution need not run the node again.
+/// 5. **Failed.** An error is the failure the task made of it (recoverable or not).
+/// 6. **Panicked.** A panic is [`FailureKind::Panic`], even while the execution is failing or
+///    after a notice: a notice does not make code panic, so the panic is a bug of its own.
 pub(crate) fn classify(ended: Ended, attempt: u32, task: &str) -> Verdict {
-    match (ended.returned, ended.stop) {
-        (_, Some(StopReason::TimedOut(limit))) => Verdict::Failed(AttemptFailure {
+    match (ended.returned, ended.stop, ended.preempted) {
+        (_, Some(StopReason::TimedOut(limit)), _) => Verdict::Failed(AttemptFailure {
             attempt,
             kind: FailureKind::TimedOut,
             cause: format!("task `{task}` timed out: the attempt ran longer than {limit:?}"),
         }),
-        (Returned::Failure(failure), Some(StopReason::ExecutionFailing)) => Verdict::Failed(AttemptFailure {
+        (Returned::Failure(failure), _, Some(notice)) => Verdict::Preempted(AttemptFailure {
+            kind: FailureKind::Interrupted,
+            cause: format!(
+                "preempted by {notice}: the attempt returned at the notice ({})",
+                failure.cause
+            ),
+            ..failure
+        }),
+        (Returned::Failure(failure), Some(StopReason::ExecutionFailing), None) => Verdict::Failed(AttemptFailure {
             kind: FailureKind::Stopped,
             cause: format!("{} ({})", failure.cause, StopReason::ExecutionFailing),
             ..failure
         }),
-        (Returned::Outputs(outputs), _) => Verdict::Succeeded(outputs),
-        (Returned::Failure(failure), None) => Verdict::Failed(failure),
-        (Returned::Panic(panic), _) => Verdict::Panicked(
+        (Returned::Outputs(outputs), _, _) => Verdict::Succeeded(outputs),
+        (Returned::Failure(failure), None, None) => Verdict::Failed(failure),
+        (Returned::Panic(panic), _, _) => Verdict::Panicked(
             AttemptFailure {
                 attempt,
                 kind: FailureKind::Panic,
@@ -227,7 +246,11 @@ mod tests {
     }
 
     fn ended(returned: Returned, stop: Option<StopReason>) -> Ended {
-        Ended { returned, stop }
+        Ended {
+            returned,
+            stop,
+            preempted: None,
+        }
     }
 
     fn failure(kind: FailureKind, cause: &str) -> AttemptFailure {
@@ -316,6 +339,57 @@ mod tests {
         assert!(
             matches!(verdict, Verdict::Succeeded(ref out) if out.len() == 1),
             "{verdict:?}"
+        );
+    }
+
+    fn preempted(returned: Returned, stop: Option<StopReason>) -> Ended {
+        Ended {
+            returned,
+            stop,
+            preempted: Some(crate::Notice::Sigterm),
+        }
+    }
+
+    #[test]
+    fn an_error_after_a_notice_is_an_interruption_keeping_its_cause_whatever_its_kind() {
+        for (kind, stop) in [
+            (FailureKind::Recoverable, None),
+            (FailureKind::NonRecoverable, None),
+            (FailureKind::Recoverable, Some(StopReason::ExecutionFailing)),
+        ] {
+            let returned = Returned::Failure(AttemptFailure {
+                attempt: 4,
+                ..failure(kind, "preempted at step 7")
+            });
+            match classify(preempted(returned, stop), 2, "fit") {
+                Verdict::Preempted(f) => assert_eq!(
+                    f,
+                    AttemptFailure {
+                        attempt: 4,
+                        kind: FailureKind::Interrupted,
+                        cause: "preempted by SIGTERM: the attempt returned at the notice (preempted at step 7)"
+                            .to_owned(),
+                    }
+                ),
+                other => panic!("{stop:?}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn outputs_after_a_notice_succeed_a_panic_stays_a_panic_and_a_timeout_wins() {
+        let verdict = classify(preempted(Returned::Outputs(outputs()), None), 2, "fit");
+        assert!(matches!(verdict, Verdict::Succeeded(_)), "{verdict:?}");
+        let verdict = classify(preempted(Returned::Panic(panic()), None), 2, "fit");
+        assert!(
+            matches!(verdict, Verdict::Panicked(ref f, _) if f.kind == FailureKind::Panic),
+            "{verdict:?}"
+        );
+        let timed_out = Some(StopReason::TimedOut(Duration::from_secs(1)));
+        let returned = Returned::Failure(failure(FailureKind::Recoverable, "late"));
+        assert_eq!(
+            failed(classify(preempted(returned, timed_out), 2, "fit")).kind,
+            FailureKind::TimedOut
         );
     }
 

@@ -57,6 +57,11 @@ impl Plan {
     }
 
     /// Records a node's end; true if it is the execution's first failure.
+    ///
+    /// A node that a preemption notice stopped ([`Error::Preempted`]) is not a failure: nothing
+    /// new starts after it, but running nodes are not asked to stop (they saw the notice, and
+    /// may still commit their checkpoints). It is what the graph returns unless a node fails
+    /// for good, whose failure wins.
     fn finish(&mut self, i: usize, result: Result<Vec<Encoded>, Error>) -> bool {
         match result {
             Ok(out) => {
@@ -70,15 +75,22 @@ impl Plan {
                 false
             }
             Err(e) => {
-                if self.policy == FailurePolicy::FailImmediately {
+                let preempted = matches!(e, Error::Preempted(_));
+                if self.policy == FailurePolicy::FailImmediately || preempted {
                     self.ready.clear();
                 }
                 // The first failure is the execution's; later ones follow from it.
-                let first = self.failure.is_none();
-                if first {
-                    self.failure = Some(e);
+                match &self.failure {
+                    None => {
+                        self.failure = Some(e);
+                        !preempted
+                    }
+                    Some(Error::Preempted(_)) if !preempted => {
+                        self.failure = Some(e);
+                        true
+                    }
+                    Some(_) => false,
                 }
-                first
             }
         }
     }

@@ -7,10 +7,17 @@
 //! ends at its next commit, and [`TaskContext::is_stopping`](crate::TaskContext::is_stopping)
 //! tells a loop that does not. Whatever the attempt then returns, the runtime counts a
 //! timed-out attempt as a retryable failure, and does not retry a stopped one.
+//!
+//! A preemption notice ([`preempt`](crate::preempt)) also asks attempts to return, but does
+//! not refuse their commits: an attempt under a notice may save its latest state on the way
+//! out. It is read through [`Stop::preempted`], apart from [`Stop::reason`].
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
+
+use crate::flush::Flush;
+use crate::preempt::{self, Notice};
 
 /// Why an attempt was asked to stop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,10 +46,22 @@ pub(crate) struct Stop {
 
 /// Raised when a graph is failing. A graph run inside another (a map's element workflow) has
 /// a flag of its own: its failure stops its own nodes only, while its parent's stops it too.
-#[derive(Debug, Default)]
+#[derive(Default)]
 struct Flag {
     raised: AtomicBool,
     parent: Option<Arc<Flag>>,
+    /// The preemption handle the execution runs under, if any: the same in every graph of it.
+    notices: Option<Arc<preempt::Shared>>,
+}
+
+impl std::fmt::Debug for Flag {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Flag")
+            .field("raised", &self.raised)
+            .field("parent", &self.parent)
+            .field("notice", &self.notices.as_ref().and_then(|n| n.notice()))
+            .finish()
+    }
 }
 
 impl Flag {
@@ -52,6 +71,17 @@ impl Flag {
 }
 
 impl Stop {
+    /// An execution's stop conditions, under the preemption handle `notices` if it has one.
+    pub(crate) fn watched(notices: Option<Arc<preempt::Shared>>) -> Stop {
+        Stop {
+            flag: Arc::new(Flag {
+                notices,
+                ..Flag::default()
+            }),
+            deadline: None,
+        }
+    }
+
     /// The same flags, with a deadline `timeout` from now.
     pub(crate) fn attempt(&self, timeout: Option<Duration>) -> Stop {
         Stop {
@@ -66,6 +96,7 @@ impl Stop {
             flag: Arc::new(Flag {
                 raised: AtomicBool::new(false),
                 parent: Some(Arc::clone(&self.flag)),
+                notices: self.flag.notices.clone(),
             }),
             deadline: self.deadline,
         }
@@ -84,6 +115,20 @@ impl Stop {
     #[cfg(feature = "async")]
     pub(crate) fn timeout(&self) -> Option<(Instant, Duration)> {
         self.deadline
+    }
+
+    /// The preemption notice raised on the execution's handle, if one was: one atomic load
+    /// while none is.
+    pub(crate) fn preempted(&self) -> Option<Notice> {
+        self.flag.notices.as_ref().and_then(|n| n.notice())
+    }
+
+    /// Adds an asynchronous checkpoint writer to those flushed when the execution's attempts
+    /// are abandoned after a notice; nothing without a preemption handle.
+    pub(crate) fn register_writer(&self, writer: Weak<dyn Flush>) {
+        if let Some(notices) = &self.flag.notices {
+            notices.register_writer(writer);
+        }
     }
 
     /// Why the attempt should stop, if it should. A passed deadline wins: it decides whether

@@ -206,6 +206,71 @@ impl Store {
         })
     }
 
+    /// Records the attempts of `execution` still marked running as interrupted by a preemption
+    /// notice, with `cause` (and a `preempted` event each); `only` narrows it to one node's
+    /// attempt. Each counts against its node's system-failure budget, and its node is marked
+    /// interrupted. An attempt whose end is already recorded is left alone, so the execution's
+    /// thread and the warden that abandons attempts may both try: the first records it.
+    /// Returns the attempts recorded, as node id and attempt number.
+    pub(crate) fn interrupt_running(
+        &self,
+        execution: &str,
+        only: Option<(&str, u32)>,
+        cause: &str,
+    ) -> Result<Vec<(String, u32)>, Error> {
+        let (node, attempt) = only.map_or((None, None), |(n, a)| (Some(n), Some(a)));
+        let t = now();
+        self.write(|tx| {
+            let mut running = Vec::new();
+            let mut stmt = tx.prepare_cached(
+                "SELECT node_id, attempt FROM nodes n
+                 WHERE execution_id = :execution AND status = :running AND attempt > 0
+                   AND (:node IS NULL OR (node_id = :node AND attempt = :attempt))
+                   AND NOT EXISTS (SELECT 1 FROM attempts a WHERE a.execution_id = n.execution_id
+                                   AND a.node_id = n.node_id AND a.attempt = n.attempt)
+                 ORDER BY node_id",
+            )?;
+            let mut rows = stmt.query(named_params! {
+                ":execution": execution, ":running": Status::Running, ":node": node, ":attempt": attempt,
+            })?;
+            while let Some(r) = rows.next()? {
+                let id: String = cell(r, "node_id", &Place::Execution(execution))?;
+                let number: u32 = cell(r, "attempt", &Place::Node(execution, &id))?;
+                running.push((id, number));
+            }
+            drop(rows);
+            for (node, attempt) in &running {
+                tx.prepare_cached(&format!(
+                    "INSERT OR REPLACE INTO attempts (execution_id, node_id, attempt, status, kind, cause, started_at, ended_at)
+                     VALUES (:execution, :node, :attempt, :interrupted, :kind, :cause, {STARTED_AT}, :now)"
+                ))?
+                .execute(named_params! {
+                    ":execution": execution, ":node": node, ":attempt": attempt, ":interrupted": Status::Interrupted,
+                    ":kind": Kind(FailureKind::Interrupted), ":cause": cause, ":now": t,
+                })?;
+                tx.prepare_cached(
+                    "UPDATE nodes SET system_failures = system_failures + 1, status = :interrupted
+                     WHERE execution_id = :execution AND node_id = :node",
+                )?
+                .execute(named_params! {":execution": execution, ":node": node, ":interrupted": Status::Interrupted})?;
+                insert_event(tx, execution, Some(node), Some(*attempt), "preempted", cause, t)?;
+            }
+            Ok(running)
+        })
+    }
+
+    /// A preemption notice ended the run of `execution` before it finished: recorded as
+    /// interrupted, with `message` as a `preempted` event, durably (synced) when this returns.
+    pub(crate) fn execution_interrupted(&self, execution: &str, message: &str) -> Result<(), Error> {
+        let t = now();
+        self.write(|tx| {
+            tx.prepare_cached("UPDATE executions SET status = :interrupted, ended_at = :now WHERE id = :execution")?
+                .execute(named_params! {":execution": execution, ":interrupted": Status::Interrupted, ":now": t})?;
+            insert_event(tx, execution, None, None, "preempted", message, t)
+        })?;
+        self.sync()
+    }
+
     /// A node finished, with its outputs. The attempt that produced them, if any (not a cache
     /// hit, not a map), is the one its row holds.
     pub(crate) fn node_succeeded(

@@ -9,14 +9,15 @@ use crate::error::FailureKind;
 pub enum Status {
     /// Not started yet (a node whose inputs do not exist yet, or one to run again).
     Pending,
-    /// Running now, or interrupted if no process owns the execution.
+    /// Running now, or interrupted if no process owns the execution (its process died).
     Running,
     /// Finished with outputs.
     Succeeded,
     /// Failed for good (an execution or node), or failed and maybe retried (an attempt).
     Failed,
-    /// An attempt cut short because its process died; it counts against the system-failure
-    /// budget, not against the task's retries.
+    /// An attempt cut short because its process died, or by a preemption notice; it counts
+    /// against the system-failure budget, not against the task's retries. A node or an
+    /// execution that a notice stopped is interrupted too, until it runs again.
     Interrupted,
     /// A node in a case of a branch that was not taken: it did not run, and will not.
     Skipped,
