@@ -76,8 +76,10 @@ const MSGPACK: &str = "msgpack";
 /// What the root of a single value is called in an error's path.
 const ROOT: &str = "value";
 
-/// How deep a msgpack document may nest before it is refused (rmpv's own default).
-const MAX_MSGPACK_DEPTH: usize = 1024;
+/// How deep a msgpack document may nest before it is refused, so that reading it cannot run
+/// out of stack: rmpv counts two per array or map, so this is 128 levels of lists in lists
+/// (ciborium reads no deeper than 256 either).
+const MAX_MSGPACK_DEPTH: usize = 256;
 
 /// A value that does not convert: where in it, and what was wrong.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -1088,4 +1090,763 @@ fn msgpack_kind(v: &Msgpack) -> String {
         Msgpack::Ext(..) => "an extension",
     };
     format!("{kind} in msgpack")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeMap, HashMap};
+    use std::fmt::Debug;
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+    use serde::de::DeserializeOwned;
+    use serde::{Deserialize, Serialize};
+
+    use super::*;
+
+    fn enc<T: Serialize + ?Sized>(value: &T) -> Encoded {
+        Encoded::encode(value).expect("the test value serializes")
+    }
+
+    /// `value` as a literal of `ty`, asserting that it reads back as itself.
+    fn round_trip<T: Serialize + DeserializeOwned + PartialEq + Debug>(value: T, ty: &Type) -> Literal {
+        let literal = to_literal(&enc(&value), ty).unwrap_or_else(|e| panic!("{value:?} as {ty}: {e}"));
+        let back: T = from_literal(&literal, ty)
+            .unwrap_or_else(|e| panic!("{literal:?} as {ty}: {e}"))
+            .decode()
+            .expect("decodes as the Rust type");
+        assert_eq!(back, value, "{ty}");
+        literal
+    }
+
+    fn read<T: DeserializeOwned>(literal: &Literal, ty: &Type) -> T {
+        from_literal(literal, ty)
+            .unwrap_or_else(|e| panic!("{literal:?} as {ty}: {e}"))
+            .decode()
+            .expect("decodes as the Rust type")
+    }
+
+    fn read_err(literal: &Literal, ty: &Type) -> LiteralError {
+        from_literal(literal, ty).expect_err("reading fails")
+    }
+
+    fn write_err<T: Serialize>(value: &T, ty: &Type) -> LiteralError {
+        to_literal(&enc(value), ty).expect_err("writing fails")
+    }
+
+    fn list(ty: Type) -> Type {
+        Type::Collection(Box::new(ty))
+    }
+
+    fn dict(ty: Type) -> Type {
+        Type::Dict(Box::new(ty))
+    }
+
+    fn color() -> Type {
+        Type::Enum(vec!["red".into(), "green".into()])
+    }
+
+    fn msgpack_of(literal: &Literal) -> Msgpack {
+        let Some(scalar::Value::Binary(binary)) = scalar_of(literal) else {
+            panic!("not binary: {literal:?}")
+        };
+        assert_eq!(binary.tag, "msgpack");
+        rmpv::decode::read_value(&mut binary.value.as_slice()).expect("msgpack")
+    }
+
+    fn binary(value: &Msgpack) -> Literal {
+        let mut bytes = Vec::new();
+        rmpv::encode::write_value(&mut bytes, value).expect("msgpack written");
+        scalar(scalar::Value::Binary(Binary {
+            value: bytes,
+            tag: MSGPACK.into(),
+        }))
+    }
+
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    #[serde(rename_all = "lowercase")]
+    enum Color {
+        Red,
+        Green,
+    }
+
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    struct Inner {
+        a: i64,
+        b: String,
+    }
+
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    struct Outer {
+        n: u64,
+        when: chrono::DateTime<chrono::Utc>,
+        took: Duration,
+        color: Color,
+        inner: Inner,
+        items: Vec<Option<Inner>>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+        unit: (),
+    }
+
+    fn inner_type() -> Type {
+        Type::Struct {
+            name: "Inner".into(),
+            fields: Some(vec![("a".into(), Type::Integer), ("b".into(), Type::Str)]),
+        }
+    }
+
+    fn outer_type() -> Type {
+        Type::Struct {
+            name: "Outer".into(),
+            fields: Some(vec![
+                ("n".into(), Type::Integer),
+                ("when".into(), Type::Datetime(DatetimeForm::Rfc3339)),
+                ("took".into(), Type::Timedelta(DurationForm::SecsNanos)),
+                ("color".into(), color()),
+                ("inner".into(), inner_type()),
+                ("items".into(), list(Type::optional(inner_type()))),
+                ("note".into(), Type::optional(Type::Str)),
+                ("unit".into(), Type::None),
+            ]),
+        }
+    }
+
+    fn outer() -> Outer {
+        Outer {
+            n: 7,
+            when: "2024-01-02T03:04:05.000678Z".parse().expect("a datetime"),
+            took: Duration::new(90, 5_000),
+            color: Color::Green,
+            inner: Inner { a: -1, b: "x".into() },
+            items: vec![None, Some(Inner { a: 2, b: "".into() })],
+            note: None,
+            unit: (),
+        }
+    }
+
+    // ---- one test per row of the type table
+
+    #[test]
+    fn integers_are_i64_primitives_to_the_bounds() {
+        for (value, expected) in [
+            (0i128, 0i64),
+            (-42, -42),
+            (i64::MIN.into(), i64::MIN),
+            (i64::MAX.into(), i64::MAX),
+        ] {
+            let literal = round_trip(value, &Type::Integer);
+            assert_eq!(primitive_of(&literal), Some(&primitive::Value::Integer(expected)));
+        }
+        round_trip(i64::MAX as u64, &Type::Integer);
+        round_trip(200u8, &Type::Integer);
+    }
+
+    #[test]
+    fn an_integer_beyond_i64_is_an_error_not_a_wrap() {
+        let err = write_err(&(i64::MAX as u64 + 1), &Type::Integer);
+        assert_eq!(err.path, "value");
+        assert_eq!(
+            err.problem,
+            Problem::OutOfRange {
+                value: "9223372036854775808".into(),
+                target: FLYTE_INTEGER
+            }
+        );
+        let err = write_err(&(u128::MAX), &Type::Integer);
+        assert!(matches!(err.problem, Problem::OutOfRange { .. }), "{err}");
+        let err = write_err(&vec![i128::from(i64::MIN) - 1], &list(Type::Integer));
+        assert_eq!(err.path, "value[0]");
+        // Inside a struct too, and from flytekit's msgpack.
+        let big = Msgpack::from(u64::MAX);
+        let err = read_err(&binary(&big), &Type::Integer);
+        assert!(matches!(err.problem, Problem::OutOfRange { .. }), "{err}");
+    }
+
+    #[test]
+    fn an_integer_reads_from_a_whole_float_as_flytekit_reads_the_consoles() {
+        let whole = primitive(primitive::Value::FloatValue(-3.0));
+        assert_eq!(read::<i64>(&whole, &Type::Integer), -3);
+        let fraction = primitive(primitive::Value::FloatValue(2.5));
+        let err = read_err(&fraction, &Type::Integer);
+        assert_eq!(
+            err.to_string(),
+            "value: expected integer, found a float literal with a fraction"
+        );
+        let too_big = primitive(primitive::Value::FloatValue(1e19));
+        assert!(matches!(
+            read_err(&too_big, &Type::Integer).problem,
+            Problem::WrongKind { .. }
+        ));
+    }
+
+    #[test]
+    fn floats_are_float_values_and_read_integers_too() {
+        let literal = round_trip(1.5f64, &Type::Float);
+        assert_eq!(primitive_of(&literal), Some(&primitive::Value::FloatValue(1.5)));
+        round_trip(0.25f32, &Type::Float);
+        round_trip(f64::INFINITY, &Type::Float);
+        let nan: f64 = read(&primitive(primitive::Value::FloatValue(f64::NAN)), &Type::Float);
+        assert!(nan.is_nan());
+        assert_eq!(read::<f64>(&primitive(primitive::Value::Integer(4)), &Type::Float), 4.0);
+    }
+
+    #[test]
+    fn booleans_and_strings_are_primitives() {
+        let literal = round_trip(true, &Type::Boolean);
+        assert_eq!(primitive_of(&literal), Some(&primitive::Value::Boolean(true)));
+        let literal = round_trip("héllo".to_string(), &Type::Str);
+        assert_eq!(
+            primitive_of(&literal),
+            Some(&primitive::Value::StringValue("héllo".into()))
+        );
+        round_trip('c', &Type::Str);
+        round_trip(std::path::PathBuf::from("/a/b"), &Type::Str);
+    }
+
+    #[test]
+    fn an_rfc3339_datetime_is_a_utc_timestamp() {
+        let ty = Type::Datetime(DatetimeForm::Rfc3339);
+        let utc: chrono::DateTime<chrono::Utc> = "2024-01-02T03:04:05.000678Z".parse().expect("a datetime");
+        let literal = round_trip(utc, &ty);
+        let expected = prost_types::Timestamp {
+            seconds: 1_704_164_645,
+            nanos: 678_000,
+        };
+        assert_eq!(primitive_of(&literal), Some(&primitive::Value::Datetime(expected)));
+        // An offset is folded into the instant; it reads back in UTC.
+        let offset: chrono::DateTime<chrono::FixedOffset> =
+            "2024-01-02T05:04:05.000678+02:00".parse().expect("a datetime");
+        let literal = to_literal(&enc(&offset), &ty).expect("converts");
+        assert_eq!(read::<String>(&literal, &ty), "2024-01-02T03:04:05.000678Z");
+        // Before 1970, and to the nanosecond.
+        round_trip(
+            "1969-07-20T20:17:40.123456789Z"
+                .parse::<chrono::DateTime<chrono::Utc>>()
+                .expect("a datetime"),
+            &ty,
+        );
+        let err = write_err(&"yesterday", &ty);
+        assert!(matches!(err.problem, Problem::Invalid(_)), "{err}");
+    }
+
+    #[test]
+    fn a_system_time_is_a_timestamp_from_1970_on() {
+        let ty = Type::Datetime(DatetimeForm::EpochSecsNanos);
+        let literal = round_trip(UNIX_EPOCH + Duration::new(1_704_164_645, 678_000), &ty);
+        let expected = prost_types::Timestamp {
+            seconds: 1_704_164_645,
+            nanos: 678_000,
+        };
+        assert_eq!(primitive_of(&literal), Some(&primitive::Value::Datetime(expected)));
+        round_trip(SystemTime::UNIX_EPOCH, &ty);
+        let before = primitive(primitive::Value::Datetime(prost_types::Timestamp {
+            seconds: -1,
+            nanos: 0,
+        }));
+        let err = read_err(&before, &ty);
+        assert!(
+            matches!(
+                err.problem,
+                Problem::OutOfRange {
+                    target: SYSTEM_TIME,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        let bad = primitive(primitive::Value::Datetime(prost_types::Timestamp {
+            seconds: 0,
+            nanos: -1,
+        }));
+        assert!(matches!(read_err(&bad, &ty).problem, Problem::Invalid(_)));
+    }
+
+    #[test]
+    fn a_duration_is_a_protobuf_duration_never_negative() {
+        let ty = Type::Timedelta(DurationForm::SecsNanos);
+        let literal = round_trip(Duration::new(90, 5_000), &ty);
+        let expected = prost_types::Duration {
+            seconds: 90,
+            nanos: 5_000,
+        };
+        assert_eq!(primitive_of(&literal), Some(&primitive::Value::Duration(expected)));
+        let negative = primitive(primitive::Value::Duration(prost_types::Duration {
+            seconds: -1,
+            nanos: -500_000_000,
+        }));
+        let err = read_err(&negative, &ty);
+        assert!(
+            matches!(
+                err.problem,
+                Problem::OutOfRange {
+                    target: STD_DURATION,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        let err = write_err(&Duration::MAX, &ty);
+        assert!(matches!(err.problem, Problem::OutOfRange { .. }), "{err}");
+    }
+
+    #[test]
+    fn none_is_the_none_scalar() {
+        let literal = round_trip((), &Type::None);
+        assert_eq!(scalar_of(&literal), Some(&scalar::Value::NoneType(Void {})));
+        let err = read_err(&primitive(primitive::Value::Integer(0)), &Type::None);
+        assert_eq!(err.to_string(), "value: expected none, found an integer literal");
+        assert!(matches!(write_err(&1, &Type::None).problem, Problem::WrongKind { .. }));
+    }
+
+    #[test]
+    fn a_list_is_a_collection_and_errors_name_the_index() {
+        let literal = round_trip(vec![1i64, 2, 3], &list(Type::Integer));
+        let Some(literal::Value::Collection(c)) = &literal.value else {
+            panic!("not a collection")
+        };
+        assert_eq!(c.literals.len(), 3);
+        round_trip(Vec::<String>::new(), &list(Type::Str));
+        round_trip(vec![vec![1.5f64], vec![]], &list(list(Type::Float)));
+        let err = write_err(&vec![vec![1i64], vec![2, -3]], &list(list(Type::Str)));
+        assert_eq!(
+            err.to_string(),
+            "value[0][0]: expected string, found an integer in the Rust value"
+        );
+        let err = read_err(&primitive(primitive::Value::Integer(1)), &list(Type::Integer));
+        assert_eq!(
+            err.to_string(),
+            "value: expected list of integer, found an integer literal"
+        );
+    }
+
+    #[test]
+    fn a_map_with_string_keys_is_a_literal_map_and_errors_name_the_key() {
+        let value: BTreeMap<String, i64> = [("a".to_string(), 1), ("b c".to_string(), -2)].into();
+        let literal = round_trip(value, &dict(Type::Integer));
+        let Some(literal::Value::Map(m)) = &literal.value else {
+            panic!("not a map")
+        };
+        assert_eq!(m.literals.keys().collect::<Vec<_>>(), ["a", "b c"]);
+        let value: HashMap<String, Vec<String>> = [("k".to_string(), vec!["x".to_string(), "y".into()])].into();
+        let err = write_err(&value, &dict(list(Type::Integer)));
+        assert_eq!(err.path, r#"value["k"][0]"#);
+        let numbered: HashMap<u64, i64> = [(1, 1)].into();
+        assert!(matches!(
+            write_err(&numbered, &dict(Type::Integer)).problem,
+            Problem::WrongKind { .. }
+        ));
+    }
+
+    #[test]
+    fn an_optional_is_a_union_tagged_as_flytekit_tags_it() {
+        let ty = Type::optional(Type::Integer);
+        let Some(literal_type::Type::UnionType(union_type)) = crate::types::literal_type(&ty).r#type else {
+            panic!("not a union")
+        };
+        let some = round_trip(Some(5i64), &ty);
+        let Some(scalar::Value::Union(u)) = scalar_of(&some) else {
+            panic!("not a union: {some:?}")
+        };
+        assert_eq!(u.r#type.as_ref(), Some(&union_type.variants[0]));
+        assert_eq!(
+            u.r#type
+                .as_ref()
+                .and_then(|t| t.structure.as_ref())
+                .map(|s| s.tag.as_str()),
+            Some("int")
+        );
+        assert_eq!(
+            u.value.as_deref().and_then(primitive_of),
+            Some(&primitive::Value::Integer(5))
+        );
+        let none = round_trip(None::<i64>, &ty);
+        let Some(scalar::Value::Union(u)) = scalar_of(&none) else {
+            panic!("not a union: {none:?}")
+        };
+        assert_eq!(u.r#type.as_ref(), Some(&union_type.variants[1]));
+        assert_eq!(
+            u.value.as_deref().and_then(scalar_of),
+            Some(&scalar::Value::NoneType(Void {}))
+        );
+        // The value without the union reads too, as flytekit reads it.
+        assert_eq!(
+            read::<Option<i64>>(&primitive(primitive::Value::Integer(3)), &ty),
+            Some(3)
+        );
+        assert_eq!(read::<Option<i64>>(&none_literal(), &ty), None);
+        // Nested in a list, with the path through the union.
+        let err = read_err(
+            &Literal {
+                value: Some(literal::Value::Collection(LiteralCollection {
+                    literals: vec![
+                        none,
+                        union(
+                            primitive(primitive::Value::StringValue("x".into())),
+                            LiteralType::default(),
+                        ),
+                    ],
+                })),
+                ..Literal::default()
+            },
+            &list(ty.clone()),
+        );
+        assert_eq!(err.to_string(), "value[1]: expected integer, found a string literal");
+        let empty = scalar(scalar::Value::Union(Box::default()));
+        assert!(matches!(read_err(&empty, &ty).problem, Problem::Invalid(_)));
+    }
+
+    #[test]
+    fn an_enum_is_a_string_among_its_values() {
+        let literal = round_trip(Color::Green, &color());
+        assert_eq!(
+            primitive_of(&literal),
+            Some(&primitive::Value::StringValue("green".into()))
+        );
+        let err = write_err(&"blue", &color());
+        assert_eq!(
+            err.problem,
+            Problem::UnknownEnumValue {
+                value: "blue".into(),
+                values: vec!["red".into(), "green".into()]
+            }
+        );
+        assert_eq!(
+            err.to_string(),
+            "value: `blue` is not one of the enum's values (red, green)"
+        );
+        let err = read_err(&primitive(primitive::Value::StringValue("Red".into())), &color());
+        assert!(matches!(err.problem, Problem::UnknownEnumValue { .. }), "{err}");
+    }
+
+    #[test]
+    fn a_struct_is_msgpack_as_mashumaro_writes_a_dataclass() {
+        let literal = round_trip(outer(), &outer_type());
+        let nil = Msgpack::Nil;
+        let expected = Msgpack::Map(vec![
+            ("n".into(), 7.into()),
+            ("when".into(), "2024-01-02T03:04:05.000678+00:00".into()),
+            ("took".into(), Msgpack::F64(90.000005)),
+            ("color".into(), "green".into()),
+            (
+                "inner".into(),
+                Msgpack::Map(vec![("a".into(), (-1).into()), ("b".into(), "x".into())]),
+            ),
+            (
+                "items".into(),
+                Msgpack::Array(vec![
+                    nil.clone(),
+                    Msgpack::Map(vec![("a".into(), 2.into()), ("b".into(), "".into())]),
+                ]),
+            ),
+            // Left out by `skip_serializing_if`, written as nil for mashumaro.
+            ("note".into(), nil.clone()),
+            ("unit".into(), nil),
+        ]);
+        assert_eq!(msgpack_of(&literal), expected);
+    }
+
+    #[test]
+    fn a_datetime_in_a_struct_is_pythons_isoformat() {
+        let path = Path::Root(ROOT);
+        assert_eq!(python_isoformat(0, 0, path).unwrap(), "1970-01-01T00:00:00+00:00");
+        assert_eq!(
+            python_isoformat(-1, 5_000, path).unwrap(),
+            "1969-12-31T23:59:59.000005+00:00"
+        );
+        assert_eq!(
+            python_isoformat(1, 1, path).unwrap(),
+            "1970-01-01T00:00:01.000000001+00:00"
+        );
+        // Read with an offset, without one (naive, as UTC), and with Python's `Z`.
+        assert_eq!(
+            parse_python_datetime("2024-01-02T05:04:05+02:00", path).unwrap(),
+            (1_704_164_645, 0)
+        );
+        assert_eq!(
+            parse_python_datetime("2024-01-02T03:04:05.5", path).unwrap(),
+            (1_704_164_645, 500_000_000)
+        );
+        assert_eq!(
+            parse_python_datetime("2024-01-02T03:04:05Z", path).unwrap(),
+            (1_704_164_645, 0)
+        );
+        assert!(matches!(
+            parse_python_datetime("2024-13-02", path).unwrap_err().problem,
+            Problem::Invalid(_)
+        ));
+        assert_eq!(seconds_to_duration(90.000005, path).unwrap(), (90, 5_000));
+        assert_eq!(seconds_to_duration(0.9999999999, path).unwrap(), (1, 0));
+        assert!(matches!(
+            seconds_to_duration(-1.0, path).unwrap_err().problem,
+            Problem::OutOfRange { .. }
+        ));
+        assert!(matches!(
+            seconds_to_duration(f64::NAN, path).unwrap_err().problem,
+            Problem::OutOfRange { .. }
+        ));
+    }
+
+    #[test]
+    fn a_struct_reads_what_flytekit_may_leave_out_or_add() {
+        let ty = inner_type();
+        let extra = Msgpack::Map(vec![
+            ("b".into(), "y".into()),
+            ("zzz".into(), Msgpack::Array(vec![])),
+            ("a".into(), 3.into()),
+        ]);
+        assert_eq!(read::<Inner>(&binary(&extra), &ty), Inner { a: 3, b: "y".into() });
+        let missing = Msgpack::Map(vec![("a".into(), 3.into())]);
+        let err = read_err(&binary(&missing), &ty);
+        assert_eq!(err.path, "value.b");
+        assert_eq!(
+            err.problem,
+            Problem::MissingField {
+                of: "struct Inner".into()
+            }
+        );
+        // An optional field flytekit leaves out is none.
+        let ty = Type::Struct {
+            name: "Maybe".into(),
+            fields: Some(vec![("o".into(), Type::optional(Type::Str))]),
+        };
+        #[derive(Debug, PartialEq, Deserialize)]
+        struct Maybe {
+            o: Option<String>,
+        }
+        assert_eq!(read::<Maybe>(&binary(&Msgpack::Map(vec![])), &ty), Maybe { o: None });
+    }
+
+    #[test]
+    fn a_struct_value_must_match_its_fields() {
+        #[derive(Serialize)]
+        struct Partial {
+            a: i64,
+        }
+        let err = write_err(&Partial { a: 1 }, &inner_type());
+        assert_eq!(
+            err.to_string(),
+            "value.b: missing, and struct Inner has it (and it is not optional)"
+        );
+        #[derive(Serialize)]
+        struct More {
+            a: i64,
+            b: String,
+            c: bool,
+        }
+        let more = More {
+            a: 1,
+            b: "".into(),
+            c: true,
+        };
+        let err = write_err(&vec![more], &list(inner_type()));
+        assert_eq!(err.path, "value[0].c");
+        assert_eq!(
+            err.problem,
+            Problem::UnknownField {
+                of: "struct Inner".into()
+            }
+        );
+        let wrong = Msgpack::Map(vec![("a".into(), "one".into()), ("b".into(), "".into())]);
+        let err = read_err(&binary(&wrong), &inner_type());
+        assert_eq!(err.to_string(), "value.a: expected integer, found a string in msgpack");
+    }
+
+    #[test]
+    fn a_struct_reads_from_flytekits_older_generic_literal() {
+        let json = serde_json::json!({
+            "n": 7.0, "when": "2024-01-02T03:04:05.000678+00:00", "took": 90.000005, "color": "green",
+            "inner": {"a": -1.0, "b": "x"}, "items": [null, {"a": 2.0, "b": ""}], "note": null, "unit": null,
+        });
+        let generic = scalar(scalar::Value::Generic(
+            crate::types::to_struct(&json).expect("an object"),
+        ));
+        assert_eq!(read::<Outer>(&generic, &outer_type()), outer());
+        let fraction = serde_json::json!({"a": 1.5, "b": "x"});
+        let generic = scalar(scalar::Value::Generic(
+            crate::types::to_struct(&fraction).expect("an object"),
+        ));
+        assert!(matches!(
+            read_err(&generic, &inner_type()).problem,
+            Problem::WrongKind { .. }
+        ));
+    }
+
+    #[test]
+    fn a_struct_without_fields_is_its_serde_form_as_msgpack() {
+        let pair = Type::Struct {
+            name: "(u64, String)".into(),
+            fields: None,
+        };
+        let literal = round_trip((u64::MAX, "x".to_string()), &pair);
+        assert_eq!(msgpack_of(&literal), Msgpack::Array(vec![u64::MAX.into(), "x".into()]));
+        let by_number = Type::Struct {
+            name: "map<u64, Vec<u8>>".into(),
+            fields: None,
+        };
+        let value: BTreeMap<u64, serde_bytes_like::Bytes> = [(1, serde_bytes_like::Bytes(vec![0, 255]))].into();
+        round_trip(value, &by_number);
+        #[derive(Debug, PartialEq, Serialize, Deserialize)]
+        enum Shape {
+            Circle(f64),
+            Square { side: f64 },
+            Nothing,
+        }
+        let shape = Type::Struct {
+            name: "Shape".into(),
+            fields: None,
+        };
+        round_trip(
+            vec![Shape::Circle(1.0), Shape::Square { side: 2.0 }, Shape::Nothing],
+            &list(shape),
+        );
+    }
+
+    /// A byte string with serde's bytes form (`serde_bytes` without the dependency).
+    mod serde_bytes_like {
+        #[derive(Debug, PartialEq)]
+        pub struct Bytes(pub Vec<u8>);
+        impl serde::Serialize for Bytes {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_bytes(&self.0)
+            }
+        }
+        impl<'de> serde::Deserialize<'de> for Bytes {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                struct Visit;
+                impl serde::de::Visitor<'_> for Visit {
+                    type Value = Bytes;
+                    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                        f.write_str("bytes")
+                    }
+                    fn visit_bytes<E>(self, v: &[u8]) -> Result<Bytes, E> {
+                        Ok(Bytes(v.to_vec()))
+                    }
+                }
+                d.deserialize_bytes(Visit)
+            }
+        }
+    }
+
+    // ---- what any type reads, and what no type reads
+
+    #[test]
+    fn any_type_reads_a_field_propeller_took_out_of_a_dataclass() {
+        assert_eq!(read::<i64>(&binary(&Msgpack::from(-5)), &Type::Integer), -5);
+        assert_eq!(
+            read::<Vec<String>>(&binary(&Msgpack::Array(vec!["a".into()])), &list(Type::Str)),
+            ["a"]
+        );
+        let when = binary(&"2024-01-02T03:04:05+00:00".into());
+        assert_eq!(
+            read::<String>(&when, &Type::Datetime(DatetimeForm::Rfc3339)),
+            "2024-01-02T03:04:05Z"
+        );
+        let took = binary(&Msgpack::F64(1.5));
+        assert_eq!(
+            read::<Duration>(&took, &Type::Timedelta(DurationForm::SecsNanos)),
+            Duration::from_millis(1500)
+        );
+        assert_eq!(
+            read::<Option<Color>>(&binary(&Msgpack::Nil), &Type::optional(color())),
+            None
+        );
+    }
+
+    #[test]
+    fn binary_that_is_not_msgpack_is_an_error_not_a_panic() {
+        let other = scalar(scalar::Value::Binary(Binary {
+            value: vec![1],
+            tag: "pickle".into(),
+        }));
+        let err = read_err(&other, &Type::Integer);
+        assert_eq!(
+            err.to_string(),
+            "value: a binary value tagged `pickle`, where integer is read from msgpack"
+        );
+        for bytes in [
+            vec![],
+            vec![0xc1],
+            vec![0x92, 0x01],
+            vec![0x01, 0x02],
+            vec![0xdd, 0xff, 0xff, 0xff, 0xff],
+        ] {
+            let broken = scalar(scalar::Value::Binary(Binary {
+                value: bytes.clone(),
+                tag: MSGPACK.into(),
+            }));
+            // Truncated, trailing or reserved bytes: an error at the value (rmpv reads the
+            // reserved marker 0xc1 as nil, which is not a struct).
+            let err = read_err(&broken, &outer_type());
+            assert_eq!(err.path, "value", "{bytes:?}: {err}");
+        }
+        let deep = (0..2 * MAX_MSGPACK_DEPTH).fold(Msgpack::Nil, |v, _| Msgpack::Array(vec![v]));
+        let mut bytes = Vec::new();
+        rmpv::encode::write_value(&mut bytes, &deep).expect("written");
+        let deep = scalar(scalar::Value::Binary(Binary {
+            value: bytes,
+            tag: MSGPACK.into(),
+        }));
+        let any = Type::Struct {
+            name: "any".into(),
+            fields: None,
+        };
+        assert!(matches!(read_err(&deep, &any).problem, Problem::Invalid(_)));
+        // Just under the limit, it reads, typed or not.
+        let depth = MAX_MSGPACK_DEPTH / 2 - 8;
+        let nested = binary(&(0..depth).fold(Msgpack::from(1), |v, _| Msgpack::Array(vec![v])));
+        from_literal(&nested, &any).expect("reads");
+        let ty = (0..depth).fold(Type::Integer, |t, _| list(t));
+        from_literal(&nested, &ty).expect("reads");
+    }
+
+    #[test]
+    fn a_literal_of_another_kind_is_named_in_the_error() {
+        for (literal, found) in [
+            (Literal::default(), "an empty literal"),
+            (scalar(scalar::Value::Blob(Default::default())), "a blob literal"),
+            (primitive(primitive::Value::Boolean(true)), "a boolean literal"),
+            (
+                Literal {
+                    value: Some(literal::Value::Map(LiteralMap::default())),
+                    ..Literal::default()
+                },
+                "a map literal",
+            ),
+        ] {
+            let err = read_err(&literal, &inner_type());
+            assert_eq!(
+                err.problem,
+                Problem::WrongKind {
+                    expected: "struct Inner".into(),
+                    found: found.into()
+                }
+            );
+        }
+    }
+
+    // ---- literal maps
+
+    #[test]
+    fn a_literal_map_holds_each_value_under_its_name() {
+        let (x, s) = (enc(&3i64), enc(&"s"));
+        let map = to_literal_map(&[("x", &x, &Type::Integer), ("s", &s, &Type::Str)]).expect("converts");
+        assert_eq!(map.literals.keys().collect::<Vec<_>>(), ["s", "x"]);
+        let values = from_literal_map(&map, &[("x", &Type::Integer), ("s", &Type::Str)]).expect("reads");
+        assert_eq!(values[0].decode::<i64>().unwrap(), 3);
+        assert_eq!(values[1].decode::<String>().unwrap(), "s");
+
+        let err = to_literal_map(&[("x", &x, &Type::Integer), ("x", &x, &Type::Integer)]).unwrap_err();
+        assert_eq!(err.to_string(), "x: given twice");
+        let err = to_literal_map(&[("xs", &x, &list(Type::Integer))]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "xs: expected list of integer, found an integer in the Rust value"
+        );
+        let err = from_literal_map(&map, &[("x", &Type::Integer), ("s", &Type::Str), ("y", &Type::Str)]).unwrap_err();
+        assert_eq!((err.path.as_str(), &err.problem), ("y", &Problem::Missing));
+        let err = from_literal_map(&map, &[("x", &Type::Integer)]).unwrap_err();
+        assert_eq!(err.to_string(), "s: not in the interface");
+        let err = from_literal_map(&map, &[("x", &Type::Str), ("s", &Type::Str)]).unwrap_err();
+        assert_eq!(err.to_string(), "x: expected string, found an integer literal");
+    }
 }
