@@ -144,12 +144,13 @@ fn when() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2024, 1, 2, 3, 4, 5).unwrap() + chrono::Duration::microseconds(678)
 }
 
-fn cases() -> Vec<Case> {
+/// An [`Event`] whose second shard has `size`, and its JSON.
+fn event(size: u64) -> (Event, Json) {
     let event = Event {
         when: when(),
         took: Duration::new(90, 5_000),
         color: Color::Blue,
-        shards: vec![shard("s0", 1, None), shard("s1", u64::MAX >> 1, Some("ann"))],
+        shards: vec![shard("s0", 1, None), shard("s1", size, Some("ann"))],
         by_name: [("k".to_string(), shard("s2", 0, Some("")))].into(),
         best: Some(shard("best", 7, None)),
         note: None,
@@ -162,7 +163,7 @@ fn cases() -> Vec<Case> {
         "when": "2024-01-02T03:04:05.000678+00:00",
         "took": 90.000005,
         "color": "blue",
-        "shards": [shard_json("s0", 1, None), shard_json("s1", u64::MAX >> 1, Some("ann"))],
+        "shards": [shard_json("s0", 1, None), shard_json("s1", size, Some("ann"))],
         "by_name": {"k": shard_json("s2", 0, Some(""))},
         "best": shard_json("best", 7, None),
         "note": null,
@@ -171,6 +172,11 @@ fn cases() -> Vec<Case> {
         "ok": true,
         "nested": [[1, null], []],
     });
+    (event, event_json)
+}
+
+fn cases() -> Vec<Case> {
+    let (event, event_json) = event(u64::MAX >> 1);
     vec![
         case!("i_zero", "int", i64, 0, json!(0)),
         case!("i_neg", "int", i32, -42, json!(-42)),
@@ -364,6 +370,74 @@ fn we_read_flytekits_literals_as_the_values_it_was_given() {
     let slots: Vec<(&str, &Type)> = cases.iter().map(|c| (c.name, &c.ty)).collect();
     let read = from_literal_map(&map, &slots).unwrap_or_else(|e| panic!("ours cannot read flytekit's literals: {e}"));
     assert_eq!(read.len(), cases.len());
+    for (c, value) in cases.iter().zip(&read) {
+        (c.check)(value);
+    }
+}
+
+/// flytekit 1.16 still writes a dataclass as a protobuf `Struct` (`scalar.generic`, its JSON)
+/// when `FLYTE_USE_OLD_DC_FORMAT` is set, as flytekit before 1.14 did: ours reads that too,
+/// integers included (a `Struct` has only doubles, exact up to 2^53).
+#[test]
+fn we_read_flytekits_older_dataclass_literals() {
+    let (event, event_json) = event(1 << 53);
+    let cases = vec![
+        case!(
+            "shard",
+            "twins.structs.Shard",
+            Shard,
+            shard("s", 3, Some("me")),
+            shard_json("s", 3, Some("me")),
+        ),
+        case!(
+            "shard_opt",
+            "Optional[twins.structs.Shard]",
+            Option<Shard>,
+            Some(shard("o", 4, None)),
+            shard_json("o", 4, None),
+        ),
+        case!(
+            "shards",
+            "List[twins.structs.Shard]",
+            Vec<Shard>,
+            vec![shard("p", 5, Some("x"))],
+            json!([shard_json("p", 5, Some("x"))]),
+        ),
+        case!("event", "littwins.Event", Event, event, event_json),
+    ];
+    let dir = workdir();
+    let values: serde_json::Map<String, Json> = cases.iter().map(|c| (c.name.to_owned(), c.json.clone())).collect();
+    let pb = dir.path().join("old.pb");
+    let mut cmd = Reference::get().command([
+        "encode",
+        &types_json(&cases),
+        &Json::Object(values).to_string(),
+        pb.to_str().expect("a UTF-8 path"),
+    ]);
+    let out = cmd
+        .env("PYTHONPATH", dir.path())
+        .env("FLYTE_USE_OLD_DC_FORMAT", "true")
+        .output()
+        .expect("reference.py runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let map = LiteralMap::decode(std::fs::read(&pb).expect("encode wrote its file").as_slice()).expect("a LiteralMap");
+    let generic = |l: &flyte_idl::core::Literal| {
+        matches!(&l.value, Some(flyte_idl::core::literal::Value::Scalar(s))
+            if matches!(s.value, Some(flyte_idl::core::scalar::Value::Generic(_))))
+    };
+    assert!(
+        generic(&map.literals["shard"]),
+        "flytekit wrote {:?}",
+        map.literals["shard"]
+    );
+    assert!(
+        generic(&map.literals["event"]),
+        "flytekit wrote {:?}",
+        map.literals["event"]
+    );
+
+    let slots: Vec<(&str, &Type)> = cases.iter().map(|c| (c.name, &c.ty)).collect();
+    let read = from_literal_map(&map, &slots).unwrap_or_else(|e| panic!("ours cannot read flytekit's literals: {e}"));
     for (c, value) in cases.iter().zip(&read) {
         (c.check)(value);
     }
