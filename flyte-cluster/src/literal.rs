@@ -17,7 +17,7 @@
 //! | `Timedelta(_)` | `scalar.primitive.duration` | |
 //! | `None` | `scalar.none_type` | |
 //! | `Collection(T)` | `collection { literals }` | |
-//! | `Dict(T)` | `map { literals }` | |
+//! | `Dict(T)` | `map { literals }` | `scalar.generic`, as the console sends a dict |
 //! | `Optional(T)` | `scalar.union { value, type }`: `type` the variant's `LiteralType` with flytekit's tag ([`types`](crate::types)); none is the union of `scalar.none_type` and the `NONE` variant tagged `none` | the value without the union |
 //! | `Enum(values)` | `scalar.primitive.string_value`, one of the values | |
 //! | `Struct` | `scalar.binary { value: msgpack, tag: "msgpack" }`, as mashumaro writes a dataclass | `scalar.generic` (a protobuf `Struct`), as flytekit writes a dataclass with `FLYTE_USE_OLD_DC_FORMAT` |
@@ -745,7 +745,11 @@ fn read_literal(lit: &Literal, ty: &Type, path: Path<'_>) -> Result<Cbor, Litera
                     .map(|(k, x)| Ok((Cbor::Text(k.clone()), read_literal(x, value, path.key(k))?)))
                     .collect::<Result<_, _>>()?,
             ),
-            _ => return Err(wrong()),
+            // What the console sends for a `Dict[str, T]`, which flytekit's dict transformer reads.
+            _ => match scalar_of(lit) {
+                Some(scalar::Value::Generic(s)) => from_msgpack(&struct_to_msgpack(s), ty, path)?,
+                _ => return Err(wrong()),
+            },
         },
         Type::Optional(inner) => {
             let value = match scalar_of(lit) {
@@ -1661,6 +1665,12 @@ mod tests {
             crate::types::to_struct(&json).expect("an object"),
         ));
         assert_eq!(read::<Outer>(&generic, &outer_type()), outer());
+        let console = serde_json::json!({"k": {"a": 1.0, "b": "x"}});
+        let generic = scalar(scalar::Value::Generic(
+            crate::types::to_struct(&console).expect("an object"),
+        ));
+        let read_map: BTreeMap<String, Inner> = read(&generic, &dict(inner_type()));
+        assert_eq!(read_map["k"], Inner { a: 1, b: "x".into() });
         let fraction = serde_json::json!({"a": 1.5, "b": "x"});
         let generic = scalar(scalar::Value::Generic(
             crate::types::to_struct(&fraction).expect("an object"),
