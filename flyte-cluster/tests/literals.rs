@@ -506,3 +506,67 @@ fn sort_msgpack_maps(literal: &mut flyte_idl::core::Literal) {
         _ => {}
     }
 }
+
+/// flytekit's literals read as types they are not: each error names the input, the place inside
+/// it and what was wrong, and nothing panics.
+#[test]
+fn flytekits_literals_of_other_types_are_typed_errors() {
+    let dir = workdir();
+    let pb = dir.path().join("theirs.pb");
+    let types =
+        json!({"xs": "List[str]", "shard": "twins.structs.Shard", "color": "twins.structs.Color", "ints": "List[int]"});
+    let values = json!({"xs": ["a", "b"], "shard": shard_json("s", 1, None), "color": "blue", "ints": [1, i64::MAX]});
+    reference(
+        dir.path(),
+        &[
+            "encode",
+            &types.to_string(),
+            &values.to_string(),
+            pb.to_str().expect("a UTF-8 path"),
+        ],
+    );
+    let map = LiteralMap::decode(std::fs::read(&pb).expect("encode wrote its file").as_slice()).expect("a LiteralMap");
+    // Each input alone, read as `ty`.
+    let read = |name: &str, ty: Type| {
+        let one = LiteralMap {
+            literals: [(name.to_owned(), map.literals[name].clone())].into(),
+        };
+        from_literal_map(&one, &[(name, &ty)])
+            .expect_err("a type the literal is not")
+            .to_string()
+    };
+    assert_eq!(
+        read("xs", Type::Collection(Box::new(Type::Integer))),
+        "xs[0]: expected integer, found a string literal"
+    );
+    let mut fields = vec![("weights".to_string(), Type::Collection(Box::new(Type::Str)))];
+    let twin = Type::Struct {
+        name: "Shard".into(),
+        fields: Some(fields.clone()),
+    };
+    assert_eq!(
+        read("shard", twin),
+        "shard.weights[0]: expected string, found a float with a fraction in msgpack"
+    );
+    fields.insert(0, ("id".into(), Type::Integer));
+    let more = Type::Struct {
+        name: "Shard".into(),
+        fields: Some(fields),
+    };
+    assert_eq!(
+        read("shard", more),
+        "shard.id: missing, and struct Shard has it (and it is not optional)"
+    );
+    let two = Type::Enum(vec!["red".into(), "green".into()]);
+    assert_eq!(
+        read("color", two),
+        "color: `blue` is not one of the enum's values (red, green)"
+    );
+    assert_eq!(
+        read("ints", Type::Collection(Box::new(Type::Str))),
+        "ints[0]: expected string, found an integer literal"
+    );
+    let slots: [(&str, &Type); 1] = [("xs", &Type::Collection(Box::new(Type::Str)))];
+    let err = from_literal_map(&map, &slots).expect_err("more names than slots");
+    assert_eq!(err.problem, flyte_cluster::Problem::Unexpected("not in the interface"));
+}
