@@ -8,14 +8,12 @@
 //! The 1,000-node graphs are built from sub-workflows of ten nodes, ten deep, since a workflow
 //! body is written out by hand: `chain_1000` is ten `chain_100` in a row, each ten `chain_10`,
 //! each ten `inc` calls in a row; `fan_1000` is the same with every call reading the workflow's
-//! input, so all 1,000 nodes are ready at once. The durable variants write a store under the
-//! target directory, which must be on a real disk (its fsyncs are most of their cost).
+//! input, so all 1,000 nodes are ready at once. Durable runs are measured by `benches/durable.rs`.
 
 use std::hint::black_box;
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+use criterion::{criterion_group, criterion_main, Criterion};
 use flytekit::{dynamic, task, workflow, LocalRuntime};
 
 #[task]
@@ -167,12 +165,6 @@ fn burn_8(x: u64) -> (u64, u64, u64, u64, u64, u64, u64, u64) {
     (burn(x), burn(1), burn(2), burn(3), burn(4), burn(5), burn(6), burn(7))
 }
 
-fn store_root() -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-tmp");
-    std::fs::create_dir_all(&root).expect("create the benchmark directory");
-    root
-}
-
 fn per_node(c: &mut Criterion) {
     let mut group = c.benchmark_group("nodes_1000");
     group.measurement_time(Duration::from_secs(5));
@@ -186,34 +178,6 @@ fn per_node(c: &mut Criterion) {
     group.bench_function("memory_fan_sequential", |b| {
         b.iter(|| one.run(fan_1000, black_box(0)).unwrap())
     });
-    group.finish();
-
-    // Every node of a durable run commits its attempt and outputs to SQLite with fsync: a few
-    // milliseconds each, so few samples.
-    let mut group = c.benchmark_group("nodes_1000_durable");
-    group.sample_size(10);
-    group.measurement_time(Duration::from_secs(30));
-    let root = store_root();
-    for (name, chain) in [("durable_chain", true), ("durable_fan", false)] {
-        group.bench_function(name, |b| {
-            b.iter_batched(
-                || {
-                    let dir = tempfile::tempdir_in(&root).unwrap();
-                    let rt = LocalRuntime::with_store(dir.path()).unwrap();
-                    (dir, rt)
-                },
-                |(dir, rt)| {
-                    if chain {
-                        rt.run_with_id("bench", chain_1000, 0).unwrap();
-                    } else {
-                        rt.run_with_id("bench", fan_1000, 0).unwrap();
-                    }
-                    dir
-                },
-                BatchSize::PerIteration,
-            )
-        });
-    }
     group.finish();
 }
 
