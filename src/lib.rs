@@ -448,8 +448,9 @@ pub use flyte_runtime::{
     Body, BranchSpec, CacheMode, Checkpoint, CheckpointError, Comparison, Condition, DatetimeForm, DurationForm,
     Dynamic, Encoded, Error, Event, ExecutionReport, ExecutionSummary, FailureKind, FailurePolicy, Graph, Interface,
     InterfaceError, IntoInput, LocalRuntime, MapFailure, MapOptions, Node, NodeFailure, NodeReport, Notice, Op,
-    Otherwise, Preempted, Preemption, Promise, Ran, ResultExt, Slot, Status, Step, StopReason, Store, StoreError, Task,
-    TaskContext, TaskError, TaskFuture, TaskInfo, Type, TypeError, Typed, Value, ValueError, Workflow, WorkflowFailure,
+    Otherwise, Preempted, Preemption, Promise, Ran, Resources, ResultExt, Slot, Status, Step, StopReason, Store,
+    StoreError, SubWorkflowCall, Task, TaskContext, TaskError, TaskFuture, TaskInfo, Type, TypeError, Typed, Value,
+    ValueError, Workflow, WorkflowFailure,
 };
 
 #[doc(hidden)]

@@ -221,6 +221,20 @@ pub fn task_impl(f: &Function, attr: &TaskAttr, run: TokenStream) -> TokenStream
         let (secs, nanos) = (t.as_secs(), t.subsec_nanos());
         quote!(.with_timeout(::core::time::Duration::new(#secs, #nanos)))
     });
+    let interruptible = attr.interruptible.then(|| quote!(.with_interruptible()));
+    let resources = |method: &str, list: &[(crate::attr::Key, String)]| {
+        if list.is_empty() {
+            return None;
+        }
+        let method = Ident::new(method, proc_macro2::Span::call_site());
+        let set = list.iter().map(|(key, quantity)| {
+            let key = Ident::new(key.name, proc_macro2::Span::call_site());
+            quote!(.#key(#quantity))
+        });
+        Some(quote!(.#method(::flytekit::Resources::new() #(#set)*)))
+    };
+    let requests = resources("with_requests", &attr.requests);
+    let limits = resources("with_limits", &attr.limits);
     // An `async fn` says so in its info, and needs the executor the feature `async` brings,
     // which the check reports at the `async` keyword.
     let (asynchronous, feature_check) = match &f.item.sig.asyncness {
@@ -251,6 +265,9 @@ pub fn task_impl(f: &Function, attr: &TaskAttr, run: TokenStream) -> TokenStream
                     #timeout
                     #cache
                     #asynchronous
+                    #interruptible
+                    #requests
+                    #limits
             }
 
             #interface
