@@ -32,7 +32,7 @@ mod checkpoint {
             None => 0,
         };
         for i in start..n_iterations {
-            if i > start && i % 3 == 0 {
+            if i > start && i.is_multiple_of(3) {
                 return Err(TaskError::recoverable(format!("failed at iteration {i}")));
             }
             cp.write(format!("{}", i + 1).as_bytes())?;
@@ -175,7 +175,7 @@ mod conditional {
 
     #[task]
     fn is_even(x: u64) -> bool {
-        x % 2 == 0
+        x.is_multiple_of(2)
     }
 
     #[task]
