@@ -7,10 +7,19 @@
 //! cargo run --example twins -- package --image example.com/twins:1 --output ours.tgz
 //! ```
 
+//!
+//! `tests/flyte_package.rs` includes this file as a module and runs its [`workflows`].
+#![allow(dead_code)]
+
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    flytekit::main([
+    flytekit::main(workflows())
+}
+
+/// Every twin's workflow, in the order of `tests/flyte/README.md`'s table.
+pub fn workflows() -> Vec<flytekit::Registered> {
+    vec![
         checkpoint::example.into(),
         diamond::diamond.into(),
         mapping::squares.into(),
@@ -18,7 +27,7 @@ fn main() -> ExitCode {
         subworkflow::outer.into(),
         structs::structs.into(),
         conditional::branch.into(),
-    ])
+    ]
 }
 
 /// (a) The seed: a task with retries that checkpoints every iteration.

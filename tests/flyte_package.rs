@@ -1,0 +1,361 @@
+//! `package` (flytekit's cargo feature `cluster`) against flytekit 1.16.31's `pyflyte package`:
+//! the Rust twins (`examples/twins.rs`, included here as a module) packaged by our command line,
+//! the Python twins (`tests/flyte/twins`) by pyflyte with the same `--image`, and
+//! `reference.py compare` must find no difference after its normalisations (`tests/flyte/README.md`
+//! lists them with their reasons); flytekit's own model classes must load every file of ours; and
+//! the command's errors.
+//!
+//! This test binary re-executes itself as the workflow program (the ignored test `program` runs
+//! `flytekit::main_from` on the arguments in `FLYTEKIT_PACKAGE_ARGS`, one a line), as
+//! `tests/cli.rs` does, so that exit statuses and messages are the real program's.
+#![cfg(unix)]
+
+mod common;
+#[path = "support/flytekit.rs"]
+mod flytekit_reference;
+#[path = "../examples/twins.rs"]
+mod twins;
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::sync::OnceLock;
+
+use flytekit::{task, workflow, Registered};
+use flytekit_reference::Reference;
+use serde::{Deserialize, Serialize};
+
+const ARGS_VAR: &str = "FLYTEKIT_PACKAGE_ARGS";
+/// Set: the program registers the workflows below as well as the twins.
+const EXTRAS_VAR: &str = "FLYTEKIT_PACKAGE_EXTRAS";
+const IMAGE: &str = "example.com/twins:1";
+
+// Workflows `package` refuses, each for a reason of its own.
+
+#[task]
+fn inc(x: u64) -> u64 {
+    x + 1
+}
+
+#[workflow]
+fn per_item(x: u64) -> u64 {
+    inc(x)
+}
+
+/// A map over a workflow: Flyte writes it as an array node over a sub-workflow, which the
+/// package writer does not write yet.
+#[workflow]
+fn map_of_workflow(xs: Vec<u64>) -> Vec<u64> {
+    map(per_item, xs)
+}
+
+#[derive(Serialize, Deserialize)]
+struct Loose {
+    #[serde(flatten)]
+    rest: std::collections::HashMap<String, String>,
+}
+
+#[task]
+fn take_loose(config: Loose) -> u64 {
+    config.rest.len() as u64
+}
+
+/// A struct with flattened fields has no Flyte type.
+#[workflow]
+fn loose(config: Loose) -> u64 {
+    take_loose(config)
+}
+
+/// A case of two task calls: flytekit's then-node is one node.
+#[workflow]
+fn two_in_a_case(x: u64) -> u64 {
+    if x > 1 {
+        inc(inc(x))
+    } else {
+        inc(x)
+    }
+}
+
+fn extras() -> Vec<Registered> {
+    vec![map_of_workflow.into(), loose.into(), two_in_a_case.into()]
+}
+
+/// Not a test: the program the other tests run.
+#[test]
+#[ignore = "run by the other tests as a child process"]
+fn program() {
+    let Ok(args) = std::env::var(ARGS_VAR) else {
+        return;
+    };
+    let argv = std::iter::once("twins".to_owned()).chain(args.split('\n').filter(|a| !a.is_empty()).map(str::to_owned));
+    let mut workflows = twins::workflows();
+    if std::env::var_os(EXTRAS_VAR).is_some() {
+        workflows.extend(extras());
+    }
+    let code = flytekit::main_from(argv, workflows);
+    let status = (0..=u8::MAX)
+        .find(|&c| code == std::process::ExitCode::from(c))
+        .unwrap_or(1);
+    std::process::exit(i32::from(status));
+}
+
+fn run(args: &[&str], extras: bool) -> Output {
+    let mut cmd = common::program_command();
+    cmd.env(ARGS_VAR, args.join("\n"));
+    if extras {
+        cmd.env(EXTRAS_VAR, "1");
+    } else {
+        cmd.env_remove(EXTRAS_VAR);
+    }
+    cmd.output().unwrap()
+}
+
+fn stdout(out: &Output) -> String {
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.strip_prefix("\nrunning 1 test\n")
+        .or_else(|| text.strip_prefix("running 1 test\n"))
+        .unwrap_or(&text)
+        .trim()
+        .to_owned()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).trim().to_owned()
+}
+
+/// `package --image IMAGE --output OUT NAMES..` of the twins; panics with its output unless it
+/// succeeds.
+fn package(out: &Path, names: &[&str]) {
+    let mut args = vec!["package", "--image", IMAGE, "--output", out.to_str().unwrap()];
+    args.extend_from_slice(names);
+    let done = run(&args, false);
+    assert_eq!(
+        done.status.code(),
+        Some(0),
+        "package failed:\n--- stdout\n{}\n--- stderr\n{}",
+        stdout(&done),
+        stderr(&done)
+    );
+}
+
+/// pyflyte's package of the Python twins, made once per test process.
+fn theirs() -> &'static Path {
+    static THEIRS: OnceLock<PathBuf> = OnceLock::new();
+    THEIRS.get_or_init(|| {
+        let path = scratch().join("theirs.tgz");
+        Reference::get().ok(["package".as_ref(), path.as_os_str(), "--image".as_ref(), IMAGE.as_ref()]);
+        path
+    })
+}
+
+/// A directory of this test process's own, under the target directory.
+fn scratch() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join("flyte-package")
+            .join(std::process::id().to_string());
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    })
+}
+
+/// Ours, with every twin (no names given: all the program registers).
+fn ours() -> &'static Path {
+    static OURS: OnceLock<PathBuf> = OnceLock::new();
+    OURS.get_or_init(|| {
+        let path = scratch().join("ours.tgz");
+        package(&path, &[]);
+        path
+    })
+}
+
+#[test]
+fn our_package_of_the_twins_has_no_difference_from_pyflytes() {
+    let r = Reference::get();
+    let out = r.run(["compare".as_ref(), theirs().as_os_str(), ours().as_os_str()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "reference.py compare (A: pyflyte, B: ours) found differences:\n{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Every entity of both: 12 tasks (the map task and the task it maps among them), 7
+    // workflows and their 7 launch plans.
+    assert_eq!(text.trim(), "no difference in 26 entities");
+}
+
+#[test]
+fn flytekits_model_classes_load_every_file_of_ours() {
+    let out = Reference::get().ok(["load".as_ref(), ours().as_os_str()]);
+    assert_eq!(
+        out.trim(),
+        "loaded 12 tasks, 7 workflows and 7 launch plans through flytekit's model classes"
+    );
+}
+
+/// What the comparison normalises away, checked here instead: our container runs this binary's
+/// `execute` with the task's name and Flyte's template variables, and our runtime says `rust`
+/// and this crate's version.
+#[test]
+fn our_tasks_run_this_binarys_execute_and_name_the_rust_sdk() {
+    let script = r#"
+import sys, tarfile
+from flyteidl.admin import task_pb2
+with tarfile.open(sys.argv[1]) as archive:
+    for m in archive.getmembers():
+        if m.name.endswith("_1.pb"):
+            spec = task_pb2.TaskSpec()
+            spec.ParseFromString(archive.extractfile(m).read())
+            t = spec.template
+            print(t.id.name, t.type, t.metadata.runtime.version, t.metadata.runtime.flavor, " ".join(t.container.args))
+"#;
+    let r = Reference::get();
+    let out = std::process::Command::new(r.python())
+        .args(["-B", "-c", script])
+        .arg(ours())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let version = env!("CARGO_PKG_VERSION");
+    let template = "--inputs {{.input}} --output-prefix {{.outputPrefix}} --raw-output-data-prefix \
+                    {{.rawOutputDataPrefix}} --checkpoint-path {{.checkpointOutputPrefix}} --prev-checkpoint \
+                    {{.prevCheckpointPrefix}}";
+    let square = format!(
+        "flyte_package.twins.diamond.square container {version} rust execute --task \
+         flyte_package.twins.diamond.square {template}"
+    );
+    assert!(text.lines().any(|l| l == square), "no line {square:?} in:\n{text}");
+    let map = "flyte_package.twins.mapping.map_square_1b6b0fecf4392c7d11c829144ba49908-arraynode";
+    let map_line = format!("{map} container {version} rust execute --task {map} --map {template}");
+    assert!(text.lines().any(|l| l == map_line), "no line {map_line:?} in:\n{text}");
+    assert_eq!(text.lines().count(), 12, "{text}");
+}
+
+#[test]
+fn a_named_workflow_is_packaged_with_what_it_calls_in_dependency_order() {
+    let path = scratch().join("outer.tgz");
+    package(&path, &["outer"]);
+    let listing = std::process::Command::new("tar")
+        .arg("tzf")
+        .arg(&path)
+        .output()
+        .unwrap();
+    let names = String::from_utf8(listing.stdout).unwrap();
+    let p = "flyte_package.twins.subworkflow";
+    assert_eq!(
+        names.lines().collect::<Vec<_>>(),
+        [
+            format!("0_{p}.stats_1.pb"),
+            format!("1_{p}.inner_2.pb"),
+            format!("2_{p}.inner_3.pb"),
+            format!("3_{p}.total_1.pb"),
+            format!("4_{p}.outer_2.pb"),
+            format!("5_{p}.outer_3.pb"),
+        ]
+    );
+    Reference::get().ok(["load".as_ref(), path.as_os_str()]);
+}
+
+#[test]
+fn the_same_workflows_give_the_same_bytes() {
+    let again = scratch().join("again.tgz");
+    package(&again, &[]);
+    assert!(std::fs::read(ours()).unwrap() == std::fs::read(&again).unwrap());
+}
+
+#[test]
+fn an_unknown_workflow_is_refused_naming_the_known_ones_and_writes_nothing() {
+    let path = scratch().join("unknown.tgz");
+    let out = run(
+        &[
+            "package",
+            "--image",
+            IMAGE,
+            "--output",
+            path.to_str().unwrap(),
+            "diamond",
+            "nope",
+        ],
+        false,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        stderr(&out),
+        "error: unknown workflow `nope`: this program has example, diamond, squares, inner, outer, structs, branch"
+    );
+    assert!(!path.exists());
+}
+
+#[test]
+fn an_empty_or_missing_image_is_refused() {
+    let out = run(&["package", "--image", " ", "diamond"], false);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        stderr(&out),
+        "error: `--image` is empty: name the container image the tasks run in, like `--image ghcr.io/me/workflows:v1`"
+    );
+    let out = run(&["package", "diamond"], false);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--image <IMAGE>"), "{}", stderr(&out));
+}
+
+#[test]
+fn an_output_that_cannot_be_written_is_an_error_naming_it() {
+    let path = scratch().join("no-such-directory").join("pkg.tgz");
+    let out = run(
+        &["package", "--image", IMAGE, "--output", path.to_str().unwrap()],
+        false,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let text = stderr(&out);
+    assert!(
+        text.starts_with(&format!("error: cannot write the package to {}: ", path.display())),
+        "{text}"
+    );
+}
+
+#[test]
+fn what_cannot_be_packaged_yet_is_an_error_naming_the_workflow_and_the_node() {
+    let cases = [
+        (
+            "map_of_workflow",
+            "error: workflow flyte_package.map_of_workflow: node n0 (a map over the workflow per_item) cannot be \
+             packaged for Flyte yet",
+        ),
+        (
+            "two_in_a_case",
+            "error: workflow flyte_package.two_in_a_case: case 0 of the branch n0, which runs 2 nodes (a case runs \
+             one task call yet) cannot be packaged for Flyte yet",
+        ),
+    ];
+    for (workflow, message) in cases {
+        let path = scratch().join(format!("{workflow}.tgz"));
+        let out = run(
+            &[
+                "package",
+                "--image",
+                IMAGE,
+                "--output",
+                path.to_str().unwrap(),
+                workflow,
+            ],
+            true,
+        );
+        assert_eq!(out.status.code(), Some(1), "{workflow}: {}", stderr(&out));
+        assert_eq!(stderr(&out), message);
+        assert!(!path.exists());
+    }
+}
+
+#[test]
+fn a_type_without_a_flyte_type_is_an_error_naming_the_input() {
+    let out = run(&["package", "--image", IMAGE, "loose"], true);
+    assert_eq!(out.status.code(), Some(1));
+    let text = stderr(&out);
+    assert!(
+        text.starts_with("error: flyte_package.loose: ") && text.contains("config"),
+        "{text}"
+    );
+}
