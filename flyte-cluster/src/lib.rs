@@ -1,5 +1,5 @@
 //! What a Flyte 1 cluster needs of a workflow binary: each task's and workflow's interface in
-//! Flyte's types ([`types`]), values as Flyte literals, and the registration package that
+//! Flyte's types ([`types`]), values as Flyte literals ([`literal`]), and the registration package that
 //! `flytectl register files --archive` takes.
 //!
 //! This is the one crate that speaks Flyte's IDL (through `flyte-idl`); the runtime
@@ -9,3 +9,5 @@
 pub mod literal;
 pub mod package;
 pub mod types;
+
+pub use literal::{from_literal, from_literal_map, to_literal, to_literal_map, LiteralError, Problem};
