@@ -318,9 +318,10 @@ pub struct TaskAttr {
     pub cache_version: Option<String>,
     /// `interruptible = true`.
     pub interruptible: bool,
-    /// `requests(..)` and `limits(..)`: each resource named, with its quantity, checked here.
-    pub requests: Vec<(Key, String)>,
-    pub limits: Vec<(Key, String)>,
+    /// `requests(..)` and `limits(..)`: each resource named, with its quantity (checked here)
+    /// and where it was written.
+    pub requests: Vec<(Key, String, proc_macro2::Span)>,
+    pub limits: Vec<(Key, String, proc_macro2::Span)>,
 }
 
 /// The options of one `#[workflow(...)]`.
@@ -374,14 +375,14 @@ pub fn task(args: TokenStream, errors: &mut Errors) -> TaskAttr {
 impl TaskAttr {
     /// A request above its limit: Kubernetes refuses such a pod, so the build refuses the task.
     fn check_requests_within_limits(self, errors: &mut Errors) -> Self {
-        for (key, request) in &self.requests {
-            let Some((_, limit)) = self.limits.iter().find(|(k, _)| k == key) else {
+        for (key, request, at) in &self.requests {
+            let Some((_, limit, _)) = self.limits.iter().find(|(k, _, _)| k == key) else {
                 continue;
             };
             if let (Some(r), Some(l)) = (quantity_value(request), quantity_value(limit)) {
                 if r > l {
                     errors.push(syn::Error::new(
-                        proc_macro2::Span::call_site(),
+                        *at,
                         format!(
                             "the `{}` request \"{request}\" is above its limit \"{limit}\": Kubernetes refuses \
                              such a task's pod; raise the limit or lower the request",
@@ -494,7 +495,7 @@ fn interruptible_flag(value: &Expr) -> syn::Result<bool> {
 }
 
 /// `requests(cpu = "1", mem = "2Gi")`: each resource once, each a Kubernetes quantity.
-fn resources(list: &syn::MetaList, errors: &mut Errors) -> Option<Vec<(Key, String)>> {
+fn resources(list: &syn::MetaList, errors: &mut Errors) -> Option<Vec<(Key, String, proc_macro2::Span)>> {
     let what = list
         .path
         .get_ident()
@@ -516,11 +517,17 @@ fn resources(list: &syn::MetaList, errors: &mut Errors) -> Option<Vec<(Key, Stri
         ));
         return None;
     }
-    let mut attrs: Vec<Attr<String>> = RESOURCES.keys.iter().map(|&k| Attr::none(&RESOURCES, k)).collect();
+    let mut attrs: Vec<Attr<(String, proc_macro2::Span)>> =
+        RESOURCES.keys.iter().map(|&k| Attr::none(&RESOURCES, k)).collect();
     for meta in &metas {
         let key = meta.path();
         match RESOURCES.keys.iter().position(|k| key == *k) {
-            Some(i) => attrs[i].set(key, value(meta), |v| quantity(RESOURCES.keys[i], v), errors),
+            Some(i) => attrs[i].set(
+                key,
+                value(meta),
+                |v| Ok((quantity(RESOURCES.keys[i], v)?, syn::spanned::Spanned::span(v))),
+                errors,
+            ),
             None => RESOURCES.unknown(key, errors),
         }
     }
@@ -529,7 +536,7 @@ fn resources(list: &syn::MetaList, errors: &mut Errors) -> Option<Vec<(Key, Stri
             .keys
             .iter()
             .zip(attrs)
-            .filter_map(|(&k, a)| a.get().map(|q| (k, q)))
+            .filter_map(|(&k, a)| a.get().map(|(q, at)| (k, q, at)))
             .collect(),
     )
 }
@@ -847,6 +854,52 @@ mod tests {
     }
 
     #[test]
+    fn kubernetes_quantities() {
+        for (text, value) in [
+            ("1", 1.0),
+            ("0.5", 0.5),
+            ("500m", 0.5),
+            ("2Gi", 2.0 * 1024f64.powi(3)),
+            ("500Mi", 500.0 * 1024f64.powi(2)),
+            ("1k", 1e3),
+            ("3G", 3e9),
+        ] {
+            assert_eq!(quantity_value(text), Some(value), "{text}");
+        }
+        for text in ["", "2GB", "2gi", "Gi", ".5", "1.", "1.2.3", "-1", "1 Gi", "one"] {
+            assert_eq!(quantity_value(text), None, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn resources_in_flytes_order_with_their_quantities() {
+        let (attr, errors) = parse(quote!(
+            interruptible = true,
+            limits(mem = "1Gi", cpu = "2"),
+            requests(cpu = "500m")
+        ));
+        assert!(errors.is_empty(), "{errors:?}");
+        assert!(attr.interruptible);
+        let names = |list: &[(Key, String, proc_macro2::Span)]| {
+            list.iter()
+                .map(|(k, q, _)| format!("{}={q}", k.name))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(names(&attr.limits), ["cpu=2", "mem=1Gi"]);
+        assert_eq!(names(&attr.requests), ["cpu=500m"]);
+        // A request equal to its limit is fine; above it is not.
+        assert!(parse(quote!(requests(mem = "1024Mi"), limits(mem = "1Gi")))
+            .1
+            .is_empty());
+        let (_, errors) = parse(quote!(requests(mem = "1025Mi"), limits(mem = "1Gi")));
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(
+            errors[0].contains("the `mem` request \"1025Mi\" is above its limit \"1Gi\""),
+            "{errors:?}"
+        );
+    }
+
+    #[test]
     fn retries_within_flytes_cap() {
         assert_eq!(parse(quote!()).0.retries, 0);
         assert_eq!(parse(quote!(retries = 10)).0.retries, 10);
@@ -948,7 +1001,7 @@ mod tests {
         assert_eq!(errors.len(), 4, "{errors:?}");
         assert!(
             errors[0]
-                .contains("valid options are: `retries`, `timeout`, `cache`, `cache_version` (did you mean `cache`?)"),
+                .contains("valid options are: `retries`, `timeout`, `cache`, `cache_version`, `interruptible`, `requests`, `limits` (did you mean `cache`?)"),
             "{errors:?}"
         );
         assert!(errors[1].contains("did you mean `cache_version`?"), "{errors:?}");

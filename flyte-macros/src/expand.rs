@@ -222,12 +222,12 @@ pub fn task_impl(f: &Function, attr: &TaskAttr, run: TokenStream) -> TokenStream
         quote!(.with_timeout(::core::time::Duration::new(#secs, #nanos)))
     });
     let interruptible = attr.interruptible.then(|| quote!(.with_interruptible()));
-    let resources = |method: &str, list: &[(crate::attr::Key, String)]| {
+    let resources = |method: &str, list: &[(crate::attr::Key, String, Span)]| {
         if list.is_empty() {
             return None;
         }
         let method = Ident::new(method, proc_macro2::Span::call_site());
-        let set = list.iter().map(|(key, quantity)| {
+        let set = list.iter().map(|(key, quantity, _)| {
             let key = Ident::new(key.name, proc_macro2::Span::call_site());
             quote!(.#key(#quantity))
         });
