@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::sync::OnceLock;
 
-use flytekit::{task, workflow, Registered};
+use flytekit::{dynamic, task, workflow, Registered, WorkflowFailure};
 use flytekit_reference::Reference;
 use serde::{Deserialize, Serialize};
 
@@ -79,6 +79,50 @@ fn extras() -> Vec<Registered> {
     vec![map_of_workflow.into(), loose.into(), two_in_a_case.into()]
 }
 
+// Workflows with what the twins do not have, which `package` writes and flytekit loads.
+
+#[task]
+fn clean_up(xs: Vec<u64>, failure: WorkflowFailure) {
+    let _ = (xs, failure);
+}
+
+#[task]
+fn pairs(n: u64) -> (Vec<u64>, std::collections::BTreeMap<String, u64>) {
+    ((0..n).collect(), [("n".to_owned(), n)].into_iter().collect())
+}
+
+#[task]
+fn add(a: u64, b: u64) -> u64 {
+    a + b
+}
+
+#[task]
+fn sum_all(xs: Vec<u64>, named: std::collections::BTreeMap<String, u64>) -> u64 {
+    xs.iter().sum::<u64>() + named.values().sum::<u64>()
+}
+
+#[dynamic(retries = 1)]
+fn fan_out(n: u64) -> u64 {
+    let parts: Vec<_> = (0..n).map(|i| inc(i)).collect();
+    sum_all(parts, std::collections::BTreeMap::<String, u64>::new())
+}
+
+/// A failure node, the policy that runs what it can, parts of outputs (a list's element, a
+/// map's entry), a list and a map binding, a dynamic node and an input returned as it is.
+#[workflow(on_failure = clean_up, failure_policy = FailAfterExecutableNodesComplete)]
+fn everything_else(xs: Vec<u64>) -> (u64, u64, u64, Vec<u64>) {
+    let (list, named) = pairs(3);
+    let first = add(list[0], named["n"]);
+    let total = sum_all(vec![first, 2], std::collections::BTreeMap::from([("first".to_owned(), first)]));
+    (total, fan_out(first), first, xs)
+}
+
+/// A map without options: flytekit's `map_task(inc)`.
+#[workflow]
+fn plain_map(xs: Vec<u64>) -> u64 {
+    sum_all(map(inc, xs), std::collections::BTreeMap::<String, u64>::new())
+}
+
 /// Not a test: the program the other tests run.
 #[test]
 #[ignore = "run by the other tests as a child process"]
@@ -90,6 +134,8 @@ fn program() {
     let mut workflows = twins::workflows();
     if std::env::var_os(EXTRAS_VAR).is_some() {
         workflows.extend(extras());
+        workflows.push(everything_else.into());
+        workflows.push(plain_map.into());
     }
     let code = flytekit::main_from(argv, workflows);
     let status = (0..=u8::MAX)
@@ -358,4 +404,23 @@ fn a_type_without_a_flyte_type_is_an_error_naming_the_input() {
         text.starts_with("error: flyte_package.loose: ") && text.contains("config"),
         "{text}"
     );
+}
+
+#[test]
+fn what_the_twins_do_not_cover_packages_and_loads() {
+    let path = scratch().join("everything_else.tgz");
+    let out = run(
+        &["package", "--image", IMAGE, "--output", path.to_str().unwrap(), "everything_else"],
+        true,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let load = Reference::get().run(["load".as_ref(), path.as_os_str()]);
+    assert_eq!(
+        String::from_utf8_lossy(&load.stderr),
+        "",
+        "{}",
+        String::from_utf8_lossy(&load.stdout)
+    );
+    let json = Reference::get().ok(["normalize".as_ref(), path.as_os_str()]);
+    println!("{json}");
 }

@@ -36,10 +36,11 @@ pub(crate) fn task_spec(info: &TaskInfo, interface: &Interface, options: &Option
 /// The name flytekit gives the task of `map_task(f, concurrency=.., min_success_ratio=..)`:
 /// `<module>.map_<function>_<md5>-arraynode`, the MD5 (hex) of the bound input names (sorted,
 /// joined by `,`: none here), the concurrency, the minimum number of successes and the minimum
-/// ratio, each as Python's `str` writes it (`None` when unset).
+/// ratio, each as Python's `str` writes it (`None` when unset; the ratio is never unset, as
+/// flytekit's default is `1.0`).
 pub(crate) fn map_task_name(info: &TaskInfo, options: &MapOptions) -> String {
     let concurrency = options.concurrency.map_or_else(|| "None".to_owned(), |c| c.to_string());
-    let ratio = map_ratio(options).map_or_else(|| "None".to_owned(), python_float);
+    let ratio = python_float(options.min_success_ratio);
     let hash = Md5::digest(format!("{concurrency}None{ratio}").as_bytes());
     let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
     let module = info.module().replace("::", ".");
@@ -51,10 +52,9 @@ pub(crate) fn map_task_name(info: &TaskInfo, options: &MapOptions) -> String {
     }
 }
 
-/// The map's `min_success_ratio` as flytekit would have it: unset when every element must
-/// succeed (the default, which is what a Rust `map` without the option means).
-pub(crate) fn map_ratio(options: &MapOptions) -> Option<f64> {
-    (options.min_success_ratio < 1.0).then_some(options.min_success_ratio)
+/// Whether elements of the map may fail, so that its outputs are lists of optionals.
+pub(crate) fn may_fail(options: &MapOptions) -> bool {
+    options.min_success_ratio < 1.0
 }
 
 /// The spec of the task flytekit writes for a map over the task `info`: the task's metadata,
@@ -66,7 +66,7 @@ pub(crate) fn map_task_spec(
     options: &Options,
 ) -> admin::TaskSpec {
     let name = map_task_name(info, map);
-    let optional = map_ratio(map).is_some();
+    let optional = may_fail(map);
     let list = |ty: &Type, optional: bool| {
         let element = if optional {
             Type::optional(ty.clone())
@@ -211,6 +211,20 @@ mod tests {
         ] {
             assert_eq!(python_float(x), python, "{x}");
         }
+    }
+
+    #[test]
+    fn the_map_task_name_without_options_is_flytekits() {
+        let info = TaskInfo::new("inc", "plain", &["x"]);
+        let options = MapOptions {
+            concurrency: None,
+            min_success_ratio: 1.0,
+        };
+        // `map_task(inc)` in a module `plain`, as pyflyte 1.16.31 names it.
+        assert_eq!(
+            map_task_name(&info, &options),
+            "plain.map_inc_6b3bd0353da5de6e84d7982921ead2b3-arraynode"
+        );
     }
 
     #[test]

@@ -299,8 +299,10 @@ impl Translator<'_, '_> {
                 parallelism_option: options
                     .concurrency
                     .map(|c| core::array_node::ParallelismOption::Parallelism(c as u32)),
-                success_criteria: task_spec::map_ratio(&options)
-                    .map(|r| core::array_node::SuccessCriteria::MinSuccessRatio(r as f32)),
+                // Always written, 1.0 by default, as flytekit does.
+                success_criteria: Some(core::array_node::SuccessCriteria::MinSuccessRatio(
+                    options.min_success_ratio as f32,
+                )),
                 ..core::ArrayNode::default()
             }))),
             ..core::Node::default()
@@ -623,24 +625,88 @@ impl Translator<'_, '_> {
             .collect()
     }
 
-    /// The `on_failure` task as Flyte's failure node (`efn`, as flytekit names it), bound to the
-    /// workflow's inputs; its last input, the failure, is for the runtime to give.
+    /// The `on_failure` task as Flyte's failure node (`fn0`, as flytekit names it), bound to the
+    /// workflow's inputs. Its last input, the [`WorkflowFailure`](flyte_runtime::WorkflowFailure),
+    /// is what flytekit declares as `err: Optional[FlyteError] = None`: a union of Flyte's
+    /// `ERROR` and none, bound to none, which the cluster replaces with the failure.
     fn failure_node(&mut self) -> Result<Option<core::Node>, PackageError> {
         let Some(node) = self.graph.on_failure() else {
             return Ok(None);
         };
         let (info, interface) = self.task_of(node)?;
-        self.builder
-            .task(task_spec::task_spec(&info, &interface, self.builder.options))?;
+        let Some((failure, _)) = interface.inputs.last().cloned() else {
+            return Err(self.unsupported("an on_failure task without inputs"));
+        };
+        let mut spec = task_spec::task_spec(&info, &interface, self.builder.options);
+        if let Some(variable) = spec
+            .template
+            .as_mut()
+            .and_then(|t| t.interface.as_mut())
+            .and_then(|i| i.inputs.as_mut())
+            .and_then(|i| i.variables.get_mut(&failure))
+        {
+            variable.r#type = Some(optional_error());
+        }
+        self.builder.task(spec)?;
         let inputs: Vec<Binding> = (0..self.graph.inputs().len()).map(Binding::Input).collect();
-        let bound = &interface.inputs[..inputs.len().min(interface.inputs.len())];
+        let bound = &interface.inputs[..inputs.len().min(interface.inputs.len() - 1)];
+        let mut bindings = self.bindings("the failure node", bound, &inputs)?;
+        bindings.push(core::Binding {
+            var: failure,
+            binding: Some(none_of(optional_error())),
+        });
+        bindings.sort_by(|a, b| a.var.cmp(&b.var));
         Ok(Some(core::Node {
-            id: "efn".to_owned(),
+            id: "fn0".to_owned(),
             metadata: Some(task_metadata(info.name(), &info)),
-            inputs: self.bindings("the failure node", bound, &inputs)?,
+            inputs: bindings,
             target: Some(node::Target::TaskNode(task_reference(&task_spec::task_name(&info)))),
             ..core::Node::default()
         }))
+    }
+}
+
+/// flytekit's `Optional[FlyteError]`: a union of `ERROR` and none, tagged as flytekit tags them.
+fn optional_error() -> core::LiteralType {
+    let tagged = |simple: core::SimpleType, tag: &str| core::LiteralType {
+        r#type: Some(core::literal_type::Type::Simple(simple as i32)),
+        structure: Some(core::TypeStructure {
+            tag: tag.to_owned(),
+            ..core::TypeStructure::default()
+        }),
+        ..core::LiteralType::default()
+    };
+    core::LiteralType {
+        r#type: Some(core::literal_type::Type::UnionType(core::UnionType {
+            variants: vec![
+                tagged(core::SimpleType::Error, "FlyteError"),
+                tagged(core::SimpleType::None, "none"),
+            ],
+        })),
+        ..core::LiteralType::default()
+    }
+}
+
+/// None, as a value of the union `ty` (flytekit's binding of an optional input's default).
+fn none_of(ty: core::LiteralType) -> core::BindingData {
+    let none_variant = match &ty.r#type {
+        Some(core::literal_type::Type::UnionType(u)) => u.variants.last().cloned(),
+        _ => None,
+    };
+    let none = core::Literal {
+        value: Some(core::literal::Value::Scalar(Box::new(core::Scalar {
+            value: Some(core::scalar::Value::NoneType(core::Void {})),
+        }))),
+        ..core::Literal::default()
+    };
+    core::BindingData {
+        value: Some(binding_data::Value::Scalar(core::Scalar {
+            value: Some(core::scalar::Value::Union(Box::new(core::Union {
+                value: Some(Box::new(none)),
+                r#type: none_variant,
+            }))),
+        })),
+        ..core::BindingData::default()
     }
 }
 
