@@ -146,7 +146,7 @@ pub enum PackageError {
         /// The input or output it is bound to (`n2 input xs`).
         place: String,
         /// Why.
-        source: LiteralError,
+        source: Box<LiteralError>,
     },
     /// The graph holds something this package writer cannot write as Flyte's IDL yet.
     #[error("workflow {workflow}: {what} cannot be packaged for Flyte yet")]

@@ -606,7 +606,7 @@ impl Translator<'_, '_> {
         to_literal(value, ty).map_err(|source| PackageError::Literal {
             workflow: self.workflow.clone(),
             place: place.to_owned(),
-            source,
+            source: Box::new(source),
         })
     }
 
