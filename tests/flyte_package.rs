@@ -530,3 +530,43 @@ fn what_the_twins_do_not_cover_matches_pyflyte_too() {
         String::from_utf8_lossy(&compared.stderr)
     );
 }
+
+/// `package` costs a local-only user nothing: without the feature `cluster`, flytekit's build
+/// holds none of the Flyte layer's crates (cargo resolves it; nothing is compiled here).
+#[test]
+fn the_feature_cluster_is_off_by_default() {
+    let tree = |features: &[&str]| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+        let out = std::process::Command::new(cargo)
+            .args([
+                "tree",
+                "--offline",
+                "-p",
+                "flytekit",
+                "-e",
+                "normal",
+                "--prefix",
+                "none",
+            ])
+            .args(features)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let text = String::from_utf8(out.stdout).unwrap();
+        let mut names: Vec<String> = text
+            .lines()
+            .filter_map(|l| l.split(' ').next())
+            .filter(|n| ["flyte-cluster", "flyte-idl", "prost", "tar", "flate2", "md-5"].contains(n))
+            .map(str::to_owned)
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    };
+    assert_eq!(tree(&[]), Vec::<String>::new());
+    assert_eq!(
+        tree(&["--features", "cluster"]),
+        ["flate2", "flyte-cluster", "flyte-idl", "md-5", "prost", "tar"]
+    );
+}
