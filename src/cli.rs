@@ -1,5 +1,6 @@
 //! A command line for a workflow binary: `flytekit::main([..])` in `main`, and the program can
-//! run, resume, list, show and draw its workflows' executions.
+//! run, resume, list, show and draw its workflows' executions (and, with the cargo feature
+//! `cluster`, package them for a Flyte cluster).
 //!
 //! A command that refuses (a wrong command line) or only reads creates nothing: everything a
 //! `run` is given is checked before the store is opened, and `show`, `executions` and `resume`

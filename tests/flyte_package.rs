@@ -570,3 +570,25 @@ fn the_feature_cluster_is_off_by_default() {
         ["flate2", "flyte-cluster", "flyte-idl", "md-5", "prost", "tar"]
     );
 }
+
+#[test]
+fn help_lists_package_with_its_options() {
+    let out = run(&["--help"], false);
+    assert_eq!(out.status.code(), Some(0));
+    let text = stdout(&out);
+    assert!(
+        text.lines()
+            .any(|l| l.trim_start().starts_with("package") && l.contains("Flyte cluster")),
+        "{text}"
+    );
+    let out = run(&["package", "--help"], false);
+    assert_eq!(out.status.code(), Some(0));
+    let text = stdout(&out);
+    for wanted in [
+        "Usage: twins package [OPTIONS] --image <IMAGE> [WORKFLOWS]...",
+        "--output <FILE>",
+        "[default: flyte-package.tgz]",
+    ] {
+        assert!(text.contains(wanted), "{wanted:?} not in:\n{text}");
+    }
+}
