@@ -101,6 +101,11 @@ fn sum_all(xs: Vec<u64>, named: std::collections::BTreeMap<String, u64>) -> u64 
     xs.iter().sum::<u64>() + named.values().sum::<u64>()
 }
 
+#[task]
+fn describe(label: String, scale: f64, maybe: Option<u64>, flags: Vec<bool>) -> String {
+    format!("{label} {scale} {maybe:?} {flags:?}")
+}
+
 #[dynamic(retries = 1)]
 fn fan_out(n: u64) -> u64 {
     let parts: Vec<_> = (0..n).map(|i| inc(i)).collect();
@@ -108,16 +113,18 @@ fn fan_out(n: u64) -> u64 {
 }
 
 /// A failure node, the policy that runs what it can, parts of outputs (a list's element, a
-/// map's entry), a list and a map binding, a dynamic node and an input returned as it is.
+/// map's entry), a list and a map binding, a dynamic node, an input returned as it is, and
+/// literals of other types (a string, a float, an optional, a list).
 #[workflow(on_failure = clean_up, failure_policy = FailAfterExecutableNodesComplete)]
-fn everything_else(xs: Vec<u64>) -> (u64, u64, u64, Vec<u64>) {
+fn everything_else(xs: Vec<u64>) -> (u64, u64, u64, Vec<u64>, String) {
     let (list, named) = pairs(3);
     let first = add(list[0], named["n"]);
     let total = sum_all(
         vec![first, 2],
         std::collections::BTreeMap::from([("first".to_owned(), first)]),
     );
-    (total, fan_out(first), first, xs)
+    let text = describe("x", 0.5, Some(3), vec![true, false]);
+    (total, fan_out(first), first, xs, text)
 }
 
 /// A map without options: flytekit's `map_task(inc)`.
@@ -443,17 +450,23 @@ def inc(x: int) -> int:
     return x + 1
 
 
+@task
+def describe(label: str, scale: float, maybe: Optional[int], flags: List[bool]) -> str:
+    return f"{label} {scale} {maybe} {flags}"
+
+
 @dynamic(retries=1)
 def fan_out(n: int) -> int:
     return sum_all(xs=[inc(x=i) for i in range(n)], named={})
 
 
 @workflow(on_failure=clean_up, failure_policy=WorkflowFailurePolicy.FAIL_AFTER_EXECUTABLE_NODES_COMPLETE)
-def everything_else(xs: List[int]) -> Tuple[int, int, int, List[int]]:
+def everything_else(xs: List[int]) -> Tuple[int, int, int, List[int], str]:
     lst, named = pairs(n=3)
     first = add(a=lst[0], b=named["n"])
     total = sum_all(xs=[first, 2], named={"first": first})
-    return total, fan_out(n=first), first, xs
+    text = describe(label="x", scale=0.5, maybe=3, flags=[True, False])
+    return total, fan_out(n=first), first, xs, text
 
 
 @workflow
