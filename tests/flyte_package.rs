@@ -91,6 +91,10 @@ fn pairs(n: u64) -> (Vec<u64>, std::collections::BTreeMap<String, u64>) {
     ((0..n).collect(), [("n".to_owned(), n)].into_iter().collect())
 }
 
+/// Adds two numbers.
+///
+/// The second is **added** to the first: a description in two parts, as flytekit splits a
+/// docstring (the first line, and the rest).
 #[task]
 fn add(a: u64, b: u64) -> u64 {
     a + b
@@ -437,6 +441,11 @@ def pairs(n: int) -> Tuple[List[int], Dict[str, int]]:
 
 @task
 def add(a: int, b: int) -> int:
+    """Adds two numbers.
+
+    The second is **added** to the first: a description in two parts, as flytekit splits a
+    docstring (the first line, and the rest).
+    """
     return a + b
 
 
@@ -462,6 +471,10 @@ def fan_out(n: int) -> int:
 
 @workflow(on_failure=clean_up, failure_policy=WorkflowFailurePolicy.FAIL_AFTER_EXECUTABLE_NODES_COMPLETE)
 def everything_else(xs: List[int]) -> Tuple[int, int, int, List[int], str]:
+    """A failure node, the policy that runs what it can, parts of outputs (a list's element, a
+    map's entry), a list and a map binding, a dynamic node, an input returned as it is, and
+    literals of other types (a string, a float, an optional, a list).
+    """
     lst, named = pairs(n=3)
     first = add(a=lst[0], b=named["n"])
     total = sum_all(xs=[first, 2], named={"first": first})
@@ -471,6 +484,7 @@ def everything_else(xs: List[int]) -> Tuple[int, int, int, List[int], str]:
 
 @workflow
 def plain_map(xs: List[int]) -> int:
+    """A map without options: flytekit's `map_task(inc)`."""
     return sum_all(xs=map_task(inc)(x=xs), named={})
 "#;
 

@@ -63,6 +63,7 @@ impl Options {
 pub struct WorkflowSource {
     name: &'static str,
     module: &'static str,
+    docs: &'static str,
     interface: Interface,
     graph: Graph,
 }
@@ -76,6 +77,7 @@ impl WorkflowSource {
         Ok(WorkflowSource {
             name,
             module: workflow.module(),
+            docs: workflow.docs(),
             interface: workflow.interface().map_err(|source| PackageError::Interface {
                 entity: qualified.clone(),
                 source: Box::new(source),
@@ -92,6 +94,7 @@ impl WorkflowSource {
         Ok(WorkflowSource {
             name: call.name(),
             module: call.module(),
+            docs: call.docs(),
             interface: call.interface().map_err(|source| PackageError::Interface {
                 entity: qualified.clone(),
                 source: Box::new(source),
@@ -310,7 +313,7 @@ impl Builder<'_> {
         self.entities.push(Entity::Workflow(admin::WorkflowSpec {
             template: Some(template.clone()),
             sub_workflows: sub_workflows.clone(),
-            description: None,
+            description: description(source.docs),
         }));
         self.entities.push(Entity::LaunchPlan(launch_plan(&name, interface)));
         Ok((template, sub_workflows))
@@ -327,6 +330,27 @@ impl Builder<'_> {
         }
         self.workflow(&WorkflowSource::of_call(call)?)
     }
+}
+
+/// A task's or workflow's documentation as its description, split as flytekit splits a
+/// docstring: the first line is the short description, the rest the long one (Markdown, as
+/// rustdoc is); none without documentation.
+pub(crate) fn description(docs: &str) -> Option<admin::DescriptionEntity> {
+    let docs = docs.trim();
+    if docs.is_empty() {
+        return None;
+    }
+    let (short, long) = docs.split_once('\n').unwrap_or((docs, ""));
+    let long = long.trim();
+    Some(admin::DescriptionEntity {
+        short_description: short.trim().to_owned(),
+        long_description: Some(admin::Description {
+            format: admin::DescriptionFormat::Markdown as i32,
+            content: (!long.is_empty()).then(|| admin::description::Content::Value(long.to_owned())),
+            ..admin::Description::default()
+        }),
+        ..admin::DescriptionEntity::default()
+    })
 }
 
 /// An identifier of `kind` named `name`, project, domain and version left for flytectl.

@@ -233,6 +233,8 @@ pub fn task_impl(f: &Function, attr: &TaskAttr, run: TokenStream) -> TokenStream
         });
         Some(quote!(.#method(::flytekit::Resources::new() #(#set)*)))
     };
+    let docs = docs(f);
+    let docs = (!docs.is_empty()).then(|| quote!(.with_docs(#docs)));
     let requests = resources("with_requests", &attr.requests);
     let limits = resources("with_limits", &attr.limits);
     // An `async fn` says so in its info, and needs the executor the feature `async` brings,
@@ -268,6 +270,7 @@ pub fn task_impl(f: &Function, attr: &TaskAttr, run: TokenStream) -> TokenStream
                     #interruptible
                     #requests
                     #limits
+                    #docs
             }
 
             #interface
@@ -323,6 +326,7 @@ pub fn workflow(f: &Function, attr: &WorkflowAttr, check_body: bool, errors: &mu
         }
     });
     let (on_failure, on_failure_check) = attr.on_failure.as_ref().map(|hook| on_failure(f, hook)).unzip();
+    let docs = docs(f);
 
     let impls = quote! {
             impl ::flytekit::Workflow for #ident {
@@ -343,6 +347,10 @@ pub fn workflow(f: &Function, attr: &WorkflowAttr, check_body: bool, errors: &mu
 
                 fn input_names(&self) -> &'static [&'static str] {
                     &[#(#input_names),*]
+                }
+
+                fn docs(&self) -> &'static str {
+                    #docs
                 }
 
                 #interface
@@ -382,6 +390,7 @@ pub fn dynamic(f: &Function, retries: u32, errors: &mut Errors) -> TokenStream {
         Shape::Many => quote!(let (#(#names,)*) = __input;),
     };
     let output_promises = promises(&output_slots(f), f.output.shape);
+    let docs = docs(f);
     let scope = Ident::new("__scope", Span::mixed_site());
     let before = errors.len();
     let (stmts, tail) = Body::dynamic(&scope, errors).block(&f.item.block);
@@ -409,7 +418,9 @@ pub fn dynamic(f: &Function, retries: u32, errors: &mut Errors) -> TokenStream {
             type OutputPromises = #output_promises;
 
             fn info(&self) -> ::flytekit::TaskInfo {
-                ::flytekit::TaskInfo::new(#name, ::core::module_path!(), &[#(#input_names),*]).with_retries(#retries)
+                ::flytekit::TaskInfo::new(#name, ::core::module_path!(), &[#(#input_names),*])
+                    .with_retries(#retries)
+                    .with_docs(#docs)
             }
 
             #interface
@@ -702,4 +713,30 @@ fn shape(shape: Shape) -> TokenStream {
         Shape::One => quote!(::flytekit::__private::One),
         Shape::Many => quote!(::flytekit::__private::Many),
     }
+}
+
+/// The function's documentation: its `#[doc = ".."]` attributes (`///` comments), one line
+/// each, without the space after `///`, trimmed.
+pub fn docs(f: &Function) -> String {
+    let lines: Vec<String> = f
+        .item
+        .attrs
+        .iter()
+        .filter(|a| a.path().is_ident("doc"))
+        .filter_map(|a| match &a.meta {
+            syn::Meta::NameValue(nv) => match &nv.value {
+                syn::Expr::Lit(syn::ExprLit {
+                    lit: syn::Lit::Str(s), ..
+                }) => Some(s.value()),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect();
+    let text: Vec<&str> = lines
+        .iter()
+        .flat_map(|l| l.lines())
+        .map(|l| l.strip_prefix(' ').unwrap_or(l))
+        .collect();
+    text.join("\n").trim().to_owned()
 }

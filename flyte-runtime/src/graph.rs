@@ -979,6 +979,11 @@ impl SubWorkflowCall {
         self.workflow.module()
     }
 
+    /// The called workflow's documentation.
+    pub fn docs(&self) -> &'static str {
+        self.workflow.docs()
+    }
+
     /// The called workflow's typed interface.
     pub fn interface(&self) -> Result<Interface, InterfaceError> {
         self.workflow.interface()
@@ -1019,6 +1024,7 @@ impl fmt::Debug for SubWorkflowCall {
 /// A workflow with its types erased, as a sub-workflow call keeps it.
 pub(crate) trait ErasedWorkflow: Send + Sync {
     fn name(&self) -> &'static str;
+    fn docs(&self) -> &'static str;
     fn module(&self) -> &'static str;
     fn interface(&self) -> Result<Interface, InterfaceError>;
     fn graph(&self) -> Result<Graph, Error>;
@@ -1027,6 +1033,9 @@ pub(crate) trait ErasedWorkflow: Send + Sync {
 impl<W: Workflow> ErasedWorkflow for W {
     fn name(&self) -> &'static str {
         Workflow::name(self)
+    }
+    fn docs(&self) -> &'static str {
+        Workflow::docs(self)
     }
     fn module(&self) -> &'static str {
         Workflow::module(self)
@@ -1276,6 +1285,12 @@ pub trait Workflow: Send + Sync + 'static {
 
     /// The names of the inputs, in order.
     fn input_names(&self) -> &'static [&'static str];
+
+    /// The function's documentation (its `///` comments), `""` when it has none: a Flyte
+    /// package writes it as the workflow's description. `#[workflow]` returns it.
+    fn docs(&self) -> &'static str {
+        ""
+    }
 
     /// The workflow's inputs and outputs with their Flyte types, as
     /// [`Task::interface`](crate::Task::interface) describes a task's (and, in an impl written

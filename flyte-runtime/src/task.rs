@@ -45,6 +45,7 @@ pub struct TaskInfo {
     interruptible: bool,
     requests: Resources,
     limits: Resources,
+    docs: &'static str,
 }
 
 /// Compute resources a task asks for, as Kubernetes quantities (`"1"`, `"500m"`, `"2Gi"`):
@@ -130,7 +131,15 @@ impl TaskInfo {
             interruptible: false,
             requests: Resources::new(),
             limits: Resources::new(),
+            docs: "",
         }
+    }
+
+    /// The function's documentation (its `///` comments, one line each), which a Flyte package
+    /// writes as the task's description. `#[task]` calls this.
+    pub const fn with_docs(mut self, docs: &'static str) -> Self {
+        self.docs = docs;
+        self
     }
 
     /// Marks the task as able to run on machines that may be taken away (spot or preemptible
@@ -230,6 +239,11 @@ impl TaskInfo {
     /// Whether the task may run on interruptible machines (see [`TaskInfo::with_interruptible`]).
     pub fn interruptible(&self) -> bool {
         self.interruptible
+    }
+
+    /// The function's documentation, `""` when it has none (see [`TaskInfo::with_docs`]).
+    pub fn docs(&self) -> &'static str {
+        self.docs
     }
 
     /// The resources the task requests on a cluster (see [`Resources`]).

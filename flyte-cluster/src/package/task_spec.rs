@@ -30,7 +30,10 @@ pub(crate) fn task_name(info: &TaskInfo) -> String {
 /// The spec of the task `info` describes, with the interface `interface`.
 pub(crate) fn task_spec(info: &TaskInfo, interface: &Interface, options: &Options) -> admin::TaskSpec {
     let name = task_name(info);
-    template(&name, info, typed_interface(interface), options, 0, &[])
+    admin::TaskSpec {
+        description: super::description(info.docs()),
+        ..template(&name, info, typed_interface(interface), options, 0, &[])
+    }
 }
 
 /// The name flytekit gives the task of `map_task(f, concurrency=.., min_success_ratio=..)`:
