@@ -131,6 +131,18 @@ fn everything_else(xs: Vec<u64>) -> (u64, u64, u64, Vec<u64>, String) {
     (total, fan_out(first), first, xs, text)
 }
 
+/// A branch with an `else` arm, `||`, and comparisons of a string and a float.
+#[workflow]
+fn pick(x: u64, name: String, w: f64) -> u64 {
+    if x > 3 || name == "big" {
+        inc(x)
+    } else if w <= 0.5 {
+        add(x, 1)
+    } else {
+        add(x, 2)
+    }
+}
+
 /// A map without options: flytekit's `map_task(inc)`.
 #[workflow]
 fn plain_map(xs: Vec<u64>) -> u64 {
@@ -150,6 +162,7 @@ fn program() {
         workflows.extend(extras());
         workflows.push(everything_else.into());
         workflows.push(plain_map.into());
+        workflows.push(pick.into());
     }
     let code = flytekit::main_from(argv, workflows);
     let status = (0..=u8::MAX)
@@ -425,7 +438,7 @@ fn a_type_without_a_flyte_type_is_an_error_naming_the_input() {
 const EXTRA_TWIN: &str = r#"
 from typing import Dict, List, Optional, Tuple
 
-from flytekit import WorkflowFailurePolicy, dynamic, map_task, task, workflow
+from flytekit import WorkflowFailurePolicy, conditional, dynamic, map_task, task, workflow
 from flytekit.types.error import FlyteError
 
 
@@ -483,6 +496,20 @@ def everything_else(xs: List[int]) -> Tuple[int, int, int, List[int], str]:
 
 
 @workflow
+def pick(x: int, name: str, w: float) -> int:
+    """A branch with an `else` arm, `||`, and comparisons of a string and a float."""
+    return (
+        conditional("pick")
+        .if_((x > 3) | (name == "big"))
+        .then(inc(x=x))
+        .elif_(w <= 0.5)
+        .then(add(a=x, b=1))
+        .else_()
+        .then(add(a=x, b=2))
+    )
+
+
+@workflow
 def plain_map(xs: List[int]) -> int:
     """A map without options: flytekit's `map_task(inc)`."""
     return sum_all(xs=map_task(inc)(x=xs), named={})
@@ -531,6 +558,7 @@ fn what_the_twins_do_not_cover_matches_pyflyte_too() {
             ours.to_str().unwrap(),
             "everything_else",
             "plain_map",
+            "pick",
         ],
         true,
     );
