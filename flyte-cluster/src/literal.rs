@@ -28,7 +28,7 @@
 //! Inside a struct the fields are msgpack as mashumaro writes a dataclass's: a map of the field
 //! names in field order, an integer as an integer, a datetime as Python's `isoformat()`
 //! (`"2024-01-02T03:04:05.000678+00:00"`; nine digits where the nanoseconds are not whole
-//! microseconds, which Python 3.11 reads and rounds), a duration as a float of seconds, an enum as
+//! microseconds, which Python 3.11 reads, keeping the microseconds), a duration as a float of seconds, an enum as
 //! its value, none as nil, a nested struct as a map; a field of an `Optional` type that the Rust
 //! value leaves out (`#[serde(skip_serializing_if = ..)]`) is written as nil, and one flytekit
 //! leaves out is read as none. A field flytekit sends that the type does not have is ignored, as
@@ -37,7 +37,8 @@
 //! form as msgpack, as it is.
 //!
 //! Reading checks every value against the type, and an error ([`LiteralError`]) says where in
-//! the value ([`LiteralError::path`]: `x`, `x[3]`, `x["k"].field`) and what was wrong
+//! the value ([`LiteralError::path`]: `x`, `x[3]`, `x["k"].field`, starting with the input's or
+//! output's name in a literal map and with `value` for a single value) and what was wrong
 //! ([`Problem`]).
 //!
 //! ```
