@@ -1,5 +1,6 @@
 //! A command line for a workflow binary: `flytekit::main([..])` in `main`, and the program can
-//! run, resume, list, show and draw its workflows' executions.
+//! run, resume, list, show and draw its workflows' executions (and, with the cargo feature
+//! `cluster`, package them for a Flyte cluster).
 //!
 //! A command that refuses (a wrong command line) or only reads creates nothing: everything a
 //! `run` is given is checked before the store is opened, and `show`, `executions` and `resume`
@@ -35,6 +36,9 @@ trait Entry {
     fn read_inputs(&self, raw: &[String]) -> Result<Vec<Encoded>, Failure>;
     /// Runs (or resumes) execution `id` on `inputs` and returns the outputs as JSON.
     fn run(&self, rt: &LocalRuntime, id: &str, inputs: &[Encoded]) -> Result<Json, Failure>;
+    /// The workflow as the registration package takes it.
+    #[cfg(feature = "cluster")]
+    fn source(&self) -> Result<flyte_cluster::package::WorkflowSource, flyte_cluster::package::PackageError>;
 }
 
 /// Why a command failed: its cause and the exit status. The cause is printed on one line,
@@ -115,6 +119,11 @@ impl<W: Workflow + Copy> Entry for W {
         let input = W::Input::decode(inputs).map_err(Error::from)?;
         let output = rt.run_with_id(id, *self, input)?;
         outputs_json(&output)
+    }
+
+    #[cfg(feature = "cluster")]
+    fn source(&self) -> Result<flyte_cluster::package::WorkflowSource, flyte_cluster::package::PackageError> {
+        flyte_cluster::package::WorkflowSource::of(self)
     }
 }
 
@@ -214,6 +223,18 @@ enum Command {
         /// Draw inside each dynamic node the graph it built in this execution
         #[arg(long, value_name = "ID")]
         execution: Option<String>,
+    },
+    /// Write the registration package a Flyte cluster takes (`flytectl register files --archive`)
+    #[cfg(feature = "cluster")]
+    Package {
+        /// The container image the tasks run in: this program, as its entry point
+        #[arg(long, value_name = "IMAGE")]
+        image: String,
+        /// Where to write the package
+        #[arg(long, value_name = "FILE", default_value = "flyte-package.tgz")]
+        output: PathBuf,
+        /// The workflows to package, with the tasks and sub-workflows they call [default: all]
+        workflows: Vec<String>,
     },
 }
 
@@ -348,7 +369,65 @@ fn command(cli: Cli, program: &str, workflows: &[Registered]) -> Result<(), Fail
             format,
             execution,
         } => graph(&dir, find(workflows, &workflow)?, format, execution.as_deref()),
+        #[cfg(feature = "cluster")]
+        Command::Package {
+            image,
+            output,
+            workflows: names,
+        } => package(workflows, &image, &output, &names),
     }
+}
+
+/// `package`: every workflow named (all, when none is), with what they call, written to
+/// `output`; prints how many entities and where. An unknown name writes nothing.
+#[cfg(feature = "cluster")]
+fn package(workflows: &[Registered], image: &str, output: &Path, names: &[String]) -> Result<(), Failure> {
+    use flyte_cluster::package::{Options, Package};
+
+    if image.trim().is_empty() {
+        return Err(Failure::usage(
+            "`--image` is empty: name the container image the tasks run in, like `--image ghcr.io/me/workflows:v1`",
+        ));
+    }
+    let chosen: Vec<&dyn Entry> = if names.is_empty() {
+        workflows.iter().map(|w| &*w.0).collect()
+    } else {
+        names.iter().map(|n| find(workflows, n)).collect::<Result<_, _>>()?
+    };
+    if chosen.is_empty() {
+        return Err(Failure::usage(
+            "this program registers no workflow: there is nothing to package",
+        ));
+    }
+    let sources = chosen
+        .iter()
+        .map(|w| w.source())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| Failure::new(e.to_string(), 1))?;
+    let package = Package::build(&sources, &Options::new(image)).map_err(|e| Failure::new(e.to_string(), 1))?;
+    let write = || -> std::io::Result<()> {
+        let mut file = std::io::BufWriter::new(std::fs::File::create(output)?);
+        package.write_tgz(&mut file)?;
+        std::io::Write::flush(&mut file)
+    };
+    write().map_err(|e| {
+        Failure::new(
+            format!(
+                "cannot write the package to {}: {e}",
+                escaped(&output.display().to_string())
+            ),
+            1,
+        )
+    })?;
+    let count = |kind: u8| package.entities().iter().filter(|e| e.kind() == kind).count();
+    println!(
+        "{} tasks, {} workflows and {} launch plans in {}",
+        count(1),
+        count(2),
+        count(3),
+        output.display()
+    );
+    Ok(())
 }
 
 /// `graph`: the workflow's picture; with an execution, each dynamic node holds the graph it

@@ -59,6 +59,17 @@ pub use cli::{main, main_from, Registered};
 ///   version and a hash of its serialized inputs; a hit skips the task, across executions when
 ///   the runtime is durable. Bump the version when the task's behaviour changes. Default off.
 ///
+/// For a Flyte cluster (written into the registration package by `package`, cargo feature
+/// `cluster`; the local runtime does not act on them):
+///
+/// * `interruptible = true`: the task may run on spot or preemptible machines, which the
+///   cluster may take away mid-attempt; a checkpointing task resumes where it was. Default false.
+/// * `requests(cpu = "1", mem = "2Gi")` and `limits(cpu = "2", mem = "4Gi")`: what each attempt
+///   is guaranteed, and the most it may use, as Kubernetes quantities (`"500m"`, `"0.5"`,
+///   `"500Mi"`, `"2Gi"`) of `cpu`, `mem`, `gpu` and `ephemeral_storage`, checked when the crate
+///   compiles (a request above its limit too). Read them back with [`TaskInfo::requests`] and
+///   [`TaskInfo::limits`] ([`Resources`]).
+///
 /// ```
 /// use std::time::Duration;
 /// use flytekit::{task, Task};
@@ -71,6 +82,20 @@ pub use cli::{main, main_from, Registered};
 /// let spec = train.info();
 /// assert_eq!(spec.timeout(), Some(Duration::from_secs(90 * 60)));
 /// assert_eq!((spec.retries(), spec.cache_version()), (2, Some("1")));
+/// ```
+///
+/// ```
+/// use flytekit::{task, Resources, Task};
+///
+/// #[task(interruptible = true, requests(cpu = "1", mem = "500Mi"), limits(mem = "1Gi"))]
+/// fn square(x: u64) -> u64 {
+///     x * x
+/// }
+///
+/// let info = square.info();
+/// assert!(info.interruptible());
+/// assert_eq!(info.requests(), Resources::new().cpu("1").mem("500Mi"));
+/// assert_eq!(info.limits(), Resources::new().mem("1Gi"));
 /// ```
 ///
 /// # Signature
@@ -448,8 +473,9 @@ pub use flyte_runtime::{
     Body, BranchSpec, CacheMode, Checkpoint, CheckpointError, Comparison, Condition, DatetimeForm, DurationForm,
     Dynamic, Encoded, Error, Event, ExecutionReport, ExecutionSummary, FailureKind, FailurePolicy, Graph, Interface,
     InterfaceError, IntoInput, LocalRuntime, MapFailure, MapOptions, Node, NodeFailure, NodeReport, Notice, Op,
-    Otherwise, Preempted, Preemption, Promise, Ran, ResultExt, Slot, Status, Step, StopReason, Store, StoreError, Task,
-    TaskContext, TaskError, TaskFuture, TaskInfo, Type, TypeError, Typed, Value, ValueError, Workflow, WorkflowFailure,
+    Otherwise, Preempted, Preemption, Promise, Ran, Resources, ResultExt, Slot, Status, Step, StopReason, Store,
+    StoreError, SubWorkflowCall, Task, TaskContext, TaskError, TaskFuture, TaskInfo, Type, TypeError, Typed, Value,
+    ValueError, Workflow, WorkflowFailure,
 };
 
 #[doc(hidden)]

@@ -7,6 +7,7 @@
 //! none of this. A Flyte 2 backend would be another crate beside this one, reading the same data.
 
 pub mod literal;
+pub mod package;
 pub mod types;
 
 pub use literal::{from_literal, from_literal_map, to_literal, to_literal_map, LiteralError, Problem};

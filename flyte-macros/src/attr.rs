@@ -39,6 +39,34 @@ pub(crate) const CACHE_VERSION: Key = Key {
     name: "cache_version",
     example: "`cache_version = \"1\"` (with `cache = true`)",
 };
+pub(crate) const INTERRUPTIBLE: Key = Key {
+    name: "interruptible",
+    example: "`interruptible = true` (the task may run on spot or preemptible machines)",
+};
+pub(crate) const REQUESTS: Key = Key {
+    name: "requests",
+    example: "`requests(cpu = \"1\", mem = \"2Gi\")` (what each attempt is guaranteed on a cluster)",
+};
+pub(crate) const LIMITS: Key = Key {
+    name: "limits",
+    example: "`limits(cpu = \"2\", mem = \"4Gi\")` (the most each attempt may use on a cluster)",
+};
+pub(crate) const CPU: Key = Key {
+    name: "cpu",
+    example: "`cpu = \"1\"` (cores: \"2\", \"0.5\", \"500m\")",
+};
+pub(crate) const MEM: Key = Key {
+    name: "mem",
+    example: "`mem = \"2Gi\"` (bytes: \"500Mi\", \"2Gi\")",
+};
+pub(crate) const GPU: Key = Key {
+    name: "gpu",
+    example: "`gpu = \"1\"`",
+};
+pub(crate) const EPHEMERAL_STORAGE: Key = Key {
+    name: "ephemeral_storage",
+    example: "`ephemeral_storage = \"10Gi\"`",
+};
 pub(crate) const FAILURE_POLICY: Key = Key {
     name: "failure_policy",
     example: "`failure_policy = FailAfterExecutableNodesComplete` (or `FailImmediately`, the default)",
@@ -108,7 +136,7 @@ pub(crate) struct Keys {
 
 pub(crate) const TASK: Keys = Keys {
     what: "#[task]",
-    keys: &[RETRIES, TIMEOUT, CACHE, CACHE_VERSION],
+    keys: &[RETRIES, TIMEOUT, CACHE, CACHE_VERSION, INTERRUPTIBLE, REQUESTS, LIMITS],
     sample: "#[task(retries = 3)]",
     home: "set it on each #[task] the workflow calls",
 };
@@ -134,8 +162,16 @@ pub(crate) const MAP: Keys = Keys {
     home: "pass it to `map(task, list, ..)` in the workflow body",
 };
 
+/// The resources of `requests(..)` and `limits(..)` in `#[task]`, in the order Flyte lists them.
+pub(crate) const RESOURCES: Keys = Keys {
+    what: "resource",
+    keys: &[CPU, MEM, GPU, EPHEMERAL_STORAGE],
+    sample: "`requests(cpu = \"1\", mem = \"2Gi\")`",
+    home: "name it in `requests(..)` or `limits(..)` of #[task]",
+};
+
 /// Every list of options, for the hint that a key belongs to another one.
-const ALL: [&Keys; 4] = [&TASK, &WORKFLOW, &DYNAMIC, &MAP];
+const ALL: [&Keys; 5] = [&TASK, &WORKFLOW, &DYNAMIC, &MAP, &RESOURCES];
 
 impl Keys {
     /// Reports `key` as none of this list's keys: lists the valid ones, and says which list
@@ -221,6 +257,38 @@ impl<'k, T> Attr<'k, T> {
         }
     }
 
+    /// Sets the key from `key(..)`, a list of `name = value`s that `parse` reads, as [`set`]
+    /// does from `key = value`.
+    ///
+    /// [`set`]: Attr::set
+    pub fn set_list(
+        &mut self,
+        meta: &Meta,
+        parse: impl FnOnce(&syn::MetaList, &mut Errors) -> Option<T>,
+        errors: &mut Errors,
+    ) {
+        let at = meta.path();
+        if self.at.is_some() {
+            errors.push(syn::Error::new_spanned(
+                at,
+                format!("duplicate {} option `{}`: set it once", self.keys.what, self.key.name),
+            ));
+            return;
+        }
+        self.at = Some(at.to_token_stream());
+        let Meta::List(list) = meta else {
+            errors.push(syn::Error::new_spanned(
+                meta,
+                format!(
+                    "`{}` takes a list in parentheses: write {}",
+                    self.key.name, self.key.example
+                ),
+            ));
+            return;
+        };
+        self.value = parse(list, errors);
+    }
+
     /// The value, if the key was set to a valid one.
     pub fn get(self) -> Option<T> {
         self.value
@@ -248,6 +316,12 @@ pub struct TaskAttr {
     pub timeout: Option<Duration>,
     /// The cache version when `cache = true`; `None` when the task is not cached.
     pub cache_version: Option<String>,
+    /// `interruptible = true`.
+    pub interruptible: bool,
+    /// `requests(..)` and `limits(..)`: each resource named, with its quantity (checked here)
+    /// and where it was written.
+    pub requests: Vec<(Key, String, proc_macro2::Span)>,
+    pub limits: Vec<(Key, String, proc_macro2::Span)>,
 }
 
 /// The options of one `#[workflow(...)]`.
@@ -264,9 +338,18 @@ pub fn task(args: TokenStream, errors: &mut Errors) -> TaskAttr {
     let mut timeout = Attr::none(&TASK, TIMEOUT);
     let mut cache = Attr::none(&TASK, CACHE);
     let mut cache_version = Attr::none(&TASK, CACHE_VERSION);
+    let mut interruptible = Attr::none(&TASK, INTERRUPTIBLE);
+    let mut requests = Attr::none(&TASK, REQUESTS);
+    let mut limits = Attr::none(&TASK, LIMITS);
     for meta in metas(args, &TASK, errors) {
         let (key, value) = (meta.path(), value(&meta));
-        if key == RETRIES {
+        if key == INTERRUPTIBLE {
+            interruptible.set(key, value, interruptible_flag, errors);
+        } else if key == REQUESTS {
+            requests.set_list(&meta, resources, errors);
+        } else if key == LIMITS {
+            limits.set_list(&meta, resources, errors);
+        } else if key == RETRIES {
             retries.set(key, value, self::retries, errors);
         } else if key == TIMEOUT {
             timeout.set(key, value, self::timeout, errors);
@@ -282,6 +365,34 @@ pub fn task(args: TokenStream, errors: &mut Errors) -> TaskAttr {
         retries: retries.get().unwrap_or(0),
         timeout: timeout.get(),
         cache_version: caching(cache, cache_version, errors),
+        interruptible: interruptible.get().unwrap_or(false),
+        requests: requests.get().unwrap_or_default(),
+        limits: limits.get().unwrap_or_default(),
+    }
+    .check_requests_within_limits(errors)
+}
+
+impl TaskAttr {
+    /// A request above its limit: Kubernetes refuses such a pod, so the build refuses the task.
+    fn check_requests_within_limits(self, errors: &mut Errors) -> Self {
+        for (key, request, at) in &self.requests {
+            let Some((_, limit, _)) = self.limits.iter().find(|(k, _, _)| k == key) else {
+                continue;
+            };
+            if let (Some(r), Some(l)) = (quantity_value(request), quantity_value(limit)) {
+                if r > l {
+                    errors.push(syn::Error::new(
+                        *at,
+                        format!(
+                            "the `{}` request \"{request}\" is above its limit \"{limit}\": Kubernetes refuses \
+                             such a task's pod; raise the limit or lower the request",
+                            key.name
+                        ),
+                    ));
+                }
+            }
+        }
+        self
     }
 }
 
@@ -370,6 +481,145 @@ fn caching(cache: Attr<bool>, version: Attr<String>, errors: &mut Errors) -> Opt
             _ => None,
         },
     }
+}
+
+fn interruptible_flag(value: &Expr) -> syn::Result<bool> {
+    match value {
+        Expr::Lit(syn::ExprLit { lit: Lit::Bool(b), .. }) => Ok(b.value),
+        _ => Err(syn::Error::new_spanned(
+            value,
+            "`interruptible` takes `true` or `false`: write `interruptible = true` to let the task run \
+             on spot or preemptible machines",
+        )),
+    }
+}
+
+/// `requests(cpu = "1", mem = "2Gi")`: each resource once, each a Kubernetes quantity.
+fn resources(list: &syn::MetaList, errors: &mut Errors) -> Option<Vec<(Key, String, proc_macro2::Span)>> {
+    let what = list
+        .path
+        .get_ident()
+        .map_or_else(|| "requests".to_owned(), ToString::to_string);
+    let metas = match list.parse_args_with(Punctuated::<Meta, Token![,]>::parse_terminated) {
+        Ok(metas) => metas,
+        Err(e) => {
+            errors.push(syn::Error::new(
+                e.span(),
+                format!("{e}: `{what}(..)` names resources as `name = \"quantity\"`, like `{what}(cpu = \"1\", mem = \"2Gi\")`"),
+            ));
+            return None;
+        }
+    };
+    if metas.is_empty() {
+        errors.push(syn::Error::new_spanned(
+            list,
+            format!("`{what}()` names no resource: write `{what}(cpu = \"1\", mem = \"2Gi\")`, or remove it"),
+        ));
+        return None;
+    }
+    let mut attrs: Vec<Attr<(String, proc_macro2::Span)>> =
+        RESOURCES.keys.iter().map(|&k| Attr::none(&RESOURCES, k)).collect();
+    for meta in &metas {
+        let key = meta.path();
+        match RESOURCES.keys.iter().position(|k| key == *k) {
+            Some(i) => attrs[i].set(
+                key,
+                value(meta),
+                |v| Ok((quantity(RESOURCES.keys[i], v)?, syn::spanned::Spanned::span(v))),
+                errors,
+            ),
+            None => RESOURCES.unknown(key, errors),
+        }
+    }
+    Some(
+        RESOURCES
+            .keys
+            .iter()
+            .zip(attrs)
+            .filter_map(|(&k, a)| a.get().map(|(q, at)| (k, q, at)))
+            .collect(),
+    )
+}
+
+/// A Kubernetes quantity in a string literal: a decimal number and an optional suffix.
+fn quantity(key: Key, value: &Expr) -> syn::Result<String> {
+    let name = key.name;
+    let Expr::Lit(syn::ExprLit { lit, .. }) = value else {
+        return Err(syn::Error::new_spanned(
+            value,
+            format!(
+                "`{name}` takes a string literal, as a macro cannot read a constant's value: write {}",
+                key.example
+            ),
+        ));
+    };
+    let text = match lit {
+        Lit::Str(s) => s.value(),
+        // `cpu = 2` or `cpu = 0.5`: the same, quoted.
+        Lit::Int(i) => return Err(quote_it(value, name, &format!("{}{}", i.base10_digits(), i.suffix()))),
+        Lit::Float(f) => return Err(quote_it(value, name, &format!("{}{}", f.base10_digits(), f.suffix()))),
+        _ => {
+            return Err(syn::Error::new_spanned(
+                value,
+                format!("`{name}` takes a quantity: write {}", key.example),
+            ))
+        }
+    };
+    if quantity_value(&text).is_some() {
+        return Ok(text);
+    }
+    // `2GB`, `2gb`, `2 Gi`: the suffix Kubernetes spells.
+    let hint = match text.trim().trim_end_matches(['B', 'b']) {
+        t if t != text && quantity_value(t).is_some() => format!(" (did you mean \"{t}\"?)"),
+        _ => String::new(),
+    };
+    Err(syn::Error::new_spanned(
+        value,
+        format!(
+            "`{name}` takes a Kubernetes quantity, a number with an optional suffix (m, k, M, G, T, Ki, Mi, Gi, \
+             Ti), like {}: \"{text}\" is not one{hint}",
+            key.example
+        ),
+    ))
+}
+
+fn quote_it(value: &Expr, name: &str, text: &str) -> syn::Error {
+    syn::Error::new_spanned(
+        value,
+        format!("`{name}` takes a quantity in a string literal, as Kubernetes writes it: write `{name} = \"{text}\"`"),
+    )
+}
+
+/// The value of a Kubernetes quantity (`"500m"` is 0.5, `"2Gi"` is 2^31), or `None` if `text`
+/// is not one.
+pub(crate) fn quantity_value(text: &str) -> Option<f64> {
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, suffix) = text.split_at(split);
+    let valid_number =
+        !number.is_empty() && !number.starts_with('.') && !number.ends_with('.') && number.matches('.').count() <= 1;
+    if !valid_number {
+        return None;
+    }
+    let scale = match suffix {
+        "" => 1.0,
+        "m" => 1e-3,
+        "k" => 1e3,
+        "M" => 1e6,
+        "G" => 1e9,
+        "T" => 1e12,
+        "P" => 1e15,
+        "E" => 1e18,
+        "Ki" => 1024f64,
+        "Mi" => 1024f64.powi(2),
+        "Gi" => 1024f64.powi(3),
+        "Ti" => 1024f64.powi(4),
+        "Pi" => 1024f64.powi(5),
+        "Ei" => 1024f64.powi(6),
+        _ => return None,
+    };
+    number.parse::<f64>().ok().map(|n| n * scale)
 }
 
 fn cache_flag(value: &Expr) -> syn::Result<bool> {
@@ -604,6 +854,52 @@ mod tests {
     }
 
     #[test]
+    fn kubernetes_quantities() {
+        for (text, value) in [
+            ("1", 1.0),
+            ("0.5", 0.5),
+            ("500m", 0.5),
+            ("2Gi", 2.0 * 1024f64.powi(3)),
+            ("500Mi", 500.0 * 1024f64.powi(2)),
+            ("1k", 1e3),
+            ("3G", 3e9),
+        ] {
+            assert_eq!(quantity_value(text), Some(value), "{text}");
+        }
+        for text in ["", "2GB", "2gi", "Gi", ".5", "1.", "1.2.3", "-1", "1 Gi", "one"] {
+            assert_eq!(quantity_value(text), None, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn resources_in_flytes_order_with_their_quantities() {
+        let (attr, errors) = parse(quote!(
+            interruptible = true,
+            limits(mem = "1Gi", cpu = "2"),
+            requests(cpu = "500m")
+        ));
+        assert!(errors.is_empty(), "{errors:?}");
+        assert!(attr.interruptible);
+        let names = |list: &[(Key, String, proc_macro2::Span)]| {
+            list.iter()
+                .map(|(k, q, _)| format!("{}={q}", k.name))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(names(&attr.limits), ["cpu=2", "mem=1Gi"]);
+        assert_eq!(names(&attr.requests), ["cpu=500m"]);
+        // A request equal to its limit is fine; above it is not.
+        assert!(parse(quote!(requests(mem = "1024Mi"), limits(mem = "1Gi")))
+            .1
+            .is_empty());
+        let (_, errors) = parse(quote!(requests(mem = "1025Mi"), limits(mem = "1Gi")));
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(
+            errors[0].contains("the `mem` request \"1025Mi\" is above its limit \"1Gi\""),
+            "{errors:?}"
+        );
+    }
+
+    #[test]
     fn retries_within_flytes_cap() {
         assert_eq!(parse(quote!()).0.retries, 0);
         assert_eq!(parse(quote!(retries = 10)).0.retries, 10);
@@ -705,7 +1001,7 @@ mod tests {
         assert_eq!(errors.len(), 4, "{errors:?}");
         assert!(
             errors[0]
-                .contains("valid options are: `retries`, `timeout`, `cache`, `cache_version` (did you mean `cache`?)"),
+                .contains("valid options are: `retries`, `timeout`, `cache`, `cache_version`, `interruptible`, `requests`, `limits` (did you mean `cache`?)"),
             "{errors:?}"
         );
         assert!(errors[1].contains("did you mean `cache_version`?"), "{errors:?}");

@@ -221,6 +221,22 @@ pub fn task_impl(f: &Function, attr: &TaskAttr, run: TokenStream) -> TokenStream
         let (secs, nanos) = (t.as_secs(), t.subsec_nanos());
         quote!(.with_timeout(::core::time::Duration::new(#secs, #nanos)))
     });
+    let interruptible = attr.interruptible.then(|| quote!(.with_interruptible()));
+    let resources = |method: &str, list: &[(crate::attr::Key, String, Span)]| {
+        if list.is_empty() {
+            return None;
+        }
+        let method = Ident::new(method, proc_macro2::Span::call_site());
+        let set = list.iter().map(|(key, quantity, _)| {
+            let key = Ident::new(key.name, proc_macro2::Span::call_site());
+            quote!(.#key(#quantity))
+        });
+        Some(quote!(.#method(::flytekit::Resources::new() #(#set)*)))
+    };
+    let docs = docs(f);
+    let docs = (!docs.is_empty()).then(|| quote!(.with_docs(#docs)));
+    let requests = resources("with_requests", &attr.requests);
+    let limits = resources("with_limits", &attr.limits);
     // An `async fn` says so in its info, and needs the executor the feature `async` brings,
     // which the check reports at the `async` keyword.
     let (asynchronous, feature_check) = match &f.item.sig.asyncness {
@@ -251,6 +267,10 @@ pub fn task_impl(f: &Function, attr: &TaskAttr, run: TokenStream) -> TokenStream
                     #timeout
                     #cache
                     #asynchronous
+                    #interruptible
+                    #requests
+                    #limits
+                    #docs
             }
 
             #interface
@@ -306,6 +326,7 @@ pub fn workflow(f: &Function, attr: &WorkflowAttr, check_body: bool, errors: &mu
         }
     });
     let (on_failure, on_failure_check) = attr.on_failure.as_ref().map(|hook| on_failure(f, hook)).unzip();
+    let docs = docs(f);
 
     let impls = quote! {
             impl ::flytekit::Workflow for #ident {
@@ -326,6 +347,10 @@ pub fn workflow(f: &Function, attr: &WorkflowAttr, check_body: bool, errors: &mu
 
                 fn input_names(&self) -> &'static [&'static str] {
                     &[#(#input_names),*]
+                }
+
+                fn docs(&self) -> &'static str {
+                    #docs
                 }
 
                 #interface
@@ -365,6 +390,7 @@ pub fn dynamic(f: &Function, retries: u32, errors: &mut Errors) -> TokenStream {
         Shape::Many => quote!(let (#(#names,)*) = __input;),
     };
     let output_promises = promises(&output_slots(f), f.output.shape);
+    let docs = docs(f);
     let scope = Ident::new("__scope", Span::mixed_site());
     let before = errors.len();
     let (stmts, tail) = Body::dynamic(&scope, errors).block(&f.item.block);
@@ -392,7 +418,9 @@ pub fn dynamic(f: &Function, retries: u32, errors: &mut Errors) -> TokenStream {
             type OutputPromises = #output_promises;
 
             fn info(&self) -> ::flytekit::TaskInfo {
-                ::flytekit::TaskInfo::new(#name, ::core::module_path!(), &[#(#input_names),*]).with_retries(#retries)
+                ::flytekit::TaskInfo::new(#name, ::core::module_path!(), &[#(#input_names),*])
+                    .with_retries(#retries)
+                    .with_docs(#docs)
             }
 
             #interface
@@ -685,4 +713,30 @@ fn shape(shape: Shape) -> TokenStream {
         Shape::One => quote!(::flytekit::__private::One),
         Shape::Many => quote!(::flytekit::__private::Many),
     }
+}
+
+/// The function's documentation: its `#[doc = ".."]` attributes (`///` comments), one line
+/// each, without the space after `///`, trimmed.
+pub fn docs(f: &Function) -> String {
+    let lines: Vec<String> = f
+        .item
+        .attrs
+        .iter()
+        .filter(|a| a.path().is_ident("doc"))
+        .filter_map(|a| match &a.meta {
+            syn::Meta::NameValue(nv) => match &nv.value {
+                syn::Expr::Lit(syn::ExprLit {
+                    lit: syn::Lit::Str(s), ..
+                }) => Some(s.value()),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect();
+    let text: Vec<&str> = lines
+        .iter()
+        .flat_map(|l| l.lines())
+        .map(|l| l.strip_prefix(' ').unwrap_or(l))
+        .collect();
+    text.join("\n").trim().to_owned()
 }

@@ -117,6 +117,7 @@ pub trait Dynamic: Send + Sync + 'static {
 /// A dynamic body with its types erased, as the executor holds it.
 pub(crate) trait ErasedDynamic: Send + Sync {
     fn info(&self) -> TaskInfo;
+    fn interface(&self) -> Result<Interface, InterfaceError>;
     /// Builds the graph on `inputs`, its nodes marked as called from `path`.
     fn build_erased(&self, inputs: &[Encoded], path: String, attempt: u32) -> Result<Graph, AttemptFailure>;
 }
@@ -124,6 +125,10 @@ pub(crate) trait ErasedDynamic: Send + Sync {
 impl<D: Dynamic> ErasedDynamic for D {
     fn info(&self) -> TaskInfo {
         Dynamic::info(self)
+    }
+
+    fn interface(&self) -> Result<Interface, InterfaceError> {
+        Dynamic::interface(self)
     }
 
     fn build_erased(&self, inputs: &[Encoded], path: String, attempt: u32) -> Result<Graph, AttemptFailure> {

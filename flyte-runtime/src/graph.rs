@@ -180,6 +180,8 @@ struct Builder {
     guards: Vec<(usize, usize)>,
     /// The first thing that went wrong while building: the graph is refused with it.
     error: Option<Error>,
+    /// The workflows called in the body (their nodes inlined), in the order called.
+    calls: Vec<SubWorkflowCall>,
 }
 
 impl Scope {
@@ -192,6 +194,7 @@ impl Scope {
                 path: vec![workflow.to_owned()],
                 guards: Vec::new(),
                 error: None,
+                calls: Vec::new(),
             }),
         }
     }
@@ -363,6 +366,7 @@ impl Scope {
             outputs,
             failure_policy: crate::FailurePolicy::default(),
             on_failure: None,
+            calls: builder.calls,
         })
     }
 
@@ -403,12 +407,25 @@ impl Scope {
     }
 
     /// Adds the nodes of `workflow` (inlined, as a sub-workflow) and returns its outputs.
-    pub fn workflow<W: Workflow, P: Placeholders>(&self, workflow: &W, inputs: Vec<Binding>) -> P {
+    pub fn workflow<W: Workflow + Copy, P: Placeholders>(&self, workflow: &W, inputs: Vec<Binding>) -> P {
         let input = Placeholders::from_bindings(&mut |i| inputs[i]);
         let mark = self.mark();
+        let call = self.inner.borrow().calls.len();
+        self.inner.borrow_mut().calls.push(SubWorkflowCall {
+            workflow: Arc::new(*workflow),
+            nodes: mark..mark,
+            inputs: inputs.clone(),
+            outputs: Vec::new(),
+        });
         self.inner.borrow_mut().path.push(workflow.name().to_owned());
         let output = workflow.build(self, input).bindings();
-        self.inner.borrow_mut().path.pop();
+        {
+            let mut b = self.inner.borrow_mut();
+            b.path.pop();
+            let end = b.nodes.len();
+            b.calls[call].nodes = mark..end;
+            b.calls[call].outputs = output.clone();
+        }
         P::from_bindings(&mut |i| output[i]).with_nodes(mark, self.mark())
     }
 }
@@ -469,6 +486,16 @@ impl Node {
             Runs::Task(task) => Some(task.info()),
             Runs::Workflow(_) => None,
             Runs::Dynamic(dynamic) => Some(dynamic.info()),
+        }
+    }
+
+    /// The typed interface of the task it runs (of one element's task for a map); `None` for a
+    /// map over a workflow.
+    pub fn interface(&self) -> Option<Result<Interface, InterfaceError>> {
+        match &self.runs {
+            Runs::Task(task) => Some(task.interface()),
+            Runs::Workflow(_) => None,
+            Runs::Dynamic(dynamic) => Some(dynamic.interface()),
         }
     }
 
@@ -927,6 +954,98 @@ pub struct Graph {
     outputs: Vec<Binding>,
     failure_policy: FailurePolicy,
     on_failure: Option<Node>,
+    calls: Vec<SubWorkflowCall>,
+}
+
+/// A workflow called in another workflow's body. Its nodes are part of the caller's graph
+/// (inlined: the local runtime runs them as the caller's own), and this says which they are,
+/// so that a Flyte package can write the call as a sub-workflow node.
+#[derive(Clone)]
+pub struct SubWorkflowCall {
+    workflow: Arc<dyn ErasedWorkflow>,
+    nodes: std::ops::Range<usize>,
+    inputs: Vec<Binding>,
+    outputs: Vec<Binding>,
+}
+
+impl SubWorkflowCall {
+    /// The called workflow's name.
+    pub fn name(&self) -> &'static str {
+        self.workflow.name()
+    }
+
+    /// The module that defines the called workflow.
+    pub fn module(&self) -> &'static str {
+        self.workflow.module()
+    }
+
+    /// The called workflow's documentation.
+    pub fn docs(&self) -> &'static str {
+        self.workflow.docs()
+    }
+
+    /// The called workflow's typed interface.
+    pub fn interface(&self) -> Result<Interface, InterfaceError> {
+        self.workflow.interface()
+    }
+
+    /// The called workflow's own graph (built anew).
+    pub fn graph(&self) -> Result<Graph, Error> {
+        self.workflow.graph()
+    }
+
+    /// The indices of the caller's nodes that the call added (nested calls' included).
+    pub fn nodes(&self) -> std::ops::Range<usize> {
+        self.nodes.clone()
+    }
+
+    /// Where each of the called workflow's inputs comes from, in the caller's graph.
+    pub fn inputs(&self) -> &[Binding] {
+        &self.inputs
+    }
+
+    /// The called workflow's outputs, as bindings of the caller's graph.
+    pub fn outputs(&self) -> &[Binding] {
+        &self.outputs
+    }
+}
+
+impl fmt::Debug for SubWorkflowCall {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SubWorkflowCall")
+            .field("workflow", &self.name())
+            .field("nodes", &self.nodes)
+            .field("inputs", &self.inputs)
+            .field("outputs", &self.outputs)
+            .finish()
+    }
+}
+
+/// A workflow with its types erased, as a sub-workflow call keeps it.
+pub(crate) trait ErasedWorkflow: Send + Sync {
+    fn name(&self) -> &'static str;
+    fn docs(&self) -> &'static str;
+    fn module(&self) -> &'static str;
+    fn interface(&self) -> Result<Interface, InterfaceError>;
+    fn graph(&self) -> Result<Graph, Error>;
+}
+
+impl<W: Workflow> ErasedWorkflow for W {
+    fn name(&self) -> &'static str {
+        Workflow::name(self)
+    }
+    fn docs(&self) -> &'static str {
+        Workflow::docs(self)
+    }
+    fn module(&self) -> &'static str {
+        Workflow::module(self)
+    }
+    fn interface(&self) -> Result<Interface, InterfaceError> {
+        Workflow::interface(self)
+    }
+    fn graph(&self) -> Result<Graph, Error> {
+        Workflow::graph(self)
+    }
 }
 
 impl Graph {
@@ -972,6 +1091,18 @@ impl Graph {
     /// outside the graph, run on the workflow's inputs and a [`WorkflowFailure`](crate::WorkflowFailure).
     pub fn on_failure(&self) -> Option<&Node> {
         self.on_failure.as_ref()
+    }
+
+    /// The workflows the body called, in the order called (nested calls too: a call's
+    /// [`nodes`](SubWorkflowCall::nodes) hold those of the calls it made).
+    pub fn sub_workflows(&self) -> &[SubWorkflowCall] {
+        &self.calls
+    }
+
+    /// The value of a [`Binding::Constant`], as the body wrote it; `None` for an index the
+    /// graph does not have.
+    pub fn constant(&self, index: usize) -> Option<&Encoded> {
+        self.literals.get(index)
     }
 
     /// The items of a [`Binding::List`].
@@ -1050,6 +1181,7 @@ impl Graph {
             outputs,
             failure_policy,
             on_failure: None,
+            calls: Vec::new(),
         }
     }
 
@@ -1064,6 +1196,7 @@ impl Graph {
             outputs: Vec::new(),
             failure_policy: FailurePolicy::default(),
             on_failure: None,
+            calls: Vec::new(),
         }
     }
 
@@ -1084,6 +1217,7 @@ impl Graph {
             outputs: outputs.collect(),
             failure_policy: FailurePolicy::default(),
             on_failure: None,
+            calls: Vec::new(),
         }
     }
 }
@@ -1151,6 +1285,12 @@ pub trait Workflow: Send + Sync + 'static {
 
     /// The names of the inputs, in order.
     fn input_names(&self) -> &'static [&'static str];
+
+    /// The function's documentation (its `///` comments), `""` when it has none: a Flyte
+    /// package writes it as the workflow's description. `#[workflow]` returns it.
+    fn docs(&self) -> &'static str {
+        ""
+    }
 
     /// The workflow's inputs and outputs with their Flyte types, as
     /// [`Task::interface`](crate::Task::interface) describes a task's (and, in an impl written

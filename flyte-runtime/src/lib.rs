@@ -44,12 +44,12 @@ pub use error::{
 };
 pub use executor::LocalRuntime;
 pub use flyte_type::{DatetimeForm, DurationForm, Type};
-pub use graph::{FailurePolicy, Graph, IntoInput, MapOptions, Node, Promise, Workflow};
+pub use graph::{FailurePolicy, Graph, IntoInput, MapOptions, Node, Promise, SubWorkflowCall, Workflow};
 pub use interface::{output_name, Interface, InterfaceError, Slot};
 pub use preempt::{Abandoned, Notice, Preemption};
 pub use stop::StopReason;
 pub use store::{AttemptReport, Event, ExecutionReport, ExecutionSummary, NodeReport, Status, Store};
-pub use task::{Body, Task, TaskFuture, TaskInfo};
+pub use task::{Body, Resources, Task, TaskFuture, TaskInfo};
 pub use trace::{traced, TypeError};
 pub use typed::Typed;
 pub use value::{Encoded, Value};

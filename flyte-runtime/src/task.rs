@@ -42,6 +42,78 @@ pub struct TaskInfo {
     cache_version: Option<&'static str>,
     timeout: Option<Duration>,
     asynchronous: bool,
+    interruptible: bool,
+    requests: Resources,
+    limits: Resources,
+    docs: &'static str,
+}
+
+/// Compute resources a task asks for, as Kubernetes quantities (`"1"`, `"500m"`, `"2Gi"`):
+/// what `#[task(requests(..), limits(..))]` writes, and what a Flyte cluster gives the task's
+/// container. The local runtime does not enforce them.
+///
+/// ```
+/// use flytekit::{task, Resources, Task};
+///
+/// #[task(requests(cpu = "1", mem = "500Mi"), limits(cpu = "2", mem = "1Gi"))]
+/// fn square(x: u64) -> u64 {
+///     x * x
+/// }
+///
+/// assert_eq!(square.info().requests(), Resources::new().cpu("1").mem("500Mi"));
+/// assert_eq!(square.info().limits().mem, Some("1Gi"));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Resources {
+    /// CPU cores: `"1"`, `"0.5"`, `"500m"`.
+    pub cpu: Option<&'static str>,
+    /// Memory: `"500Mi"`, `"2Gi"`.
+    pub mem: Option<&'static str>,
+    /// GPUs: `"1"`.
+    pub gpu: Option<&'static str>,
+    /// Local disk: `"10Gi"`.
+    pub ephemeral_storage: Option<&'static str>,
+}
+
+impl Resources {
+    /// No resource named.
+    pub const fn new() -> Self {
+        Resources {
+            cpu: None,
+            mem: None,
+            gpu: None,
+            ephemeral_storage: None,
+        }
+    }
+
+    /// With `cpu` cores.
+    pub const fn cpu(mut self, quantity: &'static str) -> Self {
+        self.cpu = Some(quantity);
+        self
+    }
+
+    /// With `mem` of memory.
+    pub const fn mem(mut self, quantity: &'static str) -> Self {
+        self.mem = Some(quantity);
+        self
+    }
+
+    /// With `gpu` GPUs.
+    pub const fn gpu(mut self, quantity: &'static str) -> Self {
+        self.gpu = Some(quantity);
+        self
+    }
+
+    /// With `quantity` of local disk.
+    pub const fn ephemeral_storage(mut self, quantity: &'static str) -> Self {
+        self.ephemeral_storage = Some(quantity);
+        self
+    }
+
+    /// Whether no resource is named.
+    pub const fn is_empty(&self) -> bool {
+        self.cpu.is_none() && self.mem.is_none() && self.gpu.is_none() && self.ephemeral_storage.is_none()
+    }
 }
 
 impl TaskInfo {
@@ -56,7 +128,38 @@ impl TaskInfo {
             cache_version: None,
             timeout: None,
             asynchronous: false,
+            interruptible: false,
+            requests: Resources::new(),
+            limits: Resources::new(),
+            docs: "",
         }
+    }
+
+    /// The function's documentation (its `///` comments, one line each), which a Flyte package
+    /// writes as the task's description. `#[task]` calls this.
+    pub const fn with_docs(mut self, docs: &'static str) -> Self {
+        self.docs = docs;
+        self
+    }
+
+    /// Marks the task as able to run on machines that may be taken away (spot or preemptible
+    /// instances): Flyte schedules it there and retries it elsewhere when they are, which is
+    /// what intra-task checkpoints are for. `#[task(interruptible = true)]` calls this.
+    pub const fn with_interruptible(mut self) -> Self {
+        self.interruptible = true;
+        self
+    }
+
+    /// The resources each attempt is guaranteed on a cluster. `#[task(requests(..))]` calls this.
+    pub const fn with_requests(mut self, requests: Resources) -> Self {
+        self.requests = requests;
+        self
+    }
+
+    /// The most each attempt may use on a cluster. `#[task(limits(..))]` calls this.
+    pub const fn with_limits(mut self, limits: Resources) -> Self {
+        self.limits = limits;
+        self
     }
 
     /// Sets how many times a failed attempt is retried.
@@ -131,6 +234,26 @@ impl TaskInfo {
     /// Whether the task is an `async fn` (see [`TaskInfo::with_async`]).
     pub fn is_async(&self) -> bool {
         self.asynchronous
+    }
+
+    /// Whether the task may run on interruptible machines (see [`TaskInfo::with_interruptible`]).
+    pub fn interruptible(&self) -> bool {
+        self.interruptible
+    }
+
+    /// The function's documentation, `""` when it has none (see [`TaskInfo::with_docs`]).
+    pub fn docs(&self) -> &'static str {
+        self.docs
+    }
+
+    /// The resources the task requests on a cluster (see [`Resources`]).
+    pub fn requests(&self) -> Resources {
+        self.requests
+    }
+
+    /// The resource limits of the task on a cluster (see [`Resources`]).
+    pub fn limits(&self) -> Resources {
+        self.limits
     }
 }
 
@@ -258,6 +381,13 @@ pub trait Task: Send + Sync + 'static {
 /// A task with its types erased, as the executor holds it.
 pub(crate) trait ErasedTask: Send + Sync {
     fn info(&self) -> TaskInfo;
+    /// The typed interface; none for the runtime's own nodes (a branch), which run no task.
+    fn interface(&self) -> Result<Interface, InterfaceError> {
+        Ok(Interface {
+            inputs: Vec::new(),
+            outputs: Vec::new(),
+        })
+    }
     fn run_erased(&self, ctx: &TaskContext, inputs: &[Encoded]) -> Started;
 }
 
@@ -281,6 +411,10 @@ impl From<Result<Vec<Encoded>, AttemptFailure>> for Started {
 impl<T: Task> ErasedTask for T {
     fn info(&self) -> TaskInfo {
         Task::info(self)
+    }
+
+    fn interface(&self) -> Result<Interface, InterfaceError> {
+        Task::interface(self)
     }
 
     fn run_erased(&self, ctx: &TaskContext, inputs: &[Encoded]) -> Started {

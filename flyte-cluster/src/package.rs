@@ -1,0 +1,420 @@
+//! The registration package: a workflow binary's workflows as the `.tgz` that
+//! `flytectl register files --archive` registers, written as `pyflyte package` writes its own.
+//!
+//! One `admin.TaskSpec` per task (`task_spec.rs`), one `admin.WorkflowSpec` per workflow with the
+//! sub-workflows it calls embedded (`workflow_spec.rs`), and one default `admin.LaunchPlan` per
+//! workflow, sub-workflows included. Each is a file `<index>_<name>_<1|2|3>.pb` (1 task, 2
+//! workflow, 3 launch plan), indices zero-padded to one width, every entity after those it
+//! refers to. Project, domain and version are left empty: `flytectl register files` fills them.
+//!
+//! ```ignore
+//! // (flytekit's own tests run this: tests/flyte_package.rs)
+//! use flyte_cluster::package::{Options, Package, WorkflowSource};
+//! use flytekit::{task, workflow};
+//!
+//! #[task]
+//! fn double(x: u64) -> u64 { 2 * x }
+//!
+//! #[workflow]
+//! fn twice(x: u64) -> u64 { double(double(x)) }
+//!
+//! let options = Options::new("example.com/workflows:1");
+//! let package = Package::build(&[WorkflowSource::of(&twice)?], &options)?;
+//! let names = package.file_names();
+//! assert_eq!(names.len(), 3);
+//! assert!(names[0].ends_with("double_1.pb") && names[1].ends_with("twice_2.pb"));
+//! let mut tgz = Vec::new();
+//! package.write_tgz(&mut tgz)?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod task_spec;
+mod workflow_spec;
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::{self, Write};
+
+use flyte_idl::admin;
+use flyte_idl::core::{self, Identifier, ResourceType};
+use flyte_idl::prost::Message;
+use flyte_runtime::{Graph, Interface, InterfaceError, SubWorkflowCall, Workflow};
+
+use crate::literal::LiteralError;
+
+/// The version the tasks' `metadata.runtime` names, with `FLYTE_SDK` and the flavor `rust`.
+pub const SDK_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// What the package needs beyond the workflows.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The container image every task runs in: the workflow binary, as its entry point.
+    pub image: String,
+}
+
+impl Options {
+    /// Tasks run in `image`.
+    pub fn new(image: impl Into<String>) -> Self {
+        Options { image: image.into() }
+    }
+}
+
+/// A workflow to package: its name, module, typed interface and graph.
+#[derive(Debug)]
+pub struct WorkflowSource {
+    name: &'static str,
+    module: &'static str,
+    docs: &'static str,
+    interface: Interface,
+    graph: Graph,
+}
+
+impl WorkflowSource {
+    /// Everything `workflow` says about itself; an error if its interface or graph cannot be
+    /// made.
+    pub fn of<W: Workflow>(workflow: &W) -> Result<Self, PackageError> {
+        let name = workflow.name();
+        let qualified = qualified(workflow.module(), name);
+        Ok(WorkflowSource {
+            name,
+            module: workflow.module(),
+            docs: workflow.docs(),
+            interface: workflow.interface().map_err(|source| PackageError::Interface {
+                entity: qualified.clone(),
+                source: Box::new(source),
+            })?,
+            graph: workflow.graph().map_err(|source| PackageError::Graph {
+                workflow: qualified,
+                source: Box::new(source),
+            })?,
+        })
+    }
+
+    fn of_call(call: &SubWorkflowCall) -> Result<Self, PackageError> {
+        let qualified = qualified(call.module(), call.name());
+        Ok(WorkflowSource {
+            name: call.name(),
+            module: call.module(),
+            docs: call.docs(),
+            interface: call.interface().map_err(|source| PackageError::Interface {
+                entity: qualified.clone(),
+                source: Box::new(source),
+            })?,
+            graph: call.graph().map_err(|source| PackageError::Graph {
+                workflow: qualified,
+                source: Box::new(source),
+            })?,
+        })
+    }
+
+    /// `module.function`, as flytekit names a workflow (`twins.diamond.diamond`).
+    pub fn qualified_name(&self) -> String {
+        qualified(self.module, self.name)
+    }
+}
+
+/// `twins::diamond` and `double` as flytekit writes a Python function's name:
+/// `twins.diamond.double`.
+pub fn qualified(module: &str, name: &str) -> String {
+    if module.is_empty() {
+        return name.to_owned();
+    }
+    format!("{}.{name}", module.replace("::", "."))
+}
+
+/// Why a package cannot be made.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PackageError {
+    /// A task's or workflow's interface has an input or output without a Flyte type.
+    #[error("{entity}: {source}")]
+    Interface {
+        /// The task or workflow, qualified.
+        entity: String,
+        /// Which slot, and why.
+        source: Box<InterfaceError>,
+    },
+    /// A workflow's graph cannot be built.
+    #[error("workflow {workflow}: {source}")]
+    Graph {
+        /// The workflow, qualified.
+        workflow: String,
+        /// Why.
+        source: Box<flyte_runtime::Error>,
+    },
+    /// A value written in a workflow's body is not a literal of the type it is bound to.
+    #[error("workflow {workflow}: the value bound to {place} is not a Flyte literal: {source}")]
+    Literal {
+        /// The workflow, qualified.
+        workflow: String,
+        /// The input or output it is bound to (`n2 input xs`).
+        place: String,
+        /// Why.
+        source: Box<LiteralError>,
+    },
+    /// The graph holds something this package writer cannot write as Flyte's IDL yet.
+    #[error("workflow {workflow}: {what} cannot be packaged for Flyte yet")]
+    Unsupported {
+        /// The workflow, qualified.
+        workflow: String,
+        /// What, and where.
+        what: String,
+    },
+    /// Two different tasks or workflows have one qualified name.
+    #[error("two different {kind}s are named {name}: give one of them another name or module")]
+    Conflict {
+        /// `task` or `workflow`.
+        kind: &'static str,
+        /// The qualified name.
+        name: String,
+    },
+}
+
+/// One entity of a package.
+#[derive(Debug, Clone, PartialEq)]
+#[allow(clippy::large_enum_variant)]
+pub enum Entity {
+    /// `1`: a task.
+    Task(admin::TaskSpec),
+    /// `2`: a workflow, with the sub-workflows it calls.
+    Workflow(admin::WorkflowSpec),
+    /// `3`: a workflow's default launch plan.
+    LaunchPlan(admin::LaunchPlan),
+}
+
+impl Entity {
+    /// The entity's name (its identifier's).
+    pub fn name(&self) -> &str {
+        let id = match self {
+            Entity::Task(t) => t.template.as_ref().and_then(|t| t.id.as_ref()),
+            Entity::Workflow(w) => w.template.as_ref().and_then(|t| t.id.as_ref()),
+            Entity::LaunchPlan(l) => l.id.as_ref(),
+        };
+        id.map_or("", |id| id.name.as_str())
+    }
+
+    /// The digit of its file name: 1 task, 2 workflow, 3 launch plan.
+    pub fn kind(&self) -> u8 {
+        match self {
+            Entity::Task(_) => 1,
+            Entity::Workflow(_) => 2,
+            Entity::LaunchPlan(_) => 3,
+        }
+    }
+
+    /// The protobuf bytes of its `.pb` file.
+    pub fn encode_to_vec(&self) -> Vec<u8> {
+        match self {
+            Entity::Task(t) => t.encode_to_vec(),
+            Entity::Workflow(w) => w.encode_to_vec(),
+            Entity::LaunchPlan(l) => l.encode_to_vec(),
+        }
+    }
+}
+
+/// The entities of a package, in the order they are registered.
+#[derive(Debug, Clone)]
+pub struct Package {
+    entities: Vec<Entity>,
+}
+
+impl Package {
+    /// The package of `workflows`, with every task they call and every workflow they call as a
+    /// sub-workflow.
+    pub fn build(workflows: &[WorkflowSource], options: &Options) -> Result<Package, PackageError> {
+        let mut builder = Builder {
+            options,
+            entities: Vec::new(),
+            tasks: HashMap::new(),
+            workflows: HashMap::new(),
+        };
+        for workflow in workflows {
+            builder.workflow(workflow)?;
+        }
+        Ok(Package {
+            entities: builder.entities,
+        })
+    }
+
+    /// The entities, in the order they are registered.
+    pub fn entities(&self) -> &[Entity] {
+        &self.entities
+    }
+
+    /// Each entity's file name, `<index>_<name>_<1|2|3>.pb`, in order.
+    pub fn file_names(&self) -> Vec<String> {
+        let width = self.entities.len().to_string().len();
+        self.entities
+            .iter()
+            .enumerate()
+            .map(|(i, e)| format!("{i:0width$}_{}_{}.pb", e.name(), e.kind()))
+            .collect()
+    }
+
+    /// Writes the package as a gzipped tar of its `.pb` files, at the top level. The same
+    /// workflows give the same bytes (no timestamps, owners or modes of the machine).
+    pub fn write_tgz(&self, out: impl Write) -> io::Result<()> {
+        let gz = flate2::write::GzEncoder::new(out, flate2::Compression::default());
+        let mut tar = tar::Builder::new(gz);
+        tar.mode(tar::HeaderMode::Deterministic);
+        for (name, entity) in self.file_names().iter().zip(&self.entities) {
+            let bytes = entity.encode_to_vec();
+            let mut header = tar::Header::new_gnu();
+            header.set_size(bytes.len() as u64);
+            header.set_mode(0o644);
+            header.set_mtime(0);
+            header.set_entry_type(tar::EntryType::Regular);
+            tar.append_data(&mut header, name, bytes.as_slice())?;
+        }
+        tar.into_inner()?.finish()?.flush()
+    }
+}
+
+/// A package being built: entities in order, and those already in it by name.
+struct Builder<'o> {
+    options: &'o Options,
+    entities: Vec<Entity>,
+    /// Tasks by name, with their bytes, to add each once and refuse two under one name.
+    tasks: HashMap<String, Vec<u8>>,
+    /// Workflows by name: the template and the sub-workflows it embeds, for callers.
+    workflows: HashMap<String, (core::WorkflowTemplate, Vec<core::WorkflowTemplate>)>,
+}
+
+impl Builder<'_> {
+    /// Adds a task, unless it is in already; an error if another task has its name.
+    fn task(&mut self, spec: admin::TaskSpec) -> Result<(), PackageError> {
+        let entity = Entity::Task(spec);
+        let name = entity.name().to_owned();
+        let bytes = entity.encode_to_vec();
+        match self.tasks.get(&name) {
+            Some(known) if *known == bytes => Ok(()),
+            Some(_) => Err(PackageError::Conflict { kind: "task", name }),
+            None => {
+                self.tasks.insert(name, bytes);
+                self.entities.push(entity);
+                Ok(())
+            }
+        }
+    }
+
+    /// Adds a workflow (after its tasks and sub-workflows) and its launch plan, unless it is in
+    /// already; returns its template and the sub-workflows it embeds.
+    fn workflow(
+        &mut self,
+        source: &WorkflowSource,
+    ) -> Result<(core::WorkflowTemplate, Vec<core::WorkflowTemplate>), PackageError> {
+        let name = source.qualified_name();
+        if let Some(known) = self.workflows.get(&name) {
+            return Ok(known.clone());
+        }
+        let (template, sub_workflows) = workflow_spec::translate(self, source)?;
+        self.workflows
+            .insert(name.clone(), (template.clone(), sub_workflows.clone()));
+        let interface = template.interface.clone();
+        self.entities.push(Entity::Workflow(admin::WorkflowSpec {
+            template: Some(template.clone()),
+            sub_workflows: sub_workflows.clone(),
+            description: description(source.docs),
+        }));
+        self.entities.push(Entity::LaunchPlan(launch_plan(&name, interface)));
+        Ok((template, sub_workflows))
+    }
+
+    /// Adds the workflow `call` calls, and returns its template and those it embeds.
+    fn sub_workflow(
+        &mut self,
+        call: &SubWorkflowCall,
+    ) -> Result<(core::WorkflowTemplate, Vec<core::WorkflowTemplate>), PackageError> {
+        let name = qualified(call.module(), call.name());
+        if let Some(known) = self.workflows.get(&name) {
+            return Ok(known.clone());
+        }
+        self.workflow(&WorkflowSource::of_call(call)?)
+    }
+}
+
+/// A task's or workflow's documentation as its description, split as flytekit splits a
+/// docstring: the first line is the short description, the rest the long one (Markdown, as
+/// rustdoc is); none without documentation.
+pub(crate) fn description(docs: &str) -> Option<admin::DescriptionEntity> {
+    let docs = docs.trim();
+    if docs.is_empty() {
+        return None;
+    }
+    let (short, long) = docs.split_once('\n').unwrap_or((docs, ""));
+    let long = long.trim();
+    Some(admin::DescriptionEntity {
+        short_description: short.trim().to_owned(),
+        long_description: Some(admin::Description {
+            format: admin::DescriptionFormat::Markdown as i32,
+            content: (!long.is_empty()).then(|| admin::description::Content::Value(long.to_owned())),
+            ..admin::Description::default()
+        }),
+        ..admin::DescriptionEntity::default()
+    })
+}
+
+/// An identifier of `kind` named `name`, project, domain and version left for flytectl.
+pub(crate) fn identifier(kind: ResourceType, name: &str) -> Identifier {
+    Identifier {
+        resource_type: kind as i32,
+        name: name.to_owned(),
+        ..Identifier::default()
+    }
+}
+
+/// An interface in Flyte's types, each variable described by its name as flytekit does.
+pub(crate) fn typed_interface(interface: &Interface) -> core::TypedInterface {
+    let map = |slots: &[(String, flyte_runtime::Type)]| core::VariableMap {
+        variables: slots
+            .iter()
+            .map(|(name, ty)| (name.clone(), variable(name, ty)))
+            .collect(),
+    };
+    core::TypedInterface {
+        inputs: Some(map(&interface.inputs)),
+        outputs: Some(map(&interface.outputs)),
+    }
+}
+
+fn variable(name: &str, ty: &flyte_runtime::Type) -> core::Variable {
+    core::Variable {
+        r#type: Some(crate::types::literal_type(ty)),
+        description: name.to_owned(),
+        ..core::Variable::default()
+    }
+}
+
+/// The workflow's default launch plan: every input required, nothing fixed, and a closure that
+/// is set but empty, as flytekit writes it.
+fn launch_plan(name: &str, interface: Option<core::TypedInterface>) -> admin::LaunchPlan {
+    let inputs = interface.and_then(|i| i.inputs).unwrap_or_default();
+    let parameters: BTreeMap<String, core::Parameter> = inputs
+        .variables
+        .into_iter()
+        .map(|(name, var)| {
+            let parameter = core::Parameter {
+                var: Some(var),
+                behavior: Some(core::parameter::Behavior::Required(true)),
+            };
+            (name, parameter)
+        })
+        .collect();
+    admin::LaunchPlan {
+        id: Some(identifier(ResourceType::LaunchPlan, name)),
+        spec: Some(admin::LaunchPlanSpec {
+            workflow_id: Some(identifier(ResourceType::Workflow, name)),
+            entity_metadata: Some(admin::LaunchPlanMetadata::default()),
+            default_inputs: Some(core::ParameterMap { parameters }),
+            fixed_inputs: Some(core::LiteralMap::default()),
+            labels: Some(admin::Labels::default()),
+            annotations: Some(admin::Annotations::default()),
+            raw_output_data_config: Some(admin::RawOutputDataConfig::default()),
+            ..admin::LaunchPlanSpec::default()
+        }),
+        closure: Some(admin::LaunchPlanClosure {
+            expected_inputs: Some(core::ParameterMap::default()),
+            expected_outputs: Some(core::VariableMap::default()),
+            ..admin::LaunchPlanClosure::default()
+        }),
+    }
+}
