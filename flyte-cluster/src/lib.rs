@@ -6,4 +6,5 @@
 //! (`flyte-runtime`) describes types and graphs as plain data, and a local-only build compiles
 //! none of this. A Flyte 2 backend would be another crate beside this one, reading the same data.
 
+pub mod storage;
 pub mod types;

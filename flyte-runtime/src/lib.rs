@@ -4,6 +4,7 @@
 
 mod asynchronous;
 mod attempt;
+pub mod backend;
 mod binding;
 mod branch;
 mod cache;
@@ -32,6 +33,7 @@ mod value;
 mod wiring;
 mod writer;
 
+pub use backend::CheckpointBackend;
 pub use binding::{Binding, Step};
 pub use branch::{BranchSpec, Comparison, Condition, Op, Otherwise};
 pub use cache::CacheMode;
