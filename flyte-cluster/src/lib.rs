@@ -6,5 +6,6 @@
 //! (`flyte-runtime`) describes types and graphs as plain data, and a local-only build compiles
 //! none of this. A Flyte 2 backend would be another crate beside this one, reading the same data.
 
+pub mod checkpoint;
 pub mod storage;
 pub mod types;
