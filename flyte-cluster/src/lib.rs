@@ -7,5 +7,6 @@
 //! none of this. A Flyte 2 backend would be another crate beside this one, reading the same data.
 
 pub mod checkpoint;
+pub mod execute;
 pub mod storage;
 pub mod types;
