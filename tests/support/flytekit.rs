@@ -64,9 +64,15 @@ impl Reference {
         venv_python(&self.venv)
     }
 
-    /// `tests/flyte`, where `reference.py` and the twins live.
+    /// `tests/flyte`, where `reference.py` and the twins live: in the workspace's root, found
+    /// from the root crate's tests and from a member crate's (`flyte-cluster/tests`) alike.
     pub fn dir() -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join("flyte")
+        let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+        manifest
+            .ancestors()
+            .map(|dir| dir.join("tests").join("flyte"))
+            .find(|dir| dir.join("reference.py").is_file())
+            .unwrap_or_else(|| manifest.join("tests").join("flyte"))
     }
 
     /// `python reference.py ARGS..`, ready to run.
