@@ -283,8 +283,11 @@ impl ObjectStoreCheckpoint {
             }) if at.same_place(&self.dest) => Some(format!("{}/", folder(*seq))),
             _ => None,
         };
-        let found = self.dest.list().map_err(|e| store_error("list", &self.dest, e))?;
-        for rel in found {
+        let found = self
+            .dest
+            .list_objects()
+            .map_err(|e| store_error("list", &self.dest, e))?;
+        for (rel, at) in found {
             let kept = rel == MANIFEST_OBJECT
                 || base_prefix.as_ref().is_some_and(|p| rel.starts_with(p))
                 || match &keep_prefix {
@@ -292,7 +295,6 @@ impl ObjectStoreCheckpoint {
                     None => rel == BYTES_OBJECT,
                 };
             if !kept {
-                let at = self.dest.join(&rel);
                 at.delete().map_err(|e| store_error("delete", &at, e))?;
             }
         }

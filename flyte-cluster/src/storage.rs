@@ -265,8 +265,14 @@ impl Location {
         })
     }
 
-    /// Every object under this prefix, as paths relative to it.
+    /// Every object under this prefix, as paths relative to it (`/`-separated, each part as the
+    /// store spells it).
     pub fn list(&self) -> Result<Vec<String>, StorageError> {
+        Ok(self.list_objects()?.into_iter().map(|(rel, _)| rel).collect())
+    }
+
+    /// Every object under this prefix: its path relative to the prefix, and its place.
+    pub fn list_objects(&self) -> Result<Vec<(String, Location)>, StorageError> {
         block_on(async {
             let mut found = Vec::new();
             let mut stream = self.store.list(Some(&self.path));
@@ -277,10 +283,16 @@ impl Location {
                     .prefix_match(&self.path)
                     .map(|rel| rel.map(|p| p.as_ref().to_owned()).collect());
                 if let Some(parts) = rel {
-                    found.push(parts.join("/"));
+                    let rel = parts.join("/");
+                    let at = Location {
+                        store: self.store.clone(),
+                        uri: format!("{}/{rel}", self.uri),
+                        path: meta.location,
+                    };
+                    found.push((rel, at));
                 }
             }
-            found.sort();
+            found.sort_by(|a, b| a.0.cmp(&b.0));
             Ok(found)
         })
     }
@@ -367,5 +379,53 @@ where
         })
     } else {
         runtime.block_on(future)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uris_of_every_scheme_parse_without_a_request() {
+        let cases = [
+            ("s3://bucket/a/b/", "s3://bucket/a/b", "a/b"),
+            ("s3://bucket", "s3://bucket", ""),
+            ("gs://bucket/x", "gs://bucket/x", "x"),
+            (
+                "abfs://container@account.dfs.core.windows.net/p/q",
+                "abfs://container@account.dfs.core.windows.net/p/q",
+                "p/q",
+            ),
+            (
+                "file:///tmp/some where/x",
+                "file:///tmp/some%20where/x",
+                "tmp/some where/x",
+            ),
+        ];
+        for (uri, shown, key) in cases {
+            let at = Location::parse(uri).unwrap_or_else(|e| panic!("{uri}: {e}"));
+            assert_eq!(at.uri(), shown, "{uri}");
+            assert_eq!(at.path.as_ref(), ObjectPath::from(key).as_ref(), "{uri}");
+        }
+        assert_eq!(
+            Location::parse("s3://bucket/a").unwrap().join("b/c.txt").uri(),
+            "s3://bucket/a/b/c.txt"
+        );
+    }
+
+    #[test]
+    fn what_is_not_a_storage_uri_says_why() {
+        let reason = |uri: &str| match Location::parse(uri) {
+            Err(StorageError::BadUri { reason, .. }) => reason,
+            Err(other) => panic!("{uri}: {other}"),
+            Ok(at) => panic!("{uri}: accepted as {at:?}"),
+        };
+        assert_eq!(reason("ftp://host/x"), "unknown scheme `ftp` (s3, gs, abfs, file)");
+        assert_eq!(reason("/no/scheme"), "relative URL without a base");
+        assert_eq!(
+            reason("file://host/x"),
+            "a file:// URI names no host: write file:///absolute/path"
+        );
     }
 }

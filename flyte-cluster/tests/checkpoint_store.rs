@@ -50,6 +50,8 @@ fn tree() -> tempfile::TempDir {
     fs::create_dir_all(src.path().join("sub/empty")).unwrap();
     fs::write(src.path().join("a.txt"), "a").unwrap();
     fs::write(src.path().join("sub/b.bin"), [0u8, 1, 2, 255]).unwrap();
+    fs::create_dir_all(src.path().join("with space")).unwrap();
+    fs::write(src.path().join("with space/ünï cödé 100%.txt"), "u").unwrap();
     #[cfg(unix)]
     std::os::unix::fs::symlink("a.txt", src.path().join("link")).unwrap();
     src
@@ -59,6 +61,10 @@ fn check_tree(out: &Path) {
     assert_eq!(fs::read_to_string(out.join("a.txt")).unwrap(), "a");
     assert_eq!(fs::read(out.join("sub/b.bin")).unwrap(), [0u8, 1, 2, 255]);
     assert!(out.join("sub/empty").is_dir());
+    assert_eq!(
+        fs::read_to_string(out.join("with space/ünï cödé 100%.txt")).unwrap(),
+        "u"
+    );
     #[cfg(unix)]
     assert_eq!(fs::read_link(out.join("link")).unwrap(), Path::new("a.txt"));
 }
