@@ -51,6 +51,7 @@ fn tree() -> tempfile::TempDir {
     fs::write(src.path().join("a.txt"), "a").unwrap();
     fs::write(src.path().join("sub/b.bin"), [0u8, 1, 2, 255]).unwrap();
     fs::create_dir_all(src.path().join("with space")).unwrap();
+    fs::write(src.path().join("sub/zero"), "").unwrap();
     fs::write(src.path().join("with space/ünï cödé 100%.txt"), "u").unwrap();
     #[cfg(unix)]
     std::os::unix::fs::symlink("a.txt", src.path().join("link")).unwrap();
@@ -61,6 +62,7 @@ fn check_tree(out: &Path) {
     assert_eq!(fs::read_to_string(out.join("a.txt")).unwrap(), "a");
     assert_eq!(fs::read(out.join("sub/b.bin")).unwrap(), [0u8, 1, 2, 255]);
     assert!(out.join("sub/empty").is_dir());
+    assert_eq!(fs::read(out.join("sub/zero")).unwrap(), b"");
     assert_eq!(
         fs::read_to_string(out.join("with space/ünï cödé 100%.txt")).unwrap(),
         "u"
@@ -122,6 +124,12 @@ fn round_trip(root: Root) {
     a4.save(&file).unwrap();
     let a5 = attempt(&root, "a5", Some("a4"));
     assert_eq!(a5.read().unwrap().as_deref(), Some(&b"a"[..]));
+    // Nothing is a value too, and not the absence of one.
+    a5.write(b"").unwrap();
+    assert_eq!(
+        attempt(&root, "a6", Some("a5")).read().unwrap().as_deref(),
+        Some(&b""[..])
+    );
     // A single value sits where flytekit's SyncCheckpoint.write puts it, with our manifest.
     a5.write(b"flytekit's name").unwrap();
     assert_eq!(root.at("a5").list().unwrap(), [MANIFEST_OBJECT, BYTES_OBJECT]);
@@ -268,6 +276,24 @@ fn flytekit_layout_is_read(root: Root) {
     assert_eq!(root.at("rs").list().unwrap(), [BYTES_OBJECT]);
 }
 
+/// The asynchronous writer commits through the same backend: latest wins, flushed on drop, and
+/// the next attempt reads the last state handed over.
+fn the_async_writer_commits_to_object_storage(root: Root) {
+    let a1 = attempt(&root, "a1", None);
+    {
+        let writer = a1.async_writer();
+        for step in 0..50u64 {
+            writer.save_state(&step).unwrap();
+        }
+        writer.flush().unwrap();
+        writer.save_state(&50u64).unwrap();
+        // Dropped here: the last state is committed before the drop returns.
+    }
+    let a2 = attempt(&root, "a2", Some("a1"));
+    assert_eq!(a2.load_state::<u64>().unwrap(), Some(50));
+    assert_eq!(root.at("a1").list().unwrap(), [MANIFEST_OBJECT, BYTES_OBJECT]);
+}
+
 macro_rules! on_both {
     ($($name:ident),* $(,)?) => {
         mod on_s3 {
@@ -285,6 +311,7 @@ on_both!(
     a_half_written_directory_is_not_seen,
     damage_is_detected,
     flytekit_layout_is_read,
+    the_async_writer_commits_to_object_storage,
 );
 
 #[test]
