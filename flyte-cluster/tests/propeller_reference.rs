@@ -1,0 +1,178 @@
+//! The propeller stand-in (`tests/support/propeller.rs`), validated on the reference first:
+//! flytekit 1.16.31's own `pyflyte-execute` runs the twin workflows of `pyflyte package`
+//! through it, against S3 on loopback, with the results flytekit's local execution gives.
+
+#[path = "../../tests/support/s3.rs"]
+mod s3;
+
+#[path = "../../tests/support/flytekit.rs"]
+mod flytekit_reference;
+
+#[path = "../../tests/support/propeller.rs"]
+mod propeller;
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use flyte_idl::core::LiteralMap;
+use flyte_idl::prost::Message;
+use flytekit_reference::Reference;
+use propeller::{int, Outcome, Package, Propeller};
+
+/// pyflyte's package of the twins, made once per process.
+fn package() -> &'static Package {
+    static PACKAGE: OnceLock<(tempfile::TempDir, Package)> = OnceLock::new();
+    &PACKAGE
+        .get_or_init(|| {
+            let dir = tempfile::tempdir().unwrap();
+            let tgz = dir.path().join("pyflyte.tgz");
+            Reference::get().ok(["package".as_ref(), tgz.as_os_str()]);
+            let pkg = Package::read(&tgz);
+            (dir, pkg)
+        })
+        .1
+}
+
+/// A stand-in that runs flytekit's containers: `pyflyte-execute` from the reference
+/// environment, the twins importable, the sandbox's S3 variables set.
+fn stand_in() -> Propeller<'static> {
+    let server = s3::S3::shared();
+    let root = server.new_bucket("propeller");
+    let twins = Reference::dir();
+    let mut env: Vec<(String, String)> = server.env().into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+    env.push(("PYTHONPATH".to_owned(), twins.display().to_string()));
+    env.push(("PYTHONDONTWRITEBYTECODE".to_owned(), "1".to_owned()));
+    let mut p = Propeller::new(package(), root, env);
+    let bin = Reference::get().python().parent().unwrap().to_path_buf();
+    p.program = Box::new(move |word| {
+        let candidate = bin.join(word);
+        if candidate.exists() {
+            candidate
+        } else {
+            PathBuf::from(word)
+        }
+    });
+    p.cwd = twins;
+    p
+}
+
+/// The stand-in's outputs as flytekit's type engine reads them, as JSON.
+fn decoded(types: &str, outputs: &LiteralMap) -> serde_json::Value {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("outputs.pb");
+    std::fs::write(&file, outputs.encode_to_vec()).unwrap();
+    let out = Reference::get().ok(["decode".as_ref(), types.as_ref(), file.as_os_str()]);
+    serde_json::from_str(&out).unwrap()
+}
+
+/// What flytekit's local execution of `module.workflow(**kwargs)` returns, as `{o0: .., o1: ..}`.
+fn local(module: &str, workflow: &str, kwargs: &str) -> serde_json::Value {
+    let script = "import importlib, json, sys\n\
+                  m = importlib.import_module(sys.argv[1])\n\
+                  r = getattr(m, sys.argv[2])(**json.loads(sys.argv[3]))\n\
+                  r = tuple(r) if isinstance(r, tuple) else (r,)\n\
+                  print(json.dumps({f'o{i}': v for i, v in enumerate(r)}))\n";
+    let out = std::process::Command::new(Reference::get().python())
+        .args(["-B", "-c", script, module, workflow, kwargs])
+        .current_dir(Reference::dir())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    serde_json::from_str(stdout.lines().last().unwrap()).unwrap()
+}
+
+fn inputs(pairs: &[(&str, i64)]) -> LiteralMap {
+    LiteralMap {
+        literals: pairs.iter().map(|(k, v)| (k.to_string(), int(*v))).collect(),
+    }
+}
+
+/// The seed on the reference: `use_checkpoint(6)` fails twice, recoverably, and each retry
+/// starts from the checkpoint the attempt before it committed.
+#[test]
+fn flytekit_resumes_from_the_previous_attempts_checkpoint_through_the_stand_in() {
+    let mut p = stand_in();
+    let out = p
+        .run("twins.checkpoint.example", inputs(&[("n_iterations", 6)]))
+        .unwrap();
+    assert_eq!(decoded(r#"{"o0": "int"}"#, &out), serde_json::json!({"o0": 5}));
+    let outcomes: Vec<_> = p.attempts.iter().map(|a| (a.number, a.outcome.clone())).collect();
+    assert_eq!(outcomes.len(), 3, "{outcomes:#?}");
+    for (i, (number, outcome)) in outcomes.iter().enumerate() {
+        assert_eq!(*number, i as u32);
+        match outcome {
+            Outcome::Failed {
+                code,
+                recoverable: true,
+                user: true,
+                message,
+            } if i < 2 => {
+                assert_eq!(code, "USER:Recoverable", "{message}");
+                assert!(message.contains("Failed at iteration"), "{message}");
+            }
+            Outcome::Succeeded if i == 2 => {}
+            other => panic!("attempt {i}: {other:?}\n{}", p.attempts[i].stderr),
+        }
+    }
+    assert_eq!(p.attempts[0].prev_checkpoint, "\"\"");
+    assert_eq!(p.attempts[1].prev_checkpoint, p.attempts[0].checkpoint);
+    assert_eq!(p.attempts[2].prev_checkpoint, p.attempts[1].checkpoint);
+    // flytekit's checkpoint of attempt 2 is the object its SyncCheckpoint writes.
+    let cp = flyte_cluster::storage::Location::parse(&format!("{}/_dst_cp", p.attempts[1].checkpoint)).unwrap();
+    assert_eq!(cp.read().unwrap(), b"4");
+}
+
+/// Task nodes in dependency order, a sub-workflow, a list built from outputs, tuple outputs and
+/// branches: the stand-in's results are flytekit's local execution's.
+#[test]
+fn the_stand_in_gives_flytekits_local_results() {
+    type Case<'a> = (&'a str, &'a str, &'a [(&'a str, i64)], &'a str);
+    let cases: [Case; 5] = [
+        ("twins.diamond", "diamond", &[("n", 3)], r#"{"o0": "int"}"#),
+        (
+            "twins.subworkflow",
+            "outer",
+            &[("a", 4)],
+            r#"{"o0": "int", "o1": "str"}"#,
+        ),
+        ("twins.conditional", "branch", &[("x", 102)], r#"{"o0": "int"}"#),
+        ("twins.conditional", "branch", &[("x", 101)], r#"{"o0": "int"}"#),
+        ("twins.conditional", "branch", &[("x", 7)], r#"{"o0": "int"}"#),
+    ];
+    for (module, workflow, args, types) in cases {
+        let mut p = stand_in();
+        let out = p
+            .run(&format!("{module}.{workflow}"), inputs(args))
+            .unwrap_or_else(|e| panic!("{module}.{workflow}{args:?}: {e}"));
+        let kwargs = serde_json::to_string(
+            &args
+                .iter()
+                .map(|(k, v)| (k.to_string(), *v))
+                .collect::<std::collections::BTreeMap<_, _>>(),
+        )
+        .unwrap();
+        assert_eq!(
+            decoded(types, &out),
+            local(module, workflow, &kwargs),
+            "{module}.{workflow}{args:?}"
+        );
+        assert!(
+            p.attempts.iter().all(|a| a.outcome == Outcome::Succeeded),
+            "{:#?}",
+            p.attempts
+        );
+    }
+}
+
+/// A branch whose `else` fails fails the run, and a workflow the package lacks is an error.
+#[test]
+fn failures_the_stand_in_reports() {
+    let mut p = stand_in();
+    let err = p.run("twins.conditional.branch", inputs(&[("x", 0)])).unwrap_err();
+    assert!(err.starts_with("branch failed: "), "{err}");
+    assert_eq!(
+        stand_in().run("twins.nope.none", inputs(&[])).unwrap_err(),
+        "no workflow twins.nope.none in the package"
+    );
+}
