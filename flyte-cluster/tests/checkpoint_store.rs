@@ -187,6 +187,11 @@ fn a_half_written_directory_is_not_seen(root: Root) {
     assert!(!a2.prev_exists());
     assert_eq!(a2.read().unwrap(), None);
 
+    // A previous attempt killed before it committed anything left an empty prefix (flytekit's
+    // restore fails there for good): no checkpoint, no warning.
+    let backend = ObjectStoreCheckpoint::open(&root.prefix("k2"), Some(&root.prefix("k1"))).unwrap();
+    assert_eq!((backend.base(), backend.warnings()), (None, &[][..]));
+
     // Over a committed checkpoint: the manifest still names the old one.
     let b1 = attempt(&root, "b1", None);
     b1.write(b"committed").unwrap();

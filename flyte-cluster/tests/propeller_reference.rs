@@ -123,6 +123,54 @@ fn flytekit_resumes_from_the_previous_attempts_checkpoint_through_the_stand_in()
     assert_eq!(cp.read().unwrap(), b"4");
 }
 
+/// A task process killed before it writes `error.pb` or `outputs.pb` (a preempted pod) is a
+/// system failure, retried within its own budget, and the next attempt gets the killed one's
+/// checkpoint prefix, where nothing was written. flytekit 1.16.31 fails there for good: its
+/// `restore` of a prefix that does not exist raises `FlyteDataNotFoundException`, a
+/// non-recoverable user error (ours starts without a checkpoint, with a warning).
+#[test]
+fn a_killed_attempt_is_retried_as_a_system_failure() {
+    let mut p = stand_in();
+    p.before = Box::new(|attempt, cmd| {
+        if attempt.number == 1 {
+            let mut kill = std::process::Command::new("sh");
+            kill.args(["-c", "kill -9 $$"]);
+            kill
+        } else {
+            cmd
+        }
+    });
+    let err = p
+        .run("twins.checkpoint.example", inputs(&[("n_iterations", 6)]))
+        .unwrap_err();
+    assert!(
+        err.starts_with("node n0 (task twins.checkpoint.use_checkpoint) failed on attempt 2"),
+        "{err}"
+    );
+    let outcomes: Vec<String> = p
+        .attempts
+        .iter()
+        .map(|a| match &a.outcome {
+            Outcome::Succeeded => "succeeded".to_owned(),
+            Outcome::Failed { code, recoverable, .. } => format!("{code} recoverable={recoverable}"),
+            Outcome::Died(status) => format!("died: {status}"),
+        })
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            "USER:Recoverable recoverable=true",
+            "died: signal: 9 (SIGKILL)",
+            "USER:ValueError recoverable=false"
+        ]
+    );
+    assert_eq!(p.attempts[2].prev_checkpoint, p.attempts[1].checkpoint);
+    let Outcome::Failed { message, .. } = &p.attempts[2].outcome else {
+        unreachable!()
+    };
+    assert!(message.contains("FlyteDataNotFoundException"), "{message}");
+}
+
 /// Task nodes in dependency order, a sub-workflow, a list built from outputs, tuple outputs and
 /// branches: the stand-in's results are flytekit's local execution's.
 #[test]

@@ -129,7 +129,7 @@ pub struct Propeller<'a> {
     /// How many deaths (exits without error.pb or outputs.pb) a node may have, apart from its
     /// retries (propeller's system-failure budget).
     pub max_system_failures: u32,
-    /// Called before each attempt with it, and may change the command (a test that kills it).
+    /// Called before each attempt with it and its command; runs the command it returns.
     pub before: Box<Before<'a>>,
     /// Every attempt made, in order.
     pub attempts: Vec<Attempt>,
@@ -137,8 +137,8 @@ pub struct Propeller<'a> {
 
 type Outputs = HashMap<String, LiteralMap>;
 
-/// What may change an attempt's command before it runs.
-pub type Before<'a> = dyn FnMut(&Attempt, &mut Command) + 'a;
+/// What may replace an attempt's command before it runs (a test that kills it).
+pub type Before<'a> = dyn FnMut(&Attempt, Command) -> Command + 'a;
 
 impl<'a> Propeller<'a> {
     pub fn new(package: &'a Package, root: String, env: Vec<(String, String)>) -> Propeller<'a> {
@@ -150,7 +150,7 @@ impl<'a> Propeller<'a> {
             program: Box::new(|word| PathBuf::from(word)),
             cwd: std::env::current_dir().unwrap(),
             max_system_failures: 3,
-            before: Box::new(|_, _| {}),
+            before: Box::new(|_, cmd| cmd),
             attempts: Vec::new(),
         }
     }
@@ -327,7 +327,7 @@ impl<'a> Propeller<'a> {
                 prev_checkpoint: prev.clone(),
                 stderr: String::new(),
             };
-            (self.before)(&attempt, &mut cmd);
+            let mut cmd = (self.before)(&attempt, cmd);
             let ran = cmd.output().map_err(|e| format!("cannot run {cmd:?}: {e}"))?;
             attempt.stderr = String::from_utf8_lossy(&ran.stderr).into_owned();
             let error = Location::parse(&format!("{out}/error.pb"))
