@@ -171,44 +171,84 @@ fn a_killed_attempt_is_retried_as_a_system_failure() {
     assert!(message.contains("FlyteDataNotFoundException"), "{message}");
 }
 
-/// Task nodes in dependency order, a sub-workflow, a list built from outputs, tuple outputs and
-/// branches: the stand-in's results are flytekit's local execution's.
+/// `values` of `types` as a `LiteralMap`, made by flytekit's type engine (`reference.py encode`).
+fn encoded(types: &str, values: &str) -> LiteralMap {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("inputs.pb");
+    Reference::get().ok(["encode".as_ref(), types.as_ref(), values.as_ref(), file.as_os_str()]);
+    LiteralMap::decode(&std::fs::read(&file).unwrap()[..]).unwrap()
+}
+
+/// Runs `module.workflow(values)` through the stand-in and checks its outputs against
+/// flytekit's local execution of the same call; returns the stand-in for more checks.
+fn same_as_local(module: &str, workflow: &str, types: &str, values: &str, outputs: &str) -> Propeller<'static> {
+    let mut p = stand_in();
+    let out = p
+        .run(&format!("{module}.{workflow}"), encoded(types, values))
+        .unwrap_or_else(|e| panic!("{module}.{workflow}({values}): {e}"));
+    assert_eq!(
+        decoded(outputs, &out),
+        local(module, workflow, values),
+        "{module}.{workflow}({values})"
+    );
+    assert!(
+        p.attempts.iter().all(|a| a.outcome == Outcome::Succeeded),
+        "{:#?}",
+        p.attempts
+    );
+    p
+}
+
+/// Task nodes in dependency order, each waiting for what it binds.
 #[test]
-fn the_stand_in_gives_flytekits_local_results() {
-    type Case<'a> = (&'a str, &'a str, &'a [(&'a str, i64)], &'a str);
-    let cases: [Case; 5] = [
-        ("twins.diamond", "diamond", &[("n", 3)], r#"{"o0": "int"}"#),
-        (
-            "twins.subworkflow",
-            "outer",
-            &[("a", 4)],
-            r#"{"o0": "int", "o1": "str"}"#,
-        ),
-        ("twins.conditional", "branch", &[("x", 102)], r#"{"o0": "int"}"#),
-        ("twins.conditional", "branch", &[("x", 101)], r#"{"o0": "int"}"#),
-        ("twins.conditional", "branch", &[("x", 7)], r#"{"o0": "int"}"#),
-    ];
-    for (module, workflow, args, types) in cases {
-        let mut p = stand_in();
-        let out = p
-            .run(&format!("{module}.{workflow}"), inputs(args))
-            .unwrap_or_else(|e| panic!("{module}.{workflow}{args:?}: {e}"));
-        let kwargs = serde_json::to_string(
-            &args
-                .iter()
-                .map(|(k, v)| (k.to_string(), *v))
-                .collect::<std::collections::BTreeMap<_, _>>(),
-        )
-        .unwrap();
-        assert_eq!(
-            decoded(types, &out),
-            local(module, workflow, &kwargs),
-            "{module}.{workflow}{args:?}"
-        );
-        assert!(
-            p.attempts.iter().all(|a| a.outcome == Outcome::Succeeded),
-            "{:#?}",
-            p.attempts
+fn diamond_as_flytekit_runs_it_locally() {
+    let p = same_as_local(
+        "twins.diamond",
+        "diamond",
+        r#"{"n": "int"}"#,
+        r#"{"n": 3}"#,
+        r#"{"o0": "int"}"#,
+    );
+    let nodes: Vec<&str> = p.attempts.iter().map(|a| a.node.as_str()).collect();
+    assert_eq!((nodes[0], nodes[3]), ("n0", "n3"));
+}
+
+/// A map task: one container per element, each told its index; a list of optionals out.
+#[test]
+fn a_map_task_as_flytekit_runs_it_locally() {
+    let p = same_as_local(
+        "twins.mapping",
+        "squares",
+        r#"{"xs": "List[int]"}"#,
+        r#"{"xs": [1, 2, 3, 4]}"#,
+        r#"{"o0": "int"}"#,
+    );
+    let nodes: Vec<&str> = p.attempts.iter().map(|a| a.node.as_str()).collect();
+    assert_eq!(nodes, ["n0-0", "n0-1", "n0-2", "n0-3", "n1"]);
+}
+
+/// A sub-workflow called twice, a list built from two outputs and a literal, tuple outputs.
+#[test]
+fn a_sub_workflow_as_flytekit_runs_it_locally() {
+    same_as_local(
+        "twins.subworkflow",
+        "outer",
+        r#"{"a": "int"}"#,
+        r#"{"a": 4}"#,
+        r#"{"o0": "int", "o1": "str"}"#,
+    );
+}
+
+/// Each case of a branch: `x > 100 and is_even(x)`, `x > 0`.
+#[test]
+fn branches_as_flytekit_runs_them_locally() {
+    for x in [102, 101, 7] {
+        same_as_local(
+            "twins.conditional",
+            "branch",
+            r#"{"x": "int"}"#,
+            &format!(r#"{{"x": {x}}}"#),
+            r#"{"o0": "int"}"#,
         );
     }
 }

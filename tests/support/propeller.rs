@@ -16,8 +16,12 @@
 //!   `--prev-checkpoint` set to the previous attempt's checkpoint prefix; a process that exits
 //!   without writing either file (killed, crashed) is a system failure, retried the same way
 //!   within its own budget; a `NON_RECOVERABLE` error fails the node at once;
-//! * runs sub-workflow and launch-plan nodes as nested workflows and branch nodes by evaluating
-//!   their conditions on primitives; array nodes (map tasks) are not supported yet.
+//! * runs sub-workflow and launch-plan nodes as nested workflows, branch nodes by evaluating
+//!   their conditions on primitives, and array nodes (map tasks) as propeller's array plugin
+//!   does for flytekit's: every element's container gets the whole input lists and its index in
+//!   `FLYTE_K8S_ARRAY_INDEX` (named by `BATCH_JOB_ARRAY_INDEX_VAR_NAME`), each output becomes
+//!   the list of the elements' outputs, a failed element a `None` while `min_success_ratio` (or
+//!   `min_successes`) still holds, one element after another (no parallelism).
 #![allow(dead_code)]
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -27,9 +31,10 @@ use std::process::{Command, Stdio};
 use flyte_cluster::storage::Location;
 use flyte_idl::admin::{LaunchPlan, TaskSpec, WorkflowSpec};
 use flyte_idl::core::{
-    binding_data, boolean_expression, comparison_expression, conjunction_expression, container_error, if_else_block,
-    literal, node, operand, primitive, scalar, task_template, workflow_node, BindingData, BooleanExpression,
-    ErrorDocument, Literal, LiteralCollection, LiteralMap, Node, Primitive, Scalar, TaskTemplate, WorkflowTemplate,
+    array_node, binding_data, boolean_expression, comparison_expression, conjunction_expression, container_error,
+    if_else_block, literal, node, operand, primitive, scalar, task_template, workflow_node, ArrayNode, BindingData,
+    BooleanExpression, ErrorDocument, Literal, LiteralCollection, LiteralMap, Node, Primitive, Scalar, TaskTemplate,
+    WorkflowTemplate,
 };
 use flyte_idl::prost::Message;
 
@@ -226,7 +231,7 @@ impl<'a> Propeller<'a> {
                     .get(&id.name)
                     .ok_or_else(|| format!("no task {} in the package", id.name))?
                     .clone();
-                self.run_task(&template, inputs, path)
+                self.run_task(&template, inputs, path, &[])
             }
             node::Target::WorkflowNode(w) => {
                 let name = match w.reference.as_ref().ok_or("a workflow node without a reference")? {
@@ -261,12 +266,89 @@ impl<'a> Propeller<'a> {
                     None => Err("no case matched and there is no else".into()),
                 }
             }
-            node::Target::ArrayNode(_) => Err("the stand-in does not run array nodes (map tasks) yet".into()),
+            node::Target::ArrayNode(a) => self.run_array(a, inputs, path),
             node::Target::GateNode(_) => Err("the stand-in does not run gate nodes".into()),
         }
     }
 
-    fn run_task(&mut self, task: &TaskTemplate, inputs: LiteralMap, path: &str) -> Result<LiteralMap, String> {
+    fn run_array(&mut self, a: &ArrayNode, inputs: LiteralMap, path: &str) -> Result<LiteralMap, String> {
+        let sub = a.node.as_ref().ok_or("an array node without its node")?;
+        let Some(node::Target::TaskNode(t)) = &sub.target else {
+            return Err("the stand-in runs array nodes of tasks only".into());
+        };
+        let Some(flyte_idl::core::task_node::Reference::ReferenceId(id)) = &t.reference else {
+            return Err("a task node without a reference".into());
+        };
+        let template = self
+            .package
+            .tasks
+            .get(&id.name)
+            .ok_or_else(|| format!("no task {} in the package", id.name))?
+            .clone();
+        let size = inputs
+            .literals
+            .iter()
+            .filter(|(k, _)| !a.bound_inputs.contains(k))
+            .find_map(|(_, l)| match &l.value {
+                Some(literal::Value::Collection(c)) => Some(c.literals.len()),
+                _ => None,
+            })
+            .ok_or("an array node without a list input")?;
+        let required = match a.success_criteria {
+            Some(array_node::SuccessCriteria::MinSuccesses(n)) => n as usize,
+            Some(array_node::SuccessCriteria::MinSuccessRatio(r)) => (size as f64 * r as f64).ceil() as usize,
+            None => size,
+        };
+        let mut elements: Vec<Option<LiteralMap>> = Vec::with_capacity(size);
+        for i in 0..size {
+            let env = [
+                (
+                    "BATCH_JOB_ARRAY_INDEX_VAR_NAME".to_owned(),
+                    "FLYTE_K8S_ARRAY_INDEX".to_owned(),
+                ),
+                ("FLYTE_K8S_ARRAY_INDEX".to_owned(), i.to_string()),
+            ];
+            match self.run_task(&template, inputs.clone(), &format!("{path}-{i}"), &env) {
+                Ok(out) => elements.push(Some(out)),
+                Err(_) if size - (elements.iter().filter(|e| e.is_none()).count() + 1) >= required => {
+                    elements.push(None)
+                }
+                Err(e) => return Err(format!("array node {path}: too many elements failed: {e}")),
+            }
+        }
+        let names: Vec<String> = elements
+            .iter()
+            .flatten()
+            .next()
+            .map(|m| m.literals.keys().cloned().collect())
+            .unwrap_or_default();
+        let mut literals = BTreeMap::new();
+        for name in names {
+            let items = elements
+                .iter()
+                .map(|e| match e {
+                    Some(m) => m.literals.get(&name).cloned().unwrap_or_else(none),
+                    None => none(),
+                })
+                .collect();
+            literals.insert(
+                name,
+                Literal {
+                    value: Some(literal::Value::Collection(LiteralCollection { literals: items })),
+                    ..Default::default()
+                },
+            );
+        }
+        Ok(LiteralMap { literals })
+    }
+
+    fn run_task(
+        &mut self,
+        task: &TaskTemplate,
+        inputs: LiteralMap,
+        path: &str,
+        extra_env: &[(String, String)],
+    ) -> Result<LiteralMap, String> {
         let name = task.id.as_ref().unwrap().name.clone();
         let retries = task
             .metadata
@@ -315,7 +397,7 @@ impl<'a> Propeller<'a> {
             for kv in &container.env {
                 cmd.env(&kv.key, &kv.value);
             }
-            for (k, v) in &self.env {
+            for (k, v) in self.env.iter().chain(extra_env) {
                 cmd.env(k, v);
             }
             let mut attempt = Attempt {
@@ -497,6 +579,16 @@ fn eval(e: &BooleanExpression, inputs: &LiteralMap) -> Result<bool, String> {
                 Op::Lte => l <= r,
             })
         }
+    }
+}
+
+/// `None`, as a literal.
+fn none() -> Literal {
+    Literal {
+        value: Some(literal::Value::Scalar(Box::new(Scalar {
+            value: Some(scalar::Value::NoneType(flyte_idl::core::Void {})),
+        }))),
+        ..Default::default()
     }
 }
 
