@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::CheckpointError;
 
-pub use crate::checkpoint::{Kind, Manifest, ManifestEntry};
+pub use crate::checkpoint::{Kind, LocalDir, Manifest, ManifestEntry};
 
 /// Where a [`Checkpoint`](crate::Checkpoint)'s versions live. One value serves one attempt: it
 /// knows the version the attempt started from (its *base*) and commits new ones.

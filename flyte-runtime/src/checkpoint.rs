@@ -86,8 +86,9 @@ struct Inner {
     stop: Stop,
 }
 
-/// Today's backend: a node's checkpoint versions in a local directory.
-struct LocalDir {
+/// The local backend: a node's checkpoint versions in a directory, as [`Checkpoint::new`] keeps
+/// them (see the module's documentation).
+pub struct LocalDir {
     dir: PathBuf,
     /// Whether commits are flushed to disk (fsync); off for throwaway temporary checkpoints.
     durable: bool,
@@ -148,6 +149,25 @@ impl Checkpoint {
         stop: Stop,
         may_exist: bool,
     ) -> Result<Checkpoint, CheckpointError> {
+        let local = LocalDir::open(dir, durable, temp, may_exist)?;
+        Ok(Self::with_stop(Box::new(local), stop))
+    }
+}
+
+impl LocalDir {
+    /// Opens the checkpoint kept in `dir` (created by its first commit), starting from its
+    /// newest intact version; commits are flushed to disk. `Checkpoint::new(dir)` is
+    /// `Checkpoint::from_backend(LocalDir::new(dir)?)`.
+    pub fn new(dir: impl AsRef<Path>) -> Result<LocalDir, CheckpointError> {
+        Self::open(dir.as_ref().to_path_buf(), true, None, true)
+    }
+
+    fn open(
+        dir: PathBuf,
+        durable: bool,
+        temp: Option<tempfile::TempDir>,
+        may_exist: bool,
+    ) -> Result<LocalDir, CheckpointError> {
         let mut versions = Vec::new();
         // The directory is created by the first commit: most nodes never checkpoint, and a
         // mkdir per node would be most of what running a trivial node costs. The caller knows
@@ -194,7 +214,7 @@ impl Checkpoint {
             };
             warnings.iter_mut().for_each(|w| *w = format!("{w}; {fallback}"));
         }
-        let local = LocalDir {
+        Ok(LocalDir {
             dir,
             durable,
             base,
@@ -206,10 +226,11 @@ impl Checkpoint {
                 stale: versions,
             }),
             _temp: temp,
-        };
-        Ok(Self::with_stop(Box::new(local), stop))
+        })
     }
+}
 
+impl Checkpoint {
     /// A checkpoint kept by `backend`: the same API over another place than a local directory,
     /// such as the object-store prefixes of an attempt on a Flyte cluster (flyte-cluster's
     /// `ObjectStoreCheckpoint`).

@@ -24,6 +24,7 @@ mod render;
 mod retry;
 mod scheduler;
 mod signals;
+mod single;
 mod stop;
 mod store;
 mod task;
@@ -49,6 +50,7 @@ pub use flyte_type::{DatetimeForm, DurationForm, Type};
 pub use graph::{FailurePolicy, Graph, IntoInput, MapOptions, Node, Promise, Workflow};
 pub use interface::{output_name, Interface, InterfaceError, Slot};
 pub use preempt::{Abandoned, Notice, Preemption};
+pub use single::SingleAttempt;
 pub use stop::StopReason;
 pub use store::{AttemptReport, Event, ExecutionReport, ExecutionSummary, NodeReport, Status, Store};
 pub use task::{Body, Task, TaskFuture, TaskInfo};
@@ -70,6 +72,7 @@ pub mod __private {
     };
     pub use crate::interface::{interface, Describe, Describer, ViaNothing, ViaTrace, ViaTyped};
     pub use crate::record::Registration;
+
     pub use crate::value::{Many, One, Values};
     pub use crate::wiring::{after, After, Index, List, Split};
     pub use inventory;
