@@ -248,3 +248,148 @@ pub fn write_error(output_prefix: &str, failure: &ContainerFailure, worker: &str
         .join(ERROR_FILE)
         .write(&failure.to_error_document(worker).encode_to_vec())
 }
+
+/// The command line propeller gives a Rust task's container, after `execute`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExecuteArgs {
+    /// `--task`: the task's Flyte name (`module.function`).
+    pub task: String,
+    /// `--inputs`: the URI of `inputs.pb`.
+    pub inputs: String,
+    /// `--output-prefix`: where `outputs.pb` or `error.pb` goes.
+    pub output_prefix: String,
+    /// `--raw-output-data-prefix`: where large values (blobs) go.
+    pub raw_output_data_prefix: String,
+    /// `--checkpoint-path`: where this attempt commits its checkpoints.
+    pub checkpoint_path: String,
+    /// `--prev-checkpoint`, `None` when propeller passed `""` or left it unrendered.
+    pub prev_checkpoint: Option<String>,
+}
+
+impl ExecuteArgs {
+    /// Reads `--flag value` pairs (in any order; `--flag=value` too). Every flag but
+    /// `--raw-output-data-prefix` and `--prev-checkpoint` is required; an unknown one is an error.
+    pub fn parse<I, S>(args: I) -> Result<ExecuteArgs, String>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let mut found: std::collections::HashMap<&'static str, String> = std::collections::HashMap::new();
+        let mut args = args.into_iter().map(Into::into);
+        const FLAGS: [&str; 6] = [
+            "--task",
+            "--inputs",
+            "--output-prefix",
+            "--raw-output-data-prefix",
+            "--checkpoint-path",
+            "--prev-checkpoint",
+        ];
+        while let Some(arg) = args.next() {
+            let (flag, inline) = match arg.split_once('=') {
+                Some((flag, value)) => (flag.to_owned(), Some(value.to_owned())),
+                None => (arg, None),
+            };
+            let Some(known) = FLAGS.iter().find(|f| **f == flag) else {
+                return Err(format!(
+                    "unknown argument `{flag}` (expected one of {})",
+                    FLAGS.join(", ")
+                ));
+            };
+            let value = match inline {
+                Some(value) => value,
+                None => args.next().ok_or_else(|| format!("`{flag}` needs a value"))?,
+            };
+            if found.insert(known, value).is_some() {
+                return Err(format!("`{flag}` given twice"));
+            }
+        }
+        let mut take = |flag: &str| found.remove(flag);
+        let required = |value: Option<String>, flag: &str| value.ok_or_else(|| format!("`{flag}` is required"));
+        Ok(ExecuteArgs {
+            task: required(take("--task"), "--task")?,
+            inputs: required(take("--inputs"), "--inputs")?,
+            output_prefix: required(take("--output-prefix"), "--output-prefix")?,
+            checkpoint_path: required(take("--checkpoint-path"), "--checkpoint-path")?,
+            raw_output_data_prefix: take("--raw-output-data-prefix").unwrap_or_default(),
+            prev_checkpoint: take("--prev-checkpoint")
+                .as_deref()
+                .and_then(crate::checkpoint::prev_checkpoint)
+                .map(str::to_owned),
+        })
+    }
+}
+
+impl AttemptEnv {
+    /// The attempt of node `node` this environment describes, ready to run.
+    pub fn single_attempt(&self, node: &str) -> flyte_runtime::SingleAttempt {
+        flyte_runtime::SingleAttempt::new(&self.execution, node, self.attempt)
+    }
+}
+
+/// What [`execute_task`] left under the output prefix.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Executed {
+    /// `outputs.pb`.
+    Outputs,
+    /// `error.pb`, holding this.
+    Failed(ContainerFailure),
+}
+
+/// The container's work for `task`, typed: reads `inputs.pb` as the task's inputs, runs one
+/// attempt (`attempt`, from [`AttemptEnv::single_attempt`], with its preemption settings) with
+/// its checkpoint under `--checkpoint-path` starting from `--prev-checkpoint`, and writes
+/// `outputs.pb` or `error.pb`. Every failure of the task or around it ends in `error.pb`:
+/// `Err` only when not even that could be written. The process then exits 0 either way.
+pub fn execute_task<T: flyte_runtime::Task>(
+    task: &T,
+    args: &ExecuteArgs,
+    attempt: flyte_runtime::SingleAttempt,
+    worker: &str,
+) -> Result<Executed, StorageError> {
+    let failed = |failure: ContainerFailure| -> Result<Executed, StorageError> {
+        write_error(&args.output_prefix, &failure, worker)?;
+        Ok(Executed::Failed(failure))
+    };
+    let type_error = |message: String| ContainerFailure {
+        code: "USER:TypeError".to_owned(),
+        message,
+        recoverable: false,
+        origin: Origin::User,
+    };
+    let interface = match task.interface() {
+        Ok(interface) => interface,
+        Err(e) => return failed(type_error(e.to_string())),
+    };
+    let map = match read_inputs(&args.inputs) {
+        Ok(map) => map,
+        Err(InputsError::Storage(e)) => return failed(ContainerFailure::download(&e)),
+        Err(e @ InputsError::Decode { .. }) => return failed(type_error(e.to_string())),
+    };
+    let slots: Vec<(&str, &flyte_runtime::Type)> = interface.inputs.iter().map(|(n, t)| (n.as_str(), t)).collect();
+    let inputs = match crate::literal::from_literal_map(&map, &slots) {
+        Ok(inputs) => inputs,
+        Err(e) => return failed(type_error(format!("the inputs of `{}`: {e}", args.task))),
+    };
+    let checkpoint =
+        match crate::checkpoint::ObjectStoreCheckpoint::open(&args.checkpoint_path, args.prev_checkpoint.as_deref()) {
+            Ok(checkpoint) => checkpoint,
+            Err(e) => return failed(ContainerFailure::system("SYSTEM:CheckpointUnavailable", e.to_string())),
+        };
+    let outputs = match attempt.run(task, &inputs, Box::new(checkpoint)) {
+        Ok(outputs) => outputs,
+        Err(failure) => return failed(ContainerFailure::from_attempt(&failure)),
+    };
+    let values: Vec<(&str, &flyte_runtime::Encoded, &flyte_runtime::Type)> = interface
+        .outputs
+        .iter()
+        .zip(&outputs)
+        .map(|((name, ty), value)| (name.as_str(), value, ty))
+        .collect();
+    match crate::literal::to_literal_map(&values) {
+        Ok(map) => match write_outputs(&args.output_prefix, &map) {
+            Ok(()) => Ok(Executed::Outputs),
+            Err(e) => failed(ContainerFailure::upload(&e)),
+        },
+        Err(e) => failed(type_error(format!("the outputs of `{}`: {e}", args.task))),
+    }
+}

@@ -228,3 +228,58 @@ fn inputs_outputs_and_errors_through_files() {
     let dir = tempfile::tempdir().unwrap();
     inputs_and_outputs(&format!("file://{}", dir.path().display()));
 }
+
+#[test]
+fn execute_args_as_propeller_renders_them() {
+    use flyte_cluster::execute::ExecuteArgs;
+    let rendered = [
+        "--task",
+        "app.train",
+        "--inputs",
+        "s3://b/m/n0/inputs.pb",
+        "--output-prefix",
+        "s3://b/m/n0/0",
+        "--raw-output-data-prefix",
+        "s3://b/raw/0",
+        "--checkpoint-path",
+        "s3://b/m/n0/0/_flytecheckpoints",
+        "--prev-checkpoint",
+        "\"\"",
+    ];
+    let args = ExecuteArgs::parse(rendered).unwrap();
+    assert_eq!(
+        args,
+        ExecuteArgs {
+            task: "app.train".to_owned(),
+            inputs: "s3://b/m/n0/inputs.pb".to_owned(),
+            output_prefix: "s3://b/m/n0/0".to_owned(),
+            raw_output_data_prefix: "s3://b/raw/0".to_owned(),
+            checkpoint_path: "s3://b/m/n0/0/_flytecheckpoints".to_owned(),
+            prev_checkpoint: None,
+        }
+    );
+    let later = ExecuteArgs::parse([
+        "--task=app.train",
+        "--inputs=i",
+        "--output-prefix=o",
+        "--checkpoint-path=c1",
+        "--prev-checkpoint=c0",
+    ])
+    .unwrap();
+    assert_eq!(later.prev_checkpoint.as_deref(), Some("c0"));
+    assert_eq!(
+        ExecuteArgs::parse(["--task", "t", "--inputs"]).unwrap_err(),
+        "`--inputs` needs a value"
+    );
+    assert_eq!(
+        ExecuteArgs::parse(["--task", "t"]).unwrap_err(),
+        "`--inputs` is required"
+    );
+    assert!(ExecuteArgs::parse(["--resolver", "x"])
+        .unwrap_err()
+        .starts_with("unknown argument `--resolver`"));
+    assert_eq!(
+        ExecuteArgs::parse(["--task", "a", "--task", "b"]).unwrap_err(),
+        "`--task` given twice"
+    );
+}

@@ -1,0 +1,313 @@
+//! Rust tasks run as task containers by the propeller stand-in, against S3 on loopback, inside
+//! workflows that `pyflyte package` packaged: the chosen tasks' container args are replaced by
+//! ours (`execute --task NAME --inputs {{.input}} ...`), and the container runs
+//! `flyte_cluster::execute::execute_task` for the Rust twin of the task (this test binary,
+//! started again as `container_entry`, stands in for the workflow binary until `execute` is a
+//! subcommand of `flytekit::main`). Python tasks' outputs feed Rust tasks and the other way
+//! round, each side reading the other's `outputs.pb` through its own type engine.
+
+#[path = "../../tests/support/s3.rs"]
+mod s3;
+
+#[path = "../../tests/support/flytekit.rs"]
+mod flytekit_reference;
+
+#[path = "../../tests/support/propeller.rs"]
+mod propeller;
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use flyte_cluster::execute::{execute_task, AttemptEnv, ExecuteArgs};
+use flyte_idl::core::{task_template, LiteralMap};
+use flyte_idl::prost::Message;
+use flytekit::{task, Checkpoint, TaskError};
+use flytekit_reference::Reference;
+use propeller::{Outcome, Package, Propeller};
+
+/// The design's Rust twin of the seed.
+#[task(retries = 3)]
+fn use_checkpoint(cp: &Checkpoint, n_iterations: u64) -> Result<u64, TaskError> {
+    let start: u64 = match cp.read()? {
+        Some(bytes) => std::str::from_utf8(&bytes)?.parse()?,
+        None => 0,
+    };
+    for i in start..n_iterations {
+        if i > start && i % 3 == 0 {
+            return Err(TaskError::recoverable(format!("failed at iteration {i}")));
+        }
+        cp.write(format!("{}", i + 1).as_bytes())?;
+    }
+    Ok(n_iterations)
+}
+
+/// Killed by SIGKILL (a preempted pod) on its first attempt, right after committing step 4;
+/// returns the step it started from.
+#[task(retries = 3)]
+fn killed_at_four(cp: &Checkpoint, n_iterations: u64) -> Result<u64, TaskError> {
+    let start: u64 = match cp.read()? {
+        Some(bytes) => std::str::from_utf8(&bytes)?.parse()?,
+        None => 0,
+    };
+    for i in start..n_iterations {
+        cp.write(format!("{}", i + 1).as_bytes())?;
+        if i + 1 == 4 && std::env::var("FLYTE_ATTEMPT_NUMBER").as_deref() == Ok("0") {
+            let me = std::process::id().to_string();
+            let _ = std::process::Command::new("kill").args(["-9", &me]).status();
+            std::thread::sleep(std::time::Duration::from_secs(10));
+        }
+    }
+    Ok(start)
+}
+
+#[task]
+fn double(x: u64) -> u64 {
+    2 * x
+}
+
+#[task]
+fn square(x: u64) -> u64 {
+    x * x
+}
+
+#[task]
+fn stats(x: u64) -> (u64, String) {
+    (x * 2, format!("#{x}"))
+}
+
+const CONTAINER: &str = "FLYTEKIT_TEST_CONTAINER";
+const VARIANT: &str = "FLYTEKIT_TEST_VARIANT";
+
+/// The container: does nothing unless started by the stand-in with its arguments in
+/// `FLYTEKIT_TEST_CONTAINER`.
+#[test]
+fn container_entry() {
+    let Ok(json) = std::env::var(CONTAINER) else { return };
+    let args: Vec<String> = serde_json::from_str(&json).unwrap();
+    assert_eq!(args[0], "execute", "{args:?}");
+    let args = ExecuteArgs::parse(args[1..].iter().cloned()).unwrap();
+    let env = AttemptEnv::from_env().unwrap();
+    let attempt = env.single_attempt(&args.task).handle_signals();
+    let variant = std::env::var(VARIANT).unwrap_or_default();
+    let done = match (args.task.as_str(), variant.as_str()) {
+        ("twins.checkpoint.use_checkpoint", "killed") => execute_task(&killed_at_four, &args, attempt, &env.worker),
+        ("twins.checkpoint.use_checkpoint", _) => execute_task(&use_checkpoint, &args, attempt, &env.worker),
+        ("twins.diamond.double", _) => execute_task(&double, &args, attempt, &env.worker),
+        ("twins.diamond.square", _) => execute_task(&square, &args, attempt, &env.worker),
+        ("twins.subworkflow.stats", _) => execute_task(&stats, &args, attempt, &env.worker),
+        (other, _) => panic!("no Rust twin for {other}"),
+    };
+    eprintln!("{}: {:?}", args.task, done.unwrap());
+}
+
+/// pyflyte's package of the twins, made once per process.
+fn package_file() -> &'static PathBuf {
+    static TGZ: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
+    &TGZ.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let tgz = dir.path().join("pyflyte.tgz");
+        Reference::get().ok(["package".as_ref(), tgz.as_os_str()]);
+        (dir, tgz)
+    })
+    .1
+}
+
+/// pyflyte's package with `rust`'s tasks run by our `execute`.
+fn package_with_rust(rust: &[&str]) -> Package {
+    let mut pkg = Package::read(package_file());
+    for name in rust {
+        let task = pkg.tasks.get_mut(*name).unwrap_or_else(|| panic!("no task {name}"));
+        let Some(task_template::Target::Container(container)) = &mut task.target else {
+            unreachable!()
+        };
+        container.args = [
+            "execute",
+            "--task",
+            name,
+            "--inputs",
+            "{{.input}}",
+            "--output-prefix",
+            "{{.outputPrefix}}",
+            "--raw-output-data-prefix",
+            "{{.rawOutputDataPrefix}}",
+            "--checkpoint-path",
+            "{{.checkpointOutputPrefix}}",
+            "--prev-checkpoint",
+            "{{.prevCheckpointPrefix}}",
+        ]
+        .map(str::to_owned)
+        .to_vec();
+    }
+    pkg
+}
+
+/// The stand-in over `pkg`: `pyflyte-execute` from the reference environment, `execute` as
+/// this binary's `container_entry`, with `variant` told to the Rust side.
+fn stand_in<'a>(pkg: &'a Package, variant: &'static str) -> Propeller<'a> {
+    let server = s3::S3::shared();
+    let root = server.new_bucket("mixed");
+    let twins = Reference::dir();
+    let mut env: Vec<(String, String)> = server.env().into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+    env.push(("PYTHONPATH".to_owned(), twins.display().to_string()));
+    env.push(("PYTHONDONTWRITEBYTECODE".to_owned(), "1".to_owned()));
+    let mut p = Propeller::new(pkg, root, env);
+    let bin = Reference::get().python().parent().unwrap().to_path_buf();
+    p.program = Box::new(move |word| bin.join(word));
+    p.cwd = twins;
+    let me = std::env::current_exe().unwrap();
+    p.before = Box::new(move |_, cmd| {
+        let args: Vec<String> = cmd.get_args().map(|a| a.to_string_lossy().into_owned()).collect();
+        if cmd.get_program() != bin_of(&cmd).join("execute") {
+            return cmd;
+        }
+        let mut ours = std::process::Command::new(&me);
+        ours.args(["container_entry", "--exact", "--nocapture", "--test-threads", "1", "-q"])
+            .current_dir(cmd.get_current_dir().unwrap())
+            .env(
+                CONTAINER,
+                serde_json::to_string(&[vec!["execute".to_owned()], args].concat()).unwrap(),
+            )
+            .env(VARIANT, variant);
+        for (k, v) in cmd.get_envs() {
+            if let Some(v) = v {
+                ours.env(k, v);
+            }
+        }
+        ours
+    });
+    p
+}
+
+/// The directory of a command's program.
+fn bin_of(cmd: &std::process::Command) -> PathBuf {
+    PathBuf::from(cmd.get_program()).parent().unwrap().to_path_buf()
+}
+
+/// `values` of `types` as a `LiteralMap`, made by flytekit's type engine.
+fn encoded(types: &str, values: &str) -> LiteralMap {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("inputs.pb");
+    Reference::get().ok(["encode".as_ref(), types.as_ref(), values.as_ref(), file.as_os_str()]);
+    LiteralMap::decode(&std::fs::read(&file).unwrap()[..]).unwrap()
+}
+
+/// The stand-in's outputs as flytekit's type engine reads them, as JSON.
+fn decoded(types: &str, outputs: &LiteralMap) -> serde_json::Value {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("outputs.pb");
+    std::fs::write(&file, outputs.encode_to_vec()).unwrap();
+    serde_json::from_str(&Reference::get().ok(["decode".as_ref(), types.as_ref(), file.as_os_str()])).unwrap()
+}
+
+/// What flytekit's local execution of `module.workflow(**kwargs)` returns, as `{o0: .., o1: ..}`.
+fn local(module: &str, workflow: &str, kwargs: &str) -> serde_json::Value {
+    let script = "import importlib, json, sys\n\
+                  m = importlib.import_module(sys.argv[1])\n\
+                  r = getattr(m, sys.argv[2])(**json.loads(sys.argv[3]))\n\
+                  r = tuple(r) if isinstance(r, tuple) else (r,)\n\
+                  print(json.dumps({f'o{i}': v for i, v in enumerate(r)}))\n";
+    let out = std::process::Command::new(Reference::get().python())
+        .args(["-B", "-c", script, module, workflow, kwargs])
+        .current_dir(Reference::dir())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    serde_json::from_str(stdout.lines().last().unwrap()).unwrap()
+}
+
+fn summary(p: &Propeller<'_>) -> Vec<String> {
+    p.attempts
+        .iter()
+        .map(|a| match &a.outcome {
+            Outcome::Succeeded => format!("{} {}: ok", a.node, a.number),
+            Outcome::Failed { code, recoverable, .. } => {
+                format!("{} {}: {code} recoverable={recoverable}", a.node, a.number)
+            }
+            Outcome::Died(status) => format!("{} {}: died ({status})", a.node, a.number),
+        })
+        .collect()
+}
+
+/// The seed on the stand-in: fails twice, recoverably, and each retry resumes from the S3
+/// checkpoint the attempt before it committed.
+#[test]
+fn the_seed_resumes_from_its_s3_checkpoints() {
+    let pkg = package_with_rust(&["twins.checkpoint.use_checkpoint"]);
+    let mut p = stand_in(&pkg, "");
+    let out = p
+        .run(
+            "twins.checkpoint.example",
+            encoded(r#"{"n_iterations": "int"}"#, r#"{"n_iterations": 7}"#),
+        )
+        .unwrap_or_else(|e| panic!("{e}\n{:#?}", p.attempts));
+    assert_eq!(decoded(r#"{"o0": "int"}"#, &out), serde_json::json!({"o0": 7}));
+    assert_eq!(
+        summary(&p),
+        [
+            "n0 0: USER:Recoverable recoverable=true",
+            "n0 1: USER:Recoverable recoverable=true",
+            "n0 2: ok"
+        ]
+    );
+    let Outcome::Failed { message, .. } = &p.attempts[1].outcome else {
+        unreachable!()
+    };
+    assert_eq!(message, "failed at iteration 6");
+    assert_eq!(p.attempts[0].prev_checkpoint, "\"\"");
+    assert_eq!(p.attempts[2].prev_checkpoint, p.attempts[1].checkpoint);
+}
+
+/// A process SIGKILLed in the middle of its loop (a preempted pod) is retried as a system
+/// failure, and the next attempt resumes from the last checkpoint it uploaded.
+#[test]
+fn a_killed_attempt_resumes_from_the_last_checkpoint_it_uploaded() {
+    let pkg = package_with_rust(&["twins.checkpoint.use_checkpoint"]);
+    let mut p = stand_in(&pkg, "killed");
+    let out = p
+        .run(
+            "twins.checkpoint.example",
+            encoded(r#"{"n_iterations": "int"}"#, r#"{"n_iterations": 7}"#),
+        )
+        .unwrap_or_else(|e| panic!("{e}\n{:#?}", p.attempts));
+    // It returns the step it started from.
+    assert_eq!(decoded(r#"{"o0": "int"}"#, &out), serde_json::json!({"o0": 4}));
+    assert_eq!(summary(&p), ["n0 0: died (signal: 9 (SIGKILL))", "n0 1: ok"]);
+}
+
+/// Python's `start` feeds Rust's `double` and `square`, which feed Python's `join`: the result
+/// is flytekit's local execution's.
+#[test]
+fn python_and_rust_tasks_feed_each_other_in_diamond() {
+    let pkg = package_with_rust(&["twins.diamond.double", "twins.diamond.square"]);
+    let mut p = stand_in(&pkg, "");
+    let out = p
+        .run("twins.diamond.diamond", encoded(r#"{"n": "int"}"#, r#"{"n": 3}"#))
+        .unwrap_or_else(|e| panic!("{e}\n{:#?}", p.attempts));
+    assert_eq!(decoded(r#"{"o0": "int"}"#, &out), serde_json::json!({"o0": 24}));
+    assert_eq!(
+        decoded(r#"{"o0": "int"}"#, &out),
+        local("twins.diamond", "diamond", r#"{"n": 3}"#)
+    );
+    assert!(
+        p.attempts.iter().all(|a| a.outcome == Outcome::Succeeded),
+        "{:#?}",
+        p.attempts
+    );
+}
+
+/// Rust's `stats` (a tuple of an integer and a string) inside a Python sub-workflow, its
+/// outputs built into a list for Python's `total`.
+#[test]
+fn a_rust_task_with_tuple_outputs_in_a_python_sub_workflow() {
+    let pkg = package_with_rust(&["twins.subworkflow.stats"]);
+    let mut p = stand_in(&pkg, "");
+    let out = p
+        .run("twins.subworkflow.outer", encoded(r#"{"a": "int"}"#, r#"{"a": 4}"#))
+        .unwrap_or_else(|e| panic!("{e}\n{:#?}", p.attempts));
+    assert_eq!(
+        decoded(r#"{"o0": "int", "o1": "str"}"#, &out),
+        local("twins.subworkflow", "outer", r#"{"a": 4}"#)
+    );
+    assert_eq!(decoded(r#"{"o0": "int", "o1": "str"}"#, &out)["o1"], "#4");
+}
