@@ -109,6 +109,10 @@ type Sum = (u32, u64);
 type ManifestEntryText = String;
 
 struct State {
+    /// Whether the destination was looked at: when there is nothing to carry forward, not
+    /// before the first commit (most tasks never commit a checkpoint, and a task container's
+    /// start-up should not wait for requests it does not need).
+    looked_up: bool,
     /// What the destination's manifest names now, if anything.
     current: Option<Current>,
     /// The next sequence number.
@@ -169,7 +173,6 @@ impl ObjectStoreCheckpoint {
     pub fn open(checkpoint_path: &str, prev: Option<&str>) -> Result<ObjectStoreCheckpoint, CheckpointError> {
         let dest = Location::parse(checkpoint_path).map_err(|e| uri_error(checkpoint_path, e))?;
         let mut warnings = Vec::new();
-        let dest_current = read_current(&dest, &mut Vec::new())?;
         let base = match prev {
             Some(prev) => {
                 let at = Location::parse(prev).map_err(|e| uri_error(prev, e))?;
@@ -181,6 +184,12 @@ impl ObjectStoreCheckpoint {
                 })
             }
             None => None,
+        };
+        // The destination matters now only if there is something to carry into it.
+        let (looked_up, dest_current) = match &base {
+            Some(base) if base.at.same_place(&dest) => (true, Some(base.current.clone())),
+            Some(_) => (true, read_current(&dest, &mut Vec::new())?),
+            None => (false, None),
         };
         let next = [&dest_current, &base.as_ref().map(|b| b.current.clone())]
             .into_iter()
@@ -194,6 +203,7 @@ impl ObjectStoreCheckpoint {
             base,
             warnings,
             state: Mutex::new(State {
+                looked_up,
                 current: dest_current,
                 next,
                 swept: false,
@@ -246,6 +256,18 @@ impl ObjectStoreCheckpoint {
             write_manifest(&self.dest, current)?;
         }
         state.current = current.or(Some(Current::Unverified));
+        Ok(())
+    }
+
+    /// Looks at the destination before the first commit, if opening did not.
+    fn look_up(&self, state: &mut State) -> Result<(), CheckpointError> {
+        if !state.looked_up {
+            state.current = read_current(&self.dest, &mut Vec::new())?;
+            if let Some(current) = &state.current {
+                state.next = state.next.max(current.seq() + 1);
+            }
+            state.looked_up = true;
+        }
         Ok(())
     }
 
@@ -507,6 +529,7 @@ impl CheckpointBackend for ObjectStoreCheckpoint {
 
     fn write(&self, bytes: &[u8]) -> Result<(), CheckpointError> {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        self.look_up(&mut state)?;
         self.keep_base()?;
         let sum = (crc32fast::hash(bytes), bytes.len() as u64);
         let seq = state.next;
@@ -542,6 +565,7 @@ impl CheckpointBackend for ObjectStoreCheckpoint {
     fn save(&self, src: &Path) -> Result<(), CheckpointError> {
         let found = backend::walk(src)?;
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        self.look_up(&mut state)?;
         let seq = state.next;
         let root = self.dest.join(&folder(seq));
         let mut manifest = Manifest::default();

@@ -112,6 +112,27 @@ impl Location {
         let url = url::Url::parse(uri).map_err(|e| bad(e.to_string()))?;
         let key = url.path().trim_matches('/');
         let path = ObjectPath::from_url_path(key).map_err(|e| bad(e.to_string()))?;
+        let base = match url.scheme() {
+            "file" => "file://".to_owned(),
+            scheme => format!("{scheme}://{}", url.authority()),
+        };
+        let shown = if key.is_empty() {
+            base.clone()
+        } else {
+            format!("{base}/{key}")
+        };
+        // One client per bucket (container, file system) and process: building one reads the
+        // environment and, for the clouds, sets up TLS, which a task container should do once.
+        static CLIENTS: OnceLock<std::sync::Mutex<std::collections::HashMap<String, Arc<dyn ObjectStore>>>> =
+            OnceLock::new();
+        let clients = CLIENTS.get_or_init(Default::default);
+        if let Some(store) = clients.lock().unwrap_or_else(|p| p.into_inner()).get(&base) {
+            return Ok(Location {
+                store: Arc::clone(store),
+                path,
+                uri: shown,
+            });
+        }
         let store: Arc<dyn ObjectStore> = match url.scheme() {
             "s3" | "s3a" => {
                 let bucket = url.host_str().ok_or_else(|| bad("no bucket".into()))?;
@@ -140,12 +161,15 @@ impl Location {
             }
             other => return Err(bad(format!("unknown scheme `{other}` (s3, gs, abfs, file)"))),
         };
-        let base = match url.scheme() {
-            "file" => "file://".to_owned(),
-            scheme => format!("{scheme}://{}", url.authority()),
-        };
-        let uri = if key.is_empty() { base } else { format!("{base}/{key}") };
-        Ok(Location { store, path, uri })
+        clients
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(base, Arc::clone(&store));
+        Ok(Location {
+            store,
+            path,
+            uri: shown,
+        })
     }
 
     /// The URI, without a trailing `/`.
