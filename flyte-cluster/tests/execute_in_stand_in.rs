@@ -75,6 +75,53 @@ fn stats(x: u64) -> (u64, String) {
     (x * 2, format!("#{x}"))
 }
 
+/// The twins' `mapping.total`: a list of optionals, as a map task's outputs are.
+#[task]
+fn total(xs: Vec<Option<u64>>) -> u64 {
+    xs.into_iter().flatten().sum()
+}
+
+/// The twins' `structs` module, in Rust: a dataclass and an enum.
+mod structs {
+    use std::collections::HashMap;
+
+    use flytekit::task;
+    use serde::{Deserialize, Serialize};
+
+    #[derive(Serialize, Deserialize, Debug)]
+    #[serde(rename_all = "lowercase")]
+    pub enum Color {
+        Red,
+        Green,
+        Blue,
+    }
+
+    #[derive(Serialize, Deserialize, Debug)]
+    pub struct Shard {
+        pub name: String,
+        pub size: u64,
+        pub weights: Vec<f64>,
+        pub tags: HashMap<String, u64>,
+        pub owner: Option<String>,
+    }
+
+    /// As the twin, and it checks that every field crossed: a wrong one fails the task.
+    #[task]
+    pub fn weigh(shard: Shard, color: Color) -> Result<f64, flytekit::TaskError> {
+        let expected = ("s1", Some(2), Some("ada"), matches!(color, Color::Green));
+        let found = (
+            shard.name.as_str(),
+            shard.tags.get("a").copied(),
+            shard.owner.as_deref(),
+            matches!(color, Color::Green),
+        );
+        if found != expected {
+            return Err(flytekit::TaskError::non_recoverable(format!("{shard:?} {color:?}")));
+        }
+        Ok(shard.weights.iter().sum::<f64>() * shard.size as f64)
+    }
+}
+
 const CONTAINER: &str = "FLYTEKIT_TEST_CONTAINER";
 const VARIANT: &str = "FLYTEKIT_TEST_VARIANT";
 
@@ -95,6 +142,8 @@ fn container_entry() {
         ("twins.diamond.double", _) => execute_task(&double, &args, attempt, &env.worker),
         ("twins.diamond.square", _) => execute_task(&square, &args, attempt, &env.worker),
         ("twins.subworkflow.stats", _) => execute_task(&stats, &args, attempt, &env.worker),
+        ("twins.mapping.total", _) => execute_task(&total, &args, attempt, &env.worker),
+        ("twins.structs.weigh", _) => execute_task(&structs::weigh, &args, attempt, &env.worker),
         (other, _) => panic!("no Rust twin for {other}"),
     };
     eprintln!("{}: {:?}", args.task, done.unwrap());
@@ -310,4 +359,37 @@ fn a_rust_task_with_tuple_outputs_in_a_python_sub_workflow() {
         local("twins.subworkflow", "outer", r#"{"a": 4}"#)
     );
     assert_eq!(decoded(r#"{"o0": "int", "o1": "str"}"#, &out)["o1"], "#4");
+}
+
+/// A Python dataclass (str, int, list of floats, dict, optional) and an enum, as the workflow's
+/// inputs, read by a Rust task through its own type engine.
+#[test]
+fn a_rust_task_reads_a_python_dataclass_and_enum() {
+    let pkg = package_with_rust(&["twins.structs.weigh"]);
+    let mut p = stand_in(&pkg, "");
+    let types = r#"{"shard": "twins.structs.Shard", "color": "twins.structs.Color"}"#;
+    let values = r#"{"shard": {"name": "s1", "size": 3, "weights": [0.5, 1.25], "tags": {"a": 2}, "owner": "ada"}, "color": "green"}"#;
+    let out = p
+        .run("twins.structs.structs", encoded(types, values))
+        .unwrap_or_else(|e| panic!("{e}\n{:#?}", p.attempts));
+    assert_eq!(decoded(r#"{"o0": "float"}"#, &out), serde_json::json!({"o0": 5.25}));
+    // (0.5 + 1.25) * 3, as the Python twin computes it.
+}
+
+/// A Python map task's outputs (a list of optionals) read by a Rust task.
+#[test]
+fn a_rust_task_reads_a_python_map_tasks_list_of_optionals() {
+    let pkg = package_with_rust(&["twins.mapping.total"]);
+    let mut p = stand_in(&pkg, "");
+    let out = p
+        .run(
+            "twins.mapping.squares",
+            encoded(r#"{"xs": "List[int]"}"#, r#"{"xs": [1, 2, 3, 4]}"#),
+        )
+        .unwrap_or_else(|e| panic!("{e}\n{:#?}", p.attempts));
+    assert_eq!(decoded(r#"{"o0": "int"}"#, &out), serde_json::json!({"o0": 30}));
+    assert_eq!(
+        decoded(r#"{"o0": "int"}"#, &out),
+        local("twins.mapping", "squares", r#"{"xs": [1, 2, 3, 4]}"#)
+    );
 }
