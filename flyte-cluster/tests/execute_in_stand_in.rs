@@ -60,6 +60,27 @@ fn killed_at_four(cp: &Checkpoint, n_iterations: u64) -> Result<u64, TaskError> 
     Ok(start)
 }
 
+/// Hands its step to the asynchronous writer every 2 ms and notes it in the file
+/// `FLYTEKIT_TEST_HANDED`; at a preemption notice it returns, unless `FLYTEKIT_TEST_VARIANT` is
+/// `ignore`. Returns the step it started from.
+#[task(retries = 3)]
+fn stepping(ctx: &flytekit::TaskContext, n_iterations: u64) -> Result<u64, TaskError> {
+    let cp = ctx.checkpoint();
+    let writer = cp.async_writer();
+    let start: u64 = cp.load_state()?.unwrap_or(0);
+    let handed = std::env::var("FLYTEKIT_TEST_HANDED").unwrap();
+    let ignore = std::env::var(VARIANT).as_deref() == Ok("ignore");
+    for step in start..n_iterations {
+        writer.save_state(&(step + 1))?;
+        std::fs::write(&handed, (step + 1).to_string())?;
+        if ctx.preempted() && !ignore {
+            return Err(TaskError::recoverable(format!("preempted after step {}", step + 1)));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    Ok(start)
+}
+
 #[task]
 fn double(x: u64) -> u64 {
     2 * x
@@ -134,9 +155,15 @@ fn container_entry() {
     assert_eq!(args[0], "execute", "{args:?}");
     let args = ExecuteArgs::parse(args[1..].iter().cloned()).unwrap();
     let env = AttemptEnv::from_env().unwrap();
-    let attempt = env.single_attempt(&args.task).handle_signals();
     let variant = std::env::var(VARIANT).unwrap_or_default();
+    let attempt = env
+        .single_attempt(&args.task)
+        .handle_signals()
+        .grace_period(std::time::Duration::from_millis(300));
     let done = match (args.task.as_str(), variant.as_str()) {
+        ("twins.checkpoint.use_checkpoint", "notice" | "ignore") => {
+            execute_task(&stepping, &args, attempt, &env.worker)
+        }
         ("twins.checkpoint.use_checkpoint", "killed") => execute_task(&killed_at_four, &args, attempt, &env.worker),
         ("twins.checkpoint.use_checkpoint", _) => execute_task(&use_checkpoint, &args, attempt, &env.worker),
         ("twins.diamond.double", _) => execute_task(&double, &args, attempt, &env.worker),
@@ -391,5 +418,83 @@ fn a_rust_task_reads_a_python_map_tasks_list_of_optionals() {
     assert_eq!(
         decoded(r#"{"o0": "int"}"#, &out),
         local("twins.mapping", "squares", r#"{"xs": [1, 2, 3, 4]}"#)
+    );
+}
+
+/// SIGTERM in the middle of the loop (Kubernetes deleting the pod), to a task that returns at
+/// the notice: the attempt ends interrupted (a system failure in `error.pb`), and the next one
+/// starts from the last state the task handed over: no step is done twice.
+#[test]
+fn after_sigterm_the_next_attempt_starts_from_the_last_state_handed_over() {
+    let handed = tempfile::NamedTempFile::new().unwrap();
+    let pkg = package_with_rust(&["twins.checkpoint.use_checkpoint"]);
+    let mut p = stand_in(&pkg, "notice");
+    p.env
+        .push(("FLYTEKIT_TEST_HANDED".to_owned(), handed.path().display().to_string()));
+    p.signal = Box::new(|a| (a.number == 0).then_some((std::time::Duration::from_millis(400), "TERM")));
+    let out = p
+        .run(
+            "twins.checkpoint.example",
+            encoded(r#"{"n_iterations": "int"}"#, r#"{"n_iterations": 600}"#),
+        )
+        .unwrap_or_else(|e| panic!("{e}\n{:#?}", p.attempts));
+    // The first attempt's message says the last step it handed over.
+    let Outcome::Failed {
+        code,
+        recoverable,
+        user,
+        message,
+    } = &p.attempts[0].outcome
+    else {
+        panic!("{:#?}", p.attempts);
+    };
+    assert_eq!(
+        (code.as_str(), *recoverable, *user),
+        ("SYSTEM:Interrupted", true, false),
+        "{message}"
+    );
+    let last_handed: u64 = message
+        .rsplit("preempted after step ")
+        .next()
+        .and_then(|rest| rest.trim_end_matches(')').parse().ok())
+        .unwrap_or_else(|| panic!("{message}"));
+    assert!(last_handed > 0 && last_handed < 600, "{last_handed}");
+    assert_eq!(
+        decoded(r#"{"o0": "int"}"#, &out),
+        serde_json::json!({ "o0": last_handed })
+    );
+    assert_eq!(summary(&p)[1..], ["n0 1: ok"]);
+}
+
+/// A task that ignores the notice is abandoned when the grace period ends: the process exits
+/// with 143 after its writer committed the latest state, which the next attempt starts from.
+#[test]
+fn a_task_that_ignores_sigterm_is_abandoned_with_its_writer_flushed() {
+    let handed = tempfile::NamedTempFile::new().unwrap();
+    let pkg = package_with_rust(&["twins.checkpoint.use_checkpoint"]);
+    let mut p = stand_in(&pkg, "ignore");
+    p.env
+        .push(("FLYTEKIT_TEST_HANDED".to_owned(), handed.path().display().to_string()));
+    p.signal = Box::new(|a| (a.number == 0).then_some((std::time::Duration::from_millis(400), "TERM")));
+    let out = p
+        .run(
+            "twins.checkpoint.example",
+            encoded(r#"{"n_iterations": "int"}"#, r#"{"n_iterations": 600}"#),
+        )
+        .unwrap_or_else(|e| panic!("{e}\n{:#?}", p.attempts));
+    assert_eq!(summary(&p), ["n0 0: died (exit status: 143)", "n0 1: ok"]);
+    let resumed_from = decoded(r#"{"o0": "int"}"#, &out)["o0"].as_u64().unwrap();
+    // Steps run 2 ms apart: 400 ms to the notice, 300 ms of grace, and what the writer held at
+    // the end was committed (at most 350 steps were run; the loop has 600).
+    assert!(
+        resumed_from > 100 && resumed_from < 600,
+        "resumed from step {resumed_from}"
+    );
+    let last_handed: u64 = std::fs::read_to_string(handed.path()).unwrap().parse().unwrap();
+    assert_eq!(last_handed, 600, "the second attempt ran to the end");
+    assert!(
+        p.attempts[0].stderr.contains("stopped by SIGTERM"),
+        "{}",
+        p.attempts[0].stderr
     );
 }

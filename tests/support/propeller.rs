@@ -136,9 +136,15 @@ pub struct Propeller<'a> {
     pub max_system_failures: u32,
     /// Called before each attempt with it and its command; runs the command it returns.
     pub before: Box<Before<'a>>,
+    /// Called before each attempt: `Some((after, signal))` sends `signal` (`TERM`, `KILL`) to
+    /// its process `after` it started, as Kubernetes does to a pod it deletes.
+    pub signal: Box<Signal<'a>>,
     /// Every attempt made, in order.
     pub attempts: Vec<Attempt>,
 }
+
+/// When to signal an attempt's process, and with what.
+pub type Signal<'a> = dyn FnMut(&Attempt) -> Option<(std::time::Duration, &'static str)> + 'a;
 
 type Outputs = HashMap<String, LiteralMap>;
 
@@ -156,6 +162,7 @@ impl<'a> Propeller<'a> {
             cwd: std::env::current_dir().unwrap(),
             max_system_failures: 3,
             before: Box::new(|_, cmd| cmd),
+            signal: Box::new(|_| None),
             attempts: Vec::new(),
         }
     }
@@ -410,7 +417,21 @@ impl<'a> Propeller<'a> {
                 stderr: String::new(),
             };
             let mut cmd = (self.before)(&attempt, cmd);
-            let ran = cmd.output().map_err(|e| format!("cannot run {cmd:?}: {e}"))?;
+            let child = cmd
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .map_err(|e| format!("cannot run {cmd:?}: {e}"))?;
+            if let Some((after, signal)) = (self.signal)(&attempt) {
+                let pid = child.id().to_string();
+                std::thread::spawn(move || {
+                    std::thread::sleep(after);
+                    let _ = Command::new("kill").arg(format!("-{signal}")).arg(&pid).status();
+                });
+            }
+            let ran = child
+                .wait_with_output()
+                .map_err(|e| format!("cannot wait for {cmd:?}: {e}"))?;
             attempt.stderr = String::from_utf8_lossy(&ran.stderr).into_owned();
             let error = Location::parse(&format!("{out}/error.pb"))
                 .unwrap()
