@@ -99,6 +99,29 @@ impl Attempt {
         Ok(Attempt { ctx, stop })
     }
 
+    /// The attempt `ids` names with its checkpoint kept by `backend` (object storage, for a
+    /// task container on a Flyte cluster), under `stop` and, if the task has one, a deadline
+    /// `timeout` from now.
+    pub(crate) fn with_backend(
+        ids: Ids<'_>,
+        backend: Box<dyn crate::CheckpointBackend>,
+        stop: &Stop,
+        timeout: Option<Duration>,
+    ) -> Attempt {
+        let stop = stop.attempt(timeout);
+        let checkpoint = Checkpoint::with_stop(backend, stop.clone());
+        let ctx = TaskContext::new(
+            ids.execution,
+            ids.node,
+            ids.task,
+            ids.attempt,
+            ids.max_attempts,
+            checkpoint,
+            stop.clone(),
+        );
+        Attempt { ctx, stop }
+    }
+
     /// Damaged checkpoint versions that opening skipped, each with the one it resumed from.
     pub(crate) fn warnings(&self) -> &[String] {
         self.ctx.checkpoint().warnings()

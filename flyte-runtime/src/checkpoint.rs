@@ -20,6 +20,7 @@ use std::sync::{Arc, Mutex, Weak};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use crate::backend::{CheckpointBackend, Source};
 use crate::error::CheckpointError;
 use crate::flush::{Flush, Writers};
 use crate::stop::Stop;
@@ -35,7 +36,7 @@ const HEADER: usize = 32;
 /// directories and its links (see [`Manifest`]).
 const MANIFEST: &str = ".flytekit-manifest";
 /// The single file `restore` writes for a checkpoint that was committed as bytes.
-const BYTES_FILE: &str = "checkpoint";
+pub(crate) const BYTES_FILE: &str = "checkpoint";
 
 /// A task's checkpoint, injected by the runtime into a `&Checkpoint` parameter.
 ///
@@ -76,6 +77,18 @@ pub struct Checkpoint {
 }
 
 struct Inner {
+    /// Where the versions live: a local directory ([`LocalDir`]) or another backend, such as
+    /// flyte-cluster's object-store prefixes.
+    backend: Box<dyn CheckpointBackend>,
+    /// The asynchronous writers of this attempt, flushed before the task reports success.
+    writers: Writers,
+    /// When the attempt must stop; commits are refused from then on.
+    stop: Stop,
+}
+
+/// The local backend: a node's checkpoint versions in a directory, as [`Checkpoint::new`] keeps
+/// them (see the module's documentation).
+pub struct LocalDir {
     dir: PathBuf,
     /// Whether commits are flushed to disk (fsync); off for throwaway temporary checkpoints.
     durable: bool,
@@ -87,10 +100,6 @@ struct Inner {
     state: Mutex<State>,
     /// Keeps a temporary checkpoint's directory alive.
     _temp: Option<tempfile::TempDir>,
-    /// The asynchronous writers of this attempt, flushed before the task reports success.
-    writers: Writers,
-    /// When the attempt must stop; commits are refused from then on.
-    stop: Stop,
 }
 
 struct State {
@@ -140,6 +149,25 @@ impl Checkpoint {
         stop: Stop,
         may_exist: bool,
     ) -> Result<Checkpoint, CheckpointError> {
+        let local = LocalDir::open(dir, durable, temp, may_exist)?;
+        Ok(Self::with_stop(Box::new(local), stop))
+    }
+}
+
+impl LocalDir {
+    /// Opens the checkpoint kept in `dir` (created by its first commit), starting from its
+    /// newest intact version; commits are flushed to disk. `Checkpoint::new(dir)` is
+    /// `Checkpoint::from_backend(LocalDir::new(dir)?)`.
+    pub fn new(dir: impl AsRef<Path>) -> Result<LocalDir, CheckpointError> {
+        Self::open(dir.as_ref().to_path_buf(), true, None, true)
+    }
+
+    fn open(
+        dir: PathBuf,
+        durable: bool,
+        temp: Option<tempfile::TempDir>,
+        may_exist: bool,
+    ) -> Result<LocalDir, CheckpointError> {
         let mut versions = Vec::new();
         // The directory is created by the first commit: most nodes never checkpoint, and a
         // mkdir per node would be most of what running a trivial node costs. The caller knows
@@ -186,28 +214,43 @@ impl Checkpoint {
             };
             warnings.iter_mut().for_each(|w| *w = format!("{w}; {fallback}"));
         }
-        Ok(Checkpoint {
+        Ok(LocalDir {
+            dir,
+            durable,
+            base,
+            warnings,
+            state: Mutex::new(State {
+                exists,
+                next,
+                committed: Vec::new(),
+                stale: versions,
+            }),
+            _temp: temp,
+        })
+    }
+}
+
+impl Checkpoint {
+    /// A checkpoint kept by `backend`: the same API over another place than a local directory,
+    /// such as the object-store prefixes of an attempt on a Flyte cluster (flyte-cluster's
+    /// `ObjectStoreCheckpoint`).
+    pub fn from_backend(backend: impl CheckpointBackend) -> Checkpoint {
+        Self::with_stop(Box::new(backend), Stop::default())
+    }
+
+    pub(crate) fn with_stop(backend: Box<dyn CheckpointBackend>, stop: Stop) -> Checkpoint {
+        Checkpoint {
             inner: Arc::new(Inner {
-                dir,
-                durable,
-                base,
-                warnings,
-                state: Mutex::new(State {
-                    exists,
-                    next,
-                    committed: Vec::new(),
-                    stale: versions,
-                }),
-                _temp: temp,
+                backend,
                 writers: Writers::default(),
                 stop,
             }),
-        })
+        }
     }
 
     /// Damaged versions this attempt skipped, each with the one it resumed from instead.
     pub(crate) fn warnings(&self) -> &[String] {
-        &self.inner.warnings
+        self.inner.backend.warnings()
     }
 
     /// Registers an asynchronous writer, so that [`flush_writers`](Self::flush_writers) waits
@@ -225,14 +268,15 @@ impl Checkpoint {
         self.inner.writers.flush()
     }
 
-    /// The directory holding this node's checkpoints; it is created by the first commit.
+    /// The directory holding this node's checkpoints; it is created by the first commit. For a
+    /// checkpoint kept by another backend, where it commits (an object-store prefix's URI).
     pub fn dir(&self) -> &Path {
-        &self.inner.dir
+        self.inner.backend.location()
     }
 
     /// Whether an earlier attempt committed a checkpoint this attempt can resume from.
     pub fn prev_exists(&self) -> bool {
-        self.inner.base.is_some()
+        self.inner.backend.base().is_some()
     }
 
     /// The bytes of the checkpoint this attempt started from, or `None` if there is none.
@@ -242,49 +286,12 @@ impl Checkpoint {
     /// [`restore`](Self::restore). Bytes that no longer match their checksum are
     /// [`CheckpointError::Corrupt`], with the file's path.
     pub fn read(&self) -> Result<Option<Vec<u8>>, CheckpointError> {
-        let Some(base) = &self.inner.base else {
-            return Ok(None);
-        };
-        if base.path.is_dir() {
-            let manifest = Manifest::read(&base.path)?;
-            let [ManifestEntry {
-                path,
-                kind: Kind::File { crc, len },
-            }] = &manifest.entries[..]
-            else {
-                return Err(CheckpointError::NotBytes {
-                    path: base.path.clone(),
-                });
-            };
-            let path = base.path.join(path);
-            let bytes = fs::read(&path).map_err(|e| io_error("read", &path, e))?;
-            if (crc32fast::hash(&bytes), bytes.len() as u64) != (*crc, *len) {
-                return Err(corrupt(&path, "does not match its manifest"));
-            }
-            Ok(Some(bytes))
-        } else {
-            read_file_version(&base.path).map(Some)
-        }
+        self.inner.backend.read()
     }
 
     /// Commits `bytes` as the new checkpoint, atomically.
     pub fn write(&self, bytes: &[u8]) -> Result<(), CheckpointError> {
-        let durable = self.inner.durable;
-        self.commit(|tmp| {
-            let io = |e| io_error("write", tmp, e);
-            let mut file = File::create(tmp).map_err(io)?;
-            let mut header = Vec::with_capacity(HEADER);
-            header.extend_from_slice(MAGIC);
-            header.extend_from_slice(&crc32fast::hash(bytes).to_le_bytes());
-            header.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
-            header.resize(HEADER, 0);
-            file.write_all(&header).map_err(io)?;
-            file.write_all(bytes).map_err(io)?;
-            if durable {
-                file.sync_all().map_err(io)?;
-            }
-            Ok(())
-        })
+        self.commit(|backend| backend.write(bytes))
     }
 
     /// Commits a copy of a file or of a whole directory as the new checkpoint, atomically: a
@@ -331,26 +338,7 @@ impl Checkpoint {
     /// ```
     pub fn save(&self, path: impl AsRef<Path>) -> Result<(), CheckpointError> {
         let src = path.as_ref();
-        let meta = fs::metadata(src).map_err(|e| io_error("save", src, e))?;
-        let durable = self.inner.durable;
-        self.commit(|tmp| {
-            fs::create_dir(tmp).map_err(|e| io_error("save", tmp, e))?;
-            let mut manifest = Manifest::default();
-            if meta.is_dir() {
-                copy_tree(src, tmp, Path::new(""), durable, &mut manifest)?;
-            } else if meta.is_file() {
-                let name = match src.file_name() {
-                    Some(name) => entry_name(src, name, true)?,
-                    None => BYTES_FILE,
-                };
-                manifest.entries.push(copy_file(src, tmp, Path::new(name), durable)?);
-            } else {
-                return Err(CheckpointError::NotSaveable {
-                    path: src.to_path_buf(),
-                });
-            }
-            manifest.write(tmp, durable)
-        })
+        self.commit(|backend| backend.save(src))
     }
 
     /// Copies the checkpoint this attempt started from into `dir` and returns `Some(dir)`, or
@@ -383,55 +371,7 @@ impl Checkpoint {
     /// directory in `dir`: remove `dir` and restore again.
     pub fn restore(&self, dir: impl AsRef<Path>) -> Result<Option<PathBuf>, CheckpointError> {
         // A whole tree written to disk: off an async executor's worker, as a commit is.
-        crate::asynchronous::offload(|| self.restore_here(dir.as_ref()))
-    }
-
-    fn restore_here(&self, dir: &Path) -> Result<Option<PathBuf>, CheckpointError> {
-        let Some(base) = &self.inner.base else {
-            return Ok(None);
-        };
-        // Without a trailing `/`, which would make the checks below look through a link.
-        let dst: PathBuf = dir.components().collect();
-        let dst = dst.as_path();
-        // Read first: a damaged or hostile manifest must fail before the target is touched.
-        let manifest = if base.path.is_dir() {
-            Some(Manifest::read(&base.path)?)
-        } else {
-            None
-        };
-        let top: HashSet<&OsStr> = match &manifest {
-            Some(m) => m.entries.iter().filter_map(|e| e.path.iter().next()).collect(),
-            None => HashSet::from([OsStr::new(BYTES_FILE)]),
-        };
-        let created = prepare_target(dst)?;
-        let mut moved = Vec::new();
-        let result = staging_dir(dst, &top).and_then(|staging| {
-            let filled = match &manifest {
-                Some(manifest) => restore_tree(&base.path, manifest, &staging),
-                None => read_file_version(&base.path).and_then(|bytes| {
-                    let to = staging.join(BYTES_FILE);
-                    write_new(&to, |file| {
-                        file.write_all(&bytes).map_err(|e| io_error("restore", &to, e))
-                    })
-                }),
-            };
-            let result = filled.and_then(|()| move_up(&staging, dst, &mut moved));
-            if result.is_err() {
-                let _ = fs::remove_dir_all(&staging);
-            }
-            result
-        });
-        if let Err(e) = result {
-            // `dst` was missing or empty: take back what this call put there.
-            for path in &moved {
-                let _ = remove(path);
-            }
-            if created {
-                let _ = fs::remove_dir(dst);
-            }
-            return Err(e);
-        }
-        Ok(Some(dir.to_path_buf()))
+        crate::asynchronous::offload(|| self.inner.backend.restore(dir.as_ref()))
     }
 
     /// Commits `state`, serialized, as the new checkpoint.
@@ -451,7 +391,7 @@ impl Checkpoint {
     /// # Ok::<(), flytekit::CheckpointError>(())
     /// ```
     pub fn save_state<T: Serialize + ?Sized>(&self, state: &T) -> Result<(), CheckpointError> {
-        self.write(&encode_state(state, &self.inner.dir)?)
+        self.write(&encode_state(state, self.dir())?)
     }
 
     /// The state this attempt started from, deserialized, or `None` if there is none.
@@ -459,7 +399,7 @@ impl Checkpoint {
         let Some(bytes) = self.read()? else {
             return Ok(None);
         };
-        let path = self.inner.base.as_ref().map(|b| b.path.clone()).unwrap_or_default();
+        let path = self.inner.backend.base().map(Path::to_path_buf).unwrap_or_default();
         ciborium::from_reader(&bytes[..])
             .map(Some)
             .map_err(|e| CheckpointError::State {
@@ -469,10 +409,139 @@ impl Checkpoint {
             })
     }
 
+    /// Commits through the backend, unless the attempt was asked to stop.
+    ///
+    /// A commit blocks on the disk or the network: called from an async task, on a worker of a
+    /// multi-thread executor, it runs while the worker's other tasks move to another thread
+    /// ([`offload`](crate::asynchronous::offload)), so that they do not wait for this task's
+    /// commit.
+    fn commit(
+        &self,
+        op: impl FnOnce(&dyn CheckpointBackend) -> Result<(), CheckpointError>,
+    ) -> Result<(), CheckpointError> {
+        if let Some(reason) = self.inner.stop.reason() {
+            return Err(CheckpointError::Stopped {
+                path: self.dir().to_path_buf(),
+                reason,
+            });
+        }
+        crate::asynchronous::offload(|| op(&*self.inner.backend))
+    }
+}
+
+impl CheckpointBackend for LocalDir {
+    fn location(&self) -> &Path {
+        &self.dir
+    }
+
+    fn base(&self) -> Option<&Path> {
+        self.base.as_ref().map(|b| b.path.as_path())
+    }
+
+    fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
+    fn read(&self) -> Result<Option<Vec<u8>>, CheckpointError> {
+        let Some(base) = &self.base else {
+            return Ok(None);
+        };
+        if base.path.is_dir() {
+            let manifest = Manifest::read(&base.path)?;
+            let [ManifestEntry {
+                path,
+                kind: Kind::File { crc, len },
+            }] = &manifest.entries[..]
+            else {
+                return Err(CheckpointError::NotBytes {
+                    path: base.path.clone(),
+                });
+            };
+            let path = base.path.join(path);
+            let bytes = fs::read(&path).map_err(|e| io_error("read", &path, e))?;
+            if (crc32fast::hash(&bytes), bytes.len() as u64) != (*crc, *len) {
+                return Err(corrupt(&path, "does not match its manifest"));
+            }
+            Ok(Some(bytes))
+        } else {
+            read_file_version(&base.path).map(Some)
+        }
+    }
+
+    fn write(&self, bytes: &[u8]) -> Result<(), CheckpointError> {
+        let durable = self.durable;
+        self.commit(|tmp| {
+            let io = |e| io_error("write", tmp, e);
+            let mut file = File::create(tmp).map_err(io)?;
+            let mut header = Vec::with_capacity(HEADER);
+            header.extend_from_slice(MAGIC);
+            header.extend_from_slice(&crc32fast::hash(bytes).to_le_bytes());
+            header.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+            header.resize(HEADER, 0);
+            file.write_all(&header).map_err(io)?;
+            file.write_all(bytes).map_err(io)?;
+            if durable {
+                file.sync_all().map_err(io)?;
+            }
+            Ok(())
+        })
+    }
+
+    fn save(&self, src: &Path) -> Result<(), CheckpointError> {
+        let meta = fs::metadata(src).map_err(|e| io_error("save", src, e))?;
+        let durable = self.durable;
+        self.commit(|tmp| {
+            fs::create_dir(tmp).map_err(|e| io_error("save", tmp, e))?;
+            let mut manifest = Manifest::default();
+            if meta.is_dir() {
+                copy_tree(src, tmp, Path::new(""), durable, &mut manifest)?;
+            } else if meta.is_file() {
+                let name = match src.file_name() {
+                    Some(name) => entry_name(src, name, true)?,
+                    None => BYTES_FILE,
+                };
+                manifest.entries.push(copy_file(src, tmp, Path::new(name), durable)?);
+            } else {
+                return Err(CheckpointError::NotSaveable {
+                    path: src.to_path_buf(),
+                });
+            }
+            manifest.write(tmp, durable)
+        })
+    }
+
+    fn restore(&self, dir: &Path) -> Result<Option<PathBuf>, CheckpointError> {
+        let Some(base) = &self.base else {
+            return Ok(None);
+        };
+        // Read first: a damaged or hostile manifest must fail before the target is touched.
+        let manifest = if base.path.is_dir() {
+            Some(Manifest::read(&base.path)?)
+        } else {
+            None
+        };
+        let top: HashSet<&OsStr> = match &manifest {
+            Some(m) => m.entries.iter().filter_map(|e| e.path.iter().next()).collect(),
+            None => HashSet::from([OsStr::new(BYTES_FILE)]),
+        };
+        restore_into(dir, &top, |staging| match &manifest {
+            Some(manifest) => restore_tree(&base.path, manifest, staging),
+            None => read_file_version(&base.path).and_then(|bytes| {
+                let to = staging.join(BYTES_FILE);
+                write_new(&to, |file| {
+                    file.write_all(&bytes).map_err(|e| io_error("restore", &to, e))
+                })
+            }),
+        })
+        .map(Some)
+    }
+}
+
+impl LocalDir {
     /// Creates the checkpoint's directory, and in durable mode makes its entry durable in every
     /// parent it had to create, so that a commit inside it cannot vanish with its parent.
     fn create_dir(&self) -> Result<(), CheckpointError> {
-        let dir = &self.inner.dir;
+        let dir = &self.dir;
         let mut missing = Vec::new();
         let mut at = dir.as_path();
         while !at.exists() {
@@ -483,7 +552,7 @@ impl Checkpoint {
             }
         }
         fs::create_dir_all(dir).map_err(|e| io_error("create", dir, e))?;
-        if self.inner.durable {
+        if self.durable {
             for created in missing {
                 if let Some(parent) = created.parent() {
                     sync_dir(parent).map_err(|e| io_error("create", parent, e))?;
@@ -494,40 +563,27 @@ impl Checkpoint {
     }
 
     /// Builds a version under a temporary name with `fill`, then renames it into place.
-    ///
-    /// A commit blocks on the disk (and its fsyncs, when durable): called from an async task,
-    /// on a worker of a multi-thread executor, it runs while the worker's other tasks move to
-    /// another thread ([`offload`](crate::asynchronous::offload)), so that they do not wait
-    /// for this task's disk.
+    /// [`Checkpoint::commit`] has checked that the attempt may still commit and moved off an
+    /// async worker.
     fn commit(&self, fill: impl FnOnce(&Path) -> Result<(), CheckpointError>) -> Result<(), CheckpointError> {
-        crate::asynchronous::offload(|| self.commit_here(fill))
-    }
-
-    fn commit_here(&self, fill: impl FnOnce(&Path) -> Result<(), CheckpointError>) -> Result<(), CheckpointError> {
-        if let Some(reason) = self.inner.stop.reason() {
-            return Err(CheckpointError::Stopped {
-                path: self.inner.dir.clone(),
-                reason,
-            });
-        }
-        let mut state = self.inner.state.lock().unwrap_or_else(|p| p.into_inner());
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         if !state.exists {
             self.create_dir()?;
             state.exists = true;
         }
         let seq = state.next;
-        let tmp = self.inner.dir.join(format!("{TMP_PREFIX}{seq:016}"));
-        let path = self.inner.dir.join(format!("{PREFIX}{seq:016}"));
+        let tmp = self.dir.join(format!("{TMP_PREFIX}{seq:016}"));
+        let path = self.dir.join(format!("{PREFIX}{seq:016}"));
         if let Err(e) = fill(&tmp) {
             let _ = remove(&tmp);
             return Err(e);
         }
         fs::rename(&tmp, &path).map_err(|e| io_error("commit", &path, e))?;
-        if self.inner.durable {
+        if self.durable {
             // The rename is only durable once the directory entry is.
-            sync_dir(&self.inner.dir).map_err(|e| io_error("commit", &self.inner.dir, e))?;
+            sync_dir(&self.dir).map_err(|e| io_error("commit", &self.dir, e))?;
         }
-        tracing::debug!(event = "checkpoint_committed", path = %path.display(), seq, durable = self.inner.durable, "checkpoint committed");
+        tracing::debug!(event = "checkpoint_committed", path = %path.display(), seq, durable = self.durable, "checkpoint committed");
         state.next = seq + 1;
         state.committed.push(Version { seq, path });
         // Keep the base (this attempt may still read it) and the two newest commits.
@@ -544,8 +600,8 @@ impl Checkpoint {
 impl std::fmt::Debug for Checkpoint {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Checkpoint")
-            .field("dir", &self.inner.dir)
-            .field("base", &self.inner.base.as_ref().map(|b| b.seq))
+            .field("dir", &self.dir())
+            .field("base", &self.inner.backend.base())
             .finish()
     }
 }
@@ -677,22 +733,38 @@ fn unlisted(root: &Path, rel: &Path, listed: &HashSet<&Path>) -> Result<Option<P
 ///
 /// Neither `dir` nor `link` parses as a CRC, so every line says its kind. Paths are relative
 /// and UTF-8 without line breaks, which `save` ensures and [`Manifest::read`] checks.
-#[derive(Default)]
-struct Manifest {
-    entries: Vec<ManifestEntry>,
+#[derive(Default, Debug, PartialEq)]
+pub struct Manifest {
+    /// The entries, in the order the checkpoint was saved (directories first once written).
+    pub entries: Vec<ManifestEntry>,
 }
 
+/// One line of a [`Manifest`].
 #[derive(Debug, PartialEq)]
-struct ManifestEntry {
-    path: PathBuf,
-    kind: Kind,
+pub struct ManifestEntry {
+    /// Relative, made of plain names (checked when a manifest is read).
+    pub path: PathBuf,
+    /// What is there.
+    pub kind: Kind,
 }
 
+/// What a manifest entry is.
 #[derive(Debug, PartialEq)]
-enum Kind {
-    File { crc: u32, len: u64 },
+pub enum Kind {
+    /// A file, with the CRC-32 and the length of its bytes.
+    File {
+        /// CRC-32 (IEEE) of the bytes.
+        crc: u32,
+        /// Length in bytes.
+        len: u64,
+    },
+    /// A directory with nothing under it.
     Dir,
-    Link { target: String },
+    /// A symbolic link, with its target text.
+    Link {
+        /// The link's target, as written.
+        target: String,
+    },
 }
 
 impl ManifestEntry {
@@ -724,6 +796,19 @@ impl ManifestEntry {
 impl Manifest {
     fn write(&self, dir: &Path, durable: bool) -> Result<(), CheckpointError> {
         let path = dir.join(MANIFEST);
+        let text = self.text();
+        let io = |e| io_error("save", &path, e);
+        let mut file = File::create(&path).map_err(io)?;
+        file.write_all(text.as_bytes()).map_err(io)?;
+        if durable {
+            file.sync_all().map_err(io)?;
+            sync_dir(dir).map_err(|e| io_error("save", dir, e))?;
+        }
+        Ok(())
+    }
+
+    /// The manifest's lines.
+    pub fn text(&self) -> String {
         let mut text = String::new();
         // Directories first: a manifest cut short loses its last lines, and `verify` notices a
         // lost file or link line by the entry left on disk, but not a lost empty directory.
@@ -736,14 +821,7 @@ impl Manifest {
             };
             text.push_str(&line);
         }
-        let io = |e| io_error("save", &path, e);
-        let mut file = File::create(&path).map_err(io)?;
-        file.write_all(text.as_bytes()).map_err(io)?;
-        if durable {
-            file.sync_all().map_err(io)?;
-            sync_dir(dir).map_err(|e| io_error("save", dir, e))?;
-        }
-        Ok(())
+        text
     }
 
     /// Reads a version's manifest and checks that every path in it stays inside the version:
@@ -751,13 +829,19 @@ impl Manifest {
     fn read(dir: &Path) -> Result<Manifest, CheckpointError> {
         let path = dir.join(MANIFEST);
         let text = fs::read_to_string(&path).map_err(|e| corrupt(&path, format!("unreadable manifest: {e}")))?;
+        Self::parse(&path, &text)
+    }
+
+    /// Parses a manifest's lines, read from `path`, and checks its paths as [`read`](Self::read)
+    /// does.
+    pub fn parse(path: &Path, text: &str) -> Result<Manifest, CheckpointError> {
         let mut entries = Vec::new();
         for line in text.lines() {
             let entry =
-                ManifestEntry::parse(line).ok_or_else(|| corrupt(&path, format!("bad manifest line `{line}`")))?;
+                ManifestEntry::parse(line).ok_or_else(|| corrupt(path, format!("bad manifest line `{line}`")))?;
             entries.push(entry);
         }
-        check_paths(&path, &entries)?;
+        check_paths(path, &entries)?;
         Ok(Manifest { entries })
     }
 }
@@ -904,16 +988,74 @@ fn copy_link(src: &Path, root: &Path, rel: &Path) -> Result<ManifestEntry, Check
 }
 
 #[cfg(unix)]
-fn symlink(target: &str, at: &Path) -> io::Result<()> {
+pub(crate) fn symlink(target: &str, at: &Path) -> io::Result<()> {
     std::os::unix::fs::symlink(target, at)
 }
 
 #[cfg(not(unix))]
-fn symlink(_target: &str, _at: &Path) -> io::Result<()> {
+pub(crate) fn symlink(_target: &str, _at: &Path) -> io::Result<()> {
     Err(io::Error::new(
         io::ErrorKind::Unsupported,
         "symbolic links are only kept on Unix",
     ))
+}
+
+/// What `save(src)` keeps (see [`crate::backend::walk`]).
+pub(crate) fn walk(src: &Path) -> Result<Vec<(PathBuf, Source)>, CheckpointError> {
+    let meta = fs::metadata(src).map_err(|e| io_error("save", src, e))?;
+    let mut found = Vec::new();
+    if meta.is_dir() {
+        walk_tree(src, Path::new(""), &mut found)?;
+    } else if meta.is_file() {
+        let name = match src.file_name() {
+            Some(name) => entry_name(src, name, true)?,
+            None => BYTES_FILE,
+        };
+        found.push((PathBuf::from(name), Source::File(src.to_path_buf())));
+    } else {
+        return Err(CheckpointError::NotSaveable {
+            path: src.to_path_buf(),
+        });
+    }
+    Ok(found)
+}
+
+fn walk_tree(src: &Path, rel: &Path, found: &mut Vec<(PathBuf, Source)>) -> Result<(), CheckpointError> {
+    let entries = fs::read_dir(src).map_err(|e| io_error("save", src, e))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| io_error("save", src, e))?;
+        let from = entry.path();
+        let name = entry.file_name();
+        let rel = rel.join(entry_name(&from, &name, rel.as_os_str().is_empty())?);
+        let kind = entry.file_type().map_err(|e| io_error("save", &from, e))?;
+        if kind.is_dir() {
+            let before = found.len();
+            walk_tree(&from, &rel, found)?;
+            if found.len() == before {
+                found.push((rel, Source::Dir));
+            }
+        } else if kind.is_file() {
+            found.push((rel, Source::File(from)));
+        } else if kind.is_symlink() {
+            let target = fs::read_link(&from).map_err(|e| io_error("save", &from, e))?;
+            let Some(target) = target.to_str().filter(|t| !t.contains(['\n', '\r'])) else {
+                return Err(CheckpointError::UnsupportedEntry {
+                    path: from,
+                    reason: "the target of this symbolic link is not UTF-8 or holds a line break",
+                });
+            };
+            if !cfg!(unix) {
+                return Err(CheckpointError::UnsupportedEntry {
+                    path: from,
+                    reason: "symbolic links are only kept on Unix",
+                });
+            }
+            found.push((rel, Source::Link(target.to_owned())));
+        } else {
+            return Err(CheckpointError::NotSaveable { path: from });
+        }
+    }
+    Ok(())
 }
 
 /// Copies the tree under `src` to `root/rel`, listing each file, each link and each directory
@@ -1024,6 +1166,40 @@ fn restore_tree(version: &Path, manifest: &Manifest, staging: &Path) -> Result<(
         }
     }
     Ok(())
+}
+
+/// Fills `dir` as [`Checkpoint::restore`] says: `dir` must be missing or an empty directory;
+/// `fill` builds the tree in a hidden staging directory inside it (named unlike any of `top`,
+/// the tree's top-level names), which is moved up once `fill` succeeds; on any failure `dir` is
+/// left as it was found.
+pub(crate) fn restore_into(
+    dir: &Path,
+    top: &HashSet<&OsStr>,
+    fill: impl FnOnce(&Path) -> Result<(), CheckpointError>,
+) -> Result<PathBuf, CheckpointError> {
+    // Without a trailing `/`, which would make the checks below look through a link.
+    let dst: PathBuf = dir.components().collect();
+    let dst = dst.as_path();
+    let created = prepare_target(dst)?;
+    let mut moved = Vec::new();
+    let result = staging_dir(dst, top).and_then(|staging| {
+        let result = fill(&staging).and_then(|()| move_up(&staging, dst, &mut moved));
+        if result.is_err() {
+            let _ = fs::remove_dir_all(&staging);
+        }
+        result
+    });
+    if let Err(e) = result {
+        // `dst` was missing or empty: take back what this call put there.
+        for path in &moved {
+            let _ = remove(path);
+        }
+        if created {
+            let _ = fs::remove_dir(dst);
+        }
+        return Err(e);
+    }
+    Ok(dir.to_path_buf())
 }
 
 /// Creates `path` and fills it; fails rather than open anything already there, a link above

@@ -4,6 +4,7 @@
 
 mod asynchronous;
 mod attempt;
+pub mod backend;
 mod binding;
 mod branch;
 mod cache;
@@ -23,6 +24,7 @@ mod render;
 mod retry;
 mod scheduler;
 mod signals;
+mod single;
 mod stop;
 mod store;
 mod task;
@@ -32,6 +34,7 @@ mod value;
 mod wiring;
 mod writer;
 
+pub use backend::CheckpointBackend;
 pub use binding::{Binding, Step};
 pub use branch::{BranchSpec, Comparison, Condition, Op, Otherwise};
 pub use cache::CacheMode;
@@ -47,6 +50,7 @@ pub use flyte_type::{DatetimeForm, DurationForm, Type};
 pub use graph::{FailurePolicy, Graph, IntoInput, MapOptions, Node, Promise, SubWorkflowCall, Workflow};
 pub use interface::{output_name, Interface, InterfaceError, Slot};
 pub use preempt::{Abandoned, Notice, Preemption};
+pub use single::SingleAttempt;
 pub use stop::StopReason;
 pub use store::{AttemptReport, Event, ExecutionReport, ExecutionSummary, NodeReport, Status, Store};
 pub use task::{Body, Resources, Task, TaskFuture, TaskInfo};
@@ -68,6 +72,7 @@ pub mod __private {
     };
     pub use crate::interface::{interface, Describe, Describer, ViaNothing, ViaTrace, ViaTyped};
     pub use crate::record::Registration;
+
     pub use crate::value::{Many, One, Values};
     pub use crate::wiring::{after, After, Index, List, Split};
     pub use inventory;

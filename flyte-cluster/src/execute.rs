@@ -1,0 +1,395 @@
+//! The pieces of the task container's entry point (`<binary> execute --task NAME --inputs URI
+//! --output-prefix URI --raw-output-data-prefix URI --checkpoint-path URI --prev-checkpoint
+//! URI`) that need no package: what the environment says about the attempt, reading
+//! `inputs.pb`, writing `outputs.pb` or `error.pb`, and the `core.ErrorDocument` a failure
+//! becomes.
+//!
+//! The contract is flytekit's `pyflyte-execute`: the task runs **once** (propeller owns the
+//! retries), and the process exits 0 whether the task succeeded or failed, since a non-zero exit
+//! is judged from the pod's status and loses the error's kind. Propeller reads `error.pb` to
+//! decide: a `RECOVERABLE` error is retried while retries are left, a `NON_RECOVERABLE` one is
+//! not.
+
+use std::time::SystemTime;
+
+use flyte_idl::core::{container_error, execution_error, ContainerError, ErrorDocument, LiteralMap};
+use flyte_idl::prost::Message;
+use flyte_runtime::{AttemptFailure, FailureKind, TaskError};
+
+use crate::storage::{Location, StorageError};
+
+/// The object the inputs are in, under the inputs prefix propeller renders as `{{.input}}`
+/// (which names the file itself).
+pub const INPUTS_FILE: &str = "inputs.pb";
+/// The object the outputs go to, under `--output-prefix`.
+pub const OUTPUTS_FILE: &str = "outputs.pb";
+/// The object a failure goes to, under `--output-prefix`.
+pub const ERROR_FILE: &str = "error.pb";
+
+/// What the environment tells the task container about its attempt.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AttemptEnv {
+    /// 1 for the first attempt (`TaskContext::attempt`'s numbering); Flyte's
+    /// `FLYTE_ATTEMPT_NUMBER` counts from 0.
+    pub attempt: u32,
+    /// `FLYTE_INTERNAL_EXECUTION_ID`, or `local` when unset.
+    pub execution: String,
+    /// `FLYTE_INTERNAL_EXECUTION_PROJECT`, if set.
+    pub project: Option<String>,
+    /// `FLYTE_INTERNAL_EXECUTION_DOMAIN`, if set.
+    pub domain: Option<String>,
+    /// `FLYTE_INTERNAL_WORKER_NAME` when `FLYTE_INTERNAL_DIST_ERROR_STRATEGY` is set (a
+    /// distributed task's worker), as flytekit reports it in a `ContainerError`; empty otherwise.
+    pub worker: String,
+}
+
+/// An environment variable that is set to something it cannot be.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("environment variable {name}={value:?} is not {expected}")]
+pub struct EnvError {
+    /// The variable.
+    pub name: &'static str,
+    /// What it holds.
+    pub value: String,
+    /// What it should be.
+    pub expected: &'static str,
+}
+
+impl AttemptEnv {
+    /// Reads the variables propeller sets in the task's pod.
+    pub fn from_env() -> Result<AttemptEnv, EnvError> {
+        Self::from_vars(|name| std::env::var(name).ok())
+    }
+
+    /// Reads them from `var` (a test's map, or the process environment).
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<AttemptEnv, EnvError> {
+        let set = |name: &str| var(name).filter(|v| !v.is_empty());
+        let attempt = match set("FLYTE_ATTEMPT_NUMBER") {
+            None => 1,
+            Some(value) => value
+                .trim()
+                .parse::<u32>()
+                .ok()
+                .and_then(|n| n.checked_add(1))
+                .ok_or(EnvError {
+                    name: "FLYTE_ATTEMPT_NUMBER",
+                    value,
+                    expected: "an attempt number (0 for the first attempt)",
+                })?,
+        };
+        let worker = if set("FLYTE_INTERNAL_DIST_ERROR_STRATEGY").is_some() {
+            set("FLYTE_INTERNAL_WORKER_NAME").unwrap_or_default()
+        } else {
+            String::new()
+        };
+        Ok(AttemptEnv {
+            attempt,
+            execution: set("FLYTE_INTERNAL_EXECUTION_ID").unwrap_or_else(|| "local".to_owned()),
+            project: set("FLYTE_INTERNAL_EXECUTION_PROJECT"),
+            domain: set("FLYTE_INTERNAL_EXECUTION_DOMAIN"),
+            worker,
+        })
+    }
+}
+
+/// Who a failure is blamed on, as `core.ExecutionError.ErrorKind` says it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// The task's code: an error it returned, a panic.
+    User,
+    /// What runs around it: reading inputs, writing outputs, object storage, the process.
+    System,
+}
+
+/// A failed attempt as propeller needs to see it: what `error.pb` will hold.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ContainerFailure {
+    /// A short code (`USER:Recoverable`, `SYSTEM:DownloadDataError`, ...), flytekit's style.
+    pub code: String,
+    /// What happened, in words.
+    pub message: String,
+    /// Whether propeller may retry it.
+    pub recoverable: bool,
+    /// Whose failure it is.
+    pub origin: Origin,
+}
+
+impl ContainerFailure {
+    /// The failure of an attempt as the runtime classified it. A recoverable error and a
+    /// timeout may be retried, a non-recoverable error and a panic may not; an attempt
+    /// interrupted (its process preempted) or stopped is the system's and may be retried.
+    pub fn from_attempt(failure: &AttemptFailure) -> ContainerFailure {
+        let (code, recoverable, origin) = match failure.kind {
+            FailureKind::Recoverable => ("USER:Recoverable", true, Origin::User),
+            FailureKind::NonRecoverable => ("USER:NonRecoverable", false, Origin::User),
+            FailureKind::Panic => ("USER:Panic", false, Origin::User),
+            FailureKind::TimedOut => ("USER:Timeout", true, Origin::User),
+            FailureKind::Interrupted => ("SYSTEM:Interrupted", true, Origin::System),
+            FailureKind::Stopped => ("SYSTEM:Stopped", true, Origin::System),
+        };
+        ContainerFailure {
+            code: code.to_owned(),
+            message: failure.cause.clone(),
+            recoverable,
+            origin,
+        }
+    }
+
+    /// An error a task returned, classified as the runtime would.
+    pub fn from_task_error(error: &TaskError) -> ContainerFailure {
+        Self::from_attempt(&AttemptFailure {
+            attempt: 0,
+            kind: if error.is_recoverable() {
+                FailureKind::Recoverable
+            } else {
+                FailureKind::NonRecoverable
+            },
+            cause: error_chain(error.cause()),
+        })
+    }
+
+    /// A failure around the task, the system's: retried, as flytekit retries the errors it
+    /// does not recognise.
+    pub fn system(code: &str, message: impl Into<String>) -> ContainerFailure {
+        ContainerFailure {
+            code: code.to_owned(),
+            message: message.into(),
+            recoverable: true,
+            origin: Origin::System,
+        }
+    }
+
+    /// Reading an input failed (flytekit's `SYSTEM:DownloadDataError`).
+    pub fn download(error: &StorageError) -> ContainerFailure {
+        Self::system("SYSTEM:DownloadDataError", error.to_string())
+    }
+
+    /// Writing an output failed (flytekit's `SYSTEM:UploadDataError`).
+    pub fn upload(error: &StorageError) -> ContainerFailure {
+        Self::system("SYSTEM:UploadDataError", error.to_string())
+    }
+
+    /// The `core.ErrorDocument` for `error.pb`, stamped now, naming `worker` (see
+    /// [`AttemptEnv::worker`]).
+    pub fn to_error_document(&self, worker: &str) -> ErrorDocument {
+        let kind = if self.recoverable {
+            container_error::Kind::Recoverable
+        } else {
+            container_error::Kind::NonRecoverable
+        };
+        let origin = match self.origin {
+            Origin::User => execution_error::ErrorKind::User,
+            Origin::System => execution_error::ErrorKind::System,
+        };
+        ErrorDocument {
+            error: Some(ContainerError {
+                code: self.code.clone(),
+                message: self.message.clone(),
+                kind: kind as i32,
+                origin: origin as i32,
+                timestamp: Some(flyte_idl::prost_types::Timestamp::from(SystemTime::now())),
+                worker: worker.to_owned(),
+            }),
+        }
+    }
+}
+
+/// An error with its causes, `outer: inner: innermost`.
+fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let shown = cause.to_string();
+        if !text.ends_with(&shown) {
+            text.push_str(": ");
+            text.push_str(&shown);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+/// Why `inputs.pb` could not be had.
+#[derive(Debug, thiserror::Error)]
+pub enum InputsError {
+    /// The object could not be read.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// Its bytes are not a `core.LiteralMap`.
+    #[error("{uri} is not a core.LiteralMap: {source}")]
+    Decode {
+        /// The object.
+        uri: String,
+        /// prost's error.
+        source: flyte_idl::prost::DecodeError,
+    },
+}
+
+/// Reads the `core.LiteralMap` at `uri` (`--inputs`, which names the object itself).
+pub fn read_inputs(uri: &str) -> Result<LiteralMap, InputsError> {
+    let at = Location::parse(uri)?;
+    let bytes = at.read()?;
+    LiteralMap::decode(&bytes[..]).map_err(|source| InputsError::Decode {
+        uri: at.uri().to_owned(),
+        source,
+    })
+}
+
+/// Writes `outputs` as `outputs.pb` under `output_prefix`.
+pub fn write_outputs(output_prefix: &str, outputs: &LiteralMap) -> Result<(), StorageError> {
+    Location::parse(output_prefix)?
+        .join(OUTPUTS_FILE)
+        .write(&outputs.encode_to_vec())
+}
+
+/// Writes `failure` as `error.pb` under `output_prefix`.
+pub fn write_error(output_prefix: &str, failure: &ContainerFailure, worker: &str) -> Result<(), StorageError> {
+    Location::parse(output_prefix)?
+        .join(ERROR_FILE)
+        .write(&failure.to_error_document(worker).encode_to_vec())
+}
+
+/// The command line propeller gives a Rust task's container, after `execute`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExecuteArgs {
+    /// `--task`: the task's Flyte name (`module.function`).
+    pub task: String,
+    /// `--inputs`: the URI of `inputs.pb`.
+    pub inputs: String,
+    /// `--output-prefix`: where `outputs.pb` or `error.pb` goes.
+    pub output_prefix: String,
+    /// `--raw-output-data-prefix`: where large values (blobs) go.
+    pub raw_output_data_prefix: String,
+    /// `--checkpoint-path`: where this attempt commits its checkpoints.
+    pub checkpoint_path: String,
+    /// `--prev-checkpoint`, `None` when propeller passed `""` or left it unrendered.
+    pub prev_checkpoint: Option<String>,
+}
+
+impl ExecuteArgs {
+    /// Reads `--flag value` pairs (in any order; `--flag=value` too). Every flag but
+    /// `--raw-output-data-prefix` and `--prev-checkpoint` is required; an unknown one is an error.
+    pub fn parse<I, S>(args: I) -> Result<ExecuteArgs, String>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let mut found: std::collections::HashMap<&'static str, String> = std::collections::HashMap::new();
+        let mut args = args.into_iter().map(Into::into);
+        const FLAGS: [&str; 6] = [
+            "--task",
+            "--inputs",
+            "--output-prefix",
+            "--raw-output-data-prefix",
+            "--checkpoint-path",
+            "--prev-checkpoint",
+        ];
+        while let Some(arg) = args.next() {
+            let (flag, inline) = match arg.split_once('=') {
+                Some((flag, value)) => (flag.to_owned(), Some(value.to_owned())),
+                None => (arg, None),
+            };
+            let Some(known) = FLAGS.iter().find(|f| **f == flag) else {
+                return Err(format!(
+                    "unknown argument `{flag}` (expected one of {})",
+                    FLAGS.join(", ")
+                ));
+            };
+            let value = match inline {
+                Some(value) => value,
+                None => args.next().ok_or_else(|| format!("`{flag}` needs a value"))?,
+            };
+            if found.insert(known, value).is_some() {
+                return Err(format!("`{flag}` given twice"));
+            }
+        }
+        let mut take = |flag: &str| found.remove(flag);
+        let required = |value: Option<String>, flag: &str| value.ok_or_else(|| format!("`{flag}` is required"));
+        Ok(ExecuteArgs {
+            task: required(take("--task"), "--task")?,
+            inputs: required(take("--inputs"), "--inputs")?,
+            output_prefix: required(take("--output-prefix"), "--output-prefix")?,
+            checkpoint_path: required(take("--checkpoint-path"), "--checkpoint-path")?,
+            raw_output_data_prefix: take("--raw-output-data-prefix").unwrap_or_default(),
+            prev_checkpoint: take("--prev-checkpoint")
+                .as_deref()
+                .and_then(crate::checkpoint::prev_checkpoint)
+                .map(str::to_owned),
+        })
+    }
+}
+
+impl AttemptEnv {
+    /// The attempt of node `node` this environment describes, ready to run.
+    pub fn single_attempt(&self, node: &str) -> flyte_runtime::SingleAttempt {
+        flyte_runtime::SingleAttempt::new(&self.execution, node, self.attempt)
+    }
+}
+
+/// What [`execute_task`] left under the output prefix.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Executed {
+    /// `outputs.pb`.
+    Outputs,
+    /// `error.pb`, holding this.
+    Failed(ContainerFailure),
+}
+
+/// The container's work for `task`, typed: reads `inputs.pb` as the task's inputs, runs one
+/// attempt (`attempt`, from [`AttemptEnv::single_attempt`], with its preemption settings) with
+/// its checkpoint under `--checkpoint-path` starting from `--prev-checkpoint`, and writes
+/// `outputs.pb` or `error.pb`. Every failure of the task or around it ends in `error.pb`:
+/// `Err` only when not even that could be written. The process then exits 0 either way.
+pub fn execute_task<T: flyte_runtime::Task>(
+    task: &T,
+    args: &ExecuteArgs,
+    attempt: flyte_runtime::SingleAttempt,
+    worker: &str,
+) -> Result<Executed, StorageError> {
+    let failed = |failure: ContainerFailure| -> Result<Executed, StorageError> {
+        write_error(&args.output_prefix, &failure, worker)?;
+        Ok(Executed::Failed(failure))
+    };
+    let type_error = |message: String| ContainerFailure {
+        code: "USER:TypeError".to_owned(),
+        message,
+        recoverable: false,
+        origin: Origin::User,
+    };
+    let interface = match task.interface() {
+        Ok(interface) => interface,
+        Err(e) => return failed(type_error(e.to_string())),
+    };
+    let map = match read_inputs(&args.inputs) {
+        Ok(map) => map,
+        Err(InputsError::Storage(e)) => return failed(ContainerFailure::download(&e)),
+        Err(e @ InputsError::Decode { .. }) => return failed(type_error(e.to_string())),
+    };
+    let slots: Vec<(&str, &flyte_runtime::Type)> = interface.inputs.iter().map(|(n, t)| (n.as_str(), t)).collect();
+    let inputs = match crate::literal::from_literal_map(&map, &slots) {
+        Ok(inputs) => inputs,
+        Err(e) => return failed(type_error(format!("the inputs of `{}`: {e}", args.task))),
+    };
+    let checkpoint =
+        match crate::checkpoint::ObjectStoreCheckpoint::open(&args.checkpoint_path, args.prev_checkpoint.as_deref()) {
+            Ok(checkpoint) => checkpoint,
+            Err(e) => return failed(ContainerFailure::system("SYSTEM:CheckpointUnavailable", e.to_string())),
+        };
+    let outputs = match attempt.run(task, &inputs, Box::new(checkpoint)) {
+        Ok(outputs) => outputs,
+        Err(failure) => return failed(ContainerFailure::from_attempt(&failure)),
+    };
+    let values: Vec<(&str, &flyte_runtime::Encoded, &flyte_runtime::Type)> = interface
+        .outputs
+        .iter()
+        .zip(&outputs)
+        .map(|((name, ty), value)| (name.as_str(), value, ty))
+        .collect();
+    match crate::literal::to_literal_map(&values) {
+        Ok(map) => match write_outputs(&args.output_prefix, &map) {
+            Ok(()) => Ok(Executed::Outputs),
+            Err(e) => failed(ContainerFailure::upload(&e)),
+        },
+        Err(e) => failed(type_error(format!("the outputs of `{}`: {e}", args.task))),
+    }
+}

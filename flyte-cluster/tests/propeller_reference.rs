@@ -1,0 +1,266 @@
+//! The propeller stand-in (`tests/support/propeller.rs`), validated on the reference first:
+//! flytekit 1.16.31's own `pyflyte-execute` runs the twin workflows of `pyflyte package`
+//! through it, against S3 on loopback, with the results flytekit's local execution gives.
+
+#[path = "../../tests/support/s3.rs"]
+mod s3;
+
+#[path = "../../tests/support/flytekit.rs"]
+mod flytekit_reference;
+
+#[path = "../../tests/support/propeller.rs"]
+mod propeller;
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use flyte_idl::core::LiteralMap;
+use flyte_idl::prost::Message;
+use flytekit_reference::Reference;
+use propeller::{int, Outcome, Package, Propeller};
+
+/// pyflyte's package of the twins, made once per process.
+fn package() -> &'static Package {
+    static PACKAGE: OnceLock<(tempfile::TempDir, Package)> = OnceLock::new();
+    &PACKAGE
+        .get_or_init(|| {
+            let dir = tempfile::tempdir().unwrap();
+            let tgz = dir.path().join("pyflyte.tgz");
+            Reference::get().ok(["package".as_ref(), tgz.as_os_str()]);
+            let pkg = Package::read(&tgz);
+            (dir, pkg)
+        })
+        .1
+}
+
+/// A stand-in that runs flytekit's containers: `pyflyte-execute` from the reference
+/// environment, the twins importable, the sandbox's S3 variables set.
+fn stand_in() -> Propeller<'static> {
+    let server = s3::S3::shared();
+    let root = server.new_bucket("propeller");
+    let twins = Reference::dir();
+    let mut env: Vec<(String, String)> = server.env().into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+    env.push(("PYTHONPATH".to_owned(), twins.display().to_string()));
+    env.push(("PYTHONDONTWRITEBYTECODE".to_owned(), "1".to_owned()));
+    let mut p = Propeller::new(package(), root, env);
+    let bin = Reference::get().python().parent().unwrap().to_path_buf();
+    p.program = Box::new(move |word| {
+        let candidate = bin.join(word);
+        if candidate.exists() {
+            candidate
+        } else {
+            PathBuf::from(word)
+        }
+    });
+    p.cwd = twins;
+    p
+}
+
+/// The stand-in's outputs as flytekit's type engine reads them, as JSON.
+fn decoded(types: &str, outputs: &LiteralMap) -> serde_json::Value {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("outputs.pb");
+    std::fs::write(&file, outputs.encode_to_vec()).unwrap();
+    let out = Reference::get().ok(["decode".as_ref(), types.as_ref(), file.as_os_str()]);
+    serde_json::from_str(&out).unwrap()
+}
+
+/// What flytekit's local execution of `module.workflow(**kwargs)` returns, as `{o0: .., o1: ..}`.
+fn local(module: &str, workflow: &str, kwargs: &str) -> serde_json::Value {
+    let script = "import importlib, json, sys\n\
+                  m = importlib.import_module(sys.argv[1])\n\
+                  r = getattr(m, sys.argv[2])(**json.loads(sys.argv[3]))\n\
+                  r = tuple(r) if isinstance(r, tuple) else (r,)\n\
+                  print(json.dumps({f'o{i}': v for i, v in enumerate(r)}))\n";
+    let out = std::process::Command::new(Reference::get().python())
+        .args(["-B", "-c", script, module, workflow, kwargs])
+        .current_dir(Reference::dir())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    serde_json::from_str(stdout.lines().last().unwrap()).unwrap()
+}
+
+fn inputs(pairs: &[(&str, i64)]) -> LiteralMap {
+    LiteralMap {
+        literals: pairs.iter().map(|(k, v)| (k.to_string(), int(*v))).collect(),
+    }
+}
+
+/// The seed on the reference: `use_checkpoint(6)` fails twice, recoverably, and each retry
+/// starts from the checkpoint the attempt before it committed.
+#[test]
+fn flytekit_resumes_from_the_previous_attempts_checkpoint_through_the_stand_in() {
+    let mut p = stand_in();
+    let out = p
+        .run("twins.checkpoint.example", inputs(&[("n_iterations", 6)]))
+        .unwrap();
+    assert_eq!(decoded(r#"{"o0": "int"}"#, &out), serde_json::json!({"o0": 5}));
+    let outcomes: Vec<_> = p.attempts.iter().map(|a| (a.number, a.outcome.clone())).collect();
+    assert_eq!(outcomes.len(), 3, "{outcomes:#?}");
+    for (i, (number, outcome)) in outcomes.iter().enumerate() {
+        assert_eq!(*number, i as u32);
+        match outcome {
+            Outcome::Failed {
+                code,
+                recoverable: true,
+                user: true,
+                message,
+            } if i < 2 => {
+                assert_eq!(code, "USER:Recoverable", "{message}");
+                assert!(message.contains("Failed at iteration"), "{message}");
+            }
+            Outcome::Succeeded if i == 2 => {}
+            other => panic!("attempt {i}: {other:?}\n{}", p.attempts[i].stderr),
+        }
+    }
+    assert_eq!(p.attempts[0].prev_checkpoint, "\"\"");
+    assert_eq!(p.attempts[1].prev_checkpoint, p.attempts[0].checkpoint);
+    assert_eq!(p.attempts[2].prev_checkpoint, p.attempts[1].checkpoint);
+    // flytekit's checkpoint of attempt 2 is the object its SyncCheckpoint writes.
+    let cp = flyte_cluster::storage::Location::parse(&format!("{}/_dst_cp", p.attempts[1].checkpoint)).unwrap();
+    assert_eq!(cp.read().unwrap(), b"4");
+}
+
+/// A task process killed before it writes `error.pb` or `outputs.pb` (a preempted pod) is a
+/// system failure, retried within its own budget, and the next attempt gets the killed one's
+/// checkpoint prefix, where nothing was written. flytekit 1.16.31 fails there for good: its
+/// `restore` of a prefix that does not exist raises `FlyteDataNotFoundException`, a
+/// non-recoverable user error (ours starts without a checkpoint, with a warning).
+#[test]
+fn a_killed_attempt_is_retried_as_a_system_failure() {
+    let mut p = stand_in();
+    p.before = Box::new(|attempt, cmd| {
+        if attempt.number == 1 {
+            let mut kill = std::process::Command::new("sh");
+            kill.args(["-c", "kill -9 $$"]);
+            kill
+        } else {
+            cmd
+        }
+    });
+    let err = p
+        .run("twins.checkpoint.example", inputs(&[("n_iterations", 6)]))
+        .unwrap_err();
+    assert!(
+        err.starts_with("node n0 (task twins.checkpoint.use_checkpoint) failed on attempt 2"),
+        "{err}"
+    );
+    let outcomes: Vec<String> = p
+        .attempts
+        .iter()
+        .map(|a| match &a.outcome {
+            Outcome::Succeeded => "succeeded".to_owned(),
+            Outcome::Failed { code, recoverable, .. } => format!("{code} recoverable={recoverable}"),
+            Outcome::Died(status) => format!("died: {status}"),
+        })
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            "USER:Recoverable recoverable=true",
+            "died: signal: 9 (SIGKILL)",
+            "USER:ValueError recoverable=false"
+        ]
+    );
+    assert_eq!(p.attempts[2].prev_checkpoint, p.attempts[1].checkpoint);
+    let Outcome::Failed { message, .. } = &p.attempts[2].outcome else {
+        unreachable!()
+    };
+    assert!(message.contains("FlyteDataNotFoundException"), "{message}");
+}
+
+/// `values` of `types` as a `LiteralMap`, made by flytekit's type engine (`reference.py encode`).
+fn encoded(types: &str, values: &str) -> LiteralMap {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("inputs.pb");
+    Reference::get().ok(["encode".as_ref(), types.as_ref(), values.as_ref(), file.as_os_str()]);
+    LiteralMap::decode(&std::fs::read(&file).unwrap()[..]).unwrap()
+}
+
+/// Runs `module.workflow(values)` through the stand-in and checks its outputs against
+/// flytekit's local execution of the same call; returns the stand-in for more checks.
+fn same_as_local(module: &str, workflow: &str, types: &str, values: &str, outputs: &str) -> Propeller<'static> {
+    let mut p = stand_in();
+    let out = p
+        .run(&format!("{module}.{workflow}"), encoded(types, values))
+        .unwrap_or_else(|e| panic!("{module}.{workflow}({values}): {e}"));
+    assert_eq!(
+        decoded(outputs, &out),
+        local(module, workflow, values),
+        "{module}.{workflow}({values})"
+    );
+    assert!(
+        p.attempts.iter().all(|a| a.outcome == Outcome::Succeeded),
+        "{:#?}",
+        p.attempts
+    );
+    p
+}
+
+/// Task nodes in dependency order, each waiting for what it binds.
+#[test]
+fn diamond_as_flytekit_runs_it_locally() {
+    let p = same_as_local(
+        "twins.diamond",
+        "diamond",
+        r#"{"n": "int"}"#,
+        r#"{"n": 3}"#,
+        r#"{"o0": "int"}"#,
+    );
+    let nodes: Vec<&str> = p.attempts.iter().map(|a| a.node.as_str()).collect();
+    assert_eq!((nodes[0], nodes[3]), ("n0", "n3"));
+}
+
+/// A map task: one container per element, each told its index; a list of optionals out.
+#[test]
+fn a_map_task_as_flytekit_runs_it_locally() {
+    let p = same_as_local(
+        "twins.mapping",
+        "squares",
+        r#"{"xs": "List[int]"}"#,
+        r#"{"xs": [1, 2, 3, 4]}"#,
+        r#"{"o0": "int"}"#,
+    );
+    let nodes: Vec<&str> = p.attempts.iter().map(|a| a.node.as_str()).collect();
+    assert_eq!(nodes, ["n0-0", "n0-1", "n0-2", "n0-3", "n1"]);
+}
+
+/// A sub-workflow called twice, a list built from two outputs and a literal, tuple outputs.
+#[test]
+fn a_sub_workflow_as_flytekit_runs_it_locally() {
+    same_as_local(
+        "twins.subworkflow",
+        "outer",
+        r#"{"a": "int"}"#,
+        r#"{"a": 4}"#,
+        r#"{"o0": "int", "o1": "str"}"#,
+    );
+}
+
+/// Each case of a branch: `x > 100 and is_even(x)`, `x > 0`.
+#[test]
+fn branches_as_flytekit_runs_them_locally() {
+    for x in [102, 101, 7] {
+        same_as_local(
+            "twins.conditional",
+            "branch",
+            r#"{"x": "int"}"#,
+            &format!(r#"{{"x": {x}}}"#),
+            r#"{"o0": "int"}"#,
+        );
+    }
+}
+
+/// A branch whose `else` fails fails the run, and a workflow the package lacks is an error.
+#[test]
+fn failures_the_stand_in_reports() {
+    let mut p = stand_in();
+    let err = p.run("twins.conditional.branch", inputs(&[("x", 0)])).unwrap_err();
+    assert!(err.starts_with("branch failed: "), "{err}");
+    assert_eq!(
+        stand_in().run("twins.nope.none", inputs(&[])).unwrap_err(),
+        "no workflow twins.nope.none in the package"
+    );
+}

@@ -1,0 +1,314 @@
+//! An S3 API on loopback for tests: moto's server mode, in a virtual environment under the
+//! cargo target directory, started on a free port and stopped when dropped.
+//!
+//! A test file includes this module with
+//!
+//! ```ignore
+//! #[path = "../../tests/support/s3.rs"]   // from a crate's tests/; `support/s3.rs` from the root's
+//! mod s3;
+//! ```
+//!
+//! and calls [`S3::start`] (one server, stopped when the value is dropped) or [`S3::shared`]
+//! (one server for the whole test process). The first use creates `target/tmp/moto-<version>-venv`
+//! with `python3 -m venv` and `pip install moto[server]==<version>`, and writes a marker last;
+//! later runs find the marker and start at once. Test processes that start together are
+//! serialised by an OS file lock beside the environment, as `support/flytekit.rs` does for
+//! flytekit. Without Python 3 with `venv` and `pip`, or without the package index, the test
+//! fails saying what to install (`FLYTEKIT_TEST_PYTHON` names another interpreter); it is never
+//! skipped.
+//!
+//! The server runs as a child of the test process that reads its standard input: when the test
+//! process ends, however it ends, the pipe closes and the server exits, so a server kept in a
+//! `static` (which is never dropped) does not outlive its tests either.
+#![allow(dead_code)]
+
+use std::fs::{self, File};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// The moto release the tests use.
+pub const MOTO_VERSION: &str = "5.2.5";
+
+/// The credentials and region moto is given (it accepts any).
+pub const ACCESS_KEY: &str = "testing";
+pub const SECRET_KEY: &str = "testing";
+pub const REGION: &str = "us-east-1";
+
+/// Starts moto's threaded server on a free port, prints it, and stops when stdin closes.
+const SERVER: &str = r#"
+import sys
+from moto.server import ThreadedMotoServer
+server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+server.start()
+host, port = server.get_host_and_port()
+print(port, flush=True)
+sys.stdin.read()
+server.stop()
+"#;
+
+/// A running S3 server.
+pub struct S3 {
+    child: Child,
+    port: u16,
+    /// How long the environment took to create in this process; `None` when it existed.
+    pub installed_in: Option<Duration>,
+    /// How long the server took to answer.
+    pub started_in: Duration,
+}
+
+impl S3 {
+    /// A new server, stopped when the value is dropped. Panics saying what to install when
+    /// the environment cannot be created.
+    pub fn start() -> S3 {
+        let root = Path::new(env!("CARGO_TARGET_TMPDIR"));
+        let venv = root.join(format!("moto-{MOTO_VERSION}-venv"));
+        let installed_in = ensure_venv(root, &venv).unwrap_or_else(|e| panic!("{e}"));
+        let started = Instant::now();
+        let mut child = Command::new(venv_python(&venv))
+            .args(["-B", "-c", SERVER])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start moto's server from {}: {e}", venv.display()));
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("piped"))
+            .read_line(&mut line)
+            .unwrap_or_else(|e| panic!("moto's server printed no port: {e}"));
+        let port: u16 = line
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("moto's server printed `{}`, not a port", line.trim()));
+        let mut s3 = S3 {
+            child,
+            port,
+            installed_in,
+            started_in: Duration::ZERO,
+        };
+        // Answers once it serves requests.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while s3.request("GET", "/", &[]).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "moto's server on port {port} does not answer"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        s3.started_in = started.elapsed();
+        s3
+    }
+
+    /// One server for the whole test process, started by the first caller, with the
+    /// environment variables [`env`](Self::env) lists set in this process.
+    pub fn shared() -> &'static S3 {
+        static SHARED: OnceLock<S3> = OnceLock::new();
+        SHARED.get_or_init(|| {
+            let s3 = S3::start();
+            for (key, value) in s3.env() {
+                // Before any client reads them: this runs once, inside `get_or_init`, and the
+                // tests reach a client only through this function.
+                std::env::set_var(key, value);
+            }
+            s3
+        })
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// The variables a Flyte task container gets in the sandbox, pointing at this server.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("FLYTE_AWS_ENDPOINT", self.endpoint()),
+            ("FLYTE_AWS_ACCESS_KEY_ID", ACCESS_KEY.to_owned()),
+            ("FLYTE_AWS_SECRET_ACCESS_KEY", SECRET_KEY.to_owned()),
+            ("AWS_REGION", REGION.to_owned()),
+        ]
+    }
+
+    /// Creates a bucket (moto checks no signature).
+    pub fn create_bucket(&self, bucket: &str) {
+        let (status, body) = self
+            .request("PUT", &format!("/{bucket}"), &[])
+            .unwrap_or_else(|e| panic!("cannot create bucket {bucket}: {e}"));
+        assert!(status == 200, "creating bucket {bucket}: HTTP {status}: {body}");
+    }
+
+    /// A new bucket with a unique name, and its `s3://` URI.
+    pub fn new_bucket(&self, name: &str) -> String {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static N: AtomicU32 = AtomicU32::new(0);
+        let bucket = format!("{name}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed));
+        self.create_bucket(&bucket);
+        format!("s3://{bucket}")
+    }
+
+    /// The object at `bucket/key`, read without signing.
+    pub fn get(&self, bucket: &str, key: &str) -> Vec<u8> {
+        let (status, body) = self.request_bytes("GET", &format!("/{bucket}/{key}"), &[]).unwrap();
+        assert_eq!(status, 200, "GET {bucket}/{key}");
+        body
+    }
+
+    /// Writes `body` as the object at `bucket/key`, as something other than flytekit would.
+    pub fn put(&self, bucket: &str, key: &str, body: &[u8]) {
+        let (status, _) = self.request_bytes("PUT", &format!("/{bucket}/{key}"), body).unwrap();
+        assert_eq!(status, 200, "PUT {bucket}/{key}");
+    }
+
+    /// Removes the object at `bucket/key`.
+    pub fn delete(&self, bucket: &str, key: &str) {
+        let (status, _) = self.request_bytes("DELETE", &format!("/{bucket}/{key}"), &[]).unwrap();
+        assert!(status == 204 || status == 200, "DELETE {bucket}/{key}: {status}");
+    }
+
+    fn request(&self, method: &str, path: &str, body: &[u8]) -> std::io::Result<(u16, String)> {
+        self.request_bytes(method, path, body)
+            .map(|(s, b)| (s, String::from_utf8_lossy(&b).into_owned()))
+    }
+
+    /// One HTTP/1.1 request with `Connection: close`, by hand: the tests need no HTTP client.
+    fn request_bytes(&self, method: &str, path: &str, body: &[u8]) -> std::io::Result<(u16, Vec<u8>)> {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port))?;
+        stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+        write!(
+            stream,
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            self.port,
+            body.len()
+        )?;
+        stream.write_all(body)?;
+        let mut raw = Vec::new();
+        stream.read_to_end(&mut raw)?;
+        let split = raw
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .ok_or_else(|| std::io::Error::other("no HTTP header"))?;
+        let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+        let status = head
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| std::io::Error::other(format!("bad status line in {head}")))?;
+        let mut body = raw[split + 4..].to_vec();
+        if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+            body = unchunk(&body);
+        }
+        Ok((status, body))
+    }
+}
+
+impl Drop for S3 {
+    fn drop(&mut self) {
+        // Closing stdin stops it; kill in case it hangs.
+        drop(self.child.stdin.take());
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn unchunk(mut body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let Some(end) = body.windows(2).position(|w| w == b"\r\n") else {
+            return out;
+        };
+        let size = usize::from_str_radix(String::from_utf8_lossy(&body[..end]).trim(), 16).unwrap_or(0);
+        if size == 0 {
+            return out;
+        }
+        out.extend_from_slice(&body[end + 2..end + 2 + size]);
+        body = &body[end + 2 + size + 2..];
+    }
+}
+
+fn venv_python(venv: &Path) -> PathBuf {
+    venv.join("bin").join("python")
+}
+
+fn marker_text() -> String {
+    format!("moto[server]=={MOTO_VERSION}\n")
+}
+
+fn is_ready(venv: &Path) -> bool {
+    fs::read_to_string(venv.join(".moto-ready")).is_ok_and(|text| text == marker_text())
+}
+
+/// Finds or creates the environment under the file lock; returns how long creating it took.
+fn ensure_venv(root: &Path, venv: &Path) -> Result<Option<Duration>, String> {
+    if is_ready(venv) {
+        return Ok(None);
+    }
+    fs::create_dir_all(root).map_err(|e| format!("cannot create {}: {e}", root.display()))?;
+    let lock_path = root.join(format!("moto-{MOTO_VERSION}-venv.lock"));
+    let lock = File::create(&lock_path).map_err(|e| format!("cannot create {}: {e}", lock_path.display()))?;
+    lock.lock()
+        .map_err(|e| format!("cannot lock {}: {e}", lock_path.display()))?;
+    if is_ready(venv) {
+        return Ok(None);
+    }
+    let started = Instant::now();
+    let python = std::env::var_os("FLYTEKIT_TEST_PYTHON").unwrap_or_else(|| "python3".into());
+    let install = "install Python 3.9 or newer with its venv module and pip (Debian or Ubuntu: \
+                   `apt-get install python3 python3-venv python3-pip`), or set FLYTEKIT_TEST_PYTHON";
+    if venv.exists() {
+        fs::remove_dir_all(venv).map_err(|e| format!("cannot remove the unfinished {}: {e}", venv.display()))?;
+    }
+    run(Command::new(&python).arg("-m").arg("venv").arg(venv))
+        .map_err(|e| format!("`{} -m venv` failed: {e}; {install}", Path::new(&python).display()))?;
+    run(Command::new(venv_python(venv))
+        .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"])
+        .arg(format!("moto[server]=={MOTO_VERSION}")))
+    .map_err(|e| {
+        format!(
+            "`pip install moto[server]=={MOTO_VERSION}` into {} failed: {e}; the S3 tests need \
+             pip and access to the Python package index (PyPI) or a mirror",
+            venv.display()
+        )
+    })?;
+    run(Command::new(venv_python(venv)).args(["-c", "import moto.server, flask"]))
+        .map_err(|e| format!("moto's server does not import in {}: {e}", venv.display()))?;
+    let marker = venv.join(".moto-ready");
+    let partial = venv.join(".moto-ready.partial");
+    fs::write(&partial, marker_text())
+        .and_then(|()| fs::rename(&partial, &marker))
+        .map_err(|e| format!("cannot write {}: {e}", marker.display()))?;
+    let took = started.elapsed();
+    eprintln!(
+        "moto {MOTO_VERSION}: virtual environment created in {:.1} s at {}",
+        took.as_secs_f64(),
+        venv.display()
+    );
+    Ok(Some(took))
+}
+
+fn run(cmd: &mut Command) -> Result<String, String> {
+    let out = cmd
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run it: {e}"))?;
+    if out.status.success() {
+        return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
+    }
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let tail: Vec<&str> = text.lines().rev().take(15).collect();
+    let tail: Vec<&str> = tail.into_iter().rev().collect();
+    Err(format!("it exited with {}:\n{}", out.status, tail.join("\n")))
+}
