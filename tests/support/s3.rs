@@ -38,6 +38,12 @@ pub const ACCESS_KEY: &str = "testing";
 pub const SECRET_KEY: &str = "testing";
 pub const REGION: &str = "us-east-1";
 
+/// What a signed request carries, with a signature moto does not check: without an
+/// `Authorization` header moto takes a request as anonymous and refuses reading an object
+/// (403), though it lets one be written.
+const UNCHECKED_AUTHORIZATION: &str = "AWS4-HMAC-SHA256 Credential=testing/20240101/us-east-1/s3/aws4_request, \
+     SignedHeaders=host, Signature=0000000000000000000000000000000000000000000000000000000000000000";
+
 /// Starts moto's threaded server on a free port, prints it, and stops when stdin closes.
 const SERVER: &str = r#"
 import sys
@@ -149,7 +155,7 @@ impl S3 {
         format!("s3://{bucket}")
     }
 
-    /// The object at `bucket/key`, read without signing.
+    /// The object at `bucket/key` (moto checks no signature).
     pub fn get(&self, bucket: &str, key: &str) -> Vec<u8> {
         let (status, body) = self.request_bytes("GET", &format!("/{bucket}/{key}"), &[]).unwrap();
         assert_eq!(status, 200, "GET {bucket}/{key}");
@@ -179,7 +185,7 @@ impl S3 {
         stream.set_read_timeout(Some(Duration::from_secs(30)))?;
         write!(
             stream,
-            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nAuthorization: {UNCHECKED_AUTHORIZATION}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
             self.port,
             body.len()
         )?;
