@@ -127,8 +127,8 @@ fn message(outcome: &Outcome) -> &str {
 fn last_handed(stderr: &str) -> u64 {
     stderr
         .lines()
-        .filter_map(|l| l.strip_prefix("step ")?.strip_suffix(" handed over")?.parse().ok())
-        .last()
+        .rev()
+        .find_map(|l| l.strip_prefix("step ")?.strip_suffix(" handed over")?.parse().ok())
         .unwrap_or_else(|| panic!("no step handed over in:\n{stderr}"))
 }
 
