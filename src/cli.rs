@@ -1,6 +1,6 @@
 //! A command line for a workflow binary: `flytekit::main([..])` in `main`, and the program can
 //! run, resume, list, show and draw its workflows' executions (and, with the cargo feature
-//! `cluster`, package them for a Flyte cluster).
+//! `cluster`, package them for a Flyte cluster and run their tasks' attempts there: `execute`).
 //!
 //! A command that refuses (a wrong command line) or only reads creates nothing: everything a
 //! `run` is given is checked before the store is opened, and `show`, `executions` and `resume`
@@ -261,10 +261,12 @@ enum Command {
         /// The task is a map task's element: its index is in FLYTE_K8S_ARRAY_INDEX
         #[arg(long)]
         map: bool,
+        #[command(flatten)]
+        grace: Grace,
     },
 }
 
-/// What `run` and `resume` do on SIGTERM or SIGINT.
+/// What `run`, `resume` and `execute` do on SIGTERM or SIGINT.
 #[derive(clap::Args, Debug)]
 struct Grace {
     /// After SIGTERM or Ctrl-C, how long running tasks have to save their state and return
@@ -304,6 +306,8 @@ enum Format {
 /// line that is wrong (an unknown workflow, input or execution, an input of the wrong type, an
 /// invalid execution id); 143 or 130 when SIGTERM or SIGINT stopped a run (see below). Every
 /// error is one line on stderr. A command that is refused, or only reads, creates no store.
+/// `execute` (feature `cluster`, run by Flyte in a task's container) exits 0 once it has written
+/// `outputs.pb` or `error.pb`, whatever the task did: propeller reads the outcome from them.
 ///
 /// While `run` or `resume` works, SIGTERM and SIGINT are preemption notices
 /// ([`LocalRuntime::handle_signals`]): running tasks see [`TaskContext::preempted`] and may
@@ -410,6 +414,7 @@ fn command(cli: Cli, program: &str, workflows: &[Registered]) -> Result<(), Fail
             checkpoint_path,
             prev_checkpoint,
             map,
+            grace,
         } => execute(
             workflows,
             flyte_cluster::execute::ExecuteArgs {
@@ -424,6 +429,7 @@ fn command(cli: Cli, program: &str, workflows: &[Registered]) -> Result<(), Fail
                     .map(str::to_owned),
                 map,
             },
+            grace.grace_period,
         ),
     }
 }
@@ -434,7 +440,11 @@ fn command(cli: Cli, program: &str, workflows: &[Registered]) -> Result<(), Fail
 /// (propeller reads the error's kind from `error.pb`); a failure is also one line on stderr.
 /// Status 1 only when not even `error.pb` could be written.
 #[cfg(feature = "cluster")]
-fn execute(workflows: &[Registered], args: flyte_cluster::execute::ExecuteArgs) -> Result<(), Failure> {
+fn execute(
+    workflows: &[Registered],
+    args: flyte_cluster::execute::ExecuteArgs,
+    grace: Duration,
+) -> Result<(), Failure> {
     use flyte_cluster::execute::{execute_packaged, write_error, AttemptEnv, ContainerFailure, Executed, Origin};
     use flyte_cluster::package::{Options, Package};
 
@@ -468,7 +478,7 @@ fn execute(workflows: &[Registered], args: flyte_cluster::execute::ExecuteArgs) 
         Ok(package) => package,
         Err(e) => return refuse("SYSTEM:PackageError", e.to_string()),
     };
-    let attempt = env.single_attempt(&args.task).handle_signals();
+    let attempt = env.single_attempt(&args.task).handle_signals().grace_period(grace);
     let executed = execute_packaged(package.tasks(), &args, attempt, &env).map_err(|e| {
         Failure::new(
             format!(

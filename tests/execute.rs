@@ -396,3 +396,88 @@ fn a_dynamic_task_says_it_does_not_run_on_a_cluster_yet() {
         "it runs locally"
     );
 }
+
+/// `execute` by hand, on `file://` prefixes, for a map task's element: the element the index
+/// variables name (`BATCH_JOB_ARRAY_INDEX_VAR_NAME` -> `FLYTE_K8S_ARRAY_INDEX`, plus
+/// `BATCH_JOB_ARRAY_INDEX_OFFSET`) is the one run, its single output written; an index outside
+/// the lists, and `--map` on a task that is not a map task, are non-recoverable errors.
+#[test]
+fn a_map_element_is_the_one_the_index_names() {
+    use flyte_idl::core::{container_error, ErrorDocument};
+    use flyte_idl::prost::Message;
+    use flytekit::Task;
+
+    let square = on_cluster::fanout::square.interface().unwrap();
+    let (input, element) = &square.inputs[0];
+    let list = flytekit::Type::Collection(Box::new(element.clone()));
+    let dir = tempfile::tempdir().unwrap();
+    let uri = |name: &str| format!("file://{}/{name}", dir.path().display());
+    let xs = enc(vec![3u64, 5]);
+    let map = to_literal_map(&[(input.as_str(), &xs, &list)]).unwrap();
+    std::fs::write(dir.path().join("inputs.pb"), map.encode_to_vec()).unwrap();
+    let map_task = package()
+        .tasks
+        .keys()
+        .find(|k| k.starts_with("on_cluster.fanout.map_square_"))
+        .unwrap()
+        .clone();
+    let run = |task: &str, out: &str, env: &[(&str, &str)], map: bool| {
+        let mut cmd = std::process::Command::new(binary());
+        cmd.args(["execute", "--task", task, "--inputs", &uri("inputs.pb")])
+            .args(["--output-prefix", &uri(out), "--raw-output-data-prefix", &uri("raw")])
+            .args([
+                "--checkpoint-path",
+                &uri(&format!("{out}-cp")),
+                "--prev-checkpoint",
+                "\"\"",
+            ])
+            .args(map.then_some("--map"))
+            .env_remove("FLYTE_K8S_ARRAY_INDEX")
+            .env_remove("BATCH_JOB_ARRAY_INDEX_OFFSET")
+            .env_remove("BATCH_JOB_ARRAY_INDEX_VAR_NAME")
+            .envs(env.iter().copied());
+        let done = cmd.output().unwrap();
+        assert!(done.status.success(), "{}", String::from_utf8_lossy(&done.stderr));
+        dir.path().join(out)
+    };
+    let error = |out: &Path| {
+        let doc = ErrorDocument::decode(&std::fs::read(out.join("error.pb")).unwrap()[..]).unwrap();
+        let e = doc.error.unwrap();
+        assert_eq!(e.kind, container_error::Kind::NonRecoverable as i32, "{e:?}");
+        (e.code, e.message)
+    };
+    let named = ("BATCH_JOB_ARRAY_INDEX_VAR_NAME", "FLYTE_K8S_ARRAY_INDEX");
+
+    let out = run(&map_task, "one", &[named, ("FLYTE_K8S_ARRAY_INDEX", "1")], true);
+    let outputs = LiteralMap::decode(&std::fs::read(out.join("outputs.pb")).unwrap()[..]).unwrap();
+    let slots: Vec<_> = square.outputs.iter().map(|(n, t)| (n.as_str(), t)).collect();
+    let values = from_literal_map(&outputs, &slots).unwrap();
+    assert_eq!(values[0].decode::<u64>().unwrap(), 25, "element 1 of [3, 5], squared");
+
+    let out = run(
+        &map_task,
+        "beyond",
+        &[
+            named,
+            ("FLYTE_K8S_ARRAY_INDEX", "1"),
+            ("BATCH_JOB_ARRAY_INDEX_OFFSET", "1"),
+        ],
+        true,
+    );
+    assert_eq!(
+        error(&out),
+        (
+            "SYSTEM:ArrayIndexOutOfRange".to_owned(),
+            "the array index is 2, but the input `x` has 2 elements".to_owned()
+        )
+    );
+
+    let out = run("on_cluster.fanout.square", "flag", &[], true);
+    assert_eq!(
+        error(&out),
+        (
+            "SYSTEM:UnknownTask".to_owned(),
+            "task `on_cluster.fanout.square` is not a map task, but `--map` was given".to_owned()
+        )
+    );
+}
