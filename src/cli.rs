@@ -1,6 +1,6 @@
 //! A command line for a workflow binary: `flytekit::main([..])` in `main`, and the program can
 //! run, resume, list, show and draw its workflows' executions (and, with the cargo feature
-//! `cluster`, package them for a Flyte cluster).
+//! `cluster`, package them for a Flyte cluster and run their tasks' attempts there: `execute`).
 //!
 //! A command that refuses (a wrong command line) or only reads creates nothing: everything a
 //! `run` is given is checked before the store is opened, and `show`, `executions` and `resume`
@@ -236,9 +236,37 @@ enum Command {
         /// The workflows to package, with the tasks and sub-workflows they call [default: all]
         workflows: Vec<String>,
     },
+    /// Run one attempt of a task, as a Flyte task container (the command `package` gives
+    /// propeller); writes outputs.pb or error.pb under --output-prefix and exits 0
+    #[cfg(feature = "cluster")]
+    Execute {
+        /// The task's Flyte name, as the package names it (`module.function`)
+        #[arg(long, value_name = "NAME")]
+        task: String,
+        /// The URI of the inputs (`inputs.pb`)
+        #[arg(long, value_name = "URI")]
+        inputs: String,
+        /// Where outputs.pb or error.pb goes
+        #[arg(long, value_name = "URI")]
+        output_prefix: String,
+        /// Where large values go
+        #[arg(long, value_name = "URI", default_value = "")]
+        raw_output_data_prefix: String,
+        /// Where this attempt commits its checkpoints
+        #[arg(long, value_name = "URI")]
+        checkpoint_path: String,
+        /// The previous attempt's checkpoints (`""` on a first attempt)
+        #[arg(long, value_name = "URI")]
+        prev_checkpoint: Option<String>,
+        /// The task is a map task's element: its index is in FLYTE_K8S_ARRAY_INDEX
+        #[arg(long)]
+        map: bool,
+        #[command(flatten)]
+        grace: Grace,
+    },
 }
 
-/// What `run` and `resume` do on SIGTERM or SIGINT.
+/// What `run`, `resume` and `execute` do on SIGTERM or SIGINT.
 #[derive(clap::Args, Debug)]
 struct Grace {
     /// After SIGTERM or Ctrl-C, how long running tasks have to save their state and return
@@ -278,6 +306,8 @@ enum Format {
 /// line that is wrong (an unknown workflow, input or execution, an input of the wrong type, an
 /// invalid execution id); 143 or 130 when SIGTERM or SIGINT stopped a run (see below). Every
 /// error is one line on stderr. A command that is refused, or only reads, creates no store.
+/// `execute` (feature `cluster`, run by Flyte in a task's container) exits 0 once it has written
+/// `outputs.pb` or `error.pb`, whatever the task did: propeller reads the outcome from them.
 ///
 /// While `run` or `resume` works, SIGTERM and SIGINT are preemption notices
 /// ([`LocalRuntime::handle_signals`]): running tasks see [`TaskContext::preempted`] and may
@@ -375,7 +405,99 @@ fn command(cli: Cli, program: &str, workflows: &[Registered]) -> Result<(), Fail
             output,
             workflows: names,
         } => package(workflows, &image, &output, &names),
+        #[cfg(feature = "cluster")]
+        Command::Execute {
+            task,
+            inputs,
+            output_prefix,
+            raw_output_data_prefix,
+            checkpoint_path,
+            prev_checkpoint,
+            map,
+            grace,
+        } => execute(
+            workflows,
+            flyte_cluster::execute::ExecuteArgs {
+                task,
+                inputs,
+                output_prefix,
+                raw_output_data_prefix,
+                checkpoint_path,
+                prev_checkpoint: prev_checkpoint
+                    .as_deref()
+                    .and_then(flyte_cluster::checkpoint::prev_checkpoint)
+                    .map(str::to_owned),
+                map,
+            },
+            grace.grace_period,
+        ),
     }
+}
+
+/// `execute`: one attempt of the task named `--task`, found among every task the workflows
+/// reach by the walk that names them in `package`, under SIGTERM and SIGINT as preemption
+/// notices. Whatever the task does, `outputs.pb` or `error.pb` is written and the status is 0
+/// (propeller reads the error's kind from `error.pb`); a failure is also one line on stderr.
+/// Status 1 only when not even `error.pb` could be written.
+#[cfg(feature = "cluster")]
+fn execute(
+    workflows: &[Registered],
+    args: flyte_cluster::execute::ExecuteArgs,
+    grace: Duration,
+) -> Result<(), Failure> {
+    use flyte_cluster::execute::{execute_packaged, write_error, AttemptEnv, ContainerFailure, Executed, Origin};
+    use flyte_cluster::package::{Options, Package};
+
+    let refuse = |code: &str, message: String| -> Result<(), Failure> {
+        let failure = ContainerFailure {
+            code: code.to_owned(),
+            message,
+            recoverable: false,
+            origin: Origin::System,
+        };
+        write_error(&args.output_prefix, &failure, "")
+            .map_err(|e| Failure::new(format!("{}; and error.pb cannot be written: {e}", failure.message), 1))?;
+        eprintln!(
+            "error: task `{}`: {}: {}",
+            shown(&args.task),
+            failure.code,
+            one_line(&failure.message)
+        );
+        Ok(())
+    };
+    let env = match AttemptEnv::from_env() {
+        Ok(env) => env,
+        Err(e) => return refuse("SYSTEM:BadEnvironment", e.to_string()),
+    };
+    let package = workflows
+        .iter()
+        .map(|w| w.0.source())
+        .collect::<Result<Vec<_>, _>>()
+        .and_then(|sources| Package::build(&sources, &Options::new("")));
+    let package = match package {
+        Ok(package) => package,
+        Err(e) => return refuse("SYSTEM:PackageError", e.to_string()),
+    };
+    let attempt = env.single_attempt(&args.task).handle_signals().grace_period(grace);
+    let executed = execute_packaged(package.tasks(), &args, attempt, &env).map_err(|e| {
+        Failure::new(
+            format!(
+                "task `{}`: neither outputs.pb nor error.pb can be written: {e}",
+                shown(&args.task)
+            ),
+            1,
+        )
+    })?;
+    if let Executed::Failed(failure) = executed {
+        eprintln!(
+            "error: task `{}` attempt {}: {}: {}",
+            shown(&args.task),
+            env.attempt,
+            failure.code,
+            one_line(&failure.message)
+        );
+    }
+    Ok(())
 }
 
 /// `package`: every workflow named (all, when none is), with what they call, written to

@@ -41,6 +41,10 @@ pub struct AttemptEnv {
     /// `FLYTE_INTERNAL_WORKER_NAME` when `FLYTE_INTERNAL_DIST_ERROR_STRATEGY` is set (a
     /// distributed task's worker), as flytekit reports it in a `ContainerError`; empty otherwise.
     pub worker: String,
+    /// The element a map task's container runs, as flytekit's entry point computes it: the
+    /// variable `BATCH_JOB_ARRAY_INDEX_VAR_NAME` names (propeller's array plugin sets
+    /// `FLYTE_K8S_ARRAY_INDEX`), plus `BATCH_JOB_ARRAY_INDEX_OFFSET`; 0 when neither is set.
+    pub array_index: usize,
 }
 
 /// An environment variable that is set to something it cannot be.
@@ -82,7 +86,23 @@ impl AttemptEnv {
         } else {
             String::new()
         };
+        let number = |name: &'static str, value: String| {
+            value.trim().parse::<usize>().map_err(|_| EnvError {
+                name,
+                value,
+                expected: "an array index (0 or more)",
+            })
+        };
+        let offset = match set("BATCH_JOB_ARRAY_INDEX_OFFSET") {
+            Some(value) => number("BATCH_JOB_ARRAY_INDEX_OFFSET", value)?,
+            None => 0,
+        };
+        let index = match set("BATCH_JOB_ARRAY_INDEX_VAR_NAME").and_then(|name| set(&name)) {
+            Some(value) => number("FLYTE_K8S_ARRAY_INDEX", value)?,
+            None => 0,
+        };
         Ok(AttemptEnv {
+            array_index: offset + index,
             attempt,
             execution: set("FLYTE_INTERNAL_EXECUTION_ID").unwrap_or_else(|| "local".to_owned()),
             project: set("FLYTE_INTERNAL_EXECUTION_PROJECT"),
@@ -264,11 +284,15 @@ pub struct ExecuteArgs {
     pub checkpoint_path: String,
     /// `--prev-checkpoint`, `None` when propeller passed `""` or left it unrendered.
     pub prev_checkpoint: Option<String>,
+    /// `--map`: the task is a map task's element; its inputs are the array node's lists, and
+    /// the element's index is in the environment ([`AttemptEnv::array_index`]).
+    pub map: bool,
 }
 
 impl ExecuteArgs {
-    /// Reads `--flag value` pairs (in any order; `--flag=value` too). Every flag but
-    /// `--raw-output-data-prefix` and `--prev-checkpoint` is required; an unknown one is an error.
+    /// Reads `--flag value` pairs (in any order; `--flag=value` too) and the flag `--map`. Every
+    /// flag but `--raw-output-data-prefix`, `--prev-checkpoint` and `--map` is required; an
+    /// unknown one is an error.
     pub fn parse<I, S>(args: I) -> Result<ExecuteArgs, String>
     where
         I: IntoIterator<Item = S>,
@@ -276,6 +300,7 @@ impl ExecuteArgs {
     {
         let mut found: std::collections::HashMap<&'static str, String> = std::collections::HashMap::new();
         let mut args = args.into_iter().map(Into::into);
+        let mut map = false;
         const FLAGS: [&str; 6] = [
             "--task",
             "--inputs",
@@ -289,9 +314,16 @@ impl ExecuteArgs {
                 Some((flag, value)) => (flag.to_owned(), Some(value.to_owned())),
                 None => (arg, None),
             };
+            if flag == "--map" {
+                if inline.is_some() {
+                    return Err("`--map` takes no value".to_owned());
+                }
+                map = true;
+                continue;
+            }
             let Some(known) = FLAGS.iter().find(|f| **f == flag) else {
                 return Err(format!(
-                    "unknown argument `{flag}` (expected one of {})",
+                    "unknown argument `{flag}` (expected one of {}, --map)",
                     FLAGS.join(", ")
                 ));
             };
@@ -315,6 +347,7 @@ impl ExecuteArgs {
                 .as_deref()
                 .and_then(crate::checkpoint::prev_checkpoint)
                 .map(str::to_owned),
+            map,
         })
     }
 }
@@ -346,6 +379,123 @@ pub fn execute_task<T: flyte_runtime::Task>(
     attempt: flyte_runtime::SingleAttempt,
     worker: &str,
 ) -> Result<Executed, StorageError> {
+    run_once(task.interface(), None, args, worker, |inputs, checkpoint| {
+        attempt.run(task, inputs, checkpoint)
+    })
+}
+
+/// `execute --task NAME`: the task of that Flyte name among `tasks` (a package's,
+/// [`Package::tasks`](crate::package::Package::tasks), so that the names are the ones the
+/// package registered), run as [`execute_task`] runs one. For a map task's name (`--map`), the
+/// inputs are the array node's lists and the container runs element
+/// [`env.array_index`](AttemptEnv::array_index) of them, writing that element's outputs, as
+/// flytekit's map tasks do; propeller gathers the elements' outputs into lists.
+///
+/// A name that is not among `tasks`, a `--map` that does not match the name, and a dynamic
+/// workflow's task (whose `DynamicJobSpec` this crate does not write yet) end in a
+/// `NON_RECOVERABLE` `error.pb`, as does an array index outside the lists.
+pub fn execute_packaged(
+    tasks: &std::collections::BTreeMap<String, crate::package::PackagedTask>,
+    args: &ExecuteArgs,
+    attempt: flyte_runtime::SingleAttempt,
+    env: &AttemptEnv,
+) -> Result<Executed, StorageError> {
+    let refused = |code: &str, message: String| -> Result<Executed, StorageError> {
+        let failure = ContainerFailure {
+            code: code.to_owned(),
+            message,
+            recoverable: false,
+            origin: Origin::System,
+        };
+        write_error(&args.output_prefix, &failure, &env.worker)?;
+        Ok(Executed::Failed(failure))
+    };
+    let Some(task) = tasks.get(&args.task) else {
+        let known: Vec<&str> = tasks.keys().map(String::as_str).collect();
+        return refused(
+            "SYSTEM:UnknownTask",
+            format!(
+                "no task `{}` in this program (is the image the one the workflow was registered with?); its tasks are {}",
+                args.task,
+                if known.is_empty() {
+                    "none".to_owned()
+                } else {
+                    known.join(", ")
+                }
+            ),
+        );
+    };
+    if task.is_map() != args.map {
+        let why = if args.map {
+            "is not a map task, but `--map` was given"
+        } else {
+            "is a map task, but `--map` was not given"
+        };
+        return refused("SYSTEM:UnknownTask", format!("task `{}` {why}", args.task));
+    }
+    let node = task.node();
+    if node.is_dynamic() {
+        return refused(
+            "SYSTEM:Unsupported",
+            format!(
+                "task `{}` is a dynamic workflow, and dynamic workflows do not run on a Flyte cluster yet \
+                 (flytekit for Rust does not write their DynamicJobSpec): run it locally",
+                args.task
+            ),
+        );
+    }
+    let Some(interface) = node.interface() else {
+        return refused(
+            "SYSTEM:Unsupported",
+            format!("`{}` is a map over a workflow, which runs no task container", args.task),
+        );
+    };
+    let element = args.map.then_some(env.array_index);
+    run_once(interface, element, args, &env.worker, |inputs, checkpoint| {
+        attempt.run_node(node, inputs, checkpoint)
+    })
+}
+
+/// Element `index` of each list in `map`: the inputs of one element of a map task.
+fn element_of(map: LiteralMap, index: usize) -> Result<LiteralMap, ContainerFailure> {
+    use flyte_idl::core::literal::Value;
+    let mut literals = std::collections::BTreeMap::new();
+    for (name, literal) in map.literals {
+        let Some(Value::Collection(list)) = literal.value else {
+            return Err(ContainerFailure {
+                code: "USER:TypeError".to_owned(),
+                message: format!("the input `{name}` of a map task's element is not a list"),
+                recoverable: false,
+                origin: Origin::User,
+            });
+        };
+        let size = list.literals.len();
+        let Some(item) = list.literals.into_iter().nth(index) else {
+            return Err(ContainerFailure {
+                code: "SYSTEM:ArrayIndexOutOfRange".to_owned(),
+                message: format!("the array index is {index}, but the input `{name}` has {size} elements"),
+                recoverable: false,
+                origin: Origin::System,
+            });
+        };
+        literals.insert(name, item);
+    }
+    Ok(LiteralMap { literals })
+}
+
+/// The work of one attempt, whatever runs it: `inputs.pb` read as `interface`'s inputs (element
+/// `element` of each list, for a map task's element), `run` given them and the checkpoint, and
+/// its outputs or failure written.
+fn run_once(
+    interface: Result<flyte_runtime::Interface, flyte_runtime::InterfaceError>,
+    element: Option<usize>,
+    args: &ExecuteArgs,
+    worker: &str,
+    run: impl FnOnce(
+        &[flyte_runtime::Encoded],
+        Box<dyn flyte_runtime::CheckpointBackend>,
+    ) -> Result<Vec<flyte_runtime::Encoded>, AttemptFailure>,
+) -> Result<Executed, StorageError> {
     let failed = |failure: ContainerFailure| -> Result<Executed, StorageError> {
         write_error(&args.output_prefix, &failure, worker)?;
         Ok(Executed::Failed(failure))
@@ -356,7 +506,7 @@ pub fn execute_task<T: flyte_runtime::Task>(
         recoverable: false,
         origin: Origin::User,
     };
-    let interface = match task.interface() {
+    let interface = match interface {
         Ok(interface) => interface,
         Err(e) => return failed(type_error(e.to_string())),
     };
@@ -364,6 +514,13 @@ pub fn execute_task<T: flyte_runtime::Task>(
         Ok(map) => map,
         Err(InputsError::Storage(e)) => return failed(ContainerFailure::download(&e)),
         Err(e @ InputsError::Decode { .. }) => return failed(type_error(e.to_string())),
+    };
+    let map = match element {
+        None => map,
+        Some(index) => match element_of(map, index) {
+            Ok(map) => map,
+            Err(failure) => return failed(failure),
+        },
     };
     let slots: Vec<(&str, &flyte_runtime::Type)> = interface.inputs.iter().map(|(n, t)| (n.as_str(), t)).collect();
     let inputs = match crate::literal::from_literal_map(&map, &slots) {
@@ -375,7 +532,7 @@ pub fn execute_task<T: flyte_runtime::Task>(
             Ok(checkpoint) => checkpoint,
             Err(e) => return failed(ContainerFailure::system("SYSTEM:CheckpointUnavailable", e.to_string())),
         };
-    let outputs = match attempt.run(task, &inputs, Box::new(checkpoint)) {
+    let outputs = match run(&inputs, Box::new(checkpoint)) {
         Ok(outputs) => outputs,
         Err(failure) => return failed(ContainerFailure::from_attempt(&failure)),
     };

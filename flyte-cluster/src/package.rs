@@ -215,6 +215,39 @@ impl Entity {
 #[derive(Debug, Clone)]
 pub struct Package {
     entities: Vec<Entity>,
+    tasks: BTreeMap<String, PackagedTask>,
+}
+
+/// A task of a package as its container runs it: the graph node that calls it, and whether the
+/// name is the one of flytekit's map task over it (`module.map_<fn>_<md5>-arraynode`), whose
+/// container runs one element (`execute --map`).
+#[derive(Clone)]
+pub struct PackagedTask {
+    node: flyte_runtime::Node,
+    map: bool,
+}
+
+impl PackagedTask {
+    /// A node that calls the task (the first the walk met; every node calling a task of one
+    /// name runs the same task).
+    pub fn node(&self) -> &flyte_runtime::Node {
+        &self.node
+    }
+
+    /// Whether this is a map task's name: its inputs and outputs are lists, and a container
+    /// runs one element.
+    pub fn is_map(&self) -> bool {
+        self.map
+    }
+}
+
+impl std::fmt::Debug for PackagedTask {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PackagedTask")
+            .field("task", &self.node.task_name())
+            .field("map", &self.map)
+            .finish()
+    }
 }
 
 impl Package {
@@ -226,13 +259,23 @@ impl Package {
             entities: Vec::new(),
             tasks: HashMap::new(),
             workflows: HashMap::new(),
+            runnable: BTreeMap::new(),
         };
         for workflow in workflows {
             builder.workflow(workflow)?;
         }
         Ok(Package {
             entities: builder.entities,
+            tasks: builder.runnable,
         })
+    }
+
+    /// Every task of the package by its Flyte name (`module.function`, and a map task's
+    /// `module.map_<fn>_<md5>-arraynode`), with the graph node that runs it: what the task
+    /// container's `execute --task NAME` looks up, found by the same walk that names the tasks
+    /// in the package (sub-workflows, branches' cases, maps, dynamic nodes, failure nodes).
+    pub fn tasks(&self) -> &BTreeMap<String, PackagedTask> {
+        &self.tasks
     }
 
     /// The entities, in the order they are registered.
@@ -277,9 +320,19 @@ struct Builder<'o> {
     tasks: HashMap<String, Vec<u8>>,
     /// Workflows by name: the template and the sub-workflows it embeds, for callers.
     workflows: HashMap<String, (core::WorkflowTemplate, Vec<core::WorkflowTemplate>)>,
+    /// Tasks by name, with the node that runs them, for the task container.
+    runnable: BTreeMap<String, PackagedTask>,
 }
 
 impl Builder<'_> {
+    /// Notes that `node` runs the task named `name` (one element of it when `map`).
+    fn runs(&mut self, name: String, node: &flyte_runtime::Node, map: bool) {
+        self.runnable.entry(name).or_insert_with(|| PackagedTask {
+            node: node.clone(),
+            map,
+        });
+    }
+
     /// Adds a task, unless it is in already; an error if another task has its name.
     fn task(&mut self, spec: admin::TaskSpec) -> Result<(), PackageError> {
         let entity = Entity::Task(spec);

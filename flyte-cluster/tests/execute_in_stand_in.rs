@@ -2,9 +2,10 @@
 //! workflows that `pyflyte package` packaged: the chosen tasks' container args are replaced by
 //! ours (`execute --task NAME --inputs {{.input}} ...`), and the container runs
 //! `flyte_cluster::execute::execute_task` for the Rust twin of the task (this test binary,
-//! started again as `container_entry`, stands in for the workflow binary until `execute` is a
-//! subcommand of `flytekit::main`). Python tasks' outputs feed Rust tasks and the other way
-//! round, each side reading the other's `outputs.pb` through its own type engine.
+//! started again as `container_entry`, is the container, so that Rust and Python tasks share
+//! one pyflyte package; `tests/execute.rs` runs a workflow binary's own `execute` on its own
+//! package). Python tasks' outputs feed Rust tasks and the other way round, each side reading
+//! the other's `outputs.pb` through its own type engine.
 
 #[path = "../../tests/support/s3.rs"]
 mod s3;

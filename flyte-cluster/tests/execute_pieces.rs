@@ -43,6 +43,7 @@ fn flyte_attempt_number_counts_from_zero_and_the_context_from_one() {
             domain: Some("development".to_owned()),
             // Only a distributed task's workers are named, as flytekit does.
             worker: String::new(),
+            array_index: 0,
         }
     );
     let first = AttemptEnv::from_vars(vars(&[("FLYTE_ATTEMPT_NUMBER", "0")])).unwrap();
@@ -58,6 +59,32 @@ fn flyte_attempt_number_counts_from_zero_and_the_context_from_one() {
     assert_eq!(
         err.to_string(),
         "environment variable FLYTE_ATTEMPT_NUMBER=\"one\" is not an attempt number (0 for the first attempt)"
+    );
+}
+
+/// A map task's element, as flytekit's `_compute_array_job_index`: the variable
+/// `BATCH_JOB_ARRAY_INDEX_VAR_NAME` names, plus `BATCH_JOB_ARRAY_INDEX_OFFSET`.
+#[test]
+fn the_array_index_is_read_through_the_variable_named_plus_the_offset() {
+    let index = |pairs: &[(&str, &str)]| AttemptEnv::from_vars(vars(pairs)).map(|e| e.array_index);
+    assert_eq!(index(&[]), Ok(0));
+    let named = ("BATCH_JOB_ARRAY_INDEX_VAR_NAME", "FLYTE_K8S_ARRAY_INDEX");
+    assert_eq!(index(&[named, ("FLYTE_K8S_ARRAY_INDEX", "3")]), Ok(3));
+    assert_eq!(
+        index(&[
+            named,
+            ("FLYTE_K8S_ARRAY_INDEX", "3"),
+            ("BATCH_JOB_ARRAY_INDEX_OFFSET", "10")
+        ]),
+        Ok(13)
+    );
+    // Without the name, the index variable is not looked at: flytekit's rule.
+    assert_eq!(index(&[("FLYTE_K8S_ARRAY_INDEX", "3")]), Ok(0));
+    assert_eq!(
+        index(&[named, ("FLYTE_K8S_ARRAY_INDEX", "-1")])
+            .unwrap_err()
+            .to_string(),
+        "environment variable FLYTE_K8S_ARRAY_INDEX=\"-1\" is not an array index (0 or more)"
     );
 }
 
@@ -256,6 +283,7 @@ fn execute_args_as_propeller_renders_them() {
             raw_output_data_prefix: "s3://b/raw/0".to_owned(),
             checkpoint_path: "s3://b/m/n0/0/_flytecheckpoints".to_owned(),
             prev_checkpoint: None,
+            map: false,
         }
     );
     let later = ExecuteArgs::parse([
@@ -267,6 +295,20 @@ fn execute_args_as_propeller_renders_them() {
     ])
     .unwrap();
     assert_eq!(later.prev_checkpoint.as_deref(), Some("c0"));
+    assert!(!later.map);
+    let map = ExecuteArgs::parse([
+        "--task",
+        "t",
+        "--map",
+        "--inputs",
+        "i",
+        "--output-prefix",
+        "o",
+        "--checkpoint-path",
+        "c",
+    ]);
+    assert!(map.unwrap().map);
+    assert_eq!(ExecuteArgs::parse(["--map=yes"]).unwrap_err(), "`--map` takes no value");
     assert_eq!(
         ExecuteArgs::parse(["--task", "t", "--inputs"]).unwrap_err(),
         "`--inputs` needs a value"

@@ -431,6 +431,7 @@ impl Scope {
 }
 
 /// A task call in a graph, or a `map(..)` over a task or a workflow.
+#[derive(Clone)]
 pub struct Node {
     id: String,
     workflow: String,

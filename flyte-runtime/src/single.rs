@@ -110,6 +110,30 @@ impl SingleAttempt {
         self.run_erased(task, inputs, checkpoint)
     }
 
+    /// Runs the attempt of the task graph node `node` runs (for a `map(..)` over a task, the
+    /// task of one element), as [`run`](Self::run) does: what a task container does for a task
+    /// it found by name in a workflow's graph. A node that runs no single task (a map over a
+    /// workflow, a dynamic workflow, whose graph is built when it runs) fails non-recoverably.
+    pub fn run_node(
+        &self,
+        node: &crate::Node,
+        inputs: &[Encoded],
+        checkpoint: Box<dyn CheckpointBackend>,
+    ) -> Result<Vec<Encoded>, AttemptFailure> {
+        match node.runs() {
+            crate::graph::Runs::Task(task) => self.run_erased(&**task, inputs, checkpoint),
+            crate::graph::Runs::Workflow(_) | crate::graph::Runs::Dynamic(_) => Err(AttemptFailure {
+                attempt: self.attempt,
+                kind: FailureKind::NonRecoverable,
+                cause: format!(
+                    "node {} runs {}, not a task: only a task runs as one attempt",
+                    node.id(),
+                    node.task_name()
+                ),
+            }),
+        }
+    }
+
     pub(crate) fn run_erased(
         &self,
         task: &dyn ErasedTask,

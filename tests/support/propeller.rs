@@ -39,6 +39,7 @@ use flyte_idl::core::{
 use flyte_idl::prost::Message;
 
 /// A registration package, decoded.
+#[derive(Clone)]
 pub struct Package {
     pub tasks: HashMap<String, TaskTemplate>,
     pub workflows: HashMap<String, WorkflowTemplate>,
@@ -127,8 +128,13 @@ pub struct Propeller<'a> {
     pub execution: String,
     /// Variables every container gets (the S3 server's).
     pub env: Vec<(String, String)>,
-    /// The program for a command's first word (`pyflyte-execute`, our binary).
+    /// The program for a command's first word (`pyflyte-execute`), when the task's container
+    /// names no entry point of its own.
     pub program: Box<dyn Fn(&str) -> PathBuf + 'a>,
+    /// The image's entry point (`ENTRYPOINT`), which every container's args follow: a
+    /// workflow binary, whose package's args start with `execute`. `None`: the first arg is
+    /// the program (pyflyte's packages).
+    pub entrypoint: Option<PathBuf>,
     /// Where commands run.
     pub cwd: PathBuf,
     /// How many deaths (exits without error.pb or outputs.pb) a node may have, apart from its
@@ -159,6 +165,7 @@ impl<'a> Propeller<'a> {
             execution: format!("e{}", std::process::id()),
             env,
             program: Box::new(|word| PathBuf::from(word)),
+            entrypoint: None,
             cwd: std::env::current_dir().unwrap(),
             max_system_failures: 3,
             before: Box::new(|_, cmd| cmd),
@@ -388,9 +395,19 @@ impl<'a> Propeller<'a> {
                         .replace("{{.prevCheckpointPrefix}}", &prev)
                 })
                 .collect();
-            let mut cmd = Command::new((self.program)(&args[0]));
-            cmd.args(&args[1..])
-                .current_dir(&self.cwd)
+            let mut cmd = match &self.entrypoint {
+                Some(entrypoint) => {
+                    let mut cmd = Command::new(entrypoint);
+                    cmd.args(&args);
+                    cmd
+                }
+                None => {
+                    let mut cmd = Command::new((self.program)(&args[0]));
+                    cmd.args(&args[1..]);
+                    cmd
+                }
+            };
+            cmd.current_dir(&self.cwd)
                 .stdin(Stdio::null())
                 .env("FLYTE_ATTEMPT_NUMBER", number.to_string())
                 .env("FLYTE_INTERNAL_EXECUTION_ID", &self.execution)

@@ -223,6 +223,7 @@ impl Translator<'_, '_> {
         let (info, interface) = self.task_of(node)?;
         self.builder
             .task(task_spec::task_spec(&info, &interface, self.builder.options))?;
+        self.builder.runs(task_spec::task_name(&info), node, false);
         let inputs = self.bindings(&format!("n{i}"), &interface.inputs, node.inputs())?;
         Ok(core::Node {
             id: id.to_owned(),
@@ -274,6 +275,8 @@ impl Translator<'_, '_> {
             self.builder.options,
         ))?;
         let name = task_spec::map_task_name(&info, &options);
+        self.builder.runs(task_spec::task_name(&info), node, false);
+        self.builder.runs(name.clone(), node, true);
         let (input, element) = &interface.inputs[0];
         let list = [(input.clone(), Type::Collection(Box::new(element.clone())))];
         let inputs = self.bindings(&format!("n{i}"), &list, node.inputs())?;
@@ -648,6 +651,7 @@ impl Translator<'_, '_> {
             variable.r#type = Some(optional_error());
         }
         self.builder.task(spec)?;
+        self.builder.runs(task_spec::task_name(&info), node, false);
         let inputs: Vec<Binding> = (0..self.graph.inputs().len()).map(Binding::Input).collect();
         let bound = &interface.inputs[..inputs.len().min(interface.inputs.len() - 1)];
         let mut bindings = self.bindings("the failure node", bound, &inputs)?;

@@ -1,0 +1,484 @@
+//! `execute` (flytekit's cargo feature `cluster`) as a Flyte task container: the real example
+//! binary `examples/on_cluster.rs`, built with `--features cluster`, packages its workflows with
+//! its own `package` subcommand, and the propeller stand-in (`support/propeller.rs`) runs that
+//! package against S3 on loopback (`support/s3.rs`, moto), each attempt of each task one
+//! process of the binary's `execute` (the image's entry point). The example is also included
+//! here as a module, to run the same workflows on the local runtime and compare.
+
+#[path = "support/s3.rs"]
+mod s3;
+
+#[path = "support/propeller.rs"]
+mod propeller;
+
+#[path = "../examples/on_cluster.rs"]
+mod on_cluster;
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use flyte_cluster::literal::{from_literal_map, to_literal_map};
+use flyte_idl::core::{task_template, LiteralMap};
+use flytekit::{Encoded, LocalRuntime, Workflow};
+use propeller::{Outcome, Package, Propeller};
+
+/// The example binary, built once per test process with the feature `cluster` into this
+/// build's target directory (cargo builds only the example; the libraries are this test's).
+fn binary() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        // target/<profile>/deps/execute-<hash>
+        let exe = std::env::current_exe().unwrap();
+        let profile_dir = exe.parent().unwrap().parent().unwrap();
+        let target = profile_dir.parent().unwrap();
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+        let out = std::process::Command::new(cargo)
+            .args(["build", "--offline", "--example", "on_cluster", "--features", "cluster"])
+            .env("CARGO_TARGET_DIR", target)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "cargo build --example on_cluster --features cluster:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let bin = target.join("debug").join("examples").join("on_cluster");
+        assert!(bin.exists(), "{}", bin.display());
+        bin
+    })
+}
+
+/// The binary's `package`, read back, made once per process.
+fn package() -> &'static Package {
+    static PKG: OnceLock<Package> = OnceLock::new();
+    PKG.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let tgz = dir.path().join("on-cluster.tgz");
+        let out = std::process::Command::new(binary())
+            .args(["package", "--image", "example.com/on-cluster:1", "--output"])
+            .arg(&tgz)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        Package::read(&tgz)
+    })
+}
+
+/// The stand-in over `pkg`, the binary as every container's entry point.
+fn stand_in(pkg: &Package) -> Propeller<'_> {
+    let server = s3::S3::shared();
+    let root = server.new_bucket("execute");
+    let env = server.env().into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+    let mut p = Propeller::new(pkg, root, env);
+    p.entrypoint = Some(binary().to_path_buf());
+    p.cwd = tempfile::tempdir().unwrap().keep();
+    p
+}
+
+/// `values` as the inputs of `workflow`, a `core.LiteralMap` made by our literals.
+fn inputs<W: Workflow>(workflow: &W, values: &[Encoded]) -> LiteralMap {
+    let interface = workflow.interface().unwrap();
+    let slots: Vec<_> = interface
+        .inputs
+        .iter()
+        .zip(values)
+        .map(|((name, ty), value)| (name.as_str(), value, ty))
+        .collect();
+    to_literal_map(&slots).unwrap()
+}
+
+/// The outputs of `workflow` as the stand-in gave them, decoded.
+fn outputs<W: Workflow>(workflow: &W, map: &LiteralMap) -> Vec<Encoded> {
+    let interface = workflow.interface().unwrap();
+    let slots: Vec<_> = interface.outputs.iter().map(|(n, t)| (n.as_str(), t)).collect();
+    from_literal_map(map, &slots).unwrap()
+}
+
+fn enc<T: serde::Serialize>(value: T) -> Encoded {
+    Encoded::encode(&value).unwrap()
+}
+
+fn summary(p: &Propeller<'_>) -> Vec<String> {
+    p.attempts
+        .iter()
+        .map(|a| match &a.outcome {
+            Outcome::Succeeded => format!("{} {}: ok", a.node, a.number),
+            Outcome::Failed {
+                code,
+                recoverable,
+                user,
+                ..
+            } => format!("{} {}: {code} recoverable={recoverable} user={user}", a.node, a.number),
+            Outcome::Died(status) => format!("{} {}: died ({status})", a.node, a.number),
+        })
+        .collect()
+}
+
+fn message(outcome: &Outcome) -> &str {
+    match outcome {
+        Outcome::Failed { message, .. } => message,
+        other => panic!("not a failure: {other:?}"),
+    }
+}
+
+/// The last step a `train` attempt says it handed to its writer (its stderr).
+fn last_handed(stderr: &str) -> u64 {
+    stderr
+        .lines()
+        .rev()
+        .find_map(|l| l.strip_prefix("step ")?.strip_suffix(" handed over")?.parse().ok())
+        .unwrap_or_else(|| panic!("no step handed over in:\n{stderr}"))
+}
+
+/// The seed fails twice, recoverably; each retry is a new process that resumes from the S3
+/// checkpoint of the attempt before it, and the third returns the right result.
+#[test]
+fn the_seed_fails_twice_and_resumes_from_its_s3_checkpoints() {
+    let mut p = stand_in(package());
+    let out = p
+        .run(
+            "on_cluster.seed.example",
+            inputs(&on_cluster::seed::example, &[enc(9u64)]),
+        )
+        .unwrap_or_else(|e| panic!("{e}\n{:#?}", p.attempts));
+    assert_eq!(outputs(&on_cluster::seed::example, &out)[0].decode::<u64>().unwrap(), 9);
+    assert_eq!(
+        summary(&p),
+        [
+            "n0 0: USER:Recoverable recoverable=true user=true",
+            "n0 1: USER:Recoverable recoverable=true user=true",
+            "n0 2: ok"
+        ]
+    );
+    assert_eq!(message(&p.attempts[0].outcome), "failed at iteration 3");
+    assert_eq!(message(&p.attempts[1].outcome), "failed at iteration 6");
+    // FLYTE_ATTEMPT_NUMBER (from 0) is the context's attempt (from 1); each attempt starts
+    // where the one before it stopped, from `--prev-checkpoint`.
+    for (a, line) in p.attempts.iter().zip([
+        "attempt 1: starting at iteration 0",
+        "attempt 2: starting at iteration 3",
+        "attempt 3: starting at iteration 6",
+    ]) {
+        assert!(a.stderr.contains(line), "{line:?} in {}", a.stderr);
+    }
+    assert_eq!(p.attempts[0].prev_checkpoint, "\"\"");
+    assert_eq!(p.attempts[1].prev_checkpoint, p.attempts[0].checkpoint);
+    assert_eq!(p.attempts[2].prev_checkpoint, p.attempts[1].checkpoint);
+    assert_eq!(
+        LocalRuntime::new().run(on_cluster::seed::example, 9).unwrap(),
+        9,
+        "the local runtime agrees"
+    );
+}
+
+/// An error the task calls non-recoverable is not retried, although the task has 3 retries:
+/// one attempt, its kind and message in `error.pb`.
+#[test]
+fn a_non_recoverable_error_is_not_retried() {
+    let mut p = stand_in(package());
+    let err = p
+        .run(
+            "on_cluster.strict.checked",
+            inputs(&on_cluster::strict::checked, &[enc(-4i64)]),
+        )
+        .unwrap_err();
+    assert!(err.contains("on_cluster.strict.validate"), "{err}");
+    assert_eq!(summary(&p), ["n0 0: USER:NonRecoverable recoverable=false user=true"]);
+    assert_eq!(message(&p.attempts[0].outcome), "-4 is negative");
+    assert!(
+        p.attempts[0]
+            .stderr
+            .contains("error: task `on_cluster.strict.validate` attempt 1: USER:NonRecoverable: -4 is negative"),
+        "{}",
+        p.attempts[0].stderr
+    );
+}
+
+/// A panic is not retried either: `USER:Panic`, non-recoverable, with the panic's message.
+/// The same workflow with a divisor succeeds.
+#[test]
+fn a_panic_is_not_retried() {
+    let mut p = stand_in(package());
+    p.run(
+        "on_cluster.strict.ratio",
+        inputs(&on_cluster::strict::ratio, &[enc(7u64), enc(0u64)]),
+    )
+    .unwrap_err();
+    assert_eq!(summary(&p), ["n0 0: USER:Panic recoverable=false user=true"]);
+    let text = message(&p.attempts[0].outcome);
+    assert!(text.contains("cannot divide 7 by zero"), "{text}");
+
+    let mut p = stand_in(package());
+    let out = p
+        .run(
+            "on_cluster.strict.ratio",
+            inputs(&on_cluster::strict::ratio, &[enc(7u64), enc(2u64)]),
+        )
+        .unwrap();
+    assert_eq!(outputs(&on_cluster::strict::ratio, &out)[0].decode::<u64>().unwrap(), 3);
+}
+
+/// SIGKILL in the middle of the loop (a pod lost with its node): no `error.pb`, a system
+/// failure the stand-in retries; the next attempt resumes from the last checkpoint the killed
+/// process uploaded, which is at most the last step it handed to its writer (the writer may not
+/// have committed the latest).
+#[test]
+fn a_sigkilled_attempt_resumes_from_the_last_checkpoint_it_uploaded() {
+    let mut p = stand_in(package());
+    p.signal = Box::new(|a| (a.number == 0).then_some((Duration::from_millis(400), "KILL")));
+    let out = p
+        .run(
+            "on_cluster.training.training",
+            inputs(&on_cluster::training::training, &[enc(400u64)]),
+        )
+        .unwrap_or_else(|e| panic!("{e}\n{:#?}", p.attempts));
+    assert_eq!(summary(&p), ["n0 0: died (signal: 9 (SIGKILL))", "n0 1: ok"]);
+    let resumed = outputs(&on_cluster::training::training, &out)[0]
+        .decode::<u64>()
+        .unwrap();
+    let handed = last_handed(&p.attempts[0].stderr);
+    assert!(
+        resumed > 0 && resumed <= handed && handed < 400,
+        "resumed from {resumed}, last handed over {handed}"
+    );
+    assert!(
+        p.attempts[1]
+            .stderr
+            .contains(&format!("attempt 2: starting at step {resumed}")),
+        "{}",
+        p.attempts[1].stderr
+    );
+}
+
+/// SIGTERM in the middle of the loop (Kubernetes deleting the pod): a notice, not a kill. The
+/// task sees it and returns; the state it last handed to its writer is uploaded before the
+/// process exits, `error.pb` says `SYSTEM:Interrupted` (recoverable, the system's), and the next
+/// attempt starts from exactly that state: no step is done twice (issue 15, item 3).
+#[test]
+fn after_sigterm_the_next_attempt_resumes_from_the_latest_state() {
+    let mut p = stand_in(package());
+    p.signal = Box::new(|a| (a.number == 0).then_some((Duration::from_millis(400), "TERM")));
+    let out = p
+        .run(
+            "on_cluster.training.training",
+            inputs(&on_cluster::training::training, &[enc(400u64)]),
+        )
+        .unwrap_or_else(|e| panic!("{e}\n{:#?}", p.attempts));
+    assert_eq!(
+        summary(&p),
+        ["n0 0: SYSTEM:Interrupted recoverable=true user=false", "n0 1: ok"]
+    );
+    let handed = last_handed(&p.attempts[0].stderr);
+    assert!(handed > 0 && handed < 400, "{handed}");
+    let text = message(&p.attempts[0].outcome);
+    assert!(text.contains(&format!("preempted after step {handed}")), "{text}");
+    let resumed = outputs(&on_cluster::training::training, &out)[0]
+        .decode::<u64>()
+        .unwrap();
+    assert_eq!(resumed, handed, "zero steps redone");
+}
+
+/// A map over a task: the array node's elements each run the map task's container (`--map`,
+/// the whole lists as inputs, the index in `FLYTE_K8S_ARRAY_INDEX`) and write one element's
+/// outputs, which the stand-in gathers as propeller does; the result is the local runtime's.
+#[test]
+fn a_map_runs_one_container_per_element_with_the_local_runtimes_result() {
+    let mut p = stand_in(package());
+    let xs = vec![1u64, 2, 3, 4];
+    let out = p
+        .run(
+            "on_cluster.fanout.squares",
+            inputs(&on_cluster::fanout::squares, &[enc(&xs)]),
+        )
+        .unwrap_or_else(|e| panic!("{e}\n{:#?}", p.attempts));
+    let local = LocalRuntime::new().run(on_cluster::fanout::squares, xs).unwrap();
+    assert_eq!(local, 30);
+    assert_eq!(
+        outputs(&on_cluster::fanout::squares, &out)[0].decode::<u64>().unwrap(),
+        local
+    );
+    assert_eq!(
+        summary(&p),
+        ["n0-0 0: ok", "n0-1 0: ok", "n0-2 0: ok", "n0-3 0: ok", "n1 0: ok"]
+    );
+    let map_task = &p.attempts[0].task;
+    assert!(
+        map_task.starts_with("on_cluster.fanout.map_square_") && map_task.ends_with("-arraynode"),
+        "{map_task}"
+    );
+    let Some(task_template::Target::Container(c)) = &package().tasks[map_task].target else {
+        unreachable!()
+    };
+    assert!(c.args.iter().any(|a| a == "--map"), "{:?}", c.args);
+}
+
+/// A sub-workflow called twice (once with a literal), its tuple outputs read by the caller:
+/// the local runtime's result.
+#[test]
+fn sub_workflows_run_with_the_local_runtimes_result() {
+    let mut p = stand_in(package());
+    let out = p
+        .run(
+            "on_cluster.fanout.outer",
+            inputs(&on_cluster::fanout::outer, &[enc(4u64)]),
+        )
+        .unwrap_or_else(|e| panic!("{e}\n{:#?}", p.attempts));
+    let decoded = outputs(&on_cluster::fanout::outer, &out);
+    let ours = (
+        decoded[0].decode::<u64>().unwrap(),
+        decoded[1].decode::<String>().unwrap(),
+    );
+    let local = LocalRuntime::new().run(on_cluster::fanout::outer, 4).unwrap();
+    assert_eq!(ours, local);
+    assert_eq!(ours, (28, "#4".to_owned()));
+    assert_eq!(summary(&p), ["n0-n0 0: ok", "n1-n0 0: ok", "n2 0: ok"]);
+}
+
+/// A task name the program does not have (an image that is not the one registered): a
+/// non-recoverable `error.pb` naming the tasks it has, one line on stderr, status 0.
+#[test]
+fn an_unknown_task_name_is_a_non_recoverable_error_naming_the_known_tasks() {
+    let mut pkg = package().clone();
+    let Some(task_template::Target::Container(c)) =
+        &mut pkg.tasks.get_mut("on_cluster.strict.validate").unwrap().target
+    else {
+        unreachable!()
+    };
+    let at = c.args.iter().position(|a| a == "on_cluster.strict.validate").unwrap();
+    c.args[at] = "on_cluster.strict.renamed".to_owned();
+    let mut p = stand_in(&pkg);
+    p.run(
+        "on_cluster.strict.checked",
+        inputs(&on_cluster::strict::checked, &[enc(4i64)]),
+    )
+    .unwrap_err();
+    assert_eq!(summary(&p), ["n0 0: SYSTEM:UnknownTask recoverable=false user=false"]);
+    let text = message(&p.attempts[0].outcome);
+    assert!(
+        text.starts_with("no task `on_cluster.strict.renamed` in this program"),
+        "{text}"
+    );
+    // Every task the package holds, by the name it registered: the same walk found them.
+    let mut known: Vec<&str> = package().tasks.keys().map(String::as_str).collect();
+    known.sort_unstable();
+    assert_eq!(known.len(), 9, "{known:?}");
+    assert!(text.ends_with(&format!("its tasks are {}", known.join(", "))), "{text}");
+    let stderr: Vec<&str> = p.attempts[0].stderr.lines().collect();
+    assert_eq!(stderr.len(), 1, "{stderr:?}");
+    assert!(
+        stderr[0].starts_with("error: task `on_cluster.strict.renamed` attempt 1: SYSTEM:UnknownTask: no task"),
+        "{stderr:?}"
+    );
+}
+
+/// A dynamic workflow's task: `execute` does not write a `DynamicJobSpec` yet, and says so in a
+/// non-recoverable `error.pb` instead of pretending.
+#[test]
+fn a_dynamic_task_says_it_does_not_run_on_a_cluster_yet() {
+    let mut p = stand_in(package());
+    p.run(
+        "on_cluster.shards.sharded",
+        inputs(&on_cluster::shards::sharded, &[enc(vec![1u64, 2, 3])]),
+    )
+    .unwrap_err();
+    assert_eq!(summary(&p), ["n0 0: SYSTEM:Unsupported recoverable=false user=false"]);
+    let text = message(&p.attempts[0].outcome);
+    assert!(
+        text.contains("is a dynamic workflow, and dynamic workflows do not run on a Flyte cluster yet"),
+        "{text}"
+    );
+    assert_eq!(
+        LocalRuntime::new()
+            .run(on_cluster::shards::sharded, vec![1, 2, 3])
+            .unwrap(),
+        6,
+        "it runs locally"
+    );
+}
+
+/// `execute` by hand, on `file://` prefixes, for a map task's element: the element the index
+/// variables name (`BATCH_JOB_ARRAY_INDEX_VAR_NAME` -> `FLYTE_K8S_ARRAY_INDEX`, plus
+/// `BATCH_JOB_ARRAY_INDEX_OFFSET`) is the one run, its single output written; an index outside
+/// the lists, and `--map` on a task that is not a map task, are non-recoverable errors.
+#[test]
+fn a_map_element_is_the_one_the_index_names() {
+    use flyte_idl::core::{container_error, ErrorDocument};
+    use flyte_idl::prost::Message;
+    use flytekit::Task;
+
+    let square = on_cluster::fanout::square.interface().unwrap();
+    let (input, element) = &square.inputs[0];
+    let list = flytekit::Type::Collection(Box::new(element.clone()));
+    let dir = tempfile::tempdir().unwrap();
+    let uri = |name: &str| format!("file://{}/{name}", dir.path().display());
+    let xs = enc(vec![3u64, 5]);
+    let map = to_literal_map(&[(input.as_str(), &xs, &list)]).unwrap();
+    std::fs::write(dir.path().join("inputs.pb"), map.encode_to_vec()).unwrap();
+    let map_task = package()
+        .tasks
+        .keys()
+        .find(|k| k.starts_with("on_cluster.fanout.map_square_"))
+        .unwrap()
+        .clone();
+    let run = |task: &str, out: &str, env: &[(&str, &str)], map: bool| {
+        let mut cmd = std::process::Command::new(binary());
+        cmd.args(["execute", "--task", task, "--inputs", &uri("inputs.pb")])
+            .args(["--output-prefix", &uri(out), "--raw-output-data-prefix", &uri("raw")])
+            .args([
+                "--checkpoint-path",
+                &uri(&format!("{out}-cp")),
+                "--prev-checkpoint",
+                "\"\"",
+            ])
+            .args(map.then_some("--map"))
+            .env_remove("FLYTE_K8S_ARRAY_INDEX")
+            .env_remove("BATCH_JOB_ARRAY_INDEX_OFFSET")
+            .env_remove("BATCH_JOB_ARRAY_INDEX_VAR_NAME")
+            .envs(env.iter().copied());
+        let done = cmd.output().unwrap();
+        assert!(done.status.success(), "{}", String::from_utf8_lossy(&done.stderr));
+        dir.path().join(out)
+    };
+    let error = |out: &Path| {
+        let doc = ErrorDocument::decode(&std::fs::read(out.join("error.pb")).unwrap()[..]).unwrap();
+        let e = doc.error.unwrap();
+        assert_eq!(e.kind, container_error::Kind::NonRecoverable as i32, "{e:?}");
+        (e.code, e.message)
+    };
+    let named = ("BATCH_JOB_ARRAY_INDEX_VAR_NAME", "FLYTE_K8S_ARRAY_INDEX");
+
+    let out = run(&map_task, "one", &[named, ("FLYTE_K8S_ARRAY_INDEX", "1")], true);
+    let outputs = LiteralMap::decode(&std::fs::read(out.join("outputs.pb")).unwrap()[..]).unwrap();
+    let slots: Vec<_> = square.outputs.iter().map(|(n, t)| (n.as_str(), t)).collect();
+    let values = from_literal_map(&outputs, &slots).unwrap();
+    assert_eq!(values[0].decode::<u64>().unwrap(), 25, "element 1 of [3, 5], squared");
+
+    let out = run(
+        &map_task,
+        "beyond",
+        &[
+            named,
+            ("FLYTE_K8S_ARRAY_INDEX", "1"),
+            ("BATCH_JOB_ARRAY_INDEX_OFFSET", "1"),
+        ],
+        true,
+    );
+    assert_eq!(
+        error(&out),
+        (
+            "SYSTEM:ArrayIndexOutOfRange".to_owned(),
+            "the array index is 2, but the input `x` has 2 elements".to_owned()
+        )
+    );
+
+    let out = run("on_cluster.fanout.square", "flag", &[], true);
+    assert_eq!(
+        error(&out),
+        (
+            "SYSTEM:UnknownTask".to_owned(),
+            "task `on_cluster.fanout.square` is not a map task, but `--map` was given".to_owned()
+        )
+    );
+}
