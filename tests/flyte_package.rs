@@ -143,6 +143,36 @@ fn pick(x: u64, name: String, w: f64) -> u64 {
     }
 }
 
+#[workflow]
+fn twice(x: u64) -> u64 {
+    inc(inc(x))
+}
+
+/// A sub-workflow called in a branch's case: a case whose node is a workflow node.
+#[workflow]
+fn sub_in_case(x: u64) -> u64 {
+    let y = inc(x);
+    if x > 3 {
+        twice(y)
+    } else {
+        add(x, y)
+    }
+}
+
+/// A branch nested in a case: a branch node inside a case.
+#[workflow]
+fn nested(x: u64, y: u64) -> u64 {
+    if x > 3 {
+        if y > 3 {
+            inc(x)
+        } else {
+            add(x, y)
+        }
+    } else {
+        inc(y)
+    }
+}
+
 /// A map without options: flytekit's `map_task(inc)`.
 #[workflow]
 fn plain_map(xs: Vec<u64>) -> u64 {
@@ -163,6 +193,8 @@ fn program() {
         workflows.push(everything_else.into());
         workflows.push(plain_map.into());
         workflows.push(pick.into());
+        workflows.push(sub_in_case.into());
+        workflows.push(nested.into());
     }
     let code = flytekit::main_from(argv, workflows);
     let status = (0..=u8::MAX)
@@ -399,8 +431,9 @@ fn what_cannot_be_packaged_yet_is_an_error_naming_the_workflow_and_the_node() {
         ),
         (
             "two_in_a_case",
-            "error: workflow flyte_package.two_in_a_case: case 0 of the branch n0, which runs 2 nodes (a case runs \
-             one task call yet) cannot be packaged for Flyte yet",
+            "error: workflow flyte_package.two_in_a_case: case 0 of the branch n0, which makes 2 calls (a Flyte \
+             branch case runs one node: move the calls into a #[workflow] and call that in the case) cannot be \
+             packaged for Flyte yet",
         ),
     ];
     for (workflow, message) in cases {
@@ -433,8 +466,9 @@ fn a_type_without_a_flyte_type_is_an_error_naming_the_input() {
     );
 }
 
-/// The Python twin of `everything_else` and `plain_map`, as a flytekit user writes them, in a
-/// module named like this test's crate so that names line up (`flyte_package.plain_map`).
+/// The Python twin of `everything_else`, `pick`, `plain_map`, `sub_in_case` (with `twice`) and
+/// `nested`, as a flytekit user writes them, in a module named like this test's crate so that
+/// names line up (`flyte_package.plain_map`).
 const EXTRA_TWIN: &str = r#"
 from typing import Dict, List, Optional, Tuple
 
@@ -510,6 +544,30 @@ def pick(x: int, name: str, w: float) -> int:
 
 
 @workflow
+def twice(x: int) -> int:
+    return inc(x=inc(x=x))
+
+
+@workflow
+def sub_in_case(x: int) -> int:
+    """A sub-workflow called in a branch's case: a case whose node is a workflow node."""
+    y = inc(x=x)
+    return conditional("sub_in_case").if_(x > 3).then(twice(x=y)).else_().then(add(a=x, b=y))
+
+
+@workflow
+def nested(x: int, y: int) -> int:
+    """A branch nested in a case: a branch node inside a case."""
+    return (
+        conditional("nested")
+        .if_(x > 3)
+        .then(conditional("nested_inner").if_(y > 3).then(inc(x=x)).else_().then(add(a=x, b=y)))
+        .else_()
+        .then(inc(x=y))
+    )
+
+
+@workflow
 def plain_map(xs: List[int]) -> int:
     """A map without options: flytekit's `map_task(inc)`."""
     return sum_all(xs=map_task(inc)(x=xs), named={})
@@ -544,7 +602,8 @@ fn theirs_extra() -> PathBuf {
 }
 
 /// A failure node, a failure policy, parts of outputs, list and map bindings, a dynamic node,
-/// an input returned as it is and a map without options, against pyflyte's package of their
+/// an input returned as it is, a map without options, a sub-workflow called in a branch's case
+/// (`sub_in_case`) and a branch nested in a case (`nested`), against pyflyte's package of their
 /// Python twin.
 #[test]
 fn what_the_twins_do_not_cover_matches_pyflyte_too() {
@@ -559,6 +618,8 @@ fn what_the_twins_do_not_cover_matches_pyflyte_too() {
             "everything_else",
             "plain_map",
             "pick",
+            "sub_in_case",
+            "nested",
         ],
         true,
     );

@@ -57,6 +57,8 @@ struct Translator<'a, 'b> {
     items: Vec<Item>,
     ids: Vec<String>,
     owner: Vec<Owner>,
+    /// The outermost sub-workflow call each node belongs to, if any.
+    call_of: Vec<Option<usize>>,
     /// Sub-workflows the template calls, with those they call, each once.
     sub_workflows: BTreeMap<String, core::WorkflowTemplate>,
 }
@@ -76,6 +78,7 @@ pub(super) fn translate(
         items: Vec::new(),
         ids: Vec::new(),
         owner: Vec::new(),
+        call_of: Vec::new(),
         sub_workflows: BTreeMap::new(),
     };
     t.assign()?;
@@ -112,49 +115,22 @@ impl Translator<'_, '_> {
     }
 
     /// Groups the graph's nodes into package nodes, orders those as flytekit calls them, and
-    /// numbers them.
+    /// numbers them; a node inside a branch's case (at any depth) belongs to the package node of
+    /// its outermost branch.
     fn assign(&mut self) -> Result<(), PackageError> {
         let nodes = self.graph.nodes();
         let calls = self.graph.sub_workflows();
         // The outermost calls: each node is in at most one of them.
-        let mut call_of: Vec<Option<usize>> = vec![None; nodes.len()];
-        let mut outer_calls = Vec::new();
+        self.call_of = vec![None; nodes.len()];
         for (c, call) in calls.iter().enumerate() {
-            if call.nodes().clone().any(|n| call_of[n].is_some()) {
+            if call.nodes().clone().any(|n| self.call_of[n].is_some()) {
                 continue;
             }
             for n in call.nodes() {
-                call_of[n] = Some(c);
-            }
-            outer_calls.push(c);
-        }
-        // (sort key, item): a node's key is its index; a call's, its first node; a branch's,
-        // the last node its condition reads, so that it comes after them.
-        let mut keyed: Vec<((usize, u8, usize), Item)> = Vec::new();
-        for &c in &outer_calls {
-            let start = calls[c].nodes().start;
-            keyed.push(((start, 0, c), Item::Call(c)));
-        }
-        for (i, node) in nodes.iter().enumerate() {
-            if call_of[i].is_some() || node.output_of().is_some() {
-                continue;
-            }
-            if node.branch().is_some() {
-                if node.guard().is_some() {
-                    return Err(self.unsupported(format!("the branch n{i}, nested in another branch's case,")));
-                }
-                let last = node.upstream().iter().copied().chain([i]).max().unwrap_or(i);
-                keyed.push(((last, 1, i), Item::Branch(i)));
-            } else if node.guard().is_some() {
-                continue;
-            } else if node.map().is_some() {
-                keyed.push(((i, 0, i), Item::Map(i)));
-            } else {
-                keyed.push(((i, 0, i), Item::Task(i)));
+                self.call_of[n] = Some(c);
             }
         }
-        keyed.sort_by_key(|(key, _)| *key);
-        self.items = keyed.into_iter().map(|(_, item)| item).collect();
+        self.items = self.region(None);
         self.ids = (0..self.items.len()).map(|k| format!("n{k}")).collect();
         self.owner = vec![Owner::Item(usize::MAX); nodes.len()];
         for (k, item) in self.items.iter().enumerate() {
@@ -167,36 +143,81 @@ impl Translator<'_, '_> {
                 }
                 Item::Branch(b) => {
                     self.owner[b] = Owner::Item(k);
-                    for (n, node) in nodes.iter().enumerate() {
-                        if node.output_of() == Some(b) {
-                            self.owner[n] = Owner::Item(k);
-                        } else if node.guard().is_some_and(|(g, _)| g == b) && call_of[n].is_none() {
-                            self.owner[n] = Owner::Case(k);
-                        }
+                    if let Some(out) = nodes[b].branch().and_then(|s| s.output_node) {
+                        self.owner[out] = Owner::Item(k);
                     }
                 }
             }
         }
-        // A call inside a branch's case: its nodes are owned by nothing yet.
+        // A node in a case belongs to the package node of the branch that guards it (its
+        // branch comes before it, so is assigned first).
+        for (n, node) in nodes.iter().enumerate() {
+            if let (Owner::Item(usize::MAX), Some((g, _))) = (self.owner[n], node.guard()) {
+                let (Owner::Item(k) | Owner::Case(k)) = self.owner[g];
+                if k != usize::MAX {
+                    self.owner[n] = Owner::Case(k);
+                }
+            }
+        }
         if let Some(n) = (0..nodes.len()).find(|&n| matches!(self.owner[n], Owner::Item(usize::MAX))) {
-            return Err(self.unsupported(format!(
-                "node n{n} (a sub-workflow called inside a branch's case, or a node of a nested branch)"
-            )));
+            return Err(self.unsupported(format!("node n{n}, which belongs to no package node,")));
         }
         Ok(())
     }
 
+    /// The package nodes of one region of the graph: the workflow's own nodes (`guard` `None`),
+    /// or a case's (`Some((branch, case))`), in the order flytekit calls them. A sub-workflow
+    /// call or a branch counts as one; a branch comes after the nodes its condition reads.
+    fn region(&self, guard: Option<(usize, usize)>) -> Vec<Item> {
+        let nodes = self.graph.nodes();
+        let calls = self.graph.sub_workflows();
+        // (sort key, item): a node's key is its index; a call's, its first node; a branch's,
+        // the last node its condition reads, so that it comes after them.
+        let mut keyed: Vec<((usize, u8, usize), Item)> = Vec::new();
+        for (c, call) in calls.iter().enumerate() {
+            let range = call.nodes();
+            // A call without nodes (its outputs are its inputs) is the workflow's own.
+            let outermost = range.is_empty() || self.call_of[range.start] == Some(c);
+            let here = nodes.get(range.start).map_or(guard.is_none(), |n| n.guard() == guard);
+            if outermost && here {
+                keyed.push(((range.start, 0, c), Item::Call(c)));
+            }
+        }
+        for (i, node) in nodes.iter().enumerate() {
+            if self.call_of[i].is_some() || node.output_of().is_some() || node.guard() != guard {
+                continue;
+            }
+            if node.branch().is_some() {
+                let last = node.upstream().iter().copied().chain([i]).max().unwrap_or(i);
+                keyed.push(((last, 1, i), Item::Branch(i)));
+            } else if node.map().is_some() {
+                keyed.push(((i, 0, i), Item::Map(i)));
+            } else {
+                keyed.push(((i, 0, i), Item::Task(i)));
+            }
+        }
+        keyed.sort_by_key(|(key, _)| *key);
+        keyed.into_iter().map(|(_, item)| item).collect()
+    }
+
     /// The package node number `k`.
     fn node(&mut self, k: usize) -> Result<core::Node, PackageError> {
-        match self.items[k] {
+        let id = self.ids[k].clone();
+        self.item_node(k, self.items[k], &id)
+    }
+
+    /// The node of `item`, under `id`, as part of package node `k` (itself, or a case of the
+    /// branch that is `k`, at any depth).
+    fn item_node(&mut self, k: usize, item: Item, id: &str) -> Result<core::Node, PackageError> {
+        match item {
             Item::Task(i) => {
-                let mut node = self.task_node(i, &self.ids[k].clone())?;
+                let mut node = self.task_node(i, id)?;
                 node.upstream_node_ids = self.upstream(k, [i]);
                 Ok(node)
             }
-            Item::Map(i) => self.map_node(k, i),
-            Item::Call(c) => self.call_node(k, c),
-            Item::Branch(b) => self.branch_node(k, b),
+            Item::Map(i) => self.map_node(k, i, id),
+            Item::Call(c) => self.call_node(k, c, id),
+            Item::Branch(b) => self.branch_node(k, b, id),
         }
     }
 
@@ -249,7 +270,7 @@ impl Translator<'_, '_> {
     }
 
     /// A `map(task, list, ..)`: an array node whose sub-node runs flytekit's map task.
-    fn map_node(&mut self, k: usize, i: usize) -> Result<core::Node, PackageError> {
+    fn map_node(&mut self, k: usize, i: usize, id: &str) -> Result<core::Node, PackageError> {
         let node = &self.graph.nodes()[i];
         let options = node.map().unwrap_or(flyte_runtime::MapOptions {
             concurrency: None,
@@ -285,7 +306,7 @@ impl Translator<'_, '_> {
             ..core::Node::default()
         };
         Ok(core::Node {
-            id: self.ids[k].clone(),
+            id: id.to_owned(),
             metadata: Some(core::NodeMetadata {
                 name,
                 retries: Some(core::RetryStrategy::default()),
@@ -310,7 +331,7 @@ impl Translator<'_, '_> {
     }
 
     /// A sub-workflow call: one node referring to the sub-workflow, which the spec embeds.
-    fn call_node(&mut self, k: usize, c: usize) -> Result<core::Node, PackageError> {
+    fn call_node(&mut self, k: usize, c: usize, id: &str) -> Result<core::Node, PackageError> {
         let call: &SubWorkflowCall = &self.graph.sub_workflows()[c];
         let (template, nested) = self.builder.sub_workflow(call)?;
         let name = super::qualified(call.module(), call.name());
@@ -322,9 +343,9 @@ impl Translator<'_, '_> {
             let key = sub.id.as_ref().map(|id| id.name.clone()).unwrap_or_default();
             self.sub_workflows.entry(key).or_insert(sub);
         }
-        let inputs = self.bindings(&self.ids[k].clone(), &interface.inputs, call.inputs())?;
+        let inputs = self.bindings(id, &interface.inputs, call.inputs())?;
         Ok(core::Node {
-            id: self.ids[k].clone(),
+            id: id.to_owned(),
             metadata: Some(core::NodeMetadata {
                 name: call.name().to_owned(),
                 retries: Some(core::RetryStrategy::default()),
@@ -344,41 +365,49 @@ impl Translator<'_, '_> {
     }
 
     /// A branch: its condition's operands as the node's inputs (`.x` for a workflow input,
-    /// `n0.o0` for a node's output), and each case's one node numbered inside it.
-    fn branch_node(&mut self, k: usize, b: usize) -> Result<core::Node, PackageError> {
+    /// `n0.o0` for a node's output), and each case's one node (a task call, a sub-workflow call,
+    /// a map or another branch) numbered inside it by its case, as flytekit numbers them.
+    fn branch_node(&mut self, k: usize, b: usize, id: &str) -> Result<core::Node, PackageError> {
         let nodes = self.graph.nodes();
         let node = &nodes[b];
         let Some(spec) = node.branch() else {
             return Err(self.unsupported(format!("node n{b}")));
         };
-        let id = self.ids[k].clone();
+        let id = id.to_owned();
         // Each case's node, in order; the else's last.
         let case_count = spec.cases.len() + usize::from(matches!(spec.otherwise, Otherwise::Arm));
         let mut then_nodes = Vec::new();
         for case in 0..case_count {
-            let members: Vec<usize> = (0..nodes.len())
-                .filter(|&n| nodes[n].guard() == Some((b, case)) && matches!(self.owner[n], Owner::Case(_)))
-                .collect();
-            let [member] = members[..] else {
+            let items = self.region(Some((b, case)));
+            let [item] = items[..] else {
                 return Err(self.unsupported(format!(
-                    "case {case} of the branch n{b}, which runs {} nodes (a case runs one task call yet)",
-                    members.len()
+                    "case {case} of the branch n{b}, which makes {} calls (a Flyte branch case runs one node: move \
+                     the calls into a #[workflow] and call that in the case)",
+                    items.len()
                 )));
             };
             let outputs = match spec.cases.get(case) {
                 Some((_, outputs)) => outputs,
                 None => &spec.otherwise_outputs,
             };
-            let in_order = outputs
-                .iter()
-                .enumerate()
-                .all(|(slot, o)| *o == Binding::Output { node: member, slot });
-            if !in_order {
+            let gives: Vec<Binding> = match item {
+                Item::Call(c) => self.graph.sub_workflows()[c].outputs().to_vec(),
+                Item::Branch(inner) => {
+                    let out = nodes[inner].branch().and_then(|s| s.output_node).unwrap_or(inner);
+                    (0..outputs.len())
+                        .map(|slot| Binding::Output { node: out, slot })
+                        .collect()
+                }
+                Item::Task(i) | Item::Map(i) => (0..outputs.len())
+                    .map(|slot| Binding::Output { node: i, slot })
+                    .collect(),
+            };
+            if outputs[..] != gives[..] {
                 return Err(self.unsupported(format!(
-                    "case {case} of the branch n{b}, whose result is not its task's outputs in order"
+                    "case {case} of the branch n{b}, whose result is not its call's outputs in order"
                 )));
             }
-            then_nodes.push(self.task_node(member, &format!("n{case}"))?);
+            then_nodes.push(self.item_node(k, item, &format!("n{case}"))?);
         }
         let mut operands = BTreeMap::new();
         let mut blocks = Vec::new();
@@ -400,9 +429,6 @@ impl Translator<'_, '_> {
         };
         let mut blocks = blocks.into_iter();
         let case = blocks.next().map(Box::new);
-        let members: Vec<usize> = (0..nodes.len())
-            .filter(|&n| n == b || matches!(self.owner[n], Owner::Item(o) | Owner::Case(o) if o == k))
-            .collect();
         Ok(core::Node {
             id: id.clone(),
             metadata: Some(core::NodeMetadata {
@@ -417,7 +443,8 @@ impl Translator<'_, '_> {
                     binding: Some(binding),
                 })
                 .collect(),
-            upstream_node_ids: self.upstream(k, members),
+            // The nodes its condition reads: flytekit does not add those its cases read.
+            upstream_node_ids: self.upstream(k, [b]),
             target: Some(node::Target::BranchNode(Box::new(core::BranchNode {
                 if_else: Some(Box::new(core::IfElseBlock {
                     case,
