@@ -41,8 +41,8 @@ fn per_item(x: u64) -> u64 {
     inc(x)
 }
 
-/// A map over a workflow: Flyte writes it as an array node over a sub-workflow, which the
-/// package writer does not write yet.
+/// A map over a workflow: flytekit 1.16 writes `map_task(LaunchPlan.get_or_create(per_item))`
+/// as an array node over the workflow's launch plan, which the package writer does not write yet.
 #[workflow]
 fn map_of_workflow(xs: Vec<u64>) -> Vec<u64> {
     map(per_item, xs)
@@ -65,7 +65,8 @@ fn loose(config: Loose) -> u64 {
     take_loose(config)
 }
 
-/// A case of two task calls: flytekit's then-node is one node.
+/// A case of two task calls: flytekit's `then()` takes one node (a user writes the two calls as
+/// a workflow and calls that).
 #[workflow]
 fn two_in_a_case(x: u64) -> u64 {
     if x > 1 {
@@ -75,8 +76,31 @@ fn two_in_a_case(x: u64) -> u64 {
     }
 }
 
+/// A case that calls nothing: flytekit's `then()` takes a node.
+#[workflow]
+fn empty_case(x: u64) -> u64 {
+    if x > 1 {
+        x
+    } else {
+        inc(x)
+    }
+}
+
+/// A map over a task of two inputs: ours maps one list of tuples, flytekit's `map_task` one
+/// list per input.
+#[workflow]
+fn map_of_pairs(ps: Vec<(u64, u64)>) -> Vec<u64> {
+    map(add, ps)
+}
+
 fn extras() -> Vec<Registered> {
-    vec![map_of_workflow.into(), loose.into(), two_in_a_case.into()]
+    vec![
+        map_of_workflow.into(),
+        loose.into(),
+        two_in_a_case.into(),
+        empty_case.into(),
+        map_of_pairs.into(),
+    ]
 }
 
 // Workflows with what the twins do not have, which `package` writes and flytekit loads.
@@ -426,8 +450,21 @@ fn what_cannot_be_packaged_yet_is_an_error_naming_the_workflow_and_the_node() {
     let cases = [
         (
             "map_of_workflow",
-            "error: workflow flyte_package.map_of_workflow: node n0 (a map over the workflow per_item) cannot be \
-             packaged for Flyte yet",
+            "error: workflow flyte_package.map_of_workflow: node n0 (a map over the workflow per_item: flytekit \
+             writes it as an array node over the workflow's launch plan, which this writer does not write yet) \
+             cannot be packaged for Flyte yet",
+        ),
+        (
+            "map_of_pairs",
+            "error: workflow flyte_package.map_of_pairs: node n0 (a map over add, which takes 2 inputs: ours maps \
+             one list of tuples, flytekit's map_task one list per input, and no node of a Flyte workflow splits the \
+             one into the others) cannot be packaged for Flyte yet",
+        ),
+        (
+            "empty_case",
+            "error: workflow flyte_package.empty_case: case 0 of the branch n0, which makes no call (a Flyte branch \
+             case runs one node: call a task or a #[workflow] that gives the case's result) cannot be packaged for \
+             Flyte yet",
         ),
         (
             "two_in_a_case",

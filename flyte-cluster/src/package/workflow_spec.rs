@@ -257,7 +257,8 @@ impl Translator<'_, '_> {
     fn task_of(&self, node: &Node) -> Result<(flyte_runtime::TaskInfo, Interface), PackageError> {
         let (Some(info), Some(interface)) = (node.info(), node.interface()) else {
             return Err(self.unsupported(format!(
-                "node {} (a map over the workflow {})",
+                "node {} (a map over the workflow {}: flytekit writes it as an array node over the workflow's \
+                 launch plan, which this writer does not write yet)",
                 node.id(),
                 node.task_name()
             )));
@@ -277,9 +278,17 @@ impl Translator<'_, '_> {
             min_success_ratio: 1.0,
         });
         let (info, interface) = self.task_of(node)?;
+        if interface.inputs.is_empty() {
+            return Err(self.unsupported(format!(
+                "node {} (a map over {}, which takes no input)",
+                node.id(),
+                node.task_name()
+            )));
+        }
         if interface.inputs.len() != 1 {
             return Err(self.unsupported(format!(
-                "node {} (a map over {}, which takes {} inputs: only a task of one input maps yet)",
+                "node {} (a map over {}, which takes {} inputs: ours maps one list of tuples, flytekit's map_task \
+                 one list per input, and no node of a Flyte workflow splits the one into the others)",
                 node.id(),
                 node.task_name(),
                 interface.inputs.len()
@@ -379,12 +388,22 @@ impl Translator<'_, '_> {
         let mut then_nodes = Vec::new();
         for case in 0..case_count {
             let items = self.region(Some((b, case)));
+            // flytekit's `then()` takes one node. A case of several calls would be a sub-workflow
+            // the user did not write, under a name of ours, in the console and in the cluster's
+            // records: refused, saying how to write it as one.
             let [item] = items[..] else {
-                return Err(self.unsupported(format!(
-                    "case {case} of the branch n{b}, which makes {} calls (a Flyte branch case runs one node: move \
-                     the calls into a #[workflow] and call that in the case)",
-                    items.len()
-                )));
+                return Err(self.unsupported(if items.is_empty() {
+                    format!(
+                        "case {case} of the branch n{b}, which makes no call (a Flyte branch case runs one node: \
+                         call a task or a #[workflow] that gives the case's result)"
+                    )
+                } else {
+                    format!(
+                        "case {case} of the branch n{b}, which makes {} calls (a Flyte branch case runs one node: \
+                         move the calls into a #[workflow] and call that in the case)",
+                        items.len()
+                    )
+                }));
             };
             let outputs = match spec.cases.get(case) {
                 Some((_, outputs)) => outputs,
