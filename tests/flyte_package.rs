@@ -197,6 +197,46 @@ fn nested(x: u64, y: u64) -> u64 {
     }
 }
 
+#[task]
+fn upto(n: u64) -> Vec<u64> {
+    (0..n).collect()
+}
+
+/// A sub-workflow with a branch of its own.
+#[workflow]
+fn choose(x: u64) -> u64 {
+    if x > 10 {
+        inc(x)
+    } else {
+        add(x, 10)
+    }
+}
+
+/// Sub-workflows (one with a branch of its own) in the cases of a nested branch whose condition reads a node's output.
+#[workflow]
+fn deep(x: u64) -> u64 {
+    let y = inc(x);
+    if x > 3 {
+        if y > 5 {
+            choose(y)
+        } else {
+            twice(x)
+        }
+    } else {
+        add(y, 1)
+    }
+}
+
+/// A map in a branch's case.
+#[workflow]
+fn map_in_case(x: u64, xs: Vec<u64>) -> Vec<u64> {
+    if x > 3 {
+        map(inc, xs)
+    } else {
+        upto(x)
+    }
+}
+
 /// A map without options: flytekit's `map_task(inc)`.
 #[workflow]
 fn plain_map(xs: Vec<u64>) -> u64 {
@@ -219,6 +259,8 @@ fn program() {
         workflows.push(pick.into());
         workflows.push(sub_in_case.into());
         workflows.push(nested.into());
+        workflows.push(deep.into());
+        workflows.push(map_in_case.into());
     }
     let code = flytekit::main_from(argv, workflows);
     let status = (0..=u8::MAX)
@@ -503,8 +545,8 @@ fn a_type_without_a_flyte_type_is_an_error_naming_the_input() {
     );
 }
 
-/// The Python twin of `everything_else`, `pick`, `plain_map`, `sub_in_case` (with `twice`) and
-/// `nested`, as a flytekit user writes them, in a module named like this test's crate so that
+/// The Python twin of `everything_else`, `pick`, `plain_map`, `sub_in_case` (with `twice`),
+/// `nested`, `deep` (with `choose`) and `map_in_case`, as a flytekit user writes them, in a module named like this test's crate so that
 /// names line up (`flyte_package.plain_map`).
 const EXTRA_TWIN: &str = r#"
 from typing import Dict, List, Optional, Tuple
@@ -604,10 +646,45 @@ def nested(x: int, y: int) -> int:
     )
 
 
+# One map task for both workflows that map `inc` (each `map_task(inc)` is an entity of its own,
+# of one name, which pyflyte would write twice).
+inc_each = map_task(inc)
+
+
+@task
+def upto(n: int) -> List[int]:
+    return list(range(n))
+
+
+@workflow
+def choose(x: int) -> int:
+    """A sub-workflow with a branch of its own."""
+    return conditional("choose").if_(x > 10).then(inc(x=x)).else_().then(add(a=x, b=10))
+
+
+@workflow
+def deep(x: int) -> int:
+    """Sub-workflows (one with a branch of its own) in the cases of a nested branch whose condition reads a node's output."""
+    y = inc(x=x)
+    return (
+        conditional("deep")
+        .if_(x > 3)
+        .then(conditional("deep_inner").if_(y > 5).then(choose(x=y)).else_().then(twice(x=x)))
+        .else_()
+        .then(add(a=y, b=1))
+    )
+
+
+@workflow
+def map_in_case(x: int, xs: List[int]) -> List[int]:
+    """A map in a branch's case."""
+    return conditional("map_in_case").if_(x > 3).then(inc_each(x=xs)).else_().then(upto(n=x))
+
+
 @workflow
 def plain_map(xs: List[int]) -> int:
     """A map without options: flytekit's `map_task(inc)`."""
-    return sum_all(xs=map_task(inc)(x=xs), named={})
+    return sum_all(xs=inc_each(x=xs), named={})
 "#;
 
 /// pyflyte's package of [`EXTRA_TWIN`].
@@ -640,8 +717,9 @@ fn theirs_extra() -> PathBuf {
 
 /// A failure node, a failure policy, parts of outputs, list and map bindings, a dynamic node,
 /// an input returned as it is, a map without options, a sub-workflow called in a branch's case
-/// (`sub_in_case`) and a branch nested in a case (`nested`), against pyflyte's package of their
-/// Python twin.
+/// (`sub_in_case`), a branch nested in a case (`nested`), both at once with a sub-workflow that
+/// branches and a nested condition reading a node's output (`deep`) and a map in a case
+/// (`map_in_case`), against pyflyte's package of their Python twin.
 #[test]
 fn what_the_twins_do_not_cover_matches_pyflyte_too() {
     let ours = scratch().join("everything_else.tgz");
@@ -657,6 +735,8 @@ fn what_the_twins_do_not_cover_matches_pyflyte_too() {
             "pick",
             "sub_in_case",
             "nested",
+            "deep",
+            "map_in_case",
         ],
         true,
     );
@@ -665,23 +745,54 @@ fn what_the_twins_do_not_cover_matches_pyflyte_too() {
     let r = Reference::get();
     let compared = r.run(["compare".as_ref(), theirs.as_os_str(), ours.as_os_str()]);
     let text = String::from_utf8_lossy(&compared.stdout);
-    // One difference, and only one: a dynamic task's container carries flytekit's own
-    // serialization settings in the environment variable `_F_SS_C` (gzipped JSON: the Python
-    // interpreter, the virtual environment, the source root, the image), which pyflyte-execute
-    // reads to compile the dynamic workflow's tasks at run time. Ours has no such variable: the
-    // Rust binary builds the dynamic graph itself (issue 13 decides how its tasks learn the image).
+    // Two differences, and only these two.
+    //
+    // A dynamic task's container carries flytekit's own serialization settings in the
+    // environment variable `_F_SS_C` (gzipped JSON: the Python interpreter, the virtual
+    // environment, the source root, the image), which pyflyte-execute reads to compile the
+    // dynamic workflow's tasks at run time. Ours has no such variable: the Rust binary builds the
+    // dynamic graph itself (issue 13 decides how its tasks learn the image).
+    //
+    // `deep` calls the sub-workflows `choose` and `twice` in the cases of a branch nested in a
+    // case. flytekit 1.16 collects a workflow's sub-workflows from its nodes and from the cases of
+    // its branches, but not from the cases of a branch nested in a case
+    // (`flytekit/tools/translator.py`, `get_serializable_workflow`), so pyflyte's spec of `deep`
+    // refers to them (`sub_workflow_ref`) without embedding them. Ours embeds them, as it does a
+    // sub-workflow called anywhere else: the template itself is the same.
     let lines: Vec<&str> = text.lines().collect();
-    let expected_prefix = r#"task:flyte_package.fan_out: template.container.env: [{"key":"_F_SS_C","value":""#;
+    let ss_c = r#"task:flyte_package.fan_out: template.container.env: [{"key":"_F_SS_C","value":""#;
+    let deep_subs = r#"workflow:flyte_package.deep: sub_workflows: (absent) != [{"id":{"name":"flyte_package.choose","#;
     assert!(
         compared.status.code() == Some(1)
-            && lines.len() == 2
-            && lines[0].starts_with(expected_prefix)
+            && lines.len() == 3
+            && lines[0].starts_with(ss_c)
             && lines[0].ends_with(r#""}] != (absent)"#)
-            && lines[1].starts_with("1 difference(s) between "),
+            && lines[1].starts_with(deep_subs)
+            && lines[1].contains(r#"{"id":{"name":"flyte_package.twice","resource_type":"WORKFLOW"}"#)
+            && lines[2].starts_with("2 difference(s) between "),
         "reference.py compare (A: pyflyte, B: ours) found other differences than the dynamic task's \
-         _F_SS_C:\n{text}{}",
+         _F_SS_C and deep's sub-workflows:\n{text}{}",
         String::from_utf8_lossy(&compared.stderr)
     );
+    // And flytekit's model classes load those with a case's workflow node or a nested branch.
+    // (Not the maps': flytekit's ArrayNode model writes back an absent `parallelism` as 0, for
+    // pyflyte's as for ours, which `load` takes as not kept as written.)
+    let cases = scratch().join("cases.tgz");
+    let out = run(
+        &[
+            "package",
+            "--image",
+            IMAGE,
+            "--output",
+            cases.to_str().unwrap(),
+            "sub_in_case",
+            "nested",
+            "deep",
+        ],
+        true,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    r.ok(["load".as_ref(), cases.as_os_str()]);
 }
 
 /// `package` costs a local-only user nothing: without the feature `cluster`, flytekit's build
