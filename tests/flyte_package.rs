@@ -41,11 +41,27 @@ fn per_item(x: u64) -> u64 {
     inc(x)
 }
 
-/// A map over a workflow: flytekit 1.16 writes `map_task(LaunchPlan.get_or_create(per_item))`
-/// as an array node over the workflow's launch plan, which the package writer does not write yet.
+/// A map over a workflow: flytekit's `map_task` over its launch plan.
 #[workflow]
 fn map_of_workflow(xs: Vec<u64>) -> Vec<u64> {
     map(per_item, xs)
+}
+
+/// A map over a workflow, two elements at a time.
+#[workflow]
+fn map_of_workflow_in_pairs(xs: Vec<u64>) -> Vec<u64> {
+    map(per_item, xs, concurrency = 2)
+}
+
+#[workflow]
+fn add_both(a: u64, b: u64) -> u64 {
+    add(a, b)
+}
+
+/// A map over a workflow of two inputs, as over a task of two.
+#[workflow]
+fn map_of_pair_workflow(ps: Vec<(u64, u64)>) -> Vec<u64> {
+    map(add_both, ps)
 }
 
 #[derive(Serialize, Deserialize)]
@@ -95,7 +111,7 @@ fn map_of_pairs(ps: Vec<(u64, u64)>) -> Vec<u64> {
 
 fn extras() -> Vec<Registered> {
     vec![
-        map_of_workflow.into(),
+        map_of_pair_workflow.into(),
         loose.into(),
         two_in_a_case.into(),
         empty_case.into(),
@@ -261,6 +277,8 @@ fn program() {
         workflows.push(nested.into());
         workflows.push(deep.into());
         workflows.push(map_in_case.into());
+        workflows.push(map_of_workflow.into());
+        workflows.push(map_of_workflow_in_pairs.into());
     }
     let code = flytekit::main_from(argv, workflows);
     let status = (0..=u8::MAX)
@@ -491,10 +509,10 @@ fn an_output_that_cannot_be_written_is_an_error_naming_it() {
 fn what_cannot_be_packaged_yet_is_an_error_naming_the_workflow_and_the_node() {
     let cases = [
         (
-            "map_of_workflow",
-            "error: workflow flyte_package.map_of_workflow: node n0 (a map over the workflow per_item: flytekit \
-             writes it as an array node over the workflow's launch plan, which this writer does not write yet) \
-             cannot be packaged for Flyte yet",
+            "map_of_pair_workflow",
+            "error: workflow flyte_package.map_of_pair_workflow: node n0 (a map over the workflow add_both, which \
+             takes 2 inputs: ours maps one list of tuples, flytekit's map_task one list per input, and no node of a \
+             Flyte workflow splits the one into the others) cannot be packaged for Flyte yet",
         ),
         (
             "map_of_pairs",
@@ -551,7 +569,7 @@ fn a_type_without_a_flyte_type_is_an_error_naming_the_input() {
 const EXTRA_TWIN: &str = r#"
 from typing import Dict, List, Optional, Tuple
 
-from flytekit import WorkflowFailurePolicy, conditional, dynamic, map_task, task, workflow
+from flytekit import LaunchPlan, WorkflowFailurePolicy, conditional, dynamic, map_task, task, workflow
 from flytekit.types.error import FlyteError
 
 
@@ -682,6 +700,23 @@ def map_in_case(x: int, xs: List[int]) -> List[int]:
 
 
 @workflow
+def per_item(x: int) -> int:
+    return inc(x=x)
+
+
+@workflow
+def map_of_workflow(xs: List[int]) -> List[int]:
+    """A map over a workflow: flytekit's `map_task` over its launch plan."""
+    return map_task(LaunchPlan.get_or_create(per_item))(x=xs)
+
+
+@workflow
+def map_of_workflow_in_pairs(xs: List[int]) -> List[int]:
+    """A map over a workflow, two elements at a time."""
+    return map_task(LaunchPlan.get_or_create(per_item), concurrency=2)(x=xs)
+
+
+@workflow
 def plain_map(xs: List[int]) -> int:
     """A map without options: flytekit's `map_task(inc)`."""
     return sum_all(xs=inc_each(x=xs), named={})
@@ -737,6 +772,8 @@ fn what_the_twins_do_not_cover_matches_pyflyte_too() {
             "nested",
             "deep",
             "map_in_case",
+            "map_of_workflow",
+            "map_of_workflow_in_pairs",
         ],
         true,
     );

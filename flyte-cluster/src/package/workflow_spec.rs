@@ -277,6 +277,9 @@ impl Translator<'_, '_> {
             concurrency: None,
             min_success_ratio: 1.0,
         });
+        if let Some(call) = self.graph.mapped_workflow_call(i) {
+            return self.workflow_map_node(k, i, id, call, &options);
+        }
         let (info, interface) = self.task_of(node)?;
         if interface.inputs.is_empty() {
             return Err(self.unsupported(format!(
@@ -330,6 +333,82 @@ impl Translator<'_, '_> {
                     .concurrency
                     .map(|c| core::array_node::ParallelismOption::Parallelism(c as u32)),
                 // Always written, 1.0 by default, as flytekit does.
+                success_criteria: Some(core::array_node::SuccessCriteria::MinSuccessRatio(
+                    options.min_success_ratio as f32,
+                )),
+                ..core::ArrayNode::default()
+            }))),
+            ..core::Node::default()
+        })
+    }
+
+    /// A `map(workflow, list, ..)`: what flytekit 1.16 writes for `map_task` over the workflow's
+    /// launch plan, an array node whose sub-node runs the launch plan (which the package holds,
+    /// with the workflow: the spec does not embed it), every element's whole state kept.
+    fn workflow_map_node(
+        &mut self,
+        k: usize,
+        i: usize,
+        id: &str,
+        call: &SubWorkflowCall,
+        options: &flyte_runtime::MapOptions,
+    ) -> Result<core::Node, PackageError> {
+        let node = &self.graph.nodes()[i];
+        let name = super::qualified(call.module(), call.name());
+        let interface = call.interface().map_err(|source| PackageError::Interface {
+            entity: name.clone(),
+            source: Box::new(source),
+        })?;
+        if interface.inputs.len() != 1 {
+            return Err(self.unsupported(format!(
+                "node {} (a map over the workflow {}, which takes {} inputs: ours maps one list of tuples, \
+                 flytekit's map_task one list per input, and no node of a Flyte workflow splits the one into the \
+                 others)",
+                node.id(),
+                call.name(),
+                interface.inputs.len()
+            )));
+        }
+        let sub_node_id = dnsify(&name).ok_or_else(|| {
+            self.unsupported(format!(
+                "node {} (a map over the workflow {name}, whose name of 63 characters or more flytekit \
+                 shortens with a hash this writer does not compute)",
+                node.id()
+            ))
+        })?;
+        self.builder.sub_workflow(call)?;
+        let (input, element) = &interface.inputs[0];
+        let list = [(input.clone(), Type::Collection(Box::new(element.clone())))];
+        let inputs = self.bindings(&format!("n{i}"), &list, node.inputs())?;
+        let metadata = core::NodeMetadata {
+            name: name.clone(),
+            retries: Some(core::RetryStrategy::default()),
+            ..core::NodeMetadata::default()
+        };
+        let sub_node = core::Node {
+            id: sub_node_id,
+            metadata: Some(metadata.clone()),
+            inputs: inputs.clone(),
+            target: Some(node::Target::WorkflowNode(core::WorkflowNode {
+                reference: Some(core::workflow_node::Reference::LaunchplanRef(identifier(
+                    ResourceType::LaunchPlan,
+                    &name,
+                ))),
+            })),
+            ..core::Node::default()
+        };
+        Ok(core::Node {
+            id: id.to_owned(),
+            metadata: Some(metadata),
+            inputs,
+            upstream_node_ids: self.upstream(k, [i]),
+            target: Some(node::Target::ArrayNode(Box::new(core::ArrayNode {
+                node: Some(Box::new(sub_node)),
+                is_original_sub_node_interface: Some(true),
+                execution_mode: core::array_node::ExecutionMode::FullState as i32,
+                parallelism_option: options
+                    .concurrency
+                    .map(|c| core::array_node::ParallelismOption::Parallelism(c as u32)),
                 success_criteria: Some(core::array_node::SuccessCriteria::MinSuccessRatio(
                     options.min_success_ratio as f32,
                 )),
@@ -710,6 +789,36 @@ impl Translator<'_, '_> {
             ..core::Node::default()
         }))
     }
+}
+
+/// A name as flytekit's `_dnsify` makes a node id of it (`flyte_package.per_item` ->
+/// `flyte-package-per-item`); `None` for a name of 63 characters or more, which flytekit
+/// shortens with a SHA-224 hash.
+fn dnsify(name: &str) -> Option<String> {
+    if name.chars().count() >= 63 {
+        return None;
+    }
+    let mut out = String::new();
+    for ch in name.chars() {
+        if matches!(ch, '_' | '-' | '.') {
+            if !out.is_empty() && out.len() < 62 {
+                out.push('-');
+            }
+        } else if !ch.is_alphanumeric() {
+            // Dropped.
+        } else if ch.is_lowercase() || ch.is_numeric() {
+            out.push(ch);
+        } else {
+            if !out.is_empty() && !out.ends_with('-') && out.len() < 62 {
+                out.push('-');
+            }
+            out.extend(ch.to_lowercase());
+        }
+    }
+    if out.ends_with('-') {
+        out.pop();
+    }
+    Some(out)
 }
 
 /// flytekit's `Optional[FlyteError]`: a union of `ERROR` and none, tagged as flytekit tags them.
