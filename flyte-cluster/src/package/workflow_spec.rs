@@ -8,7 +8,11 @@
 //!   of its outputs a promise of the node's `o<i>`.
 //! * A branch is a node that decides, its cases' nodes guarded by it, and a node that gives the
 //!   taken case's results; Flyte has one branch node holding each case's node. They become one
-//!   branch node, whose case nodes are numbered inside it (`n0`, `n1`, ...) as flytekit does.
+//!   branch node, whose case nodes are numbered inside it (`n0`, `n1`, ...) as flytekit does. A
+//!   case's one node is a task call, a sub-workflow call, a map or another branch, at any depth;
+//!   a case of several calls or none is refused (flytekit's `then()` takes one node).
+//! * A map over a workflow runs the workflow's graph per element; Flyte's is an array node over
+//!   the workflow's launch plan, as flytekit 1.16 writes `map_task(LaunchPlan.get_or_create(wf))`.
 //! * Node ids are renumbered `n0`, `n1`, ... in the order flytekit would call them: a
 //!   sub-workflow call or a branch counts as one node, and a branch comes after the nodes its
 //!   condition reads.
@@ -32,7 +36,7 @@ use crate::literal::to_literal;
 enum Item {
     /// A task node (or a dynamic one), node index.
     Task(usize),
-    /// A `map(..)` over a task, node index.
+    /// A `map(..)` over a task or a workflow, node index.
     Map(usize),
     /// A sub-workflow call, index into the graph's calls.
     Call(usize),
