@@ -182,6 +182,8 @@ struct Builder {
     error: Option<Error>,
     /// The workflows called in the body (their nodes inlined), in the order called.
     calls: Vec<SubWorkflowCall>,
+    /// Each map over a workflow: the map node, and the workflow as a call of no nodes.
+    mapped: Vec<(usize, SubWorkflowCall)>,
 }
 
 impl Scope {
@@ -195,6 +197,7 @@ impl Scope {
                 guards: Vec::new(),
                 error: None,
                 calls: Vec::new(),
+                mapped: Vec::new(),
             }),
         }
     }
@@ -367,6 +370,7 @@ impl Scope {
             failure_policy: crate::FailurePolicy::default(),
             on_failure: None,
             calls: builder.calls,
+            mapped: builder.mapped,
         })
     }
 
@@ -783,7 +787,7 @@ pub enum AsWorkflow {}
 
 /// What a map's elements run, as [`Mappable::body`] builds it.
 #[doc(hidden)]
-pub struct MapBody(Runs);
+pub struct MapBody(Runs, Option<Arc<dyn ErasedWorkflow>>);
 
 impl<T: Task + Copy> Mappable<AsTask> for T {
     type Input = T::Input;
@@ -792,7 +796,7 @@ impl<T: Task + Copy> Mappable<AsTask> for T {
     type OutputShape = T::OutputShape;
 
     fn body(&self, _: &Scope) -> MapBody {
-        MapBody(Runs::Task(Arc::new(*self)))
+        MapBody(Runs::Task(Arc::new(*self)), None)
     }
 }
 
@@ -810,7 +814,7 @@ impl<W: Workflow + Copy> Mappable<AsWorkflow> for W {
             // Never run: the scope's error fails the whole graph.
             Graph::empty(self.name(), self.input_names())
         });
-        MapBody(Runs::Workflow(Arc::new(graph)))
+        MapBody(Runs::Workflow(Arc::new(graph)), Some(Arc::new(*self)))
     }
 }
 
@@ -871,11 +875,20 @@ where
         optional,
     };
     let list = list.bind(scope);
-    let MapBody(runs) = mapped.body(scope);
-    Promise::new(Binding::Output {
-        node: scope.add_node(runs, vec![list], Some(spec)),
-        slot: 0,
-    })
+    let MapBody(runs, workflow) = mapped.body(scope);
+    let node = scope.add_node(runs, vec![list], Some(spec));
+    if let Some(workflow) = workflow {
+        scope.inner.borrow_mut().mapped.push((
+            node,
+            SubWorkflowCall {
+                workflow,
+                nodes: 0..0,
+                inputs: vec![list],
+                outputs: Vec::new(),
+            },
+        ));
+    }
+    Promise::new(Binding::Output { node, slot: 0 })
 }
 
 impl fmt::Debug for Node {
@@ -956,6 +969,7 @@ pub struct Graph {
     failure_policy: FailurePolicy,
     on_failure: Option<Node>,
     calls: Vec<SubWorkflowCall>,
+    mapped: Vec<(usize, SubWorkflowCall)>,
 }
 
 /// A workflow called in another workflow's body. Its nodes are part of the caller's graph
@@ -995,7 +1009,8 @@ impl SubWorkflowCall {
         self.workflow.graph()
     }
 
-    /// The indices of the caller's nodes that the call added (nested calls' included).
+    /// The indices of the caller's nodes that the call added (nested calls' included); none
+    /// for the workflow of a map ([`Graph::mapped_workflow_call`]).
     pub fn nodes(&self) -> std::ops::Range<usize> {
         self.nodes.clone()
     }
@@ -1100,6 +1115,13 @@ impl Graph {
         &self.calls
     }
 
+    /// The workflow that the map node `node` runs on each element, as a call of no nodes whose
+    /// one input is the map's list (a Flyte package writes it as an array node over the
+    /// workflow's launch plan); `None` for any other node.
+    pub fn mapped_workflow_call(&self, node: usize) -> Option<&SubWorkflowCall> {
+        self.mapped.iter().find(|(n, _)| *n == node).map(|(_, call)| call)
+    }
+
     /// The value of a [`Binding::Constant`], as the body wrote it; `None` for an index the
     /// graph does not have.
     pub fn constant(&self, index: usize) -> Option<&Encoded> {
@@ -1183,6 +1205,7 @@ impl Graph {
             failure_policy,
             on_failure: None,
             calls: Vec::new(),
+            mapped: Vec::new(),
         }
     }
 
@@ -1198,6 +1221,7 @@ impl Graph {
             failure_policy: FailurePolicy::default(),
             on_failure: None,
             calls: Vec::new(),
+            mapped: Vec::new(),
         }
     }
 
@@ -1219,6 +1243,7 @@ impl Graph {
             failure_policy: FailurePolicy::default(),
             on_failure: None,
             calls: Vec::new(),
+            mapped: Vec::new(),
         }
     }
 }

@@ -271,6 +271,11 @@ def normalize_package(path):
             raise Failure(f"{path}: {e.member} and {raw[key][0]} both normalise to {key}")
         raw[key] = (e.member, e.kind, d)
     mapping = {n: canonical_name(n) for n in names}
+    # The same rule on a name made a DNS label, as flytekit names an array node's sub-node after the
+    # launch plan it maps (`extra.flyte_package.per_item` -> `extra-flyte-package-per-item`).
+    from flytekit.core.utils import _dnsify
+
+    mapping.update({_dnsify(n): _dnsify(canonical_name(n)) for n in names})
     out = {}
     for key, (_member, kind, d) in raw.items():
         # Names: every Identifier's name, and any other string equal to one (flytekit uses the map

@@ -8,7 +8,11 @@
 //!   of its outputs a promise of the node's `o<i>`.
 //! * A branch is a node that decides, its cases' nodes guarded by it, and a node that gives the
 //!   taken case's results; Flyte has one branch node holding each case's node. They become one
-//!   branch node, whose case nodes are numbered inside it (`n0`, `n1`, ...) as flytekit does.
+//!   branch node, whose case nodes are numbered inside it (`n0`, `n1`, ...) as flytekit does. A
+//!   case's one node is a task call, a sub-workflow call, a map or another branch, at any depth;
+//!   a case of several calls or none is refused (flytekit's `then()` takes one node).
+//! * A map over a workflow runs the workflow's graph per element; Flyte's is an array node over
+//!   the workflow's launch plan, as flytekit 1.16 writes `map_task(LaunchPlan.get_or_create(wf))`.
 //! * Node ids are renumbered `n0`, `n1`, ... in the order flytekit would call them: a
 //!   sub-workflow call or a branch counts as one node, and a branch comes after the nodes its
 //!   condition reads.
@@ -32,7 +36,7 @@ use crate::literal::to_literal;
 enum Item {
     /// A task node (or a dynamic one), node index.
     Task(usize),
-    /// A `map(..)` over a task, node index.
+    /// A `map(..)` over a task or a workflow, node index.
     Map(usize),
     /// A sub-workflow call, index into the graph's calls.
     Call(usize),
@@ -57,6 +61,8 @@ struct Translator<'a, 'b> {
     items: Vec<Item>,
     ids: Vec<String>,
     owner: Vec<Owner>,
+    /// The outermost sub-workflow call each node belongs to, if any.
+    call_of: Vec<Option<usize>>,
     /// Sub-workflows the template calls, with those they call, each once.
     sub_workflows: BTreeMap<String, core::WorkflowTemplate>,
 }
@@ -76,6 +82,7 @@ pub(super) fn translate(
         items: Vec::new(),
         ids: Vec::new(),
         owner: Vec::new(),
+        call_of: Vec::new(),
         sub_workflows: BTreeMap::new(),
     };
     t.assign()?;
@@ -112,49 +119,22 @@ impl Translator<'_, '_> {
     }
 
     /// Groups the graph's nodes into package nodes, orders those as flytekit calls them, and
-    /// numbers them.
+    /// numbers them; a node inside a branch's case (at any depth) belongs to the package node of
+    /// its outermost branch.
     fn assign(&mut self) -> Result<(), PackageError> {
         let nodes = self.graph.nodes();
         let calls = self.graph.sub_workflows();
         // The outermost calls: each node is in at most one of them.
-        let mut call_of: Vec<Option<usize>> = vec![None; nodes.len()];
-        let mut outer_calls = Vec::new();
+        self.call_of = vec![None; nodes.len()];
         for (c, call) in calls.iter().enumerate() {
-            if call.nodes().clone().any(|n| call_of[n].is_some()) {
+            if call.nodes().clone().any(|n| self.call_of[n].is_some()) {
                 continue;
             }
             for n in call.nodes() {
-                call_of[n] = Some(c);
-            }
-            outer_calls.push(c);
-        }
-        // (sort key, item): a node's key is its index; a call's, its first node; a branch's,
-        // the last node its condition reads, so that it comes after them.
-        let mut keyed: Vec<((usize, u8, usize), Item)> = Vec::new();
-        for &c in &outer_calls {
-            let start = calls[c].nodes().start;
-            keyed.push(((start, 0, c), Item::Call(c)));
-        }
-        for (i, node) in nodes.iter().enumerate() {
-            if call_of[i].is_some() || node.output_of().is_some() {
-                continue;
-            }
-            if node.branch().is_some() {
-                if node.guard().is_some() {
-                    return Err(self.unsupported(format!("the branch n{i}, nested in another branch's case,")));
-                }
-                let last = node.upstream().iter().copied().chain([i]).max().unwrap_or(i);
-                keyed.push(((last, 1, i), Item::Branch(i)));
-            } else if node.guard().is_some() {
-                continue;
-            } else if node.map().is_some() {
-                keyed.push(((i, 0, i), Item::Map(i)));
-            } else {
-                keyed.push(((i, 0, i), Item::Task(i)));
+                self.call_of[n] = Some(c);
             }
         }
-        keyed.sort_by_key(|(key, _)| *key);
-        self.items = keyed.into_iter().map(|(_, item)| item).collect();
+        self.items = self.region(None);
         self.ids = (0..self.items.len()).map(|k| format!("n{k}")).collect();
         self.owner = vec![Owner::Item(usize::MAX); nodes.len()];
         for (k, item) in self.items.iter().enumerate() {
@@ -167,36 +147,81 @@ impl Translator<'_, '_> {
                 }
                 Item::Branch(b) => {
                     self.owner[b] = Owner::Item(k);
-                    for (n, node) in nodes.iter().enumerate() {
-                        if node.output_of() == Some(b) {
-                            self.owner[n] = Owner::Item(k);
-                        } else if node.guard().is_some_and(|(g, _)| g == b) && call_of[n].is_none() {
-                            self.owner[n] = Owner::Case(k);
-                        }
+                    if let Some(out) = nodes[b].branch().and_then(|s| s.output_node) {
+                        self.owner[out] = Owner::Item(k);
                     }
                 }
             }
         }
-        // A call inside a branch's case: its nodes are owned by nothing yet.
+        // A node in a case belongs to the package node of the branch that guards it (its
+        // branch comes before it, so is assigned first).
+        for (n, node) in nodes.iter().enumerate() {
+            if let (Owner::Item(usize::MAX), Some((g, _))) = (self.owner[n], node.guard()) {
+                let (Owner::Item(k) | Owner::Case(k)) = self.owner[g];
+                if k != usize::MAX {
+                    self.owner[n] = Owner::Case(k);
+                }
+            }
+        }
         if let Some(n) = (0..nodes.len()).find(|&n| matches!(self.owner[n], Owner::Item(usize::MAX))) {
-            return Err(self.unsupported(format!(
-                "node n{n} (a sub-workflow called inside a branch's case, or a node of a nested branch)"
-            )));
+            return Err(self.unsupported(format!("node n{n}, which belongs to no package node,")));
         }
         Ok(())
     }
 
+    /// The package nodes of one region of the graph: the workflow's own nodes (`guard` `None`),
+    /// or a case's (`Some((branch, case))`), in the order flytekit calls them. A sub-workflow
+    /// call or a branch counts as one; a branch comes after the nodes its condition reads.
+    fn region(&self, guard: Option<(usize, usize)>) -> Vec<Item> {
+        let nodes = self.graph.nodes();
+        let calls = self.graph.sub_workflows();
+        // (sort key, item): a node's key is its index; a call's, its first node; a branch's,
+        // the last node its condition reads, so that it comes after them.
+        let mut keyed: Vec<((usize, u8, usize), Item)> = Vec::new();
+        for (c, call) in calls.iter().enumerate() {
+            let range = call.nodes();
+            // A call without nodes (its outputs are its inputs) is the workflow's own.
+            let outermost = range.is_empty() || self.call_of[range.start] == Some(c);
+            let here = nodes.get(range.start).map_or(guard.is_none(), |n| n.guard() == guard);
+            if outermost && here {
+                keyed.push(((range.start, 0, c), Item::Call(c)));
+            }
+        }
+        for (i, node) in nodes.iter().enumerate() {
+            if self.call_of[i].is_some() || node.output_of().is_some() || node.guard() != guard {
+                continue;
+            }
+            if node.branch().is_some() {
+                let last = node.upstream().iter().copied().chain([i]).max().unwrap_or(i);
+                keyed.push(((last, 1, i), Item::Branch(i)));
+            } else if node.map().is_some() {
+                keyed.push(((i, 0, i), Item::Map(i)));
+            } else {
+                keyed.push(((i, 0, i), Item::Task(i)));
+            }
+        }
+        keyed.sort_by_key(|(key, _)| *key);
+        keyed.into_iter().map(|(_, item)| item).collect()
+    }
+
     /// The package node number `k`.
     fn node(&mut self, k: usize) -> Result<core::Node, PackageError> {
-        match self.items[k] {
+        let id = self.ids[k].clone();
+        self.item_node(k, self.items[k], &id)
+    }
+
+    /// The node of `item`, under `id`, as part of package node `k` (itself, or a case of the
+    /// branch that is `k`, at any depth).
+    fn item_node(&mut self, k: usize, item: Item, id: &str) -> Result<core::Node, PackageError> {
+        match item {
             Item::Task(i) => {
-                let mut node = self.task_node(i, &self.ids[k].clone())?;
+                let mut node = self.task_node(i, id)?;
                 node.upstream_node_ids = self.upstream(k, [i]);
                 Ok(node)
             }
-            Item::Map(i) => self.map_node(k, i),
-            Item::Call(c) => self.call_node(k, c),
-            Item::Branch(b) => self.branch_node(k, b),
+            Item::Map(i) => self.map_node(k, i, id),
+            Item::Call(c) => self.call_node(k, c, id),
+            Item::Branch(b) => self.branch_node(k, b, id),
         }
     }
 
@@ -237,7 +262,8 @@ impl Translator<'_, '_> {
     fn task_of(&self, node: &Node) -> Result<(flyte_runtime::TaskInfo, Interface), PackageError> {
         let (Some(info), Some(interface)) = (node.info(), node.interface()) else {
             return Err(self.unsupported(format!(
-                "node {} (a map over the workflow {})",
+                "node {} (a map over the workflow {}: flytekit writes it as an array node over the workflow's \
+                 launch plan, which this writer does not write yet)",
                 node.id(),
                 node.task_name()
             )));
@@ -250,16 +276,27 @@ impl Translator<'_, '_> {
     }
 
     /// A `map(task, list, ..)`: an array node whose sub-node runs flytekit's map task.
-    fn map_node(&mut self, k: usize, i: usize) -> Result<core::Node, PackageError> {
+    fn map_node(&mut self, k: usize, i: usize, id: &str) -> Result<core::Node, PackageError> {
         let node = &self.graph.nodes()[i];
         let options = node.map().unwrap_or(flyte_runtime::MapOptions {
             concurrency: None,
             min_success_ratio: 1.0,
         });
+        if let Some(call) = self.graph.mapped_workflow_call(i) {
+            return self.workflow_map_node(k, i, id, call, &options);
+        }
         let (info, interface) = self.task_of(node)?;
+        if interface.inputs.is_empty() {
+            return Err(self.unsupported(format!(
+                "node {} (a map over {}, which takes no input)",
+                node.id(),
+                node.task_name()
+            )));
+        }
         if interface.inputs.len() != 1 {
             return Err(self.unsupported(format!(
-                "node {} (a map over {}, which takes {} inputs: only a task of one input maps yet)",
+                "node {} (a map over {}, which takes {} inputs: ours maps one list of tuples, flytekit's map_task \
+                 one list per input, and no node of a Flyte workflow splits the one into the others)",
                 node.id(),
                 node.task_name(),
                 interface.inputs.len()
@@ -288,7 +325,7 @@ impl Translator<'_, '_> {
             ..core::Node::default()
         };
         Ok(core::Node {
-            id: self.ids[k].clone(),
+            id: id.to_owned(),
             metadata: Some(core::NodeMetadata {
                 name,
                 retries: Some(core::RetryStrategy::default()),
@@ -312,8 +349,84 @@ impl Translator<'_, '_> {
         })
     }
 
+    /// A `map(workflow, list, ..)`: what flytekit 1.16 writes for `map_task` over the workflow's
+    /// launch plan, an array node whose sub-node runs the launch plan (which the package holds,
+    /// with the workflow: the spec does not embed it), every element's whole state kept.
+    fn workflow_map_node(
+        &mut self,
+        k: usize,
+        i: usize,
+        id: &str,
+        call: &SubWorkflowCall,
+        options: &flyte_runtime::MapOptions,
+    ) -> Result<core::Node, PackageError> {
+        let node = &self.graph.nodes()[i];
+        let name = super::qualified(call.module(), call.name());
+        let interface = call.interface().map_err(|source| PackageError::Interface {
+            entity: name.clone(),
+            source: Box::new(source),
+        })?;
+        if interface.inputs.len() != 1 {
+            return Err(self.unsupported(format!(
+                "node {} (a map over the workflow {}, which takes {} inputs: ours maps one list of tuples, \
+                 flytekit's map_task one list per input, and no node of a Flyte workflow splits the one into the \
+                 others)",
+                node.id(),
+                call.name(),
+                interface.inputs.len()
+            )));
+        }
+        let sub_node_id = dnsify(&name).ok_or_else(|| {
+            self.unsupported(format!(
+                "node {} (a map over the workflow {name}, whose name of 63 characters or more flytekit \
+                 shortens with a hash this writer does not compute)",
+                node.id()
+            ))
+        })?;
+        self.builder.sub_workflow(call)?;
+        let (input, element) = &interface.inputs[0];
+        let list = [(input.clone(), Type::Collection(Box::new(element.clone())))];
+        let inputs = self.bindings(&format!("n{i}"), &list, node.inputs())?;
+        let metadata = core::NodeMetadata {
+            name: name.clone(),
+            retries: Some(core::RetryStrategy::default()),
+            ..core::NodeMetadata::default()
+        };
+        let sub_node = core::Node {
+            id: sub_node_id,
+            metadata: Some(metadata.clone()),
+            inputs: inputs.clone(),
+            target: Some(node::Target::WorkflowNode(core::WorkflowNode {
+                reference: Some(core::workflow_node::Reference::LaunchplanRef(identifier(
+                    ResourceType::LaunchPlan,
+                    &name,
+                ))),
+            })),
+            ..core::Node::default()
+        };
+        Ok(core::Node {
+            id: id.to_owned(),
+            metadata: Some(metadata),
+            inputs,
+            upstream_node_ids: self.upstream(k, [i]),
+            target: Some(node::Target::ArrayNode(Box::new(core::ArrayNode {
+                node: Some(Box::new(sub_node)),
+                is_original_sub_node_interface: Some(true),
+                execution_mode: core::array_node::ExecutionMode::FullState as i32,
+                parallelism_option: options
+                    .concurrency
+                    .map(|c| core::array_node::ParallelismOption::Parallelism(c as u32)),
+                success_criteria: Some(core::array_node::SuccessCriteria::MinSuccessRatio(
+                    options.min_success_ratio as f32,
+                )),
+                ..core::ArrayNode::default()
+            }))),
+            ..core::Node::default()
+        })
+    }
+
     /// A sub-workflow call: one node referring to the sub-workflow, which the spec embeds.
-    fn call_node(&mut self, k: usize, c: usize) -> Result<core::Node, PackageError> {
+    fn call_node(&mut self, k: usize, c: usize, id: &str) -> Result<core::Node, PackageError> {
         let call: &SubWorkflowCall = &self.graph.sub_workflows()[c];
         let (template, nested) = self.builder.sub_workflow(call)?;
         let name = super::qualified(call.module(), call.name());
@@ -325,9 +438,9 @@ impl Translator<'_, '_> {
             let key = sub.id.as_ref().map(|id| id.name.clone()).unwrap_or_default();
             self.sub_workflows.entry(key).or_insert(sub);
         }
-        let inputs = self.bindings(&self.ids[k].clone(), &interface.inputs, call.inputs())?;
+        let inputs = self.bindings(id, &interface.inputs, call.inputs())?;
         Ok(core::Node {
-            id: self.ids[k].clone(),
+            id: id.to_owned(),
             metadata: Some(core::NodeMetadata {
                 name: call.name().to_owned(),
                 retries: Some(core::RetryStrategy::default()),
@@ -347,41 +460,59 @@ impl Translator<'_, '_> {
     }
 
     /// A branch: its condition's operands as the node's inputs (`.x` for a workflow input,
-    /// `n0.o0` for a node's output), and each case's one node numbered inside it.
-    fn branch_node(&mut self, k: usize, b: usize) -> Result<core::Node, PackageError> {
+    /// `n0.o0` for a node's output), and each case's one node (a task call, a sub-workflow call,
+    /// a map or another branch) numbered inside it by its case, as flytekit numbers them.
+    fn branch_node(&mut self, k: usize, b: usize, id: &str) -> Result<core::Node, PackageError> {
         let nodes = self.graph.nodes();
         let node = &nodes[b];
         let Some(spec) = node.branch() else {
             return Err(self.unsupported(format!("node n{b}")));
         };
-        let id = self.ids[k].clone();
+        let id = id.to_owned();
         // Each case's node, in order; the else's last.
         let case_count = spec.cases.len() + usize::from(matches!(spec.otherwise, Otherwise::Arm));
         let mut then_nodes = Vec::new();
         for case in 0..case_count {
-            let members: Vec<usize> = (0..nodes.len())
-                .filter(|&n| nodes[n].guard() == Some((b, case)) && matches!(self.owner[n], Owner::Case(_)))
-                .collect();
-            let [member] = members[..] else {
-                return Err(self.unsupported(format!(
-                    "case {case} of the branch n{b}, which runs {} nodes (a case runs one task call yet)",
-                    members.len()
-                )));
+            let items = self.region(Some((b, case)));
+            // flytekit's `then()` takes one node. A case of several calls would be a sub-workflow
+            // the user did not write, under a name of ours, in the console and in the cluster's
+            // records: refused, saying how to write it as one.
+            let [item] = items[..] else {
+                return Err(self.unsupported(if items.is_empty() {
+                    format!(
+                        "case {case} of the branch n{b}, which makes no call (a Flyte branch case runs one node: \
+                         call a task or a #[workflow] that gives the case's result)"
+                    )
+                } else {
+                    format!(
+                        "case {case} of the branch n{b}, which makes {} calls (a Flyte branch case runs one node: \
+                         move the calls into a #[workflow] and call that in the case)",
+                        items.len()
+                    )
+                }));
             };
             let outputs = match spec.cases.get(case) {
                 Some((_, outputs)) => outputs,
                 None => &spec.otherwise_outputs,
             };
-            let in_order = outputs
-                .iter()
-                .enumerate()
-                .all(|(slot, o)| *o == Binding::Output { node: member, slot });
-            if !in_order {
+            let gives: Vec<Binding> = match item {
+                Item::Call(c) => self.graph.sub_workflows()[c].outputs().to_vec(),
+                Item::Branch(inner) => {
+                    let out = nodes[inner].branch().and_then(|s| s.output_node).unwrap_or(inner);
+                    (0..outputs.len())
+                        .map(|slot| Binding::Output { node: out, slot })
+                        .collect()
+                }
+                Item::Task(i) | Item::Map(i) => (0..outputs.len())
+                    .map(|slot| Binding::Output { node: i, slot })
+                    .collect(),
+            };
+            if outputs[..] != gives[..] {
                 return Err(self.unsupported(format!(
-                    "case {case} of the branch n{b}, whose result is not its task's outputs in order"
+                    "case {case} of the branch n{b}, whose result is not its call's outputs in order"
                 )));
             }
-            then_nodes.push(self.task_node(member, &format!("n{case}"))?);
+            then_nodes.push(self.item_node(k, item, &format!("n{case}"))?);
         }
         let mut operands = BTreeMap::new();
         let mut blocks = Vec::new();
@@ -403,9 +534,6 @@ impl Translator<'_, '_> {
         };
         let mut blocks = blocks.into_iter();
         let case = blocks.next().map(Box::new);
-        let members: Vec<usize> = (0..nodes.len())
-            .filter(|&n| n == b || matches!(self.owner[n], Owner::Item(o) | Owner::Case(o) if o == k))
-            .collect();
         Ok(core::Node {
             id: id.clone(),
             metadata: Some(core::NodeMetadata {
@@ -420,7 +548,8 @@ impl Translator<'_, '_> {
                     binding: Some(binding),
                 })
                 .collect(),
-            upstream_node_ids: self.upstream(k, members),
+            // The nodes its condition reads: flytekit does not add those its cases read.
+            upstream_node_ids: self.upstream(k, [b]),
             target: Some(node::Target::BranchNode(Box::new(core::BranchNode {
                 if_else: Some(Box::new(core::IfElseBlock {
                     case,
@@ -668,6 +797,36 @@ impl Translator<'_, '_> {
             ..core::Node::default()
         }))
     }
+}
+
+/// A name as flytekit's `_dnsify` makes a node id of it (`flyte_package.per_item` ->
+/// `flyte-package-per-item`); `None` for a name of 63 characters or more, which flytekit
+/// shortens with a SHA-224 hash.
+fn dnsify(name: &str) -> Option<String> {
+    if name.chars().count() >= 63 {
+        return None;
+    }
+    let mut out = String::new();
+    for ch in name.chars() {
+        if matches!(ch, '_' | '-' | '.') {
+            if !out.is_empty() && out.len() < 62 {
+                out.push('-');
+            }
+        } else if !ch.is_alphanumeric() {
+            // Dropped.
+        } else if ch.is_lowercase() || ch.is_numeric() {
+            out.push(ch);
+        } else {
+            if !out.is_empty() && !out.ends_with('-') && out.len() < 62 {
+                out.push('-');
+            }
+            out.extend(ch.to_lowercase());
+        }
+    }
+    if out.ends_with('-') {
+        out.pop();
+    }
+    Some(out)
 }
 
 /// flytekit's `Optional[FlyteError]`: a union of `ERROR` and none, tagged as flytekit tags them.
