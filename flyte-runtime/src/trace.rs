@@ -263,7 +263,9 @@ impl Failure {
 }
 
 /// Types recognised by the type a `deserialize_str` visitor builds: chrono's `DateTime`s
-/// (chrono builds a `DateTime<FixedOffset>` from the string, then converts it).
+/// (chrono builds a `DateTime<FixedOffset>` from the string, then converts it). Without the
+/// feature `chrono` nothing is, and `V` goes unused.
+#[cfg_attr(not(feature = "chrono"), allow(clippy::extra_unused_type_parameters))]
 fn special_str<V: ?Sized>() -> Option<Type> {
     #[cfg(feature = "chrono")]
     {
