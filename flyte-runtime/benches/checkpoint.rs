@@ -5,7 +5,7 @@
 //! workspace for the figures and how to read them.
 //!
 //! ```text
-//! CARGO_TARGET_DIR=/work/target-bench cargo bench -p flyte-runtime --bench checkpoint
+//! cargo bench -p flyte-runtime --bench checkpoint
 //! ```
 //!
 //! The durable benchmarks write under `$CARGO_TARGET_DIR/bench-tmp` (or `target/bench-tmp`), which
