@@ -219,8 +219,15 @@ impl Outcome {
             .collect()
     }
 
+    /// The runtime's last line, the one naming the execution. A task that ignores the notice
+    /// may still be writing when the process exits: its `step ` line, cut short, can follow.
     fn last_line(&self) -> &str {
-        self.stderr.last().map_or("", |(_, l)| l.as_str())
+        self.stderr
+            .iter()
+            .rev()
+            .map(|(_, l)| l.as_str())
+            .find(|l| l.contains("execution "))
+            .unwrap_or("")
     }
 }
 
