@@ -260,39 +260,6 @@ fn bin_of(cmd: &std::process::Command) -> PathBuf {
     PathBuf::from(cmd.get_program()).parent().unwrap().to_path_buf()
 }
 
-/// `values` of `types` as a `LiteralMap`, made by flytekit's type engine.
-fn encoded(types: &str, values: &str) -> LiteralMap {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("inputs.pb");
-    Reference::get().ok(["encode".as_ref(), types.as_ref(), values.as_ref(), file.as_os_str()]);
-    LiteralMap::decode(&std::fs::read(&file).unwrap()[..]).unwrap()
-}
-
-/// The stand-in's outputs as flytekit's type engine reads them, as JSON.
-fn decoded(types: &str, outputs: &LiteralMap) -> serde_json::Value {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("outputs.pb");
-    std::fs::write(&file, outputs.encode_to_vec()).unwrap();
-    serde_json::from_str(&Reference::get().ok(["decode".as_ref(), types.as_ref(), file.as_os_str()])).unwrap()
-}
-
-/// What flytekit's local execution of `module.workflow(**kwargs)` returns, as `{o0: .., o1: ..}`.
-fn local(module: &str, workflow: &str, kwargs: &str) -> serde_json::Value {
-    let script = "import importlib, json, sys\n\
-                  m = importlib.import_module(sys.argv[1])\n\
-                  r = getattr(m, sys.argv[2])(**json.loads(sys.argv[3]))\n\
-                  r = tuple(r) if isinstance(r, tuple) else (r,)\n\
-                  print(json.dumps({f'o{i}': v for i, v in enumerate(r)}))\n";
-    let out = std::process::Command::new(Reference::get().python())
-        .args(["-B", "-c", script, module, workflow, kwargs])
-        .current_dir(Reference::dir())
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let stdout = String::from_utf8(out.stdout).unwrap();
-    serde_json::from_str(stdout.lines().last().unwrap()).unwrap()
-}
-
 fn summary(p: &Propeller<'_>) -> Vec<String> {
     p.attempts
         .iter()
@@ -498,4 +465,19 @@ fn a_task_that_ignores_sigterm_is_abandoned_with_its_writer_flushed() {
         "{}",
         p.attempts[0].stderr
     );
+}
+
+/// `values` of `types` as a `LiteralMap`, made by flytekit's type engine.
+fn encoded(types: &str, values: &str) -> LiteralMap {
+    LiteralMap::decode(&Reference::get().encode(types, values)[..]).unwrap()
+}
+
+/// `outputs` as flytekit's type engine reads them, as JSON.
+fn decoded(types: &str, outputs: &LiteralMap) -> serde_json::Value {
+    Reference::get().decode(types, &outputs.encode_to_vec())
+}
+
+/// What flytekit's local execution of `module.workflow(**kwargs)` returns.
+fn local(module: &str, workflow: &str, kwargs: &str) -> serde_json::Value {
+    Reference::get().local(module, workflow, kwargs)
 }

@@ -56,32 +56,6 @@ fn stand_in() -> Propeller<'static> {
     p
 }
 
-/// The stand-in's outputs as flytekit's type engine reads them, as JSON.
-fn decoded(types: &str, outputs: &LiteralMap) -> serde_json::Value {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("outputs.pb");
-    std::fs::write(&file, outputs.encode_to_vec()).unwrap();
-    let out = Reference::get().ok(["decode".as_ref(), types.as_ref(), file.as_os_str()]);
-    serde_json::from_str(&out).unwrap()
-}
-
-/// What flytekit's local execution of `module.workflow(**kwargs)` returns, as `{o0: .., o1: ..}`.
-fn local(module: &str, workflow: &str, kwargs: &str) -> serde_json::Value {
-    let script = "import importlib, json, sys\n\
-                  m = importlib.import_module(sys.argv[1])\n\
-                  r = getattr(m, sys.argv[2])(**json.loads(sys.argv[3]))\n\
-                  r = tuple(r) if isinstance(r, tuple) else (r,)\n\
-                  print(json.dumps({f'o{i}': v for i, v in enumerate(r)}))\n";
-    let out = std::process::Command::new(Reference::get().python())
-        .args(["-B", "-c", script, module, workflow, kwargs])
-        .current_dir(Reference::dir())
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let stdout = String::from_utf8(out.stdout).unwrap();
-    serde_json::from_str(stdout.lines().last().unwrap()).unwrap()
-}
-
 fn inputs(pairs: &[(&str, i64)]) -> LiteralMap {
     LiteralMap {
         literals: pairs.iter().map(|(k, v)| (k.to_string(), int(*v))).collect(),
@@ -171,14 +145,6 @@ fn a_killed_attempt_is_retried_as_a_system_failure() {
     assert!(message.contains("FlyteDataNotFoundException"), "{message}");
 }
 
-/// `values` of `types` as a `LiteralMap`, made by flytekit's type engine (`reference.py encode`).
-fn encoded(types: &str, values: &str) -> LiteralMap {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("inputs.pb");
-    Reference::get().ok(["encode".as_ref(), types.as_ref(), values.as_ref(), file.as_os_str()]);
-    LiteralMap::decode(&std::fs::read(&file).unwrap()[..]).unwrap()
-}
-
 /// Runs `module.workflow(values)` through the stand-in and checks its outputs against
 /// flytekit's local execution of the same call; returns the stand-in for more checks.
 fn same_as_local(module: &str, workflow: &str, types: &str, values: &str, outputs: &str) -> Propeller<'static> {
@@ -263,4 +229,19 @@ fn failures_the_stand_in_reports() {
         stand_in().run("twins.nope.none", inputs(&[])).unwrap_err(),
         "no workflow twins.nope.none in the package"
     );
+}
+
+/// `values` of `types` as a `LiteralMap`, made by flytekit's type engine.
+fn encoded(types: &str, values: &str) -> LiteralMap {
+    LiteralMap::decode(&Reference::get().encode(types, values)[..]).unwrap()
+}
+
+/// `outputs` as flytekit's type engine reads them, as JSON.
+fn decoded(types: &str, outputs: &LiteralMap) -> serde_json::Value {
+    Reference::get().decode(types, &outputs.encode_to_vec())
+}
+
+/// What flytekit's local execution of `module.workflow(**kwargs)` returns.
+fn local(module: &str, workflow: &str, kwargs: &str) -> serde_json::Value {
+    Reference::get().local(module, workflow, kwargs)
 }

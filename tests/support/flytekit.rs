@@ -117,6 +117,41 @@ impl Reference {
         );
         String::from_utf8(out.stdout).expect("reference.py prints UTF-8")
     }
+
+    /// `values` of `types` (JSON, as `reference.py encode` takes them) as the bytes of the
+    /// `core.LiteralMap` flytekit's type engine makes of them.
+    pub fn encode(&self, types: &str, values: &str) -> Vec<u8> {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("inputs.pb");
+        self.ok([OsStr::new("encode"), types.as_ref(), values.as_ref(), file.as_os_str()]);
+        fs::read(&file).unwrap()
+    }
+
+    /// The `core.LiteralMap` in `bytes` as flytekit's type engine reads it as `types`, as JSON.
+    pub fn decode(&self, types: &str, bytes: &[u8]) -> serde_json::Value {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("outputs.pb");
+        fs::write(&file, bytes).unwrap();
+        serde_json::from_str(&self.ok([OsStr::new("decode"), types.as_ref(), file.as_os_str()])).unwrap()
+    }
+
+    /// What flytekit's local execution of `module.workflow(**kwargs)` (a module under
+    /// tests/flyte) returns, as `{"o0": .., "o1": ..}`.
+    pub fn local(&self, module: &str, workflow: &str, kwargs: &str) -> serde_json::Value {
+        let script = "import importlib, json, sys\n\
+                      m = importlib.import_module(sys.argv[1])\n\
+                      r = getattr(m, sys.argv[2])(**json.loads(sys.argv[3]))\n\
+                      r = tuple(r) if isinstance(r, tuple) else (r,)\n\
+                      print(json.dumps({f'o{i}': v for i, v in enumerate(r)}))\n";
+        let out = Command::new(self.python())
+            .args(["-B", "-c", script, module, workflow, kwargs])
+            .current_dir(Self::dir())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        serde_json::from_str(stdout.lines().last().unwrap()).unwrap()
+    }
 }
 
 fn venv_python(venv: &Path) -> PathBuf {
