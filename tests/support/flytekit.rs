@@ -22,12 +22,18 @@
 //! names another interpreter than `python3`.
 #![allow(dead_code)]
 
+// Included by s3.rs as well: a test of both compiles it twice, harmlessly.
+#[allow(clippy::duplicate_mod)]
+#[path = "venv.rs"]
+mod venv;
+
 use std::ffi::OsStr;
-use std::fs::{self, File};
+use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
-use std::time::Instant;
+
+use venv::{Spec, Venv};
 
 /// The flytekit release the reference is.
 pub const FLYTEKIT_VERSION: &str = "1.16.31";
@@ -37,9 +43,7 @@ const CONSTRAINTS: &str = include_str!("../flyte/constraints.txt");
 
 /// The environment, created (or found) once per test process.
 pub struct Reference {
-    venv: PathBuf,
-    /// How long creating the environment took in this process; `None` when it existed.
-    pub installed_in: Option<std::time::Duration>,
+    pub venv: Venv,
 }
 
 impl Reference {
@@ -48,10 +52,19 @@ impl Reference {
     pub fn get() -> &'static Reference {
         static REFERENCE: OnceLock<Result<Reference, String>> = OnceLock::new();
         let found = REFERENCE.get_or_init(|| {
-            let root = Path::new(env!("CARGO_TARGET_TMPDIR"));
-            let venv = root.join(format!("flytekit-{FLYTEKIT_VERSION}-venv"));
-            let installed_in = ensure_venv(root, &venv)?;
-            Ok(Reference { venv, installed_in })
+            let constraints = Reference::dir().join("constraints.txt");
+            let constraints = constraints.to_str().ok_or("the repository's path is not UTF-8")?;
+            let venv = Venv::ensure(&Spec {
+                name: &format!("flytekit-{FLYTEKIT_VERSION}-venv"),
+                install: &["-c", constraints, &format!("flytekit=={FLYTEKIT_VERSION}")],
+                marker: format!("flytekit=={FLYTEKIT_VERSION}\n{CONSTRAINTS}"),
+                check: (
+                    "import flytekit, flyteidl; print(flytekit.__version__)",
+                    FLYTEKIT_VERSION,
+                ),
+                needed_by: "the flytekit reference tests",
+            })?;
+            Ok(Reference { venv })
         });
         match found {
             Ok(reference) => reference,
@@ -61,7 +74,7 @@ impl Reference {
 
     /// The environment's Python interpreter.
     pub fn python(&self) -> PathBuf {
-        venv_python(&self.venv)
+        self.venv.python()
     }
 
     /// `tests/flyte`, where `reference.py` and the twins live: in the workspace's root, found
@@ -152,131 +165,4 @@ impl Reference {
         let stdout = String::from_utf8(out.stdout).unwrap();
         serde_json::from_str(stdout.lines().last().unwrap()).unwrap()
     }
-}
-
-fn venv_python(venv: &Path) -> PathBuf {
-    if cfg!(windows) {
-        venv.join("Scripts").join("python.exe")
-    } else {
-        venv.join("bin").join("python")
-    }
-}
-
-/// What the marker holds: the release and the pins it was installed with.
-fn marker_text() -> String {
-    format!("flytekit=={FLYTEKIT_VERSION}\n{CONSTRAINTS}")
-}
-
-fn is_ready(venv: &Path) -> bool {
-    fs::read_to_string(venv.join(".flytekit-ready")).is_ok_and(|text| text == marker_text())
-}
-
-/// Finds or creates the environment under the file lock; returns how long creating it took.
-fn ensure_venv(root: &Path, venv: &Path) -> Result<Option<std::time::Duration>, String> {
-    if is_ready(venv) {
-        return Ok(None);
-    }
-    fs::create_dir_all(root).map_err(|e| format!("cannot create {}: {e}", root.display()))?;
-    let lock_path = root.join(format!("flytekit-{FLYTEKIT_VERSION}-venv.lock"));
-    let lock =
-        File::create(&lock_path).map_err(|e| format!("cannot create the lock file {}: {e}", lock_path.display()))?;
-    // Blocks while another test process creates the environment; the OS releases the lock if
-    // that process dies, and the marker, written last, tells whether it finished.
-    lock.lock()
-        .map_err(|e| format!("cannot lock {}: {e}", lock_path.display()))?;
-    if is_ready(venv) {
-        return Ok(None);
-    }
-    let started = Instant::now();
-    create_venv(venv)?;
-    let took = started.elapsed();
-    eprintln!(
-        "flytekit {FLYTEKIT_VERSION}: virtual environment created in {:.1} s at {}",
-        took.as_secs_f64(),
-        venv.display()
-    );
-    Ok(Some(took))
-}
-
-const INSTALL_PYTHON: &str = "install Python 3.9 or newer with its venv module and pip (Debian or \
-     Ubuntu: `apt-get install python3 python3-venv python3-pip`), or set FLYTEKIT_TEST_PYTHON to \
-     such an interpreter";
-
-fn create_venv(venv: &Path) -> Result<(), String> {
-    let python = std::env::var_os("FLYTEKIT_TEST_PYTHON").unwrap_or_else(|| "python3".into());
-    let shown = Path::new(&python).display().to_string();
-    // A half-made environment from an interrupted run: start again.
-    if venv.exists() {
-        fs::remove_dir_all(venv).map_err(|e| format!("cannot remove the unfinished {}: {e}", venv.display()))?;
-    }
-    let version = run(Command::new(&python).args([
-        "-c",
-        "import sys, venv; assert sys.version_info >= (3, 9), sys.version; print(sys.version.split()[0])",
-    ]))
-    .map_err(|e| {
-        format!("the flytekit reference tests need Python: `{shown}` does not work ({e}); {INSTALL_PYTHON}")
-    })?;
-    run(Command::new(&python).arg("-m").arg("venv").arg(venv)).map_err(|e| {
-        format!(
-            "`{shown} -m venv {}` failed (Python {}): {e}; {INSTALL_PYTHON}",
-            venv.display(),
-            version.trim()
-        )
-    })?;
-    let constraints = Reference::dir().join("constraints.txt");
-    run(Command::new(venv_python(venv))
-        .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-c"])
-        .arg(&constraints)
-        .arg(format!("flytekit=={FLYTEKIT_VERSION}")))
-    .map_err(|e| {
-        format!(
-            "`pip install flytekit=={FLYTEKIT_VERSION}` into {} failed: {e}; the tests need pip \
-             and access to the Python package index (PyPI), or a pip configured with a mirror \
-             or a wheel directory holding flytekit {FLYTEKIT_VERSION} and the versions pinned \
-             in {}",
-            venv.display(),
-            constraints.display()
-        )
-    })?;
-    let found =
-        run(Command::new(venv_python(venv)).args(["-c", "import flytekit, flyteidl; print(flytekit.__version__)"]))
-            .map_err(|e| {
-                format!(
-                    "flytekit does not import after installing it into {}: {e}",
-                    venv.display()
-                )
-            })?;
-    if found.trim() != FLYTEKIT_VERSION {
-        return Err(format!(
-            "{} has flytekit {}, not {FLYTEKIT_VERSION}",
-            venv.display(),
-            found.trim()
-        ));
-    }
-    // Last: the marker says the environment is complete. Written aside and renamed, so that a
-    // reader sees all of it or none.
-    let marker = venv.join(".flytekit-ready");
-    let partial = venv.join(".flytekit-ready.partial");
-    fs::write(&partial, marker_text())
-        .and_then(|()| fs::rename(&partial, &marker))
-        .map_err(|e| format!("cannot write {}: {e}", marker.display()))
-}
-
-/// Runs a command to completion; its stdout, or what went wrong with its output's last lines.
-fn run(cmd: &mut Command) -> Result<String, String> {
-    let out = cmd
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| format!("cannot run it: {e}"))?;
-    if out.status.success() {
-        return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
-    }
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let tail: Vec<&str> = text.lines().rev().take(15).collect();
-    let tail: Vec<&str> = tail.into_iter().rev().collect();
-    Err(format!("it exited with {}:\n{}", out.status, tail.join("\n")))
 }

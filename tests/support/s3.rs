@@ -22,13 +22,18 @@
 //! `static` (which is never dropped) does not outlive its tests either.
 #![allow(dead_code)]
 
-use std::fs::{self, File};
+// flytekit.rs includes it as well: a test of both compiles it twice, harmlessly.
+#[allow(clippy::duplicate_mod)]
+#[path = "venv.rs"]
+mod venv;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
+
+use venv::{Spec, Venv};
 
 /// The moto release the tests use.
 pub const MOTO_VERSION: &str = "5.2.5";
@@ -70,17 +75,23 @@ impl S3 {
     /// A new server, stopped when the value is dropped. Panics saying what to install when
     /// the environment cannot be created.
     pub fn start() -> S3 {
-        let root = Path::new(env!("CARGO_TARGET_TMPDIR"));
-        let venv = root.join(format!("moto-{MOTO_VERSION}-venv"));
-        let installed_in = ensure_venv(root, &venv).unwrap_or_else(|e| panic!("{e}"));
+        let venv = Venv::ensure(&Spec {
+            name: &format!("moto-{MOTO_VERSION}-venv"),
+            install: &[&format!("moto[server]=={MOTO_VERSION}")],
+            marker: format!("moto[server]=={MOTO_VERSION}\n"),
+            check: ("import moto.server, flask", ""),
+            needed_by: "the S3 tests",
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+        let installed_in = venv.installed_in;
         let started = Instant::now();
-        let mut child = Command::new(venv_python(&venv))
+        let mut child = Command::new(venv.python())
             .args(["-B", "-c", SERVER])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot start moto's server from {}: {e}", venv.display()));
+            .unwrap_or_else(|e| panic!("cannot start moto's server from {}: {e}", venv.dir.display()));
         let mut line = String::new();
         BufReader::new(child.stdout.take().expect("piped"))
             .read_line(&mut line)
@@ -239,82 +250,4 @@ fn unchunk(mut body: &[u8]) -> Vec<u8> {
         out.extend_from_slice(&body[end + 2..end + 2 + size]);
         body = &body[end + 2 + size + 2..];
     }
-}
-
-fn venv_python(venv: &Path) -> PathBuf {
-    venv.join("bin").join("python")
-}
-
-fn marker_text() -> String {
-    format!("moto[server]=={MOTO_VERSION}\n")
-}
-
-fn is_ready(venv: &Path) -> bool {
-    fs::read_to_string(venv.join(".moto-ready")).is_ok_and(|text| text == marker_text())
-}
-
-/// Finds or creates the environment under the file lock; returns how long creating it took.
-fn ensure_venv(root: &Path, venv: &Path) -> Result<Option<Duration>, String> {
-    if is_ready(venv) {
-        return Ok(None);
-    }
-    fs::create_dir_all(root).map_err(|e| format!("cannot create {}: {e}", root.display()))?;
-    let lock_path = root.join(format!("moto-{MOTO_VERSION}-venv.lock"));
-    let lock = File::create(&lock_path).map_err(|e| format!("cannot create {}: {e}", lock_path.display()))?;
-    lock.lock()
-        .map_err(|e| format!("cannot lock {}: {e}", lock_path.display()))?;
-    if is_ready(venv) {
-        return Ok(None);
-    }
-    let started = Instant::now();
-    let python = std::env::var_os("FLYTEKIT_TEST_PYTHON").unwrap_or_else(|| "python3".into());
-    let install = "install Python 3.9 or newer with its venv module and pip (Debian or Ubuntu: \
-                   `apt-get install python3 python3-venv python3-pip`), or set FLYTEKIT_TEST_PYTHON";
-    if venv.exists() {
-        fs::remove_dir_all(venv).map_err(|e| format!("cannot remove the unfinished {}: {e}", venv.display()))?;
-    }
-    run(Command::new(&python).arg("-m").arg("venv").arg(venv))
-        .map_err(|e| format!("`{} -m venv` failed: {e}; {install}", Path::new(&python).display()))?;
-    run(Command::new(venv_python(venv))
-        .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"])
-        .arg(format!("moto[server]=={MOTO_VERSION}")))
-    .map_err(|e| {
-        format!(
-            "`pip install moto[server]=={MOTO_VERSION}` into {} failed: {e}; the S3 tests need \
-             pip and access to the Python package index (PyPI) or a mirror",
-            venv.display()
-        )
-    })?;
-    run(Command::new(venv_python(venv)).args(["-c", "import moto.server, flask"]))
-        .map_err(|e| format!("moto's server does not import in {}: {e}", venv.display()))?;
-    let marker = venv.join(".moto-ready");
-    let partial = venv.join(".moto-ready.partial");
-    fs::write(&partial, marker_text())
-        .and_then(|()| fs::rename(&partial, &marker))
-        .map_err(|e| format!("cannot write {}: {e}", marker.display()))?;
-    let took = started.elapsed();
-    eprintln!(
-        "moto {MOTO_VERSION}: virtual environment created in {:.1} s at {}",
-        took.as_secs_f64(),
-        venv.display()
-    );
-    Ok(Some(took))
-}
-
-fn run(cmd: &mut Command) -> Result<String, String> {
-    let out = cmd
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| format!("cannot run it: {e}"))?;
-    if out.status.success() {
-        return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
-    }
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let tail: Vec<&str> = text.lines().rev().take(15).collect();
-    let tail: Vec<&str> = tail.into_iter().rev().collect();
-    Err(format!("it exited with {}:\n{}", out.status, tail.join("\n")))
 }
