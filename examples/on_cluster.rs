@@ -166,7 +166,9 @@ pub mod fanout {
     }
 }
 
-/// A dynamic workflow: runs locally; on a cluster its container says it does not run there yet.
+/// A dynamic workflow: on a cluster, `shard_all`'s container runs the body on the real `data`
+/// and writes the graph it built (a `process` per shard, then `total`) as `futures.pb`, which
+/// propeller runs, each task in a container of its own.
 pub mod shards {
     use flytekit::{dynamic, task, workflow};
 

@@ -312,6 +312,107 @@ impl Package {
     }
 }
 
+/// The graph a dynamic workflow's body built (on its real inputs, in its task's container), as
+/// the `core.DynamicJobSpec` its container writes to `futures.pb` in place of `outputs.pb`, as
+/// flytekit's `@dynamic` does: the graph's nodes and output bindings translated as
+/// [`Package::build`] translates a workflow's (one translation), the node ids `dn0`, `dn1`, ...
+/// (flytekit's compilation prefix `d`), `min_successes` the number of nodes, the templates of
+/// every task the nodes run (named as the package names them, so that their containers'
+/// `execute --task NAME` finds them) and the sub-workflows they call. Propeller compiles it
+/// into a workflow whose interface is the dynamic node's, runs it under the node, and gives
+/// its outputs as the node's.
+///
+/// `dynamic` is the dynamic node (its name, module and interface); `graph`, what its body built.
+pub fn dynamic_job_spec(
+    dynamic: &flyte_runtime::Node,
+    graph: Graph,
+    options: &Options,
+) -> Result<core::DynamicJobSpec, PackageError> {
+    let Some(info) = dynamic.info() else {
+        return Err(PackageError::Unsupported {
+            workflow: dynamic.task_name().to_owned(),
+            what: "a dynamic node without a body".to_owned(),
+        });
+    };
+    let name = qualified(info.module(), info.name());
+    let interface = match dynamic.interface() {
+        Some(Ok(interface)) => interface,
+        Some(Err(source)) => {
+            return Err(PackageError::Interface {
+                entity: name,
+                source: Box::new(source),
+            })
+        }
+        None => {
+            return Err(PackageError::Unsupported {
+                workflow: name,
+                what: "a dynamic node without an interface".to_owned(),
+            })
+        }
+    };
+    let source = WorkflowSource {
+        name: info.name(),
+        module: info.module(),
+        docs: info.docs(),
+        interface,
+        graph,
+    };
+    let mut builder = Builder {
+        options,
+        entities: Vec::new(),
+        tasks: HashMap::new(),
+        workflows: HashMap::new(),
+        runnable: BTreeMap::new(),
+    };
+    let (template, sub_workflows) = workflow_spec::translate_with(&mut builder, &source, "dn")?;
+    let tasks = builder
+        .entities
+        .into_iter()
+        .filter_map(|e| match e {
+            Entity::Task(spec) => spec.template,
+            _ => None,
+        })
+        .collect();
+    Ok(core::DynamicJobSpec {
+        min_successes: template.nodes.len() as i64,
+        nodes: template.nodes,
+        outputs: template.outputs,
+        tasks,
+        subworkflows: sub_workflows,
+    })
+}
+
+/// The task of the Flyte name `name` among every `#[task]` and `#[dynamic]` of the program, named
+/// as a package names them (`module.function`; a map task's `module.map_<fn>_<md5>-arraynode`
+/// runs one element of `module.fn`): how a task container finds a task that no workflow calls
+/// but a dynamic workflow's body does, whose graph exists only once the body has run.
+pub fn registered_task(name: &str) -> Option<PackagedTask> {
+    let (wanted, map) = match name.strip_suffix("-arraynode") {
+        Some(rest) => {
+            let (module, function) = rest.rsplit_once('.').map_or(("", rest), |(m, f)| (m, f));
+            let function = function.strip_prefix("map_")?;
+            let (function, hash) = function.rsplit_once('_')?;
+            if hash.len() != 32 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return None;
+            }
+            let wanted = if module.is_empty() {
+                function.to_owned()
+            } else {
+                format!("{module}.{function}")
+            };
+            (wanted, true)
+        }
+        None => (name.to_owned(), false),
+    };
+    flyte_runtime::registered_nodes()
+        .into_iter()
+        .find(|node| {
+            node.info()
+                .is_some_and(|info| task_spec::task_name(&info) == wanted && !(map && node.is_dynamic()))
+        })
+        .map(|node| PackagedTask { node, map })
+}
+
 /// A package being built: entities in order, and those already in it by name.
 struct Builder<'o> {
     options: &'o Options,

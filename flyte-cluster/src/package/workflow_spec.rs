@@ -59,6 +59,9 @@ struct Translator<'a, 'b> {
     owner: Vec<Owner>,
     /// Sub-workflows the template calls, with those they call, each once.
     sub_workflows: BTreeMap<String, core::WorkflowTemplate>,
+    /// What node ids start with: `n` in a workflow, `dn` in a dynamic workflow's graph (as
+    /// flytekit compiles a `@dynamic` body, with the compilation prefix `d`).
+    prefix: &'static str,
 }
 
 /// The template of `source`, and every sub-workflow it calls at any depth (adding their tasks,
@@ -66,6 +69,16 @@ struct Translator<'a, 'b> {
 pub(super) fn translate(
     builder: &mut Builder<'_>,
     source: &WorkflowSource,
+) -> Result<(core::WorkflowTemplate, Vec<core::WorkflowTemplate>), PackageError> {
+    translate_with(builder, source, "n")
+}
+
+/// [`translate`], the node ids starting with `prefix` (`dn0`, `dn1`, ... for the graph a dynamic
+/// workflow's body built).
+pub(super) fn translate_with(
+    builder: &mut Builder<'_>,
+    source: &WorkflowSource,
+    prefix: &'static str,
 ) -> Result<(core::WorkflowTemplate, Vec<core::WorkflowTemplate>), PackageError> {
     let graph = &source.graph;
     let mut t = Translator {
@@ -77,6 +90,7 @@ pub(super) fn translate(
         ids: Vec::new(),
         owner: Vec::new(),
         sub_workflows: BTreeMap::new(),
+        prefix,
     };
     t.assign()?;
     let mut nodes = Vec::new();
@@ -155,7 +169,7 @@ impl Translator<'_, '_> {
         }
         keyed.sort_by_key(|(key, _)| *key);
         self.items = keyed.into_iter().map(|(_, item)| item).collect();
-        self.ids = (0..self.items.len()).map(|k| format!("n{k}")).collect();
+        self.ids = (0..self.items.len()).map(|k| format!("{}{k}", self.prefix)).collect();
         self.owner = vec![Owner::Item(usize::MAX); nodes.len()];
         for (k, item) in self.items.iter().enumerate() {
             match *item {
