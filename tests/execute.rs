@@ -373,29 +373,126 @@ fn an_unknown_task_name_is_a_non_recoverable_error_naming_the_known_tasks() {
     );
 }
 
-/// A dynamic workflow's task: `execute` does not write a `DynamicJobSpec` yet, and says so in a
-/// non-recoverable `error.pb` instead of pretending.
+/// A dynamic workflow: `shard_all`'s container runs the body on the real list and writes the
+/// graph it built as `futures.pb` (no `outputs.pb`); the stand-in runs that `DynamicJobSpec`
+/// under the node, each task in a container of the binary (`process`, which only the body calls,
+/// found by its package name), and the node's outputs are the spec's: the local runtime's
+/// result.
 #[test]
-fn a_dynamic_task_says_it_does_not_run_on_a_cluster_yet() {
+fn a_dynamic_workflow_runs_its_graph_with_the_local_runtimes_result() {
+    use flyte_idl::core::{binding_data, node, scalar, task_node};
+
     let mut p = stand_in(package());
-    p.run(
-        "on_cluster.shards.sharded",
-        inputs(&on_cluster::shards::sharded, &[enc(vec![1u64, 2, 3])]),
-    )
-    .unwrap_err();
-    assert_eq!(summary(&p), ["n0 0: SYSTEM:Unsupported recoverable=false user=false"]);
-    let text = message(&p.attempts[0].outcome);
-    assert!(
-        text.contains("is a dynamic workflow, and dynamic workflows do not run on a Flyte cluster yet"),
-        "{text}"
-    );
+    let data = vec![1u64, 2, 3, 4, 5];
+    let out = p
+        .run(
+            "on_cluster.shards.sharded",
+            inputs(&on_cluster::shards::sharded, &[enc(data.clone())]),
+        )
+        .unwrap_or_else(|e| panic!("{e}\n{:#?}", p.attempts));
+    let ours = outputs(&on_cluster::shards::sharded, &out)[0].decode::<u64>().unwrap();
+    let local = LocalRuntime::new().run(on_cluster::shards::sharded, data).unwrap();
+    assert_eq!(ours, local);
+    assert_eq!(ours, 15);
+    // The dynamic node's one attempt, then its graph's nodes under it, in order.
     assert_eq!(
-        LocalRuntime::new()
-            .run(on_cluster::shards::sharded, vec![1, 2, 3])
-            .unwrap(),
-        6,
-        "it runs locally"
+        summary(&p),
+        ["n0 0: ok", "n0-dn0 0: ok", "n0-dn1 0: ok", "n0-dn2 0: ok", "n0-dn3 0: ok"]
     );
+    let tasks: Vec<&str> = p.attempts.iter().map(|a| a.task.as_str()).collect();
+    assert_eq!(
+        tasks,
+        [
+            "on_cluster.shards.shard_all",
+            "on_cluster.shards.process",
+            "on_cluster.shards.process",
+            "on_cluster.shards.process",
+            "on_cluster.fanout.total",
+        ]
+    );
+    assert!(!package().tasks.contains_key("on_cluster.shards.process"));
+
+    // The spec, as flytekit writes a @dynamic's: nodes dn0.., every node to succeed, the
+    // chunks as literals (the body's values), the total bound to the three sums, and the
+    // node's output to the total's.
+    let [(at, spec)] = &p.futures[..] else {
+        panic!("{:?}", p.futures)
+    };
+    assert_eq!(at, "n0");
+    let ids: Vec<&str> = spec.nodes.iter().map(|n| n.id.as_str()).collect();
+    assert_eq!(ids, ["dn0", "dn1", "dn2", "dn3"]);
+    assert_eq!(spec.min_successes, 4);
+    let mut names: Vec<&str> = spec
+        .tasks
+        .iter()
+        .map(|t| t.id.as_ref().unwrap().name.as_str())
+        .collect();
+    names.sort_unstable();
+    assert_eq!(names, ["on_cluster.fanout.total", "on_cluster.shards.process"]);
+    for t in &spec.tasks {
+        let Some(task_template::Target::Container(c)) = &t.target else {
+            unreachable!()
+        };
+        assert_eq!(c.args[..3], ["execute", "--task", t.id.as_ref().unwrap().name.as_str()]);
+    }
+    let ints = |b: &flyte_idl::core::BindingData| -> Vec<i64> {
+        let Some(binding_data::Value::Collection(c)) = &b.value else {
+            panic!("{b:?}")
+        };
+        c.bindings
+            .iter()
+            .map(|b| match &b.value {
+                Some(binding_data::Value::Scalar(flyte_idl::core::Scalar {
+                    value: Some(scalar::Value::Primitive(p)),
+                })) => match p.value {
+                    Some(flyte_idl::core::primitive::Value::Integer(i)) => i,
+                    _ => panic!("{p:?}"),
+                },
+                other => panic!("{other:?}"),
+            })
+            .collect()
+    };
+    let chunks: Vec<Vec<i64>> = spec.nodes[..3]
+        .iter()
+        .map(|n| {
+            assert_eq!(n.inputs.len(), 1);
+            assert_eq!(n.inputs[0].var, "shard");
+            assert!(n.upstream_node_ids.is_empty());
+            ints(n.inputs[0].binding.as_ref().unwrap())
+        })
+        .collect();
+    assert_eq!(chunks, [vec![1, 2], vec![3, 4], vec![5]]);
+    let total = &spec.nodes[3];
+    assert_eq!(total.upstream_node_ids, ["dn0", "dn1", "dn2"]);
+    let Some(node::Target::TaskNode(t)) = &total.target else {
+        unreachable!()
+    };
+    let Some(task_node::Reference::ReferenceId(id)) = &t.reference else {
+        unreachable!()
+    };
+    assert_eq!(id.name, "on_cluster.fanout.total");
+    let Some(binding_data::Value::Collection(c)) = &total.inputs[0].binding.as_ref().unwrap().value else {
+        unreachable!()
+    };
+    let promises: Vec<(String, String)> = c
+        .bindings
+        .iter()
+        .map(|b| match &b.value {
+            Some(binding_data::Value::Promise(p)) => (p.node_id.clone(), p.var.clone()),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        promises,
+        [("dn0", "o0"), ("dn1", "o0"), ("dn2", "o0")].map(|(n, v)| (n.to_owned(), v.to_owned()))
+    );
+    assert_eq!(spec.outputs.len(), 1);
+    assert_eq!(spec.outputs[0].var, "o0");
+    let Some(binding_data::Value::Promise(o)) = &spec.outputs[0].binding.as_ref().unwrap().value else {
+        unreachable!()
+    };
+    assert_eq!((o.node_id.as_str(), o.var.as_str()), ("dn3", "o0"));
+    assert!(spec.subworkflows.is_empty());
 }
 
 /// `execute` by hand, on `file://` prefixes, for a map task's element: the element the index
