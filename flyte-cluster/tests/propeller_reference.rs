@@ -67,6 +67,11 @@ fn decoded(types: &str, outputs: &LiteralMap) -> serde_json::Value {
 
 /// What flytekit's local execution of `module.workflow(**kwargs)` returns, as `{o0: .., o1: ..}`.
 fn local(module: &str, workflow: &str, kwargs: &str) -> serde_json::Value {
+    local_in(&Reference::dir(), module, workflow, kwargs)
+}
+
+/// [`local`], `module` imported from `dir`.
+fn local_in(dir: &std::path::Path, module: &str, workflow: &str, kwargs: &str) -> serde_json::Value {
     let script = "import importlib, json, sys\n\
                   m = importlib.import_module(sys.argv[1])\n\
                   r = getattr(m, sys.argv[2])(**json.loads(sys.argv[3]))\n\
@@ -74,7 +79,7 @@ fn local(module: &str, workflow: &str, kwargs: &str) -> serde_json::Value {
                   print(json.dumps({f'o{i}': v for i, v in enumerate(r)}))\n";
     let out = std::process::Command::new(Reference::get().python())
         .args(["-B", "-c", script, module, workflow, kwargs])
-        .current_dir(Reference::dir())
+        .current_dir(dir)
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -263,4 +268,66 @@ fn failures_the_stand_in_reports() {
         stand_in().run("twins.nope.none", inputs(&[])).unwrap_err(),
         "no workflow twins.nope.none in the package"
     );
+}
+
+/// flytekit's `@dynamic` through the stand-in: the twin of `examples/on_cluster.rs`'s dynamic
+/// workflow (`tests/flyte/dynamic`), packaged by pyflyte, its dynamic task run by
+/// `pyflyte-execute`, which writes `futures.pb` (no `outputs.pb`); the stand-in runs that
+/// `DynamicJobSpec`'s nodes under the dynamic node, each task in `pyflyte-execute` with the
+/// templates the spec carries, and gives the result of flytekit's local execution. What
+/// flytekit writes there is what `tests/execute.rs` compares ours with.
+#[test]
+fn a_dynamic_workflow_as_flytekit_runs_it_locally() {
+    static PACKAGE: OnceLock<(tempfile::TempDir, Package)> = OnceLock::new();
+    let pkg = &PACKAGE
+        .get_or_init(|| {
+            let dir = tempfile::tempdir().unwrap();
+            let tgz = dir.path().join("dynamic.tgz");
+            Reference::get().package_dynamic("example.com/on-cluster:1", &tgz);
+            let pkg = Package::read(&tgz);
+            (dir, pkg)
+        })
+        .1;
+    let mut p = stand_in();
+    p.package = pkg;
+    let dynamic = Reference::dynamic_dir();
+    for (k, v) in p.env.iter_mut() {
+        if k == "PYTHONPATH" {
+            *v = dynamic.display().to_string();
+        }
+    }
+    p.cwd = dynamic.clone();
+    let values = r#"{"data": [1, 2, 3, 4, 5]}"#;
+    let out = p
+        .run("on_cluster.shards.sharded", encoded(r#"{"data": "List[int]"}"#, values))
+        .unwrap_or_else(|e| panic!("{e}\n{:#?}", p.attempts));
+    assert_eq!(decoded(r#"{"o0": "int"}"#, &out), serde_json::json!({"o0": 15}));
+    assert_eq!(
+        decoded(r#"{"o0": "int"}"#, &out),
+        local_in(&dynamic, "on_cluster.shards", "sharded", values)
+    );
+    let ran: Vec<(String, String, Outcome)> = p
+        .attempts
+        .iter()
+        .map(|a| (a.node.clone(), a.task.clone(), a.outcome.clone()))
+        .collect();
+    let expected = [
+        ("n0", "on_cluster.shards.shard_all"),
+        ("n0-dn0", "on_cluster.shards.process"),
+        ("n0-dn1", "on_cluster.shards.process"),
+        ("n0-dn2", "on_cluster.shards.process"),
+        ("n0-dn3", "on_cluster.fanout.total"),
+    ]
+    .map(|(n, t)| (n.to_owned(), t.to_owned(), Outcome::Succeeded));
+    assert_eq!(ran, expected, "{:#?}", p.attempts);
+    let [(at, spec)] = &p.futures[..] else {
+        panic!("{:?}", p.futures)
+    };
+    assert_eq!(at, "n0");
+    assert_eq!(spec.min_successes, 4);
+    let ids: Vec<&str> = spec.nodes.iter().map(|n| n.id.as_str()).collect();
+    assert_eq!(ids, ["dn0", "dn1", "dn2", "dn3"]);
+    // The sub-graph's tasks are in the package too, as pyflyte registers every task it finds.
+    assert!(pkg.tasks.contains_key("on_cluster.shards.process"));
+    eprintln!("{spec:#?}");
 }

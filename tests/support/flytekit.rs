@@ -75,6 +75,33 @@ impl Reference {
             .unwrap_or_else(|| manifest.join("tests").join("flyte"))
     }
 
+    /// `tests/flyte/dynamic`, where the Python twin of `examples/on_cluster.rs`'s dynamic
+    /// workflow lives (the package `on_cluster`).
+    pub fn dynamic_dir() -> PathBuf {
+        Self::dir().join("dynamic")
+    }
+
+    /// `pyflyte --pkgs on_cluster package` of [`dynamic_dir`](Self::dynamic_dir) into `out`,
+    /// with `image` (as `reference.py package` packages the twins: no fast registration).
+    pub fn package_dynamic(&self, image: &str, out: &Path) {
+        let pyflyte = self.python().parent().unwrap().join("pyflyte");
+        let mut cmd = Command::new(pyflyte);
+        cmd.args(["--pkgs", "on_cluster", "package", "--image", image, "--output"])
+            .arg(out)
+            .args(["--force", "--copy", "none"])
+            .current_dir(Self::dynamic_dir())
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .stdin(Stdio::null());
+        let ran = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+        assert!(
+            ran.status.success(),
+            "{cmd:?} failed ({}):\n--- stdout\n{}--- stderr\n{}",
+            ran.status,
+            String::from_utf8_lossy(&ran.stdout),
+            String::from_utf8_lossy(&ran.stderr)
+        );
+    }
+
     /// `python reference.py ARGS..`, ready to run.
     pub fn command<I, S>(&self, args: I) -> Command
     where
