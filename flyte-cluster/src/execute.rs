@@ -473,7 +473,16 @@ pub fn execute_packaged(
                 .build_dynamic(node, inputs, checkpoint)
                 .map_err(|f| ContainerFailure::from_attempt(&f))?;
             crate::package::dynamic_job_spec(node, graph, &options)
-                .map(Produced::Futures)
+                .map(|mut spec| {
+                    let var = |name: &str| std::env::var(name).unwrap_or_default();
+                    crate::package::stamp_identifiers(
+                        &mut spec,
+                        &var("FLYTE_INTERNAL_EXECUTION_PROJECT"),
+                        &var("FLYTE_INTERNAL_EXECUTION_DOMAIN"),
+                        &var("FLYTE_INTERNAL_TASK_VERSION"),
+                    );
+                    Produced::Futures(spec)
+                })
                 .map_err(|e| ContainerFailure {
                     code: "USER:DynamicWorkflowError".to_owned(),
                     message: format!("the graph `{}` built cannot run on Flyte: {e}", args.task),
@@ -503,12 +512,10 @@ enum Produced {
     Futures(flyte_idl::core::DynamicJobSpec),
 }
 
-/// The image the graph's tasks run in: the one this container runs, which propeller does not
-/// name; left empty, as propeller fills a task template's image from the registered task of
-/// the same name only when it compiles the sub-workflow against FlyteAdmin. `FLYTE_INTERNAL_IMAGE`
-/// when set (flytekit's `FLYTE_INTERNAL_IMAGE`, the image the package was made with).
+/// The image the graph's tasks run in: the package's, which it sets in a dynamic task's
+/// container ([`IMAGE_ENV`](crate::package::IMAGE_ENV)); empty without it.
 fn image_of(_args: &ExecuteArgs) -> String {
-    std::env::var("FLYTE_INTERNAL_IMAGE").unwrap_or_default()
+    std::env::var(crate::package::IMAGE_ENV).unwrap_or_default()
 }
 
 /// Element `index` of each list in `map`: the inputs of one element of a map task.

@@ -31,6 +31,8 @@
 mod task_spec;
 mod workflow_spec;
 
+pub use task_spec::IMAGE_ENV;
+
 use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Write};
 
@@ -380,6 +382,70 @@ pub fn dynamic_job_spec(
         tasks,
         subworkflows: sub_workflows,
     })
+}
+
+/// Sets the project, domain and version of every identifier in `spec` (its tasks', its
+/// sub-workflows', and every node's reference to them, at any depth), as flytekit's dynamic
+/// task stamps them from its container's environment (the execution's project and domain, the
+/// task's version): propeller compiles the spec's references against its own templates.
+pub fn stamp_identifiers(spec: &mut core::DynamicJobSpec, project: &str, domain: &str, version: &str) {
+    let stamp = |id: &mut Identifier| {
+        id.project = project.to_owned();
+        id.domain = domain.to_owned();
+        id.version = version.to_owned();
+    };
+    fn nodes(list: &mut [core::Node], stamp: &dyn Fn(&mut Identifier)) {
+        for n in list {
+            node(n, stamp);
+        }
+    }
+    fn node(n: &mut core::Node, stamp: &dyn Fn(&mut Identifier)) {
+        use core::node::Target;
+        match n.target.as_mut() {
+            Some(Target::TaskNode(t)) => {
+                if let Some(core::task_node::Reference::ReferenceId(id)) = t.reference.as_mut() {
+                    stamp(id);
+                }
+            }
+            Some(Target::WorkflowNode(w)) => match w.reference.as_mut() {
+                Some(core::workflow_node::Reference::SubWorkflowRef(id))
+                | Some(core::workflow_node::Reference::LaunchplanRef(id)) => stamp(id),
+                None => {}
+            },
+            Some(Target::BranchNode(b)) => {
+                if let Some(if_else) = b.if_else.as_mut() {
+                    let cases = if_else.case.iter_mut().map(|c| &mut **c).chain(&mut if_else.other);
+                    for then in cases.filter_map(|c| c.then_node.as_mut()) {
+                        node(then, stamp);
+                    }
+                    if let Some(core::if_else_block::Default::ElseNode(e)) = if_else.default.as_mut() {
+                        node(e, stamp);
+                    }
+                }
+            }
+            Some(Target::ArrayNode(a)) => {
+                if let Some(sub) = a.node.as_mut() {
+                    node(sub, stamp);
+                }
+            }
+            _ => {}
+        }
+    }
+    for task in &mut spec.tasks {
+        if let Some(id) = task.id.as_mut() {
+            stamp(id);
+        }
+    }
+    for wf in &mut spec.subworkflows {
+        if let Some(id) = wf.id.as_mut() {
+            stamp(id);
+        }
+        nodes(&mut wf.nodes, &stamp);
+        if let Some(f) = wf.failure_node.as_mut() {
+            node(f, &stamp);
+        }
+    }
+    nodes(&mut spec.nodes, &stamp);
 }
 
 /// The task of the Flyte name `name` among every `#[task]` and `#[dynamic]` of the program, named

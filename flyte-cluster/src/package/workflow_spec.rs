@@ -235,8 +235,11 @@ impl Translator<'_, '_> {
     fn task_node(&mut self, i: usize, id: &str) -> Result<core::Node, PackageError> {
         let node = &self.graph.nodes()[i];
         let (info, interface) = self.task_of(node)?;
-        self.builder
-            .task(task_spec::task_spec(&info, &interface, self.builder.options))?;
+        let mut spec = task_spec::task_spec(&info, &interface, self.builder.options);
+        if node.is_dynamic() {
+            task_spec::carry_image(&mut spec, &self.builder.options.image);
+        }
+        self.builder.task(spec)?;
         self.builder.runs(task_spec::task_name(&info), node, false);
         let inputs = self.bindings(&format!("n{i}"), &interface.inputs, node.inputs())?;
         Ok(core::Node {
