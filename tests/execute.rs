@@ -11,6 +11,9 @@ mod s3;
 #[path = "support/propeller.rs"]
 mod propeller;
 
+#[path = "support/flytekit.rs"]
+mod flytekit_reference;
+
 #[path = "../examples/on_cluster.rs"]
 mod on_cluster;
 
@@ -493,6 +496,98 @@ fn a_dynamic_workflow_runs_its_graph_with_the_local_runtimes_result() {
     };
     assert_eq!((o.node_id.as_str(), o.var.as_str()), ("dn3", "o0"));
     assert!(spec.subworkflows.is_empty());
+}
+
+/// The `futures.pb` of our dynamic task against the one flytekit's `pyflyte-execute` writes for
+/// the Python twin (`tests/flyte/dynamic`, names as ours), both run by the stand-in on the same
+/// inputs: the same `DynamicJobSpec`, field by field, once the differences that are the SDKs'
+/// own are set aside (as `tests/flyte/README.md` normalises packages): a task's `type`
+/// (`python-task`, ours `container`), its runtime's version and flavor, its container's args
+/// reduced to the template-variable pairs (flytekit's start with `pyflyte-execute` and end with
+/// its resolver and module; ours start with `execute --task NAME`), the order of the tasks
+/// (sorted by name: flytekit lists them as its compiler met them) and of a node's
+/// `upstream_node_ids` (sorted: flytekit writes a set's iteration order). Everything else is
+/// compared as written: node ids, metadata, bindings (the chunks as literals, the total's
+/// promises), task references and identifiers (project, domain, version), `min_successes`,
+/// output bindings, and the tasks' interfaces, metadata, images, resources and environment.
+#[test]
+fn the_dynamic_job_spec_is_flytekits() {
+    use flyte_idl::core::{DynamicJobSpec, TaskTemplate};
+    use flytekit_reference::Reference;
+
+    let data = enc(vec![1u64, 2, 3, 4, 5]);
+    let mut ours = stand_in(package());
+    ours.run(
+        "on_cluster.shards.sharded",
+        inputs(&on_cluster::shards::sharded, &[data.clone()]),
+    )
+    .unwrap_or_else(|e| panic!("{e}\n{:#?}", ours.attempts));
+
+    let dir = tempfile::tempdir().unwrap();
+    let tgz = dir.path().join("pyflyte.tgz");
+    Reference::get().package_dynamic("example.com/on-cluster:1", &tgz);
+    let pyflyte_package = Package::read(&tgz);
+    let server = s3::S3::shared();
+    let mut env: Vec<(String, String)> = server.env().into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+    env.push(("PYTHONPATH".to_owned(), Reference::dynamic_dir().display().to_string()));
+    env.push(("PYTHONDONTWRITEBYTECODE".to_owned(), "1".to_owned()));
+    let mut theirs = Propeller::new(&pyflyte_package, server.new_bucket("pyflyte"), env);
+    let bin = Reference::get().python().parent().unwrap().to_path_buf();
+    theirs.program = Box::new(move |word| bin.join(word));
+    theirs.cwd = Reference::dynamic_dir();
+    let out = theirs
+        .run(
+            "on_cluster.shards.sharded",
+            inputs(&on_cluster::shards::sharded, &[data]),
+        )
+        .unwrap_or_else(|e| panic!("{e}\n{:#?}", theirs.attempts));
+    assert_eq!(outputs(&on_cluster::shards::sharded, &out)[0].decode::<u64>().unwrap(), 15);
+
+    fn normalized(mut spec: DynamicJobSpec) -> DynamicJobSpec {
+        spec.tasks.sort_by(|a, b| a.id.as_ref().unwrap().name.cmp(&b.id.as_ref().unwrap().name));
+        for t in &mut spec.tasks {
+            normalize_task(t);
+        }
+        for n in &mut spec.nodes {
+            n.upstream_node_ids.sort();
+        }
+        spec
+    }
+    fn normalize_task(t: &mut TaskTemplate) {
+        if t.r#type == "python-task" {
+            t.r#type = "container".to_owned();
+        }
+        if let Some(runtime) = t.metadata.as_mut().and_then(|m| m.runtime.as_mut()) {
+            runtime.version.clear();
+            runtime.flavor.clear();
+        }
+        if let Some(task_template::Target::Container(c)) = t.target.as_mut() {
+            let pairs: Vec<String> = c
+                .args
+                .windows(2)
+                .filter(|w| w[0].starts_with("--") && w[1].starts_with("{{"))
+                .flat_map(|w| w.to_vec())
+                .collect();
+            c.args = pairs;
+        }
+    }
+    let (ours, theirs) = (ours.futures[0].1.clone(), theirs.futures[0].1.clone());
+    let (ours, theirs) = (normalized(ours), normalized(theirs));
+    let (a, b) = (format!("{ours:#?}"), format!("{theirs:#?}"));
+    let differ: Vec<String> = a
+        .lines()
+        .zip(b.lines())
+        .enumerate()
+        .filter(|(_, (x, y))| x != y)
+        .map(|(i, (x, y))| format!("line {i}: ours {} | flytekit's {}", x.trim(), y.trim()))
+        .collect();
+    assert!(
+        ours == theirs,
+        "{} lines against {}; first differences:\n{}",
+        a.lines().count(),
+        b.lines().count(),
+        differ[..differ.len().min(20)].join("\n")
+    );
 }
 
 /// `execute` by hand, on `file://` prefixes, for a map task's element: the element the index
