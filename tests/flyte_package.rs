@@ -570,16 +570,18 @@ fn what_the_twins_do_not_cover_matches_pyflyte_too() {
     // One difference, and only one: a dynamic task's container carries flytekit's own
     // serialization settings in the environment variable `_F_SS_C` (gzipped JSON: the Python
     // interpreter, the virtual environment, the source root, the image), which pyflyte-execute
-    // reads to compile the dynamic workflow's tasks at run time. Ours has no such variable: the
-    // Rust binary builds the dynamic graph itself (issue 13 decides how its tasks learn the image).
+    // reads to compile the dynamic workflow's tasks at run time. Ours carries only the image, in
+    // `FLYTEKIT_RS_IMAGE`, which the Rust binary's `execute` writes into the templates of the
+    // tasks its futures.pb names (the rest of `_F_SS_C` is Python's).
     let lines: Vec<&str> = text.lines().collect();
-    let expected_prefix = r#"task:flyte_package.fan_out: template.container.env: [{"key":"_F_SS_C","value":""#;
+    let env = "task:flyte_package.fan_out: template.container.env[0]";
     assert!(
         compared.status.code() == Some(1)
-            && lines.len() == 2
-            && lines[0].starts_with(expected_prefix)
-            && lines[0].ends_with(r#""}] != (absent)"#)
-            && lines[1].starts_with("1 difference(s) between "),
+            && lines.len() == 3
+            && lines[0] == format!(r#"{env}.key: "_F_SS_C" != "FLYTEKIT_RS_IMAGE""#)
+            && lines[1].starts_with(&format!(r#"{env}.value: "H4sI"#))
+            && lines[1].ends_with(&format!(r#"" != "{IMAGE}""#))
+            && lines[2].starts_with("2 difference(s) between "),
         "reference.py compare (A: pyflyte, B: ours) found other differences than the dynamic task's \
          _F_SS_C:\n{text}{}",
         String::from_utf8_lossy(&compared.stderr)
