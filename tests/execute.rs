@@ -400,7 +400,13 @@ fn a_dynamic_workflow_runs_its_graph_with_the_local_runtimes_result() {
     // The dynamic node's one attempt, then its graph's nodes under it, in order.
     assert_eq!(
         summary(&p),
-        ["n0 0: ok", "n0-dn0 0: ok", "n0-dn1 0: ok", "n0-dn2 0: ok", "n0-dn3 0: ok"]
+        [
+            "n0 0: ok",
+            "n0-dn0 0: ok",
+            "n0-dn1 0: ok",
+            "n0-dn2 0: ok",
+            "n0-dn3 0: ok"
+        ]
     );
     let tasks: Vec<&str> = p.attempts.iter().map(|a| a.task.as_str()).collect();
     assert_eq!(
@@ -519,7 +525,7 @@ fn the_dynamic_job_spec_is_flytekits() {
     let mut ours = stand_in(package());
     ours.run(
         "on_cluster.shards.sharded",
-        inputs(&on_cluster::shards::sharded, &[data.clone()]),
+        inputs(&on_cluster::shards::sharded, std::slice::from_ref(&data)),
     )
     .unwrap_or_else(|e| panic!("{e}\n{:#?}", ours.attempts));
 
@@ -541,10 +547,14 @@ fn the_dynamic_job_spec_is_flytekits() {
             inputs(&on_cluster::shards::sharded, &[data]),
         )
         .unwrap_or_else(|e| panic!("{e}\n{:#?}", theirs.attempts));
-    assert_eq!(outputs(&on_cluster::shards::sharded, &out)[0].decode::<u64>().unwrap(), 15);
+    assert_eq!(
+        outputs(&on_cluster::shards::sharded, &out)[0].decode::<u64>().unwrap(),
+        15
+    );
 
     fn normalized(mut spec: DynamicJobSpec) -> DynamicJobSpec {
-        spec.tasks.sort_by(|a, b| a.id.as_ref().unwrap().name.cmp(&b.id.as_ref().unwrap().name));
+        spec.tasks
+            .sort_by(|a, b| a.id.as_ref().unwrap().name.cmp(&b.id.as_ref().unwrap().name));
         for t in &mut spec.tasks {
             normalize_task(t);
         }

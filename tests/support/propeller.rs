@@ -36,10 +36,10 @@ use std::process::{Command, Stdio};
 use flyte_cluster::storage::Location;
 use flyte_idl::admin::{LaunchPlan, TaskSpec, WorkflowSpec};
 use flyte_idl::core::{
-    array_node, binding_data, DynamicJobSpec, boolean_expression, comparison_expression, conjunction_expression, container_error,
+    array_node, binding_data, boolean_expression, comparison_expression, conjunction_expression, container_error,
     if_else_block, literal, node, operand, primitive, scalar, task_template, workflow_node, ArrayNode, BindingData,
-    BooleanExpression, ErrorDocument, Literal, LiteralCollection, LiteralMap, Node, Primitive, Scalar, TaskTemplate,
-    WorkflowTemplate,
+    BooleanExpression, DynamicJobSpec, ErrorDocument, Literal, LiteralCollection, LiteralMap, Node, Primitive, Scalar,
+    TaskTemplate, WorkflowTemplate,
 };
 use flyte_idl::prost::Message;
 
@@ -221,12 +221,16 @@ impl<'a> Propeller<'a> {
         }
         self.futures.push((path.to_owned(), spec.clone()));
         for task in &spec.tasks {
-            self.dynamic_tasks
-                .insert(task.id.as_ref().ok_or("a dynamic task without an id")?.name.clone(), task.clone());
+            self.dynamic_tasks.insert(
+                task.id.as_ref().ok_or("a dynamic task without an id")?.name.clone(),
+                task.clone(),
+            );
         }
         for wf in &spec.subworkflows {
-            self.dynamic_workflows
-                .insert(wf.id.as_ref().ok_or("a sub-workflow without an id")?.name.clone(), wf.clone());
+            self.dynamic_workflows.insert(
+                wf.id.as_ref().ok_or("a sub-workflow without an id")?.name.clone(),
+                wf.clone(),
+            );
         }
         let wf = WorkflowTemplate {
             nodes: spec.nodes,
