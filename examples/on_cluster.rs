@@ -31,6 +31,7 @@ pub fn workflows() -> Vec<flytekit::Registered> {
         fanout::squares.into(),
         fanout::outer.into(),
         shards::sharded.into(),
+        shards::halved.into(),
     ]
 }
 
@@ -186,5 +187,22 @@ pub mod shards {
     #[workflow]
     pub fn sharded(data: Vec<u64>) -> u64 {
         shard_all(data, 2)
+    }
+
+    #[task]
+    pub fn halve(x: u64) -> u64 {
+        x / 2
+    }
+
+    /// A map inside a dynamic body: its map task (`on_cluster.shards.map_halve_<md5>-arraynode`)
+    /// is in no workflow's graph, and its elements' containers find it by that name.
+    #[dynamic]
+    pub fn halve_all(xs: Vec<u64>) -> u64 {
+        super::fanout::total(map(halve, xs))
+    }
+
+    #[workflow]
+    pub fn halved(xs: Vec<u64>) -> u64 {
+        halve_all(xs)
     }
 }

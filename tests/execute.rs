@@ -366,7 +366,7 @@ fn an_unknown_task_name_is_a_non_recoverable_error_naming_the_known_tasks() {
     // Every task the package holds, by the name it registered: the same walk found them.
     let mut known: Vec<&str> = package().tasks.keys().map(String::as_str).collect();
     known.sort_unstable();
-    assert_eq!(known.len(), 9, "{known:?}");
+    assert_eq!(known.len(), 10, "{known:?}");
     assert!(text.ends_with(&format!("its tasks are {}", known.join(", "))), "{text}");
     let stderr: Vec<&str> = p.attempts[0].stderr.lines().collect();
     assert_eq!(stderr.len(), 1, "{stderr:?}");
@@ -502,6 +502,45 @@ fn a_dynamic_workflow_runs_its_graph_with_the_local_runtimes_result() {
     };
     assert_eq!((o.node_id.as_str(), o.var.as_str()), ("dn3", "o0"));
     assert!(spec.subworkflows.is_empty());
+}
+
+/// A map inside a dynamic body: the spec's array node runs the map task (with `--map`), which
+/// no workflow's graph holds, one container per element, each finding it by its package name;
+/// then `total` of the halves: the local runtime's result.
+#[test]
+fn a_map_in_a_dynamic_workflow_runs_its_elements() {
+    let mut p = stand_in(package());
+    let xs = vec![4u64, 6, 9];
+    let out = p
+        .run(
+            "on_cluster.shards.halved",
+            inputs(&on_cluster::shards::halved, &[enc(xs.clone())]),
+        )
+        .unwrap_or_else(|e| panic!("{e}\n{:#?}", p.attempts));
+    let ours = outputs(&on_cluster::shards::halved, &out)[0].decode::<u64>().unwrap();
+    assert_eq!(ours, LocalRuntime::new().run(on_cluster::shards::halved, xs).unwrap());
+    assert_eq!(ours, 2 + 3 + 4);
+    assert_eq!(
+        summary(&p),
+        ["n0 0: ok", "n0-dn0-0 0: ok", "n0-dn0-1 0: ok", "n0-dn0-2 0: ok", "n0-dn1 0: ok"]
+    );
+    let map_task = &p.attempts[1].task;
+    assert!(
+        map_task.starts_with("on_cluster.shards.map_halve_") && map_task.ends_with("-arraynode"),
+        "{map_task}"
+    );
+    assert!(!package().tasks.contains_key(map_task));
+    let (_, spec) = &p.futures[0];
+    let template = spec
+        .tasks
+        .iter()
+        .find(|t| &t.id.as_ref().unwrap().name == map_task)
+        .unwrap();
+    let Some(task_template::Target::Container(c)) = &template.target else {
+        unreachable!()
+    };
+    assert!(c.args.iter().any(|a| a == "--map"), "{:?}", c.args);
+    assert_eq!(c.image, "example.com/on-cluster:1");
 }
 
 /// The `futures.pb` of our dynamic task against the one flytekit's `pyflyte-execute` writes for
