@@ -522,7 +522,13 @@ fn a_map_in_a_dynamic_workflow_runs_its_elements() {
     assert_eq!(ours, 2 + 3 + 4);
     assert_eq!(
         summary(&p),
-        ["n0 0: ok", "n0-dn0-0 0: ok", "n0-dn0-1 0: ok", "n0-dn0-2 0: ok", "n0-dn1 0: ok"]
+        [
+            "n0 0: ok",
+            "n0-dn0-0 0: ok",
+            "n0-dn0-1 0: ok",
+            "n0-dn0-2 0: ok",
+            "n0-dn1 0: ok"
+        ]
     );
     let map_task = &p.attempts[1].task;
     assert!(
@@ -541,6 +547,47 @@ fn a_map_in_a_dynamic_workflow_runs_its_elements() {
     };
     assert!(c.args.iter().any(|a| a == "--map"), "{:?}", c.args);
     assert_eq!(c.image, "example.com/on-cluster:1");
+}
+
+/// Failures of a dynamic workflow: a body that returns a non-recoverable error writes that
+/// `error.pb` (no `futures.pb`) and is not retried whatever its `retries`; a node of the graph
+/// it built that fails (an element of its map) fails the dynamic node after the body
+/// succeeded.
+#[test]
+fn a_dynamic_body_or_a_node_of_its_graph_fails_the_dynamic_node() {
+    let mut p = stand_in(package());
+    let err = p
+        .run(
+            "on_cluster.shards.halved",
+            inputs(&on_cluster::shards::halved, &[enc(Vec::<u64>::new())]),
+        )
+        .unwrap_err();
+    assert!(
+        err.starts_with("node n0 (task on_cluster.shards.halve_all) failed on attempt 0"),
+        "{err}"
+    );
+    assert_eq!(summary(&p), ["n0 0: USER:NonRecoverable recoverable=false user=true"]);
+    assert_eq!(message(&p.attempts[0].outcome), "nothing to halve");
+    assert!(p.futures.is_empty());
+
+    let mut p = stand_in(package());
+    let err = p
+        .run(
+            "on_cluster.shards.halved",
+            inputs(&on_cluster::shards::halved, &[enc(vec![4u64, 0])]),
+        )
+        .unwrap_err();
+    assert!(err.starts_with("array node n0-dn0: too many elements failed"), "{err}");
+    assert_eq!(
+        summary(&p),
+        [
+            "n0 0: ok",
+            "n0-dn0-0 0: ok",
+            "n0-dn0-1 0: USER:NonRecoverable recoverable=false user=true"
+        ]
+    );
+    assert_eq!(message(&p.attempts[2].outcome), "there is no half of nothing");
+    assert_eq!(p.futures.len(), 1);
 }
 
 /// The `futures.pb` of our dynamic task against the one flytekit's `pyflyte-execute` writes for
