@@ -31,6 +31,7 @@ pub fn workflows() -> Vec<flytekit::Registered> {
         fanout::squares.into(),
         fanout::outer.into(),
         shards::sharded.into(),
+        shards::halved.into(),
     ]
 }
 
@@ -166,9 +167,11 @@ pub mod fanout {
     }
 }
 
-/// A dynamic workflow: runs locally; on a cluster its container says it does not run there yet.
+/// A dynamic workflow: on a cluster, `shard_all`'s container runs the body on the real `data`
+/// and writes the graph it built (a `process` per shard, then `total`) as `futures.pb`, which
+/// propeller runs, each task in a container of its own.
 pub mod shards {
-    use flytekit::{dynamic, task, workflow};
+    use flytekit::{dynamic, task, workflow, TaskError};
 
     #[task]
     pub fn process(shard: Vec<u64>) -> u64 {
@@ -184,5 +187,29 @@ pub mod shards {
     #[workflow]
     pub fn sharded(data: Vec<u64>) -> u64 {
         shard_all(data, 2)
+    }
+
+    #[task]
+    pub fn halve(x: u64) -> Result<u64, TaskError> {
+        if x == 0 {
+            return Err(TaskError::non_recoverable("there is no half of nothing"));
+        }
+        Ok(x / 2)
+    }
+
+    /// A map inside a dynamic body: its map task (`on_cluster.shards.map_halve_<md5>-arraynode`)
+    /// is in no workflow's graph, and its elements' containers find it by that name. A body
+    /// that fails fails the dynamic node's attempt, as a task's does.
+    #[dynamic(retries = 2)]
+    pub fn halve_all(xs: Vec<u64>) -> Result<u64, TaskError> {
+        if xs.is_empty() {
+            return Err(TaskError::non_recoverable("nothing to halve"));
+        }
+        Ok(super::fanout::total(map(halve, xs)))
+    }
+
+    #[workflow]
+    pub fn halved(xs: Vec<u64>) -> u64 {
+        halve_all(xs)
     }
 }

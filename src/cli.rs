@@ -237,7 +237,8 @@ enum Command {
         workflows: Vec<String>,
     },
     /// Run one attempt of a task, as a Flyte task container (the command `package` gives
-    /// propeller); writes outputs.pb or error.pb under --output-prefix and exits 0
+    /// propeller); writes outputs.pb (futures.pb for a dynamic workflow's graph) or error.pb
+    /// under --output-prefix and exits 0
     #[cfg(feature = "cluster")]
     Execute {
         /// The task's Flyte name, as the package names it (`module.function`)
@@ -246,7 +247,7 @@ enum Command {
         /// The URI of the inputs (`inputs.pb`)
         #[arg(long, value_name = "URI")]
         inputs: String,
-        /// Where outputs.pb or error.pb goes
+        /// Where outputs.pb, futures.pb or error.pb goes
         #[arg(long, value_name = "URI")]
         output_prefix: String,
         /// Where large values go
@@ -435,8 +436,9 @@ fn command(cli: Cli, program: &str, workflows: &[Registered]) -> Result<(), Fail
 }
 
 /// `execute`: one attempt of the task named `--task`, found among every task the workflows
-/// reach by the walk that names them in `package`, under SIGTERM and SIGINT as preemption
-/// notices. Whatever the task does, `outputs.pb` or `error.pb` is written and the status is 0
+/// reach by the walk that names them in `package` (then among the program's tasks under the same
+/// names: those only a dynamic body calls), under SIGTERM and SIGINT as preemption notices; a
+/// dynamic workflow's attempt writes the graph its body built as `futures.pb`. Whatever the task does, `outputs.pb` or `error.pb` is written and the status is 0
 /// (propeller reads the error's kind from `error.pb`); a failure is also one line on stderr.
 /// Status 1 only when not even `error.pb` could be written.
 #[cfg(feature = "cluster")]

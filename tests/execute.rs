@@ -11,6 +11,9 @@ mod s3;
 #[path = "support/propeller.rs"]
 mod propeller;
 
+#[path = "support/flytekit.rs"]
+mod flytekit_reference;
+
 #[path = "../examples/on_cluster.rs"]
 mod on_cluster;
 
@@ -363,7 +366,7 @@ fn an_unknown_task_name_is_a_non_recoverable_error_naming_the_known_tasks() {
     // Every task the package holds, by the name it registered: the same walk found them.
     let mut known: Vec<&str> = package().tasks.keys().map(String::as_str).collect();
     known.sort_unstable();
-    assert_eq!(known.len(), 9, "{known:?}");
+    assert_eq!(known.len(), 10, "{known:?}");
     assert!(text.ends_with(&format!("its tasks are {}", known.join(", "))), "{text}");
     let stderr: Vec<&str> = p.attempts[0].stderr.lines().collect();
     assert_eq!(stderr.len(), 1, "{stderr:?}");
@@ -373,28 +376,313 @@ fn an_unknown_task_name_is_a_non_recoverable_error_naming_the_known_tasks() {
     );
 }
 
-/// A dynamic workflow's task: `execute` does not write a `DynamicJobSpec` yet, and says so in a
-/// non-recoverable `error.pb` instead of pretending.
+/// A dynamic workflow: `shard_all`'s container runs the body on the real list and writes the
+/// graph it built as `futures.pb` (no `outputs.pb`); the stand-in runs that `DynamicJobSpec`
+/// under the node, each task in a container of the binary (`process`, which only the body calls,
+/// found by its package name), and the node's outputs are the spec's: the local runtime's
+/// result.
 #[test]
-fn a_dynamic_task_says_it_does_not_run_on_a_cluster_yet() {
+fn a_dynamic_workflow_runs_its_graph_with_the_local_runtimes_result() {
+    use flyte_idl::core::{binding_data, node, scalar, task_node};
+
     let mut p = stand_in(package());
-    p.run(
-        "on_cluster.shards.sharded",
-        inputs(&on_cluster::shards::sharded, &[enc(vec![1u64, 2, 3])]),
-    )
-    .unwrap_err();
-    assert_eq!(summary(&p), ["n0 0: SYSTEM:Unsupported recoverable=false user=false"]);
-    let text = message(&p.attempts[0].outcome);
-    assert!(
-        text.contains("is a dynamic workflow, and dynamic workflows do not run on a Flyte cluster yet"),
-        "{text}"
-    );
+    let data = vec![1u64, 2, 3, 4, 5];
+    let out = p
+        .run(
+            "on_cluster.shards.sharded",
+            inputs(&on_cluster::shards::sharded, &[enc(data.clone())]),
+        )
+        .unwrap_or_else(|e| panic!("{e}\n{:#?}", p.attempts));
+    let ours = outputs(&on_cluster::shards::sharded, &out)[0].decode::<u64>().unwrap();
+    let local = LocalRuntime::new().run(on_cluster::shards::sharded, data).unwrap();
+    assert_eq!(ours, local);
+    assert_eq!(ours, 15);
+    // The dynamic node's one attempt, then its graph's nodes under it, in order.
     assert_eq!(
-        LocalRuntime::new()
-            .run(on_cluster::shards::sharded, vec![1, 2, 3])
-            .unwrap(),
-        6,
-        "it runs locally"
+        summary(&p),
+        [
+            "n0 0: ok",
+            "n0-dn0 0: ok",
+            "n0-dn1 0: ok",
+            "n0-dn2 0: ok",
+            "n0-dn3 0: ok"
+        ]
+    );
+    let tasks: Vec<&str> = p.attempts.iter().map(|a| a.task.as_str()).collect();
+    assert_eq!(
+        tasks,
+        [
+            "on_cluster.shards.shard_all",
+            "on_cluster.shards.process",
+            "on_cluster.shards.process",
+            "on_cluster.shards.process",
+            "on_cluster.fanout.total",
+        ]
+    );
+    assert!(!package().tasks.contains_key("on_cluster.shards.process"));
+
+    // The spec, as flytekit writes a @dynamic's: nodes dn0.., every node to succeed, the
+    // chunks as literals (the body's values), the total bound to the three sums, and the
+    // node's output to the total's.
+    let [(at, spec)] = &p.futures[..] else {
+        panic!("{:?}", p.futures)
+    };
+    assert_eq!(at, "n0");
+    let ids: Vec<&str> = spec.nodes.iter().map(|n| n.id.as_str()).collect();
+    assert_eq!(ids, ["dn0", "dn1", "dn2", "dn3"]);
+    assert_eq!(spec.min_successes, 4);
+    let mut names: Vec<&str> = spec
+        .tasks
+        .iter()
+        .map(|t| t.id.as_ref().unwrap().name.as_str())
+        .collect();
+    names.sort_unstable();
+    assert_eq!(names, ["on_cluster.fanout.total", "on_cluster.shards.process"]);
+    for t in &spec.tasks {
+        let Some(task_template::Target::Container(c)) = &t.target else {
+            unreachable!()
+        };
+        assert_eq!(c.args[..3], ["execute", "--task", t.id.as_ref().unwrap().name.as_str()]);
+    }
+    let ints = |b: &flyte_idl::core::BindingData| -> Vec<i64> {
+        let Some(binding_data::Value::Collection(c)) = &b.value else {
+            panic!("{b:?}")
+        };
+        c.bindings
+            .iter()
+            .map(|b| match &b.value {
+                Some(binding_data::Value::Scalar(flyte_idl::core::Scalar {
+                    value: Some(scalar::Value::Primitive(p)),
+                })) => match p.value {
+                    Some(flyte_idl::core::primitive::Value::Integer(i)) => i,
+                    _ => panic!("{p:?}"),
+                },
+                other => panic!("{other:?}"),
+            })
+            .collect()
+    };
+    let chunks: Vec<Vec<i64>> = spec.nodes[..3]
+        .iter()
+        .map(|n| {
+            assert_eq!(n.inputs.len(), 1);
+            assert_eq!(n.inputs[0].var, "shard");
+            assert!(n.upstream_node_ids.is_empty());
+            ints(n.inputs[0].binding.as_ref().unwrap())
+        })
+        .collect();
+    assert_eq!(chunks, [vec![1, 2], vec![3, 4], vec![5]]);
+    let total = &spec.nodes[3];
+    assert_eq!(total.upstream_node_ids, ["dn0", "dn1", "dn2"]);
+    let Some(node::Target::TaskNode(t)) = &total.target else {
+        unreachable!()
+    };
+    let Some(task_node::Reference::ReferenceId(id)) = &t.reference else {
+        unreachable!()
+    };
+    assert_eq!(id.name, "on_cluster.fanout.total");
+    let Some(binding_data::Value::Collection(c)) = &total.inputs[0].binding.as_ref().unwrap().value else {
+        unreachable!()
+    };
+    let promises: Vec<(String, String)> = c
+        .bindings
+        .iter()
+        .map(|b| match &b.value {
+            Some(binding_data::Value::Promise(p)) => (p.node_id.clone(), p.var.clone()),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        promises,
+        [("dn0", "o0"), ("dn1", "o0"), ("dn2", "o0")].map(|(n, v)| (n.to_owned(), v.to_owned()))
+    );
+    assert_eq!(spec.outputs.len(), 1);
+    assert_eq!(spec.outputs[0].var, "o0");
+    let Some(binding_data::Value::Promise(o)) = &spec.outputs[0].binding.as_ref().unwrap().value else {
+        unreachable!()
+    };
+    assert_eq!((o.node_id.as_str(), o.var.as_str()), ("dn3", "o0"));
+    assert!(spec.subworkflows.is_empty());
+}
+
+/// A map inside a dynamic body: the spec's array node runs the map task (with `--map`), which
+/// no workflow's graph holds, one container per element, each finding it by its package name;
+/// then `total` of the halves: the local runtime's result.
+#[test]
+fn a_map_in_a_dynamic_workflow_runs_its_elements() {
+    let mut p = stand_in(package());
+    let xs = vec![4u64, 6, 9];
+    let out = p
+        .run(
+            "on_cluster.shards.halved",
+            inputs(&on_cluster::shards::halved, &[enc(xs.clone())]),
+        )
+        .unwrap_or_else(|e| panic!("{e}\n{:#?}", p.attempts));
+    let ours = outputs(&on_cluster::shards::halved, &out)[0].decode::<u64>().unwrap();
+    assert_eq!(ours, LocalRuntime::new().run(on_cluster::shards::halved, xs).unwrap());
+    assert_eq!(ours, 2 + 3 + 4);
+    assert_eq!(
+        summary(&p),
+        [
+            "n0 0: ok",
+            "n0-dn0-0 0: ok",
+            "n0-dn0-1 0: ok",
+            "n0-dn0-2 0: ok",
+            "n0-dn1 0: ok"
+        ]
+    );
+    let map_task = &p.attempts[1].task;
+    assert!(
+        map_task.starts_with("on_cluster.shards.map_halve_") && map_task.ends_with("-arraynode"),
+        "{map_task}"
+    );
+    assert!(!package().tasks.contains_key(map_task));
+    let (_, spec) = &p.futures[0];
+    let template = spec
+        .tasks
+        .iter()
+        .find(|t| &t.id.as_ref().unwrap().name == map_task)
+        .unwrap();
+    let Some(task_template::Target::Container(c)) = &template.target else {
+        unreachable!()
+    };
+    assert!(c.args.iter().any(|a| a == "--map"), "{:?}", c.args);
+    assert_eq!(c.image, "example.com/on-cluster:1");
+}
+
+/// Failures of a dynamic workflow: a body that returns a non-recoverable error writes that
+/// `error.pb` (no `futures.pb`) and is not retried whatever its `retries`; a node of the graph
+/// it built that fails (an element of its map) fails the dynamic node after the body
+/// succeeded.
+#[test]
+fn a_dynamic_body_or_a_node_of_its_graph_fails_the_dynamic_node() {
+    let mut p = stand_in(package());
+    let err = p
+        .run(
+            "on_cluster.shards.halved",
+            inputs(&on_cluster::shards::halved, &[enc(Vec::<u64>::new())]),
+        )
+        .unwrap_err();
+    assert!(
+        err.starts_with("node n0 (task on_cluster.shards.halve_all) failed on attempt 0"),
+        "{err}"
+    );
+    assert_eq!(summary(&p), ["n0 0: USER:NonRecoverable recoverable=false user=true"]);
+    assert_eq!(message(&p.attempts[0].outcome), "nothing to halve");
+    assert!(p.futures.is_empty());
+
+    let mut p = stand_in(package());
+    let err = p
+        .run(
+            "on_cluster.shards.halved",
+            inputs(&on_cluster::shards::halved, &[enc(vec![4u64, 0])]),
+        )
+        .unwrap_err();
+    assert!(err.starts_with("array node n0-dn0: too many elements failed"), "{err}");
+    assert_eq!(
+        summary(&p),
+        [
+            "n0 0: ok",
+            "n0-dn0-0 0: ok",
+            "n0-dn0-1 0: USER:NonRecoverable recoverable=false user=true"
+        ]
+    );
+    assert_eq!(message(&p.attempts[2].outcome), "there is no half of nothing");
+    assert_eq!(p.futures.len(), 1);
+}
+
+/// The `futures.pb` of our dynamic task against the one flytekit's `pyflyte-execute` writes for
+/// the Python twin (`tests/flyte/dynamic`, names as ours), both run by the stand-in on the same
+/// inputs: the same `DynamicJobSpec`, field by field, once the differences that are the SDKs'
+/// own are set aside (as `tests/flyte/README.md` normalises packages): a task's `type`
+/// (`python-task`, ours `container`), its runtime's version and flavor, its container's args
+/// reduced to the template-variable pairs (flytekit's start with `pyflyte-execute` and end with
+/// its resolver and module; ours start with `execute --task NAME`), the order of the tasks
+/// (sorted by name: flytekit lists them as its compiler met them) and of a node's
+/// `upstream_node_ids` (sorted: flytekit writes a set's iteration order). Everything else is
+/// compared as written: node ids, metadata, bindings (the chunks as literals, the total's
+/// promises), task references and identifiers (project, domain, version), `min_successes`,
+/// output bindings, and the tasks' interfaces, metadata, images, resources and environment.
+#[test]
+fn the_dynamic_job_spec_is_flytekits() {
+    use flyte_idl::core::{DynamicJobSpec, TaskTemplate};
+    use flytekit_reference::Reference;
+
+    let data = enc(vec![1u64, 2, 3, 4, 5]);
+    let mut ours = stand_in(package());
+    ours.run(
+        "on_cluster.shards.sharded",
+        inputs(&on_cluster::shards::sharded, std::slice::from_ref(&data)),
+    )
+    .unwrap_or_else(|e| panic!("{e}\n{:#?}", ours.attempts));
+
+    let dir = tempfile::tempdir().unwrap();
+    let tgz = dir.path().join("pyflyte.tgz");
+    Reference::get().package_dynamic("example.com/on-cluster:1", &tgz);
+    let pyflyte_package = Package::read(&tgz);
+    let server = s3::S3::shared();
+    let mut env: Vec<(String, String)> = server.env().into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+    env.push(("PYTHONPATH".to_owned(), Reference::dynamic_dir().display().to_string()));
+    env.push(("PYTHONDONTWRITEBYTECODE".to_owned(), "1".to_owned()));
+    let mut theirs = Propeller::new(&pyflyte_package, server.new_bucket("pyflyte"), env);
+    let bin = Reference::get().python().parent().unwrap().to_path_buf();
+    theirs.program = Box::new(move |word| bin.join(word));
+    theirs.cwd = Reference::dynamic_dir();
+    let out = theirs
+        .run(
+            "on_cluster.shards.sharded",
+            inputs(&on_cluster::shards::sharded, &[data]),
+        )
+        .unwrap_or_else(|e| panic!("{e}\n{:#?}", theirs.attempts));
+    assert_eq!(
+        outputs(&on_cluster::shards::sharded, &out)[0].decode::<u64>().unwrap(),
+        15
+    );
+
+    fn normalized(mut spec: DynamicJobSpec) -> DynamicJobSpec {
+        spec.tasks
+            .sort_by(|a, b| a.id.as_ref().unwrap().name.cmp(&b.id.as_ref().unwrap().name));
+        for t in &mut spec.tasks {
+            normalize_task(t);
+        }
+        for n in &mut spec.nodes {
+            n.upstream_node_ids.sort();
+        }
+        spec
+    }
+    fn normalize_task(t: &mut TaskTemplate) {
+        if t.r#type == "python-task" {
+            t.r#type = "container".to_owned();
+        }
+        if let Some(runtime) = t.metadata.as_mut().and_then(|m| m.runtime.as_mut()) {
+            runtime.version.clear();
+            runtime.flavor.clear();
+        }
+        if let Some(task_template::Target::Container(c)) = t.target.as_mut() {
+            let pairs: Vec<String> = c
+                .args
+                .windows(2)
+                .filter(|w| w[0].starts_with("--") && w[1].starts_with("{{"))
+                .flat_map(|w| w.to_vec())
+                .collect();
+            c.args = pairs;
+        }
+    }
+    let (ours, theirs) = (ours.futures[0].1.clone(), theirs.futures[0].1.clone());
+    let (ours, theirs) = (normalized(ours), normalized(theirs));
+    let (a, b) = (format!("{ours:#?}"), format!("{theirs:#?}"));
+    let differ: Vec<String> = a
+        .lines()
+        .zip(b.lines())
+        .enumerate()
+        .filter(|(_, (x, y))| x != y)
+        .map(|(i, (x, y))| format!("line {i}: ours {} | flytekit's {}", x.trim(), y.trim()))
+        .collect();
+    assert!(
+        ours == theirs,
+        "{} lines against {}; first differences:\n{}",
+        a.lines().count(),
+        b.lines().count(),
+        differ[..differ.len().min(20)].join("\n")
     );
 }
 

@@ -782,13 +782,14 @@ fn what_the_twins_do_not_cover_matches_pyflyte_too() {
     let r = Reference::get();
     let compared = r.run(["compare".as_ref(), theirs.as_os_str(), ours.as_os_str()]);
     let text = String::from_utf8_lossy(&compared.stdout);
-    // Two differences, and only these two.
+    // Three differences, and only these.
     //
     // A dynamic task's container carries flytekit's own serialization settings in the
     // environment variable `_F_SS_C` (gzipped JSON: the Python interpreter, the virtual
     // environment, the source root, the image), which pyflyte-execute reads to compile the
-    // dynamic workflow's tasks at run time. Ours has no such variable: the Rust binary builds the
-    // dynamic graph itself (issue 13 decides how its tasks learn the image).
+    // dynamic workflow's tasks at run time. Ours carries only the image, in `FLYTEKIT_RS_IMAGE`,
+    // which the Rust binary's `execute` writes into the templates of the tasks its futures.pb
+    // names (the rest of `_F_SS_C` is Python's): two lines, the variable's key and value.
     //
     // `deep` calls the sub-workflows `choose` and `twice` in the cases of a branch nested in a
     // case. flytekit 1.16 collects a workflow's sub-workflows from its nodes and from the cases of
@@ -797,16 +798,17 @@ fn what_the_twins_do_not_cover_matches_pyflyte_too() {
     // refers to them (`sub_workflow_ref`) without embedding them. Ours embeds them, as it does a
     // sub-workflow called anywhere else: the template itself is the same.
     let lines: Vec<&str> = text.lines().collect();
-    let ss_c = r#"task:flyte_package.fan_out: template.container.env: [{"key":"_F_SS_C","value":""#;
+    let env = "task:flyte_package.fan_out: template.container.env[0]";
     let deep_subs = r#"workflow:flyte_package.deep: sub_workflows: (absent) != [{"id":{"name":"flyte_package.choose","#;
     assert!(
         compared.status.code() == Some(1)
-            && lines.len() == 3
-            && lines[0].starts_with(ss_c)
-            && lines[0].ends_with(r#""}] != (absent)"#)
-            && lines[1].starts_with(deep_subs)
-            && lines[1].contains(r#"{"id":{"name":"flyte_package.twice","resource_type":"WORKFLOW"}"#)
-            && lines[2].starts_with("2 difference(s) between "),
+            && lines.len() == 4
+            && lines[0] == format!(r#"{env}.key: "_F_SS_C" != "FLYTEKIT_RS_IMAGE""#)
+            && lines[1].starts_with(&format!(r#"{env}.value: "H4sI"#))
+            && lines[1].ends_with(&format!(r#"" != "{IMAGE}""#))
+            && lines[2].starts_with(deep_subs)
+            && lines[2].contains(r#"{"id":{"name":"flyte_package.twice","resource_type":"WORKFLOW"}"#)
+            && lines[3].starts_with("3 difference(s) between "),
         "reference.py compare (A: pyflyte, B: ours) found other differences than the dynamic task's \
          _F_SS_C and deep's sub-workflows:\n{text}{}",
         String::from_utf8_lossy(&compared.stderr)

@@ -25,6 +25,10 @@ pub const INPUTS_FILE: &str = "inputs.pb";
 pub const OUTPUTS_FILE: &str = "outputs.pb";
 /// The object a failure goes to, under `--output-prefix`.
 pub const ERROR_FILE: &str = "error.pb";
+/// The object a dynamic workflow's task writes in place of `outputs.pb`, under
+/// `--output-prefix`: the `core.DynamicJobSpec` of the graph its body built, which propeller
+/// runs as the node's sub-workflow (flytekit's `futures.pb`).
+pub const FUTURES_FILE: &str = "futures.pb";
 
 /// What the environment tells the task container about its attempt.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -262,6 +266,13 @@ pub fn write_outputs(output_prefix: &str, outputs: &LiteralMap) -> Result<(), St
         .write(&outputs.encode_to_vec())
 }
 
+/// Writes `spec` as `futures.pb` under `output_prefix`.
+pub fn write_futures(output_prefix: &str, spec: &flyte_idl::core::DynamicJobSpec) -> Result<(), StorageError> {
+    Location::parse(output_prefix)?
+        .join(FUTURES_FILE)
+        .write(&spec.encode_to_vec())
+}
+
 /// Writes `failure` as `error.pb` under `output_prefix`.
 pub fn write_error(output_prefix: &str, failure: &ContainerFailure, worker: &str) -> Result<(), StorageError> {
     Location::parse(output_prefix)?
@@ -364,6 +375,8 @@ impl AttemptEnv {
 pub enum Executed {
     /// `outputs.pb`.
     Outputs,
+    /// `futures.pb`: a dynamic workflow's graph, for propeller to run.
+    Futures,
     /// `error.pb`, holding this.
     Failed(ContainerFailure),
 }
@@ -380,7 +393,10 @@ pub fn execute_task<T: flyte_runtime::Task>(
     worker: &str,
 ) -> Result<Executed, StorageError> {
     run_once(task.interface(), None, args, worker, |inputs, checkpoint| {
-        attempt.run(task, inputs, checkpoint)
+        attempt
+            .run(task, inputs, checkpoint)
+            .map(Produced::Outputs)
+            .map_err(|f| ContainerFailure::from_attempt(&f))
     })
 }
 
@@ -391,9 +407,14 @@ pub fn execute_task<T: flyte_runtime::Task>(
 /// [`env.array_index`](AttemptEnv::array_index) of them, writing that element's outputs, as
 /// flytekit's map tasks do; propeller gathers the elements' outputs into lists.
 ///
-/// A name that is not among `tasks`, a `--map` that does not match the name, and a dynamic
-/// workflow's task (whose `DynamicJobSpec` this crate does not write yet) end in a
-/// `NON_RECOVERABLE` `error.pb`, as does an array index outside the lists.
+/// A name that is not among `tasks` is looked up among every task and dynamic workflow of the
+/// program ([`registered_task`](crate::package::registered_task)): the tasks a dynamic
+/// workflow's body calls are in no workflow's graph. A dynamic workflow's task runs its body on
+/// the inputs, and writes the graph it built as `futures.pb`
+/// ([`dynamic_job_spec`](crate::package::dynamic_job_spec)) in place of `outputs.pb`.
+///
+/// A name found nowhere and a `--map` that does not match the name end in a `NON_RECOVERABLE`
+/// `error.pb`, as does an array index outside the lists.
 pub fn execute_packaged(
     tasks: &std::collections::BTreeMap<String, crate::package::PackagedTask>,
     args: &ExecuteArgs,
@@ -410,7 +431,15 @@ pub fn execute_packaged(
         write_error(&args.output_prefix, &failure, &env.worker)?;
         Ok(Executed::Failed(failure))
     };
-    let Some(task) = tasks.get(&args.task) else {
+    let registered;
+    let task = match tasks.get(&args.task) {
+        Some(task) => Some(task),
+        None => {
+            registered = crate::package::registered_task(&args.task);
+            registered.as_ref()
+        }
+    };
+    let Some(task) = task else {
         let known: Vec<&str> = tasks.keys().map(String::as_str).collect();
         return refused(
             "SYSTEM:UnknownTask",
@@ -435,14 +464,32 @@ pub fn execute_packaged(
     }
     let node = task.node();
     if node.is_dynamic() {
-        return refused(
-            "SYSTEM:Unsupported",
-            format!(
-                "task `{}` is a dynamic workflow, and dynamic workflows do not run on a Flyte cluster yet \
-                 (flytekit for Rust does not write their DynamicJobSpec): run it locally",
-                args.task
-            ),
-        );
+        let Some(interface) = node.interface() else {
+            return refused("SYSTEM:Unsupported", format!("`{}` has no interface", args.task));
+        };
+        let options = crate::package::Options::new(image_of(args));
+        return run_once(interface, None, args, &env.worker, |inputs, checkpoint| {
+            let graph = attempt
+                .build_dynamic(node, inputs, checkpoint)
+                .map_err(|f| ContainerFailure::from_attempt(&f))?;
+            crate::package::dynamic_job_spec(node, graph, &options)
+                .map(|mut spec| {
+                    let var = |name: &str| std::env::var(name).unwrap_or_default();
+                    crate::package::stamp_identifiers(
+                        &mut spec,
+                        &var("FLYTE_INTERNAL_EXECUTION_PROJECT"),
+                        &var("FLYTE_INTERNAL_EXECUTION_DOMAIN"),
+                        &var("FLYTE_INTERNAL_TASK_VERSION"),
+                    );
+                    Produced::Futures(spec)
+                })
+                .map_err(|e| ContainerFailure {
+                    code: "USER:DynamicWorkflowError".to_owned(),
+                    message: format!("the graph `{}` built cannot run on Flyte: {e}", args.task),
+                    recoverable: false,
+                    origin: Origin::User,
+                })
+        });
     }
     let Some(interface) = node.interface() else {
         return refused(
@@ -452,8 +499,23 @@ pub fn execute_packaged(
     };
     let element = args.map.then_some(env.array_index);
     run_once(interface, element, args, &env.worker, |inputs, checkpoint| {
-        attempt.run_node(node, inputs, checkpoint)
+        attempt
+            .run_node(node, inputs, checkpoint)
+            .map(Produced::Outputs)
+            .map_err(|f| ContainerFailure::from_attempt(&f))
     })
+}
+
+/// What an attempt gave: a task's outputs, or a dynamic workflow's graph.
+enum Produced {
+    Outputs(Vec<flyte_runtime::Encoded>),
+    Futures(flyte_idl::core::DynamicJobSpec),
+}
+
+/// The image the graph's tasks run in: the package's, which it sets in a dynamic task's
+/// container ([`IMAGE_ENV`](crate::package::IMAGE_ENV)); empty without it.
+fn image_of(_args: &ExecuteArgs) -> String {
+    std::env::var(crate::package::IMAGE_ENV).unwrap_or_default()
 }
 
 /// Element `index` of each list in `map`: the inputs of one element of a map task.
@@ -494,7 +556,7 @@ fn run_once(
     run: impl FnOnce(
         &[flyte_runtime::Encoded],
         Box<dyn flyte_runtime::CheckpointBackend>,
-    ) -> Result<Vec<flyte_runtime::Encoded>, AttemptFailure>,
+    ) -> Result<Produced, ContainerFailure>,
 ) -> Result<Executed, StorageError> {
     let failed = |failure: ContainerFailure| -> Result<Executed, StorageError> {
         write_error(&args.output_prefix, &failure, worker)?;
@@ -533,8 +595,14 @@ fn run_once(
             Err(e) => return failed(ContainerFailure::system("SYSTEM:CheckpointUnavailable", e.to_string())),
         };
     let outputs = match run(&inputs, Box::new(checkpoint)) {
-        Ok(outputs) => outputs,
-        Err(failure) => return failed(ContainerFailure::from_attempt(&failure)),
+        Ok(Produced::Outputs(outputs)) => outputs,
+        Ok(Produced::Futures(spec)) => {
+            return match write_futures(&args.output_prefix, &spec) {
+                Ok(()) => Ok(Executed::Futures),
+                Err(e) => failed(ContainerFailure::upload(&e)),
+            }
+        }
+        Err(failure) => return failed(failure),
     };
     let values: Vec<(&str, &flyte_runtime::Encoded, &flyte_runtime::Type)> = interface
         .outputs

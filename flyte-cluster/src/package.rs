@@ -31,6 +31,8 @@
 mod task_spec;
 mod workflow_spec;
 
+pub use task_spec::IMAGE_ENV;
+
 use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Write};
 
@@ -310,6 +312,171 @@ impl Package {
         }
         tar.into_inner()?.finish()?.flush()
     }
+}
+
+/// The graph a dynamic workflow's body built (on its real inputs, in its task's container), as
+/// the `core.DynamicJobSpec` its container writes to `futures.pb` in place of `outputs.pb`, as
+/// flytekit's `@dynamic` does: the graph's nodes and output bindings translated as
+/// [`Package::build`] translates a workflow's (one translation), the node ids `dn0`, `dn1`, ...
+/// (flytekit's compilation prefix `d`), `min_successes` the number of nodes, the templates of
+/// every task the nodes run (named as the package names them, so that their containers'
+/// `execute --task NAME` finds them) and the sub-workflows they call. Propeller compiles it
+/// into a workflow whose interface is the dynamic node's, runs it under the node, and gives
+/// its outputs as the node's.
+///
+/// `dynamic` is the dynamic node (its name, module and interface); `graph`, what its body built.
+pub fn dynamic_job_spec(
+    dynamic: &flyte_runtime::Node,
+    graph: Graph,
+    options: &Options,
+) -> Result<core::DynamicJobSpec, PackageError> {
+    let Some(info) = dynamic.info() else {
+        return Err(PackageError::Unsupported {
+            workflow: dynamic.task_name().to_owned(),
+            what: "a dynamic node without a body".to_owned(),
+        });
+    };
+    let name = qualified(info.module(), info.name());
+    let interface = match dynamic.interface() {
+        Some(Ok(interface)) => interface,
+        Some(Err(source)) => {
+            return Err(PackageError::Interface {
+                entity: name,
+                source: Box::new(source),
+            })
+        }
+        None => {
+            return Err(PackageError::Unsupported {
+                workflow: name,
+                what: "a dynamic node without an interface".to_owned(),
+            })
+        }
+    };
+    let source = WorkflowSource {
+        name: info.name(),
+        module: info.module(),
+        docs: info.docs(),
+        interface,
+        graph,
+    };
+    let mut builder = Builder {
+        options,
+        entities: Vec::new(),
+        tasks: HashMap::new(),
+        workflows: HashMap::new(),
+        runnable: BTreeMap::new(),
+    };
+    let (template, sub_workflows) = workflow_spec::translate_with(&mut builder, &source, "dn")?;
+    let tasks = builder
+        .entities
+        .into_iter()
+        .filter_map(|e| match e {
+            Entity::Task(spec) => spec.template,
+            _ => None,
+        })
+        .collect();
+    Ok(core::DynamicJobSpec {
+        min_successes: template.nodes.len() as i64,
+        nodes: template.nodes,
+        outputs: template.outputs,
+        tasks,
+        subworkflows: sub_workflows,
+    })
+}
+
+/// Sets the project, domain and version of every identifier in `spec` (its tasks', its
+/// sub-workflows', and every node's reference to them, at any depth), as flytekit's dynamic
+/// task stamps them from its container's environment (the execution's project and domain, the
+/// task's version): propeller compiles the spec's references against its own templates.
+pub fn stamp_identifiers(spec: &mut core::DynamicJobSpec, project: &str, domain: &str, version: &str) {
+    let stamp = |id: &mut Identifier| {
+        id.project = project.to_owned();
+        id.domain = domain.to_owned();
+        id.version = version.to_owned();
+    };
+    fn nodes(list: &mut [core::Node], stamp: &dyn Fn(&mut Identifier)) {
+        for n in list {
+            node(n, stamp);
+        }
+    }
+    fn node(n: &mut core::Node, stamp: &dyn Fn(&mut Identifier)) {
+        use core::node::Target;
+        match n.target.as_mut() {
+            Some(Target::TaskNode(t)) => {
+                if let Some(core::task_node::Reference::ReferenceId(id)) = t.reference.as_mut() {
+                    stamp(id);
+                }
+            }
+            Some(Target::WorkflowNode(w)) => match w.reference.as_mut() {
+                Some(core::workflow_node::Reference::SubWorkflowRef(id))
+                | Some(core::workflow_node::Reference::LaunchplanRef(id)) => stamp(id),
+                None => {}
+            },
+            Some(Target::BranchNode(b)) => {
+                if let Some(if_else) = b.if_else.as_mut() {
+                    let cases = if_else.case.iter_mut().map(|c| &mut **c).chain(&mut if_else.other);
+                    for then in cases.filter_map(|c| c.then_node.as_mut()) {
+                        node(then, stamp);
+                    }
+                    if let Some(core::if_else_block::Default::ElseNode(e)) = if_else.default.as_mut() {
+                        node(e, stamp);
+                    }
+                }
+            }
+            Some(Target::ArrayNode(a)) => {
+                if let Some(sub) = a.node.as_mut() {
+                    node(sub, stamp);
+                }
+            }
+            _ => {}
+        }
+    }
+    for task in &mut spec.tasks {
+        if let Some(id) = task.id.as_mut() {
+            stamp(id);
+        }
+    }
+    for wf in &mut spec.subworkflows {
+        if let Some(id) = wf.id.as_mut() {
+            stamp(id);
+        }
+        nodes(&mut wf.nodes, &stamp);
+        if let Some(f) = wf.failure_node.as_mut() {
+            node(f, &stamp);
+        }
+    }
+    nodes(&mut spec.nodes, &stamp);
+}
+
+/// The task of the Flyte name `name` among every `#[task]` and `#[dynamic]` of the program, named
+/// as a package names them (`module.function`; a map task's `module.map_<fn>_<md5>-arraynode`
+/// runs one element of `module.fn`): how a task container finds a task that no workflow calls
+/// but a dynamic workflow's body does, whose graph exists only once the body has run.
+pub fn registered_task(name: &str) -> Option<PackagedTask> {
+    let (wanted, map) = match name.strip_suffix("-arraynode") {
+        Some(rest) => {
+            let (module, function) = rest.rsplit_once('.').map_or(("", rest), |(m, f)| (m, f));
+            let function = function.strip_prefix("map_")?;
+            let (function, hash) = function.rsplit_once('_')?;
+            if hash.len() != 32 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return None;
+            }
+            let wanted = if module.is_empty() {
+                function.to_owned()
+            } else {
+                format!("{module}.{function}")
+            };
+            (wanted, true)
+        }
+        None => (name.to_owned(), false),
+    };
+    flyte_runtime::registered_nodes()
+        .into_iter()
+        .find(|node| {
+            node.info()
+                .is_some_and(|info| task_spec::task_name(&info) == wanted && !(map && node.is_dynamic()))
+        })
+        .map(|node| PackagedTask { node, map })
 }
 
 /// A package being built: entities in order, and those already in it by name.

@@ -245,3 +245,65 @@ fn decoded(types: &str, outputs: &LiteralMap) -> serde_json::Value {
 fn local(module: &str, workflow: &str, kwargs: &str) -> serde_json::Value {
     Reference::get().local(module, workflow, kwargs)
 }
+
+/// flytekit's `@dynamic` through the stand-in: the twin of `examples/on_cluster.rs`'s dynamic
+/// workflow (`tests/flyte/dynamic`), packaged by pyflyte, its dynamic task run by
+/// `pyflyte-execute`, which writes `futures.pb` (no `outputs.pb`); the stand-in runs that
+/// `DynamicJobSpec`'s nodes under the dynamic node, each task in `pyflyte-execute` with the
+/// templates the spec carries, and gives the result of flytekit's local execution. What
+/// flytekit writes there is what `tests/execute.rs` compares ours with.
+#[test]
+fn a_dynamic_workflow_as_flytekit_runs_it_locally() {
+    static PACKAGE: OnceLock<(tempfile::TempDir, Package)> = OnceLock::new();
+    let pkg = &PACKAGE
+        .get_or_init(|| {
+            let dir = tempfile::tempdir().unwrap();
+            let tgz = dir.path().join("dynamic.tgz");
+            Reference::get().package_dynamic("example.com/on-cluster:1", &tgz);
+            let pkg = Package::read(&tgz);
+            (dir, pkg)
+        })
+        .1;
+    let mut p = stand_in();
+    p.package = pkg;
+    let dynamic = Reference::dynamic_dir();
+    for (k, v) in p.env.iter_mut() {
+        if k == "PYTHONPATH" {
+            *v = dynamic.display().to_string();
+        }
+    }
+    p.cwd = dynamic.clone();
+    let values = r#"{"data": [1, 2, 3, 4, 5]}"#;
+    let out = p
+        .run("on_cluster.shards.sharded", encoded(r#"{"data": "List[int]"}"#, values))
+        .unwrap_or_else(|e| panic!("{e}\n{:#?}", p.attempts));
+    assert_eq!(decoded(r#"{"o0": "int"}"#, &out), serde_json::json!({"o0": 15}));
+    assert_eq!(
+        decoded(r#"{"o0": "int"}"#, &out),
+        Reference::get().local_in(&dynamic, "on_cluster.shards", "sharded", values)
+    );
+    let ran: Vec<(String, String, Outcome)> = p
+        .attempts
+        .iter()
+        .map(|a| (a.node.clone(), a.task.clone(), a.outcome.clone()))
+        .collect();
+    let expected = [
+        ("n0", "on_cluster.shards.shard_all"),
+        ("n0-dn0", "on_cluster.shards.process"),
+        ("n0-dn1", "on_cluster.shards.process"),
+        ("n0-dn2", "on_cluster.shards.process"),
+        ("n0-dn3", "on_cluster.fanout.total"),
+    ]
+    .map(|(n, t)| (n.to_owned(), t.to_owned(), Outcome::Succeeded));
+    assert_eq!(ran, expected, "{:#?}", p.attempts);
+    let [(at, spec)] = &p.futures[..] else {
+        panic!("{:?}", p.futures)
+    };
+    assert_eq!(at, "n0");
+    assert_eq!(spec.min_successes, 4);
+    let ids: Vec<&str> = spec.nodes.iter().map(|n| n.id.as_str()).collect();
+    assert_eq!(ids, ["dn0", "dn1", "dn2", "dn3"]);
+    // The sub-graph's tasks are in the package too, as pyflyte registers every task it finds.
+    assert!(pkg.tasks.contains_key("on_cluster.shards.process"));
+    eprintln!("{spec:#?}");
+}

@@ -50,6 +50,7 @@ pub use flyte_type::{DatetimeForm, DurationForm, Type};
 pub use graph::{FailurePolicy, Graph, IntoInput, MapOptions, Node, Promise, SubWorkflowCall, Workflow};
 pub use interface::{output_name, Interface, InterfaceError, Slot};
 pub use preempt::{Abandoned, Notice, Preemption};
+pub use record::registered_nodes;
 pub use single::SingleAttempt;
 pub use stop::StopReason;
 pub use store::{AttemptReport, Event, ExecutionReport, ExecutionSummary, NodeReport, Status, Store};

@@ -64,6 +64,34 @@ fn registry() -> &'static HashMap<&'static str, &'static Make> {
     REGISTRY.get_or_init(|| inventory::iter::<Registration>().map(|r| (r.key, &r.make)).collect())
 }
 
+/// A node for every task and dynamic workflow of the program (every `#[task]` and `#[dynamic]`,
+/// wherever it is called, in a dynamic body too), with its id `n0`: what a task container looks a
+/// task up in when the workflows' graphs do not call it (a task only a dynamic body calls).
+pub fn registered_nodes() -> Vec<Node> {
+    let mut keys: Vec<&&str> = registry().keys().collect();
+    keys.sort();
+    keys.into_iter()
+        .map(|key| {
+            let runs = match registry()[*key] {
+                Make::Task(make) => Runs::Task(make()),
+                Make::Dynamic(make) => Runs::Dynamic(make()),
+            };
+            Node::from_parts(
+                "n0".to_owned(),
+                String::new(),
+                runs,
+                Vec::new(),
+                Vec::new(),
+                Vec::new(),
+                None,
+                None,
+                None,
+                None,
+            )
+        })
+        .collect()
+}
+
 /// How a task is recorded: `module::name`.
 fn key(spec: &crate::TaskInfo) -> String {
     format!("{}::{}", spec.module(), spec.name())

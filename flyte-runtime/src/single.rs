@@ -134,6 +134,40 @@ impl SingleAttempt {
         }
     }
 
+    /// Runs the attempt of the dynamic workflow graph node `node` runs: its body, on `inputs`,
+    /// builds the graph (as a task's attempt runs: context, checkpoint, panic caught, classified
+    /// by the same rules), which is returned for the caller to hand to the engine (a task
+    /// container writes it as Flyte's `DynamicJobSpec`). Its nodes are marked as called from
+    /// `node`'s id. A node that is not dynamic fails non-recoverably.
+    pub fn build_dynamic(
+        &self,
+        node: &crate::Node,
+        inputs: &[Encoded],
+        checkpoint: Box<dyn CheckpointBackend>,
+    ) -> Result<crate::Graph, AttemptFailure> {
+        let not_built = |cause: String| AttemptFailure {
+            attempt: self.attempt,
+            kind: FailureKind::NonRecoverable,
+            cause,
+        };
+        let crate::graph::Runs::Dynamic(dynamic) = node.runs() else {
+            return Err(not_built(format!(
+                "node {} runs {}, not a dynamic workflow",
+                node.id(),
+                node.task_name()
+            )));
+        };
+        let builder = crate::dynamic::Builder {
+            dynamic: &**dynamic,
+            path: node.id().to_owned(),
+            record: false,
+            built: std::sync::Mutex::new(None),
+        };
+        self.run_erased(&builder, inputs, checkpoint)?;
+        let built = builder.built.into_inner().unwrap_or_else(|p| p.into_inner());
+        built.ok_or_else(|| not_built(format!("the body of {} built no graph", node.task_name())))
+    }
+
     pub(crate) fn run_erased(
         &self,
         task: &dyn ErasedTask,

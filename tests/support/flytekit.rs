@@ -88,6 +88,33 @@ impl Reference {
             .unwrap_or_else(|| manifest.join("tests").join("flyte"))
     }
 
+    /// `tests/flyte/dynamic`, where the Python twin of `examples/on_cluster.rs`'s dynamic
+    /// workflow lives (the package `on_cluster`).
+    pub fn dynamic_dir() -> PathBuf {
+        Self::dir().join("dynamic")
+    }
+
+    /// `pyflyte --pkgs on_cluster package` of [`dynamic_dir`](Self::dynamic_dir) into `out`,
+    /// with `image` (as `reference.py package` packages the twins: no fast registration).
+    pub fn package_dynamic(&self, image: &str, out: &Path) {
+        let pyflyte = self.python().parent().unwrap().join("pyflyte");
+        let mut cmd = Command::new(pyflyte);
+        cmd.args(["--pkgs", "on_cluster", "package", "--image", image, "--output"])
+            .arg(out)
+            .args(["--force", "--copy", "none"])
+            .current_dir(Self::dynamic_dir())
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .stdin(Stdio::null());
+        let ran = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+        assert!(
+            ran.status.success(),
+            "{cmd:?} failed ({}):\n--- stdout\n{}--- stderr\n{}",
+            ran.status,
+            String::from_utf8_lossy(&ran.stdout),
+            String::from_utf8_lossy(&ran.stderr)
+        );
+    }
+
     /// `python reference.py ARGS..`, ready to run.
     pub fn command<I, S>(&self, args: I) -> Command
     where
@@ -151,6 +178,11 @@ impl Reference {
     /// What flytekit's local execution of `module.workflow(**kwargs)` (a module under
     /// tests/flyte) returns, as `{"o0": .., "o1": ..}`.
     pub fn local(&self, module: &str, workflow: &str, kwargs: &str) -> serde_json::Value {
+        self.local_in(&Self::dir(), module, workflow, kwargs)
+    }
+
+    /// [`local`](Self::local), `module` imported from `dir`.
+    pub fn local_in(&self, dir: &Path, module: &str, workflow: &str, kwargs: &str) -> serde_json::Value {
         let script = "import importlib, json, sys\n\
                       m = importlib.import_module(sys.argv[1])\n\
                       r = getattr(m, sys.argv[2])(**json.loads(sys.argv[3]))\n\
@@ -158,7 +190,7 @@ impl Reference {
                       print(json.dumps({f'o{i}': v for i, v in enumerate(r)}))\n";
         let out = Command::new(self.python())
             .args(["-B", "-c", script, module, workflow, kwargs])
-            .current_dir(Self::dir())
+            .current_dir(dir)
             .output()
             .unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));

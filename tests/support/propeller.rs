@@ -21,7 +21,12 @@
 //!   does for flytekit's: every element's container gets the whole input lists and its index in
 //!   `FLYTE_K8S_ARRAY_INDEX` (named by `BATCH_JOB_ARRAY_INDEX_VAR_NAME`), each output becomes
 //!   the list of the elements' outputs, a failed element a `None` while `min_success_ratio` (or
-//!   `min_successes`) still holds, one element after another (no parallelism).
+//!   `min_successes`) still holds, one element after another (no parallelism);
+//! * runs a dynamic task's sub-graph as propeller's dynamic node handler does: an attempt that
+//!   writes `futures.pb` (a `core.DynamicJobSpec`) rather than `outputs.pb` succeeded in building
+//!   a graph, which runs as a workflow whose inputs are the dynamic node's, its nodes under the
+//!   node's path (`n1-dn0`), its tasks (and sub-workflows) those the spec carries, and the
+//!   node's outputs its `outputs` bindings; every spec is kept in [`Propeller::futures`].
 #![allow(dead_code)]
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -33,8 +38,8 @@ use flyte_idl::admin::{LaunchPlan, TaskSpec, WorkflowSpec};
 use flyte_idl::core::{
     array_node, binding_data, boolean_expression, comparison_expression, conjunction_expression, container_error,
     if_else_block, literal, node, operand, primitive, scalar, task_template, workflow_node, ArrayNode, BindingData,
-    BooleanExpression, ErrorDocument, Literal, LiteralCollection, LiteralMap, Node, Primitive, Scalar, TaskTemplate,
-    WorkflowTemplate,
+    BooleanExpression, DynamicJobSpec, ErrorDocument, Literal, LiteralCollection, LiteralMap, Node, Primitive, Scalar,
+    TaskTemplate, WorkflowTemplate,
 };
 use flyte_idl::prost::Message;
 
@@ -147,6 +152,11 @@ pub struct Propeller<'a> {
     pub signal: Box<Signal<'a>>,
     /// Every attempt made, in order.
     pub attempts: Vec<Attempt>,
+    /// Every `futures.pb` read, with the dynamic node's path, in order.
+    pub futures: Vec<(String, DynamicJobSpec)>,
+    /// The tasks and sub-workflows the dynamic job specs brought.
+    dynamic_tasks: HashMap<String, TaskTemplate>,
+    dynamic_workflows: HashMap<String, WorkflowTemplate>,
 }
 
 /// When to signal an attempt's process, and with what.
@@ -171,7 +181,63 @@ impl<'a> Propeller<'a> {
             before: Box::new(|_, cmd| cmd),
             signal: Box::new(|_| None),
             attempts: Vec::new(),
+            futures: Vec::new(),
+            dynamic_tasks: HashMap::new(),
+            dynamic_workflows: HashMap::new(),
         }
+    }
+
+    /// The task named `name`: the package's, or one a dynamic job spec brought.
+    fn task(&self, name: &str) -> Result<TaskTemplate, String> {
+        self.package
+            .tasks
+            .get(name)
+            .or_else(|| self.dynamic_tasks.get(name))
+            .cloned()
+            .ok_or_else(|| format!("no task {name} in the package or a dynamic job spec"))
+    }
+
+    /// The workflow named `name`: the package's, or one a dynamic job spec brought.
+    fn workflow(&self, name: &str) -> Result<WorkflowTemplate, String> {
+        self.package
+            .workflows
+            .get(name)
+            .or_else(|| self.dynamic_workflows.get(name))
+            .cloned()
+            .ok_or_else(|| format!("no workflow {name}"))
+    }
+
+    /// Runs the graph a dynamic task's attempt wrote (`futures.pb`) as propeller's dynamic node
+    /// handler does: a workflow with the node's inputs, the spec's nodes and output bindings,
+    /// after at least `min_successes` of its nodes (all of them: the stand-in fails the node at
+    /// the first failure, as propeller does for the default `min_successes`).
+    fn run_dynamic(&mut self, spec: DynamicJobSpec, inputs: LiteralMap, path: &str) -> Result<LiteralMap, String> {
+        if spec.min_successes != spec.nodes.len() as i64 {
+            return Err(format!(
+                "dynamic node {path}: min_successes {} of {} nodes: the stand-in runs every node",
+                spec.min_successes,
+                spec.nodes.len()
+            ));
+        }
+        self.futures.push((path.to_owned(), spec.clone()));
+        for task in &spec.tasks {
+            self.dynamic_tasks.insert(
+                task.id.as_ref().ok_or("a dynamic task without an id")?.name.clone(),
+                task.clone(),
+            );
+        }
+        for wf in &spec.subworkflows {
+            self.dynamic_workflows.insert(
+                wf.id.as_ref().ok_or("a sub-workflow without an id")?.name.clone(),
+                wf.clone(),
+            );
+        }
+        let wf = WorkflowTemplate {
+            nodes: spec.nodes,
+            outputs: spec.outputs,
+            ..WorkflowTemplate::default()
+        };
+        self.run_workflow(&wf, inputs, path)
     }
 
     /// Runs the workflow (or the launch plan's) with `inputs`; its outputs, or why it failed.
@@ -239,12 +305,7 @@ impl<'a> Propeller<'a> {
                 let Some(flyte_idl::core::task_node::Reference::ReferenceId(id)) = &t.reference else {
                     return Err("a task node without a reference".into());
                 };
-                let template = self
-                    .package
-                    .tasks
-                    .get(&id.name)
-                    .ok_or_else(|| format!("no task {} in the package", id.name))?
-                    .clone();
+                let template = self.task(&id.name)?;
                 self.run_task(&template, inputs, path, &[])
             }
             node::Target::WorkflowNode(w) => {
@@ -257,12 +318,7 @@ impl<'a> Propeller<'a> {
                         .cloned()
                         .ok_or_else(|| format!("no launch plan {}", id.name))?,
                 };
-                let wf = self
-                    .package
-                    .workflows
-                    .get(&name)
-                    .ok_or_else(|| format!("no workflow {name}"))?
-                    .clone();
+                let wf = self.workflow(&name)?;
                 self.run_workflow(&wf, inputs, path)
             }
             node::Target::BranchNode(b) => {
@@ -293,12 +349,7 @@ impl<'a> Propeller<'a> {
         let Some(flyte_idl::core::task_node::Reference::ReferenceId(id)) = &t.reference else {
             return Err("a task node without a reference".into());
         };
-        let template = self
-            .package
-            .tasks
-            .get(&id.name)
-            .ok_or_else(|| format!("no task {} in the package", id.name))?
-            .clone();
+        let template = self.task(&id.name)?;
         let size = inputs
             .literals
             .iter()
@@ -458,6 +509,13 @@ impl<'a> Propeller<'a> {
                 .unwrap()
                 .read_if_exists()
                 .unwrap();
+            let futures = Location::parse(&format!("{out}/futures.pb"))
+                .unwrap()
+                .read_if_exists()
+                .unwrap();
+            // Propeller's dynamic handler: `futures.pb` without `outputs.pb` is a graph to run.
+            let dynamic = outputs.is_none() && futures.is_some();
+            let outputs = outputs.or(futures);
             attempt.outcome = match (&error, &outputs) {
                 (Some(bytes), _) => {
                     let doc = ErrorDocument::decode(&bytes[..]).map_err(|e| format!("{out}/error.pb: {e}"))?;
@@ -475,6 +533,11 @@ impl<'a> Propeller<'a> {
             let outcome = attempt.outcome.clone();
             self.attempts.push(attempt);
             match outcome {
+                Outcome::Succeeded if dynamic => {
+                    let spec =
+                        DynamicJobSpec::decode(&outputs.unwrap()[..]).map_err(|e| format!("{out}/futures.pb: {e}"))?;
+                    return self.run_dynamic(spec, inputs, path);
+                }
                 Outcome::Succeeded => {
                     return LiteralMap::decode(&outputs.unwrap()[..]).map_err(|e| format!("{out}/outputs.pb: {e}"));
                 }

@@ -22,6 +22,22 @@ pub(crate) const TEMPLATE_ARGS: [(&str, &str); 5] = [
     ("--prev-checkpoint", "{{.prevCheckpointPrefix}}"),
 ];
 
+/// The variable a dynamic workflow's task container finds its image in: the graph its body
+/// builds names the tasks it runs with their templates, whose image is that one (flytekit
+/// carries its serialization settings, the image among them, in `_F_SS_C` on a dynamic task's
+/// container, and on no other's).
+pub const IMAGE_ENV: &str = "FLYTEKIT_RS_IMAGE";
+
+/// Sets [`IMAGE_ENV`] to `image` in the container of `spec` (a dynamic workflow's task).
+pub(crate) fn carry_image(spec: &mut admin::TaskSpec, image: &str) {
+    if let Some(core::task_template::Target::Container(c)) = spec.template.as_mut().and_then(|t| t.target.as_mut()) {
+        c.env.push(core::KeyValuePair {
+            key: IMAGE_ENV.to_owned(),
+            value: image.to_owned(),
+        });
+    }
+}
+
 /// The task's qualified name, `module.function`.
 pub(crate) fn task_name(info: &TaskInfo) -> String {
     qualified(info.module(), info.name())

@@ -65,6 +65,9 @@ struct Translator<'a, 'b> {
     call_of: Vec<Option<usize>>,
     /// Sub-workflows the template calls, with those they call, each once.
     sub_workflows: BTreeMap<String, core::WorkflowTemplate>,
+    /// What node ids start with: `n` in a workflow, `dn` in a dynamic workflow's graph (as
+    /// flytekit compiles a `@dynamic` body, with the compilation prefix `d`).
+    prefix: &'static str,
 }
 
 /// The template of `source`, and every sub-workflow it calls at any depth (adding their tasks,
@@ -72,6 +75,16 @@ struct Translator<'a, 'b> {
 pub(super) fn translate(
     builder: &mut Builder<'_>,
     source: &WorkflowSource,
+) -> Result<(core::WorkflowTemplate, Vec<core::WorkflowTemplate>), PackageError> {
+    translate_with(builder, source, "n")
+}
+
+/// [`translate`], the node ids starting with `prefix` (`dn0`, `dn1`, ... for the graph a dynamic
+/// workflow's body built).
+pub(super) fn translate_with(
+    builder: &mut Builder<'_>,
+    source: &WorkflowSource,
+    prefix: &'static str,
 ) -> Result<(core::WorkflowTemplate, Vec<core::WorkflowTemplate>), PackageError> {
     let graph = &source.graph;
     let mut t = Translator {
@@ -84,6 +97,7 @@ pub(super) fn translate(
         owner: Vec::new(),
         call_of: Vec::new(),
         sub_workflows: BTreeMap::new(),
+        prefix,
     };
     t.assign()?;
     let mut nodes = Vec::new();
@@ -135,7 +149,7 @@ impl Translator<'_, '_> {
             }
         }
         self.items = self.region(None);
-        self.ids = (0..self.items.len()).map(|k| format!("n{k}")).collect();
+        self.ids = (0..self.items.len()).map(|k| format!("{}{k}", self.prefix)).collect();
         self.owner = vec![Owner::Item(usize::MAX); nodes.len()];
         for (k, item) in self.items.iter().enumerate() {
             match *item {
@@ -246,8 +260,11 @@ impl Translator<'_, '_> {
     fn task_node(&mut self, i: usize, id: &str) -> Result<core::Node, PackageError> {
         let node = &self.graph.nodes()[i];
         let (info, interface) = self.task_of(node)?;
-        self.builder
-            .task(task_spec::task_spec(&info, &interface, self.builder.options))?;
+        let mut spec = task_spec::task_spec(&info, &interface, self.builder.options);
+        if node.is_dynamic() {
+            task_spec::carry_image(&mut spec, &self.builder.options.image);
+        }
+        self.builder.task(spec)?;
         self.builder.runs(task_spec::task_name(&info), node, false);
         let inputs = self.bindings(&format!("n{i}"), &interface.inputs, node.inputs())?;
         Ok(core::Node {
