@@ -204,6 +204,110 @@ pub fn from_literal_map(
         .collect()
 }
 
+/// [`to_literal`], taking the value: it is freed once read, and its strings and lists move into
+/// the literal rather than being copied, so that a large value is not held twice over.
+pub fn to_literal_owned(value: Encoded, ty: &Type) -> Result<Literal, LiteralError> {
+    encode_owned(value, ty, Path::Root(ROOT))
+}
+
+/// [`from_literal`], taking the literal: a list's or map's elements are converted and freed one
+/// by one, and a list at the top is serialized as its elements are read, so that the literal and
+/// the value are not held whole at once.
+pub fn from_literal_owned(literal: Literal, ty: &Type) -> Result<Encoded, LiteralError> {
+    decode_owned(literal, ty, Path::Root(ROOT))
+}
+
+/// [`to_literal_map`], taking the values: each is freed as soon as it is converted (see
+/// [`to_literal_owned`]).
+pub fn to_literal_map_owned(values: Vec<(&str, Encoded, &Type)>) -> Result<LiteralMap, LiteralError> {
+    let mut literals = BTreeMap::new();
+    for (name, value, ty) in values {
+        let literal = encode_owned(value, ty, Path::Root(name))?;
+        if literals.insert(name.to_owned(), literal).is_some() {
+            return Err(Path::Root(name).error(Problem::Unexpected("given twice")));
+        }
+    }
+    Ok(LiteralMap { literals })
+}
+
+/// [`from_literal_map`], taking the map: each literal is freed as it is converted (see
+/// [`from_literal_owned`]), so that the map and the values are never held whole at once.
+pub fn from_literal_map_owned(map: LiteralMap, slots: &[(&str, &Type)]) -> Result<Vec<Encoded>, LiteralError> {
+    if let Some(extra) = map.literals.keys().find(|k| !slots.iter().any(|(name, _)| name == k)) {
+        return Err(Path::Root(extra).error(Problem::Unexpected("not in the interface")));
+    }
+    let mut literals = map.literals;
+    slots
+        .iter()
+        .map(|&(name, ty)| {
+            let path = Path::Root(name);
+            let literal = literals.remove(name).ok_or_else(|| path.error(Problem::Missing))?;
+            decode_owned(literal, ty, path)
+        })
+        .collect()
+}
+
+fn encode_owned(value: Encoded, ty: &Type, path: Path<'_>) -> Result<Literal, LiteralError> {
+    let cbor: Cbor = value
+        .decode()
+        .map_err(|e| path.error(Problem::Invalid(format!("not a serialized value: {e}"))))?;
+    drop(value);
+    Writer::default().literal_owned(cbor, ty, path)
+}
+
+fn decode_owned(literal: Literal, ty: &Type, path: Path<'_>) -> Result<Encoded, LiteralError> {
+    // A list at the top (a large input is most often one): its elements are read and
+    // serialized one at a time, each literal freed before the next is read.
+    if let (Type::Collection(item), Some(literal::Value::Collection(_))) = (ty, &literal.value) {
+        let Some(literal::Value::Collection(c)) = literal.value else {
+            unreachable!()
+        };
+        let elements = Elements {
+            len: c.literals.len(),
+            items: std::cell::RefCell::new(Some(c.literals.into_iter())),
+            item,
+            path,
+            error: std::cell::RefCell::new(None),
+        };
+        return match Encoded::encode(&elements) {
+            Ok(encoded) => Ok(encoded),
+            Err(e) => Err(elements
+                .error
+                .into_inner()
+                .unwrap_or_else(|| path.error(Problem::Invalid(e.to_string())))),
+        };
+    }
+    let cbor = read_literal_owned(literal, ty, path)?;
+    Encoded::encode(&cbor).map_err(|e| path.error(Problem::Invalid(e.to_string())))
+}
+
+/// A list's literals, serialized as the CBOR array [`read_literal`] would make of them, each
+/// read (by value) and written in turn; the first error is kept in `error`.
+struct Elements<'a> {
+    len: usize,
+    items: std::cell::RefCell<Option<std::vec::IntoIter<Literal>>>,
+    item: &'a Type,
+    path: Path<'a>,
+    error: std::cell::RefCell<Option<LiteralError>>,
+}
+
+impl serde::Serialize for Elements<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{Error, SerializeSeq};
+        let items = self.items.borrow_mut().take().unwrap_or_default();
+        let mut seq = serializer.serialize_seq(Some(self.len))?;
+        for (i, literal) in items.enumerate() {
+            let cbor = read_literal_owned(literal, self.item, self.path.index(i)).map_err(|e| {
+                let message = e.to_string();
+                *self.error.borrow_mut() = Some(e);
+                S::Error::custom(message)
+            })?;
+            seq.serialize_element(&cbor)?;
+        }
+        seq.end()
+    }
+}
+
 fn encode(value: &Encoded, ty: &Type, path: Path<'_>) -> Result<Literal, LiteralError> {
     let cbor: Cbor = value
         .decode()
@@ -376,6 +480,53 @@ impl Writer {
                     tag: MSGPACK.to_owned(),
                 }))
             }
+        })
+    }
+}
+
+impl Writer {
+    /// [`literal`](Self::literal), taking the value: strings move into the literal, and a
+    /// list's or map's elements are converted (and their CBOR freed) one by one.
+    fn literal_owned(&mut self, v: Cbor, ty: &Type, path: Path<'_>) -> Result<Literal, LiteralError> {
+        Ok(match (ty, v) {
+            (Type::Str, Cbor::Text(s)) => primitive(primitive::Value::StringValue(s)),
+            (Type::Collection(item), Cbor::Array(items)) => {
+                let literals = items
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, x)| self.literal_owned(x, item, path.index(i)))
+                    .collect::<Result<_, _>>()?;
+                Literal {
+                    value: Some(literal::Value::Collection(LiteralCollection { literals })),
+                    ..Literal::default()
+                }
+            }
+            (Type::Dict(value), Cbor::Map(entries)) => {
+                let mut literals = BTreeMap::new();
+                for (k, x) in entries {
+                    let Cbor::Text(k) = k else {
+                        return Err(path.error(Problem::WrongKind {
+                            expected: "a map with string keys".into(),
+                            found: format!("a key that is {}", cbor_kind(&k)),
+                        }));
+                    };
+                    let literal = self.literal_owned(x, value, path.key(&k))?;
+                    literals.insert(k, literal);
+                }
+                Literal {
+                    value: Some(literal::Value::Map(LiteralMap { literals })),
+                    ..Literal::default()
+                }
+            }
+            (Type::Optional(inner), v) if !v.is_null() => {
+                let (some, _) = self
+                    .variants
+                    .entry(ty as *const Type)
+                    .or_insert_with(|| union_variants(ty))
+                    .clone();
+                union(self.literal_owned(v, inner, path)?, some)
+            }
+            (_, v) => self.literal(&v, ty, path)?,
         })
     }
 }
@@ -777,6 +928,49 @@ fn read_literal(lit: &Literal, ty: &Type, path: Path<'_>) -> Result<Cbor, Litera
             _ => return Err(wrong()),
         },
     })
+}
+
+/// [`read_literal`], taking the literal: strings move into the value, and a list's or map's
+/// literals are read (and freed) one by one.
+fn read_literal_owned(lit: Literal, ty: &Type, path: Path<'_>) -> Result<Cbor, LiteralError> {
+    if let Some(scalar::Value::Binary(_)) = scalar_of(&lit) {
+        return read_literal(&lit, ty, path);
+    }
+    match (ty, lit.value) {
+        (Type::Str, Some(literal::Value::Scalar(sc))) => match *sc {
+            Scalar {
+                value:
+                    Some(scalar::Value::Primitive(Primitive {
+                        value: Some(primitive::Value::StringValue(s)),
+                    })),
+            } => Ok(Cbor::Text(s)),
+            sc => read_literal(
+                &Literal {
+                    value: Some(literal::Value::Scalar(Box::new(sc))),
+                    ..lit
+                },
+                ty,
+                path,
+            ),
+        },
+        (Type::Collection(item), Some(literal::Value::Collection(c))) => Ok(Cbor::Array(
+            c.literals
+                .into_iter()
+                .enumerate()
+                .map(|(i, x)| read_literal_owned(x, item, path.index(i)))
+                .collect::<Result<_, _>>()?,
+        )),
+        (Type::Dict(value), Some(literal::Value::Map(m))) => Ok(Cbor::Map(
+            m.literals
+                .into_iter()
+                .map(|(k, x)| {
+                    let v = read_literal_owned(x, value, path.key(&k))?;
+                    Ok((Cbor::Text(k), v))
+                })
+                .collect::<Result<_, _>>()?,
+        )),
+        (ty, value) => read_literal(&Literal { value, ..lit }, ty, path),
+    }
 }
 
 fn read_binary(binary: &Binary, ty: &Type, path: Path<'_>) -> Result<Cbor, LiteralError> {
