@@ -1306,10 +1306,40 @@ mod tests {
         Encoded::encode(value).expect("the test value serializes")
     }
 
+    /// What the by-value conversions give, as text: they must give what the by-reference
+    /// ones give, value or error, on every case of these tests.
+    fn same<V: Debug>(by_ref: &Result<V, LiteralError>, by_value: Result<V, LiteralError>, what: &str) {
+        let text = |r: &Result<V, LiteralError>| match r {
+            Ok(v) => format!("{v:?}"),
+            Err(e) => format!("error at {}: {e}", e.path),
+        };
+        assert_eq!(
+            text(by_ref),
+            text(&by_value),
+            "by value and by reference differ on {what}"
+        );
+    }
+
+    fn checked_to_literal(value: &Encoded, ty: &Type) -> Result<Literal, LiteralError> {
+        let by_ref = to_literal(value, ty);
+        same(&by_ref, to_literal_owned(value.clone(), ty), &format!("{ty}"));
+        by_ref
+    }
+
+    fn checked_from_literal(literal: &Literal, ty: &Type) -> Result<Encoded, LiteralError> {
+        let by_ref = from_literal(literal, ty);
+        same(
+            &by_ref,
+            from_literal_owned(literal.clone(), ty),
+            &format!("{literal:?} as {ty}"),
+        );
+        by_ref
+    }
+
     /// `value` as a literal of `ty`, asserting that it reads back as itself.
     fn round_trip<T: Serialize + DeserializeOwned + PartialEq + Debug>(value: T, ty: &Type) -> Literal {
-        let literal = to_literal(&enc(&value), ty).unwrap_or_else(|e| panic!("{value:?} as {ty}: {e}"));
-        let back: T = from_literal(&literal, ty)
+        let literal = checked_to_literal(&enc(&value), ty).unwrap_or_else(|e| panic!("{value:?} as {ty}: {e}"));
+        let back: T = checked_from_literal(&literal, ty)
             .unwrap_or_else(|e| panic!("{literal:?} as {ty}: {e}"))
             .decode()
             .expect("decodes as the Rust type");
@@ -1318,18 +1348,18 @@ mod tests {
     }
 
     fn read<T: DeserializeOwned>(literal: &Literal, ty: &Type) -> T {
-        from_literal(literal, ty)
+        checked_from_literal(literal, ty)
             .unwrap_or_else(|e| panic!("{literal:?} as {ty}: {e}"))
             .decode()
             .expect("decodes as the Rust type")
     }
 
     fn read_err(literal: &Literal, ty: &Type) -> LiteralError {
-        from_literal(literal, ty).expect_err("reading fails")
+        checked_from_literal(literal, ty).expect_err("reading fails")
     }
 
     fn write_err<T: Serialize>(value: &T, ty: &Type) -> LiteralError {
-        to_literal(&enc(value), ty).expect_err("writing fails")
+        checked_to_literal(&enc(value), ty).expect_err("writing fails")
     }
 
     fn list(ty: Type) -> Type {
@@ -2053,5 +2083,49 @@ mod tests {
         assert_eq!(err.to_string(), "s: not in the interface");
         let err = from_literal_map(&map, &[("x", &Type::Str), ("s", &Type::Str)]).unwrap_err();
         assert_eq!(err.to_string(), "x: expected string, found an integer literal");
+    }
+
+    fn owned<'a>(values: &[(&'a str, &Encoded, &'a Type)]) -> Vec<(&'a str, Encoded, &'a Type)> {
+        values.iter().map(|&(n, e, t)| (n, e.clone(), t)).collect()
+    }
+
+    #[test]
+    fn the_by_value_literal_maps_are_the_by_reference_ones() {
+        let (x, s) = (enc(&3i64), enc(&"s"));
+        let xs = enc(&vec![vec!["a".to_owned()], vec![]]);
+        let lists = list(list(Type::Str));
+        let values = [("x", &x, &Type::Integer), ("s", &s, &Type::Str), ("xs", &xs, &lists)];
+        let map = to_literal_map(&values).expect("converts");
+        same(&Ok(map.clone()), to_literal_map_owned(owned(&values)), "a map");
+        let twice = [("x", &x, &Type::Integer), ("x", &x, &Type::Integer)];
+        same(
+            &to_literal_map(&twice),
+            to_literal_map_owned(owned(&twice)),
+            "a name given twice",
+        );
+        let slots: &[&[(&str, &Type)]] = &[
+            &[("x", &Type::Integer), ("s", &Type::Str), ("xs", &lists)],
+            &[("xs", &lists), ("s", &Type::Str), ("x", &Type::Integer)],
+            &[
+                ("x", &Type::Integer),
+                ("s", &Type::Str),
+                ("xs", &lists),
+                ("y", &Type::Str),
+            ],
+            &[("x", &Type::Integer)],
+            &[("x", &Type::Str), ("s", &Type::Str), ("xs", &lists)],
+            &[
+                ("x", &Type::Integer),
+                ("s", &Type::Str),
+                ("xs", &list(list(Type::Integer))),
+            ],
+        ];
+        for slots in slots {
+            same(
+                &from_literal_map(&map, slots),
+                from_literal_map_owned(map.clone(), slots),
+                &format!("{slots:?}"),
+            );
+        }
     }
 }
