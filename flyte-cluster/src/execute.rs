@@ -406,7 +406,7 @@ pub fn execute_task<T: flyte_runtime::Task>(
 ) -> Result<Executed, StorageError> {
     run_once(task.interface(), None, args, worker, |inputs, checkpoint| {
         attempt
-            .run(task, inputs, checkpoint)
+            .run_owned(task, inputs, checkpoint)
             .map(Produced::Outputs)
             .map_err(|f| ContainerFailure::from_attempt(&f))
     })
@@ -482,7 +482,7 @@ pub fn execute_packaged(
         let options = crate::package::Options::new(image_of(args));
         return run_once(interface, None, args, &env.worker, |inputs, checkpoint| {
             let graph = attempt
-                .build_dynamic(node, inputs, checkpoint)
+                .build_dynamic(node, &inputs, checkpoint)
                 .map_err(|f| ContainerFailure::from_attempt(&f))?;
             crate::package::dynamic_job_spec(node, graph, &options)
                 .map(|mut spec| {
@@ -512,7 +512,7 @@ pub fn execute_packaged(
     let element = args.map.then_some(env.array_index);
     run_once(interface, element, args, &env.worker, |inputs, checkpoint| {
         attempt
-            .run_node(node, inputs, checkpoint)
+            .run_node_owned(node, inputs, checkpoint)
             .map(Produced::Outputs)
             .map_err(|f| ContainerFailure::from_attempt(&f))
     })
@@ -566,7 +566,7 @@ fn run_once(
     args: &ExecuteArgs,
     worker: &str,
     run: impl FnOnce(
-        &[flyte_runtime::Encoded],
+        Vec<flyte_runtime::Encoded>,
         Box<dyn flyte_runtime::CheckpointBackend>,
     ) -> Result<Produced, ContainerFailure>,
 ) -> Result<Executed, StorageError> {
@@ -607,8 +607,8 @@ fn run_once(
             Ok(checkpoint) => checkpoint,
             Err(e) => return failed(ContainerFailure::system("SYSTEM:CheckpointUnavailable", e.to_string())),
         };
-    let produced = run(&inputs, Box::new(checkpoint));
-    drop(inputs);
+    // The task takes the inputs, and frees them once it has decoded them.
+    let produced = run(inputs, Box::new(checkpoint));
     let outputs = match produced {
         Ok(Produced::Outputs(outputs)) => outputs,
         Ok(Produced::Futures(spec)) => {
