@@ -211,8 +211,8 @@ pub fn to_literal_owned(value: Encoded, ty: &Type) -> Result<Literal, LiteralErr
 }
 
 /// [`from_literal`], taking the literal: a list's or map's elements are converted and freed one
-/// by one, and a list at the top is serialized as its elements are read, so that the literal and
-/// the value are not held whole at once.
+/// by one, and strings move rather than being copied, so that the literal and the value are not
+/// held whole at once.
 pub fn from_literal_owned(literal: Literal, ty: &Type) -> Result<Encoded, LiteralError> {
     decode_owned(literal, ty, Path::Root(ROOT))
 }
@@ -256,56 +256,10 @@ fn encode_owned(value: Encoded, ty: &Type, path: Path<'_>) -> Result<Literal, Li
 }
 
 fn decode_owned(literal: Literal, ty: &Type, path: Path<'_>) -> Result<Encoded, LiteralError> {
-    // A list at the top (a large input is most often one): its elements are read and
-    // serialized one at a time, each literal freed before the next is read.
-    if let (Type::Collection(item), Some(literal::Value::Collection(_))) = (ty, &literal.value) {
-        let Some(literal::Value::Collection(c)) = literal.value else {
-            unreachable!()
-        };
-        let elements = Elements {
-            len: c.literals.len(),
-            items: std::cell::RefCell::new(Some(c.literals.into_iter())),
-            item,
-            path,
-            error: std::cell::RefCell::new(None),
-        };
-        return match Encoded::encode(&elements) {
-            Ok(encoded) => Ok(encoded),
-            Err(e) => Err(elements
-                .error
-                .into_inner()
-                .unwrap_or_else(|| path.error(Problem::Invalid(e.to_string())))),
-        };
-    }
+    // The literal's strings move into the CBOR value, each element's literal freed as it is
+    // read; then the value is serialized (into a buffer of its exact size) and freed.
     let cbor = read_literal_owned(literal, ty, path)?;
     Encoded::encode(&cbor).map_err(|e| path.error(Problem::Invalid(e.to_string())))
-}
-
-/// A list's literals, serialized as the CBOR array [`read_literal`] would make of them, each
-/// read (by value) and written in turn; the first error is kept in `error`.
-struct Elements<'a> {
-    len: usize,
-    items: std::cell::RefCell<Option<std::vec::IntoIter<Literal>>>,
-    item: &'a Type,
-    path: Path<'a>,
-    error: std::cell::RefCell<Option<LiteralError>>,
-}
-
-impl serde::Serialize for Elements<'_> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::{Error, SerializeSeq};
-        let items = self.items.borrow_mut().take().unwrap_or_default();
-        let mut seq = serializer.serialize_seq(Some(self.len))?;
-        for (i, literal) in items.enumerate() {
-            let cbor = read_literal_owned(literal, self.item, self.path.index(i)).map_err(|e| {
-                let message = e.to_string();
-                *self.error.borrow_mut() = Some(e);
-                S::Error::custom(message)
-            })?;
-            seq.serialize_element(&cbor)?;
-        }
-        seq.end()
-    }
 }
 
 fn encode(value: &Encoded, ty: &Type, path: Path<'_>) -> Result<Literal, LiteralError> {

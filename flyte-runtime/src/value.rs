@@ -30,14 +30,30 @@ pub struct Encoded(pub(crate) Arc<[u8]>);
 
 impl Encoded {
     /// Serializes `value`.
+    ///
+    /// Twice: once to count its bytes, then into a buffer of that size, which becomes the value
+    /// without a copy; so that a large value is held once beside what it was serialized from
+    /// (a growing buffer copied into its shared one would be up to three times its size).
     pub fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Encoded, ValueError> {
-        let mut bytes = Vec::new();
-        ciborium::into_writer(value, &mut bytes).map_err(|e| ValueError {
+        let failed = |e: ciborium::ser::Error<std::io::Error>| ValueError {
             op: "serialize",
             type_name: std::any::type_name::<T>(),
             message: e.to_string(),
-        })?;
-        Ok(Encoded(bytes.into()))
+        };
+        let mut counted = Counter(0);
+        ciborium::into_writer(value, &mut counted).map_err(failed)?;
+        // One allocation of exactly that size (an exact-size iterator collects in place).
+        let mut bytes: Arc<[u8]> = std::iter::repeat_n(0u8, counted.0).collect();
+        let mut rest = Arc::get_mut(&mut bytes).expect("a new Arc is not shared");
+        let fits = ciborium::into_writer(value, &mut rest).is_ok() && rest.is_empty();
+        if !fits {
+            // A value that serialized to another length the second time (a `Serialize` that is
+            // not deterministic): serialize it once more, the usual way.
+            let mut bytes = Vec::new();
+            ciborium::into_writer(value, &mut bytes).map_err(failed)?;
+            return Ok(Encoded(bytes.into()));
+        }
+        Ok(Encoded(bytes))
     }
 
     /// Deserializes the value as a `T`.
@@ -218,6 +234,19 @@ macro_rules! for_each_tuple {
 pub(crate) use for_each_tuple;
 
 for_each_tuple!(tuple_values);
+
+/// A writer that only counts the bytes written to it.
+struct Counter(usize);
+
+impl std::io::Write for Counter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len();
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
 
 #[cfg(test)]
 mod tests {
