@@ -253,6 +253,29 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
+    /// A value that serializes to another length each time still encodes (as its third
+    /// serialization), as does one whose second serialization fails.
+    #[test]
+    fn a_value_serialized_differently_the_second_time_still_encodes() {
+        struct Shifting(std::cell::Cell<u32>);
+        impl Serialize for Shifting {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let n = self.0.get();
+                self.0.set(n + 1);
+                match n {
+                    0 => s.serialize_str("short"),
+                    1 => s.serialize_str("a good deal longer than the first time"),
+                    _ => s.serialize_str("third"),
+                }
+            }
+        }
+        let encoded = Encoded::encode(&Shifting(std::cell::Cell::new(0))).unwrap();
+        assert_eq!(encoded.decode::<String>().unwrap(), "third");
+        let encoded = Encoded::encode(&Shifting(std::cell::Cell::new(1))).unwrap();
+        assert_eq!(encoded.decode::<String>().unwrap(), "third");
+        assert_eq!(Encoded::encode("same").unwrap().as_bytes(), b"\x64same");
+    }
+
     #[test]
     fn floats_bytes_and_non_string_keys_round_trip() {
         let nan = Encoded::encode(&f64::NAN).unwrap();
