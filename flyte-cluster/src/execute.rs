@@ -253,7 +253,10 @@ pub enum InputsError {
 pub fn read_inputs(uri: &str) -> Result<LiteralMap, InputsError> {
     let at = Location::parse(uri)?;
     let bytes = at.read()?;
-    LiteralMap::decode(&bytes[..]).map_err(|source| InputsError::Decode {
+    let map = LiteralMap::decode(&bytes[..]);
+    // The bytes go as soon as they are decoded: a large input is not held as both.
+    drop(bytes);
+    map.map_err(|source| InputsError::Decode {
         uri: at.uri().to_owned(),
         source,
     })
@@ -264,6 +267,15 @@ pub fn write_outputs(output_prefix: &str, outputs: &LiteralMap) -> Result<(), St
     Location::parse(output_prefix)?
         .join(OUTPUTS_FILE)
         .write(&outputs.encode_to_vec())
+}
+
+/// [`write_outputs`], taking the map: it is freed once encoded, before the upload, so that a
+/// large output is not held as both the map and its bytes while it is written.
+fn write_outputs_owned(output_prefix: &str, outputs: LiteralMap) -> Result<(), StorageError> {
+    let at = Location::parse(output_prefix)?.join(OUTPUTS_FILE);
+    let bytes = outputs.encode_to_vec();
+    drop(outputs);
+    at.write(&bytes)
 }
 
 /// Writes `spec` as `futures.pb` under `output_prefix`.
@@ -394,7 +406,7 @@ pub fn execute_task<T: flyte_runtime::Task>(
 ) -> Result<Executed, StorageError> {
     run_once(task.interface(), None, args, worker, |inputs, checkpoint| {
         attempt
-            .run(task, inputs, checkpoint)
+            .run_owned(task, inputs, checkpoint)
             .map(Produced::Outputs)
             .map_err(|f| ContainerFailure::from_attempt(&f))
     })
@@ -470,7 +482,7 @@ pub fn execute_packaged(
         let options = crate::package::Options::new(image_of(args));
         return run_once(interface, None, args, &env.worker, |inputs, checkpoint| {
             let graph = attempt
-                .build_dynamic(node, inputs, checkpoint)
+                .build_dynamic(node, &inputs, checkpoint)
                 .map_err(|f| ContainerFailure::from_attempt(&f))?;
             crate::package::dynamic_job_spec(node, graph, &options)
                 .map(|mut spec| {
@@ -500,7 +512,7 @@ pub fn execute_packaged(
     let element = args.map.then_some(env.array_index);
     run_once(interface, element, args, &env.worker, |inputs, checkpoint| {
         attempt
-            .run_node(node, inputs, checkpoint)
+            .run_node_owned(node, inputs, checkpoint)
             .map(Produced::Outputs)
             .map_err(|f| ContainerFailure::from_attempt(&f))
     })
@@ -554,7 +566,7 @@ fn run_once(
     args: &ExecuteArgs,
     worker: &str,
     run: impl FnOnce(
-        &[flyte_runtime::Encoded],
+        Vec<flyte_runtime::Encoded>,
         Box<dyn flyte_runtime::CheckpointBackend>,
     ) -> Result<Produced, ContainerFailure>,
 ) -> Result<Executed, StorageError> {
@@ -585,7 +597,8 @@ fn run_once(
         },
     };
     let slots: Vec<(&str, &flyte_runtime::Type)> = interface.inputs.iter().map(|(n, t)| (n.as_str(), t)).collect();
-    let inputs = match crate::literal::from_literal_map(&map, &slots) {
+    // Each input's literal is converted and freed in turn: none is left when the task runs.
+    let inputs = match crate::literal::from_literal_map_owned(map, &slots) {
         Ok(inputs) => inputs,
         Err(e) => return failed(type_error(format!("the inputs of `{}`: {e}", args.task))),
     };
@@ -594,7 +607,9 @@ fn run_once(
             Ok(checkpoint) => checkpoint,
             Err(e) => return failed(ContainerFailure::system("SYSTEM:CheckpointUnavailable", e.to_string())),
         };
-    let outputs = match run(&inputs, Box::new(checkpoint)) {
+    // The task takes the inputs, and frees them once it has decoded them.
+    let produced = run(inputs, Box::new(checkpoint));
+    let outputs = match produced {
         Ok(Produced::Outputs(outputs)) => outputs,
         Ok(Produced::Futures(spec)) => {
             return match write_futures(&args.output_prefix, &spec) {
@@ -604,14 +619,15 @@ fn run_once(
         }
         Err(failure) => return failed(failure),
     };
-    let values: Vec<(&str, &flyte_runtime::Encoded, &flyte_runtime::Type)> = interface
+    // Each output is converted and freed in turn, and the map freed once encoded.
+    let values: Vec<(&str, flyte_runtime::Encoded, &flyte_runtime::Type)> = interface
         .outputs
         .iter()
-        .zip(&outputs)
+        .zip(outputs)
         .map(|((name, ty), value)| (name.as_str(), value, ty))
         .collect();
-    match crate::literal::to_literal_map(&values) {
-        Ok(map) => match write_outputs(&args.output_prefix, &map) {
+    match crate::literal::to_literal_map_owned(values) {
+        Ok(map) => match write_outputs_owned(&args.output_prefix, map) {
             Ok(()) => Ok(Executed::Outputs),
             Err(e) => failed(ContainerFailure::upload(&e)),
         },

@@ -204,6 +204,64 @@ pub fn from_literal_map(
         .collect()
 }
 
+/// [`to_literal`], taking the value: it is freed once read, and its strings and lists move into
+/// the literal rather than being copied, so that a large value is not held twice over.
+pub fn to_literal_owned(value: Encoded, ty: &Type) -> Result<Literal, LiteralError> {
+    encode_owned(value, ty, Path::Root(ROOT))
+}
+
+/// [`from_literal`], taking the literal: a list's or map's elements are converted and freed one
+/// by one, and strings move rather than being copied, so that the literal and the value are not
+/// held whole at once.
+pub fn from_literal_owned(literal: Literal, ty: &Type) -> Result<Encoded, LiteralError> {
+    decode_owned(literal, ty, Path::Root(ROOT))
+}
+
+/// [`to_literal_map`], taking the values: each is freed as soon as it is converted (see
+/// [`to_literal_owned`]).
+pub fn to_literal_map_owned(values: Vec<(&str, Encoded, &Type)>) -> Result<LiteralMap, LiteralError> {
+    let mut literals = BTreeMap::new();
+    for (name, value, ty) in values {
+        let literal = encode_owned(value, ty, Path::Root(name))?;
+        if literals.insert(name.to_owned(), literal).is_some() {
+            return Err(Path::Root(name).error(Problem::Unexpected("given twice")));
+        }
+    }
+    Ok(LiteralMap { literals })
+}
+
+/// [`from_literal_map`], taking the map: each literal is freed as it is converted (see
+/// [`from_literal_owned`]), so that the map and the values are never held whole at once.
+pub fn from_literal_map_owned(map: LiteralMap, slots: &[(&str, &Type)]) -> Result<Vec<Encoded>, LiteralError> {
+    if let Some(extra) = map.literals.keys().find(|k| !slots.iter().any(|(name, _)| name == k)) {
+        return Err(Path::Root(extra).error(Problem::Unexpected("not in the interface")));
+    }
+    let mut literals = map.literals;
+    slots
+        .iter()
+        .map(|&(name, ty)| {
+            let path = Path::Root(name);
+            let literal = literals.remove(name).ok_or_else(|| path.error(Problem::Missing))?;
+            decode_owned(literal, ty, path)
+        })
+        .collect()
+}
+
+fn encode_owned(value: Encoded, ty: &Type, path: Path<'_>) -> Result<Literal, LiteralError> {
+    let cbor: Cbor = value
+        .decode()
+        .map_err(|e| path.error(Problem::Invalid(format!("not a serialized value: {e}"))))?;
+    drop(value);
+    Writer::default().literal_owned(cbor, ty, path)
+}
+
+fn decode_owned(literal: Literal, ty: &Type, path: Path<'_>) -> Result<Encoded, LiteralError> {
+    // The literal's strings move into the CBOR value, each element's literal freed as it is
+    // read; then the value is serialized (into a buffer of its exact size) and freed.
+    let cbor = read_literal_owned(literal, ty, path)?;
+    Encoded::encode(&cbor).map_err(|e| path.error(Problem::Invalid(e.to_string())))
+}
+
 fn encode(value: &Encoded, ty: &Type, path: Path<'_>) -> Result<Literal, LiteralError> {
     let cbor: Cbor = value
         .decode()
@@ -376,6 +434,53 @@ impl Writer {
                     tag: MSGPACK.to_owned(),
                 }))
             }
+        })
+    }
+}
+
+impl Writer {
+    /// [`literal`](Self::literal), taking the value: strings move into the literal, and a
+    /// list's or map's elements are converted (and their CBOR freed) one by one.
+    fn literal_owned(&mut self, v: Cbor, ty: &Type, path: Path<'_>) -> Result<Literal, LiteralError> {
+        Ok(match (ty, v) {
+            (Type::Str, Cbor::Text(s)) => primitive(primitive::Value::StringValue(s)),
+            (Type::Collection(item), Cbor::Array(items)) => {
+                let literals = items
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, x)| self.literal_owned(x, item, path.index(i)))
+                    .collect::<Result<_, _>>()?;
+                Literal {
+                    value: Some(literal::Value::Collection(LiteralCollection { literals })),
+                    ..Literal::default()
+                }
+            }
+            (Type::Dict(value), Cbor::Map(entries)) => {
+                let mut literals = BTreeMap::new();
+                for (k, x) in entries {
+                    let Cbor::Text(k) = k else {
+                        return Err(path.error(Problem::WrongKind {
+                            expected: "a map with string keys".into(),
+                            found: format!("a key that is {}", cbor_kind(&k)),
+                        }));
+                    };
+                    let literal = self.literal_owned(x, value, path.key(&k))?;
+                    literals.insert(k, literal);
+                }
+                Literal {
+                    value: Some(literal::Value::Map(LiteralMap { literals })),
+                    ..Literal::default()
+                }
+            }
+            (Type::Optional(inner), v) if !v.is_null() => {
+                let (some, _) = self
+                    .variants
+                    .entry(ty as *const Type)
+                    .or_insert_with(|| union_variants(ty))
+                    .clone();
+                union(self.literal_owned(v, inner, path)?, some)
+            }
+            (_, v) => self.literal(&v, ty, path)?,
         })
     }
 }
@@ -779,6 +884,49 @@ fn read_literal(lit: &Literal, ty: &Type, path: Path<'_>) -> Result<Cbor, Litera
     })
 }
 
+/// [`read_literal`], taking the literal: strings move into the value, and a list's or map's
+/// literals are read (and freed) one by one.
+fn read_literal_owned(lit: Literal, ty: &Type, path: Path<'_>) -> Result<Cbor, LiteralError> {
+    if let Some(scalar::Value::Binary(_)) = scalar_of(&lit) {
+        return read_literal(&lit, ty, path);
+    }
+    match (ty, lit.value) {
+        (Type::Str, Some(literal::Value::Scalar(sc))) => match *sc {
+            Scalar {
+                value:
+                    Some(scalar::Value::Primitive(Primitive {
+                        value: Some(primitive::Value::StringValue(s)),
+                    })),
+            } => Ok(Cbor::Text(s)),
+            sc => read_literal(
+                &Literal {
+                    value: Some(literal::Value::Scalar(Box::new(sc))),
+                    ..lit
+                },
+                ty,
+                path,
+            ),
+        },
+        (Type::Collection(item), Some(literal::Value::Collection(c))) => Ok(Cbor::Array(
+            c.literals
+                .into_iter()
+                .enumerate()
+                .map(|(i, x)| read_literal_owned(x, item, path.index(i)))
+                .collect::<Result<_, _>>()?,
+        )),
+        (Type::Dict(value), Some(literal::Value::Map(m))) => Ok(Cbor::Map(
+            m.literals
+                .into_iter()
+                .map(|(k, x)| {
+                    let v = read_literal_owned(x, value, path.key(&k))?;
+                    Ok((Cbor::Text(k), v))
+                })
+                .collect::<Result<_, _>>()?,
+        )),
+        (ty, value) => read_literal(&Literal { value, ..lit }, ty, path),
+    }
+}
+
 fn read_binary(binary: &Binary, ty: &Type, path: Path<'_>) -> Result<Cbor, LiteralError> {
     if binary.tag != MSGPACK {
         return Err(path.invalid(format!(
@@ -1112,10 +1260,40 @@ mod tests {
         Encoded::encode(value).expect("the test value serializes")
     }
 
+    /// What the by-value conversions give, as text: they must give what the by-reference
+    /// ones give, value or error, on every case of these tests.
+    fn same<V: Debug>(by_ref: &Result<V, LiteralError>, by_value: Result<V, LiteralError>, what: &str) {
+        let text = |r: &Result<V, LiteralError>| match r {
+            Ok(v) => format!("{v:?}"),
+            Err(e) => format!("error at {}: {e}", e.path),
+        };
+        assert_eq!(
+            text(by_ref),
+            text(&by_value),
+            "by value and by reference differ on {what}"
+        );
+    }
+
+    fn checked_to_literal(value: &Encoded, ty: &Type) -> Result<Literal, LiteralError> {
+        let by_ref = to_literal(value, ty);
+        same(&by_ref, to_literal_owned(value.clone(), ty), &format!("{ty}"));
+        by_ref
+    }
+
+    fn checked_from_literal(literal: &Literal, ty: &Type) -> Result<Encoded, LiteralError> {
+        let by_ref = from_literal(literal, ty);
+        same(
+            &by_ref,
+            from_literal_owned(literal.clone(), ty),
+            &format!("{literal:?} as {ty}"),
+        );
+        by_ref
+    }
+
     /// `value` as a literal of `ty`, asserting that it reads back as itself.
     fn round_trip<T: Serialize + DeserializeOwned + PartialEq + Debug>(value: T, ty: &Type) -> Literal {
-        let literal = to_literal(&enc(&value), ty).unwrap_or_else(|e| panic!("{value:?} as {ty}: {e}"));
-        let back: T = from_literal(&literal, ty)
+        let literal = checked_to_literal(&enc(&value), ty).unwrap_or_else(|e| panic!("{value:?} as {ty}: {e}"));
+        let back: T = checked_from_literal(&literal, ty)
             .unwrap_or_else(|e| panic!("{literal:?} as {ty}: {e}"))
             .decode()
             .expect("decodes as the Rust type");
@@ -1124,18 +1302,18 @@ mod tests {
     }
 
     fn read<T: DeserializeOwned>(literal: &Literal, ty: &Type) -> T {
-        from_literal(literal, ty)
+        checked_from_literal(literal, ty)
             .unwrap_or_else(|e| panic!("{literal:?} as {ty}: {e}"))
             .decode()
             .expect("decodes as the Rust type")
     }
 
     fn read_err(literal: &Literal, ty: &Type) -> LiteralError {
-        from_literal(literal, ty).expect_err("reading fails")
+        checked_from_literal(literal, ty).expect_err("reading fails")
     }
 
     fn write_err<T: Serialize>(value: &T, ty: &Type) -> LiteralError {
-        to_literal(&enc(value), ty).expect_err("writing fails")
+        checked_to_literal(&enc(value), ty).expect_err("writing fails")
     }
 
     fn list(ty: Type) -> Type {
@@ -1859,5 +2037,49 @@ mod tests {
         assert_eq!(err.to_string(), "s: not in the interface");
         let err = from_literal_map(&map, &[("x", &Type::Str), ("s", &Type::Str)]).unwrap_err();
         assert_eq!(err.to_string(), "x: expected string, found an integer literal");
+    }
+
+    fn owned<'a>(values: &[(&'a str, &Encoded, &'a Type)]) -> Vec<(&'a str, Encoded, &'a Type)> {
+        values.iter().map(|&(n, e, t)| (n, e.clone(), t)).collect()
+    }
+
+    #[test]
+    fn the_by_value_literal_maps_are_the_by_reference_ones() {
+        let (x, s) = (enc(&3i64), enc(&"s"));
+        let xs = enc(&vec![vec!["a".to_owned()], vec![]]);
+        let lists = list(list(Type::Str));
+        let values = [("x", &x, &Type::Integer), ("s", &s, &Type::Str), ("xs", &xs, &lists)];
+        let map = to_literal_map(&values).expect("converts");
+        same(&Ok(map.clone()), to_literal_map_owned(owned(&values)), "a map");
+        let twice = [("x", &x, &Type::Integer), ("x", &x, &Type::Integer)];
+        same(
+            &to_literal_map(&twice),
+            to_literal_map_owned(owned(&twice)),
+            "a name given twice",
+        );
+        let slots: &[&[(&str, &Type)]] = &[
+            &[("x", &Type::Integer), ("s", &Type::Str), ("xs", &lists)],
+            &[("xs", &lists), ("s", &Type::Str), ("x", &Type::Integer)],
+            &[
+                ("x", &Type::Integer),
+                ("s", &Type::Str),
+                ("xs", &lists),
+                ("y", &Type::Str),
+            ],
+            &[("x", &Type::Integer)],
+            &[("x", &Type::Str), ("s", &Type::Str), ("xs", &lists)],
+            &[
+                ("x", &Type::Integer),
+                ("s", &Type::Str),
+                ("xs", &list(list(Type::Integer))),
+            ],
+        ];
+        for slots in slots {
+            same(
+                &from_literal_map(&map, slots),
+                from_literal_map_owned(map.clone(), slots),
+                &format!("{slots:?}"),
+            );
+        }
     }
 }

@@ -130,7 +130,7 @@ impl Attempt {
     /// Calls the task's code with the attempt's context as this thread's current one: a
     /// synchronous task's attempt runs to its end here, an `async fn` task's becomes a future,
     /// not polled yet.
-    pub(crate) fn start(self, task: &dyn ErasedTask, inputs: &[Encoded]) -> Begun {
+    pub(crate) fn start(self, task: &dyn ErasedTask, inputs: Vec<Encoded>) -> Begun {
         let started = context::enter(&self.ctx, || panic::catch(|| task.run_erased(&self.ctx, inputs)));
         let returned = match started {
             Ok(Started::Future(future)) => return Begun::Running(Running { attempt: self, future }),
@@ -143,7 +143,7 @@ impl Attempt {
     /// Runs the attempt and returns once its code has returned and its writers have flushed:
     /// a synchronous task on this thread, an `async fn` task on flytekit's executor while this
     /// thread waits.
-    pub(crate) fn run(self, task: &dyn ErasedTask, inputs: &[Encoded]) -> Ended {
+    pub(crate) fn run(self, task: &dyn ErasedTask, inputs: Vec<Encoded>) -> Ended {
         match self.start(task, inputs) {
             Begun::Ended(ended) => ended,
             Begun::Running(running) => running.wait(),
@@ -391,7 +391,8 @@ mod tests {
             TaskInfo::new("scripted", "tests", &["case"])
         }
 
-        fn run_erased(&self, ctx: &TaskContext, inputs: &[Encoded]) -> Started {
+        fn run_erased(&self, ctx: &TaskContext, inputs: Vec<Encoded>) -> Started {
+            let inputs = &inputs[..];
             let fail = |kind, cause: &str| AttemptFailure {
                 attempt: ctx.attempt(),
                 kind,
@@ -432,7 +433,7 @@ mod tests {
         };
         let attempt = Attempt::open(ids(2), place, stop, timeout).unwrap();
         assert!(attempt.warnings().is_empty());
-        attempt.run(&Scripted, &[Encoded::encode(&input).unwrap()])
+        attempt.run(&Scripted, vec![Encoded::encode(&input).unwrap()])
     }
 
     #[test]
@@ -507,7 +508,8 @@ mod tests {
             TaskInfo::new("async_scripted", "tests", &["case"]).with_async()
         }
 
-        fn run_erased(&self, ctx: &TaskContext, inputs: &[Encoded]) -> Started {
+        fn run_erased(&self, ctx: &TaskContext, inputs: Vec<Encoded>) -> Started {
+            let inputs = &inputs[..];
             struct Guard;
             impl Drop for Guard {
                 fn drop(&mut self) {
@@ -547,7 +549,7 @@ mod tests {
             may_exist: false,
         };
         let attempt = Attempt::open(ids(2), place, &Stop::default(), timeout).unwrap();
-        match attempt.start(&AsyncScripted, &[Encoded::encode(&input).unwrap()]) {
+        match attempt.start(&AsyncScripted, vec![Encoded::encode(&input).unwrap()]) {
             Begun::Running(running) => running.wait(),
             Begun::Ended(ended) => panic!("an async attempt ended before it ran: {ended:?}"),
         }

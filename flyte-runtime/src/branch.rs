@@ -348,7 +348,7 @@ impl crate::task::ErasedTask for Builtin {
         crate::task::TaskInfo::new(self.0, "flytekit", &[])
     }
 
-    fn run_erased(&self, ctx: &crate::context::TaskContext, _: &[Encoded]) -> crate::task::Started {
+    fn run_erased(&self, ctx: &crate::context::TaskContext, _: Vec<Encoded>) -> crate::task::Started {
         crate::task::Started::Done(Err(crate::error::AttemptFailure {
             attempt: ctx.attempt(),
             kind: crate::error::FailureKind::NonRecoverable,

@@ -199,8 +199,8 @@ impl ErasedTask for Builder<'_> {
         self.dynamic.info()
     }
 
-    fn run_erased(&self, ctx: &TaskContext, inputs: &[Encoded]) -> Started {
-        Started::Done(self.build(ctx.attempt(), inputs))
+    fn run_erased(&self, ctx: &TaskContext, inputs: Vec<Encoded>) -> Started {
+        Started::Done(self.build(ctx.attempt(), &inputs))
     }
 }
 

@@ -952,7 +952,7 @@ impl<'g> Execution<'g> {
                     results[i] = Some(result);
                     return false;
                 }
-                Next::Attempt(attempt) => match node_run.in_spans(|| attempt.start(task, &elements[i])) {
+                Next::Attempt(attempt) => match node_run.in_spans(|| attempt.start(task, elements[i].to_vec())) {
                     Begun::Ended(ended) => next = self.attempt_ended(node_run, ended),
                     Begun::Running(attempt) => {
                         let ended_tx = ended_tx.clone();
@@ -1036,7 +1036,7 @@ impl<'g> Execution<'g> {
             match next {
                 Next::Done(result) => return result,
                 Next::Attempt(attempt) => {
-                    let ended = run.in_spans(|| attempt.run(task, inputs));
+                    let ended = run.in_spans(|| attempt.run(task, inputs.to_vec()));
                     next = self.attempt_ended(&mut run, ended);
                 }
             }

@@ -107,6 +107,18 @@ impl SingleAttempt {
         inputs: &[Encoded],
         checkpoint: Box<dyn CheckpointBackend>,
     ) -> Result<Vec<Encoded>, AttemptFailure> {
+        self.run_erased(task, inputs.to_vec(), checkpoint)
+    }
+
+    /// [`run`](Self::run), taking the inputs: they are freed once the task has decoded them,
+    /// before its body runs, so that a large input is not held as both its bytes and its value
+    /// while the task works (a task container, which reads them for this attempt alone).
+    pub fn run_owned<T: Task>(
+        &self,
+        task: &T,
+        inputs: Vec<Encoded>,
+        checkpoint: Box<dyn CheckpointBackend>,
+    ) -> Result<Vec<Encoded>, AttemptFailure> {
         self.run_erased(task, inputs, checkpoint)
     }
 
@@ -118,6 +130,17 @@ impl SingleAttempt {
         &self,
         node: &crate::Node,
         inputs: &[Encoded],
+        checkpoint: Box<dyn CheckpointBackend>,
+    ) -> Result<Vec<Encoded>, AttemptFailure> {
+        self.run_node_owned(node, inputs.to_vec(), checkpoint)
+    }
+
+    /// [`run_node`](Self::run_node), taking the inputs, which are freed once decoded, as
+    /// [`run_owned`](Self::run_owned) frees them.
+    pub fn run_node_owned(
+        &self,
+        node: &crate::Node,
+        inputs: Vec<Encoded>,
         checkpoint: Box<dyn CheckpointBackend>,
     ) -> Result<Vec<Encoded>, AttemptFailure> {
         match node.runs() {
@@ -163,7 +186,7 @@ impl SingleAttempt {
             record: false,
             built: std::sync::Mutex::new(None),
         };
-        self.run_erased(&builder, inputs, checkpoint)?;
+        self.run_erased(&builder, inputs.to_vec(), checkpoint)?;
         let built = builder.built.into_inner().unwrap_or_else(|p| p.into_inner());
         built.ok_or_else(|| not_built(format!("the body of {} built no graph", node.task_name())))
     }
@@ -171,7 +194,7 @@ impl SingleAttempt {
     pub(crate) fn run_erased(
         &self,
         task: &dyn ErasedTask,
-        inputs: &[Encoded],
+        inputs: Vec<Encoded>,
         checkpoint: Box<dyn CheckpointBackend>,
     ) -> Result<Vec<Encoded>, AttemptFailure> {
         let info = task.info();

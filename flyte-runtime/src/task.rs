@@ -388,7 +388,9 @@ pub(crate) trait ErasedTask: Send + Sync {
             outputs: Vec::new(),
         })
     }
-    fn run_erased(&self, ctx: &TaskContext, inputs: &[Encoded]) -> Started;
+    /// Runs the task's code on `inputs`, which it owns so that they are freed once decoded,
+    /// before the body runs (a large input is not held as both its bytes and its value).
+    fn run_erased(&self, ctx: &TaskContext, inputs: Vec<Encoded>) -> Started;
 }
 
 /// An attempt once its task's code was called, its types erased: [`Body`] for the executor.
@@ -417,12 +419,13 @@ impl<T: Task> ErasedTask for T {
         Task::interface(self)
     }
 
-    fn run_erased(&self, ctx: &TaskContext, inputs: &[Encoded]) -> Started {
+    fn run_erased(&self, ctx: &TaskContext, inputs: Vec<Encoded>) -> Started {
         let attempt = ctx.attempt();
-        let input = match T::Input::decode(inputs) {
+        let input = match T::Input::decode(&inputs) {
             Ok(input) => input,
             Err(e) => return Started::Done(Err(boundary(attempt, e))),
         };
+        drop(inputs);
         match self.run(ctx, input) {
             Body::Done(result) => Started::Done(erase(attempt, result)),
             Body::Future(future) => Started::Future(Box::pin(async move { erase(attempt, future.await) })),

@@ -30,14 +30,30 @@ pub struct Encoded(pub(crate) Arc<[u8]>);
 
 impl Encoded {
     /// Serializes `value`.
+    ///
+    /// Twice: once to count its bytes, then into a buffer of that size, which becomes the value
+    /// without a copy; so that a large value is held once beside what it was serialized from
+    /// (a growing buffer copied into its shared one would be up to three times its size).
     pub fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Encoded, ValueError> {
-        let mut bytes = Vec::new();
-        ciborium::into_writer(value, &mut bytes).map_err(|e| ValueError {
+        let failed = |e: ciborium::ser::Error<std::io::Error>| ValueError {
             op: "serialize",
             type_name: std::any::type_name::<T>(),
             message: e.to_string(),
-        })?;
-        Ok(Encoded(bytes.into()))
+        };
+        let mut counted = Counter(0);
+        ciborium::into_writer(value, &mut counted).map_err(failed)?;
+        // One allocation of exactly that size (an exact-size iterator collects in place).
+        let mut bytes: Arc<[u8]> = std::iter::repeat_n(0u8, counted.0).collect();
+        let mut rest = Arc::get_mut(&mut bytes).expect("a new Arc is not shared");
+        let fits = ciborium::into_writer(value, &mut rest).is_ok() && rest.is_empty();
+        if !fits {
+            // A value that serialized to another length the second time (a `Serialize` that is
+            // not deterministic): serialize it once more, the usual way.
+            let mut bytes = Vec::new();
+            ciborium::into_writer(value, &mut bytes).map_err(failed)?;
+            return Ok(Encoded(bytes.into()));
+        }
+        Ok(Encoded(bytes))
     }
 
     /// Deserializes the value as a `T`.
@@ -219,10 +235,46 @@ pub(crate) use for_each_tuple;
 
 for_each_tuple!(tuple_values);
 
+/// A writer that only counts the bytes written to it.
+struct Counter(usize);
+
+impl std::io::Write for Counter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len();
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::collections::HashMap;
+
+    /// A value that serializes to another length each time still encodes (as its third
+    /// serialization), as does one whose second serialization fails.
+    #[test]
+    fn a_value_serialized_differently_the_second_time_still_encodes() {
+        struct Shifting(std::cell::Cell<u32>);
+        impl Serialize for Shifting {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let n = self.0.get();
+                self.0.set(n + 1);
+                match n {
+                    0 => s.serialize_str("short"),
+                    1 => s.serialize_str("a good deal longer than the first time"),
+                    _ => s.serialize_str("third"),
+                }
+            }
+        }
+        let encoded = Encoded::encode(&Shifting(std::cell::Cell::new(0))).unwrap();
+        assert_eq!(encoded.decode::<String>().unwrap(), "third");
+        let encoded = Encoded::encode(&Shifting(std::cell::Cell::new(1))).unwrap();
+        assert_eq!(encoded.decode::<String>().unwrap(), "third");
+        assert_eq!(Encoded::encode("same").unwrap().as_bytes(), b"\x64same");
+    }
 
     #[test]
     fn floats_bytes_and_non_string_keys_round_trip() {
