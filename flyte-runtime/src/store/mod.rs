@@ -118,7 +118,23 @@ impl Store {
             db.pragma_update(None, "journal_size_limit", commit::LONG_LOG as i64)?;
             schema::migrate(db)
         };
-        setup(&mut db).map_err(fail)?;
+        // Processes opening a new store together race to turn on WAL: SQLite answers a
+        // connection that holds a read lock and wants to write with SQLITE_BUSY at once, without
+        // its busy handler (waiting could deadlock), so the setup is retried as a whole.
+        let started = std::time::Instant::now();
+        let mut pause = Duration::from_millis(1);
+        loop {
+            match setup(&mut db) {
+                Err(StoreError::Sqlite(e))
+                    if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy)
+                        && started.elapsed() < BUSY_TIMEOUT =>
+                {
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_millis(50));
+                }
+                result => break result.map_err(fail)?,
+            }
+        }
         Ok(Store {
             commit: commit::Committer::new(db, dir.join(DB_FILE)),
             dir,
