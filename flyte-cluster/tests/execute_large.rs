@@ -7,55 +7,18 @@
 //!
 //! One test in this binary, so that no other test's allocations are counted.
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::fs;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Instant;
 
 use flyte_cluster::execute::{execute_task, ExecuteArgs, Executed};
 use flyte_idl::core::LiteralMap;
 use flyte_idl::prost::Message;
 use flyte_runtime::{Encoded, SingleAttempt, Type};
 use flytekit::task;
+use heap::{measured, MIB};
 
-struct Counting;
+#[path = "support/heap.rs"]
+mod heap;
 
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let p = unsafe { System.alloc(layout) };
-        if !p.is_null() {
-            let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-            PEAK.fetch_max(live, Ordering::Relaxed);
-        }
-        p
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) };
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let p = unsafe { System.realloc(ptr, layout, new_size) };
-        if !p.is_null() {
-            if new_size > layout.size() {
-                let live = LIVE.fetch_add(new_size - layout.size(), Ordering::Relaxed) + new_size - layout.size();
-                PEAK.fetch_max(live, Ordering::Relaxed);
-            } else {
-                LIVE.fetch_sub(layout.size() - new_size, Ordering::Relaxed);
-            }
-        }
-        p
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: Counting = Counting;
-
-const MIB: usize = 1 << 20;
 /// Each string's length, and how many there are: 32 MiB of text.
 const LINE: usize = 1024;
 const LINES: usize = 32 * 1024;
@@ -101,12 +64,7 @@ fn execute_holds_a_32_mib_value_about_twice_not_once_per_form() {
     };
     // execute's own steps, one at a time, as it takes them: reading inputs.pb and converting
     // it, and converting and encoding the outputs (the task's part in between is the runtime's).
-    let phase = |f: &mut dyn FnMut()| {
-        let start = LIVE.load(Ordering::Relaxed);
-        PEAK.store(start, Ordering::Relaxed);
-        f();
-        PEAK.load(Ordering::Relaxed).saturating_sub(start) as f64 / MIB as f64
-    };
+    let phase = |f: &mut dyn FnMut()| measured(f).1.peak;
     let mut inputs = None;
     let read_peak = phase(&mut || {
         let map = flyte_cluster::execute::read_inputs(&args.inputs).unwrap();
@@ -123,13 +81,9 @@ fn execute_holds_a_32_mib_value_about_twice_not_once_per_form() {
         drop(bytes);
     });
 
-    let start = LIVE.load(Ordering::Relaxed);
-    PEAK.store(start, Ordering::Relaxed);
-    let t = Instant::now();
-    let executed = execute_task(&reversed, &args, SingleAttempt::new("e", "n0", 1), "worker").unwrap();
-    let secs = t.elapsed().as_secs_f64();
-    let peak = PEAK.load(Ordering::Relaxed).saturating_sub(start) as f64 / MIB as f64;
-    let after = LIVE.load(Ordering::Relaxed).saturating_sub(start) as f64 / MIB as f64;
+    let (executed, whole) =
+        measured(|| execute_task(&reversed, &args, SingleAttempt::new("e", "n0", 1), "worker").unwrap());
+    let (peak, after, secs) = (whole.peak, whole.left, whole.secs);
     assert_eq!(executed, Executed::Outputs);
 
     let out = fs::read(work.path().join("out/outputs.pb")).unwrap();
