@@ -231,6 +231,18 @@ impl Outcome {
     }
 }
 
+/// `prog --store DIR run stepping` with its inputs, under execution id `id`, then `extra`.
+fn run_stepping(dir: &str, id: &str, n: u64, ignore: bool, pad: u64, extra: &[&str]) -> Vec<String> {
+    let inputs = [format!("n={n}"), format!("ignore={ignore}"), format!("pad={pad}")];
+    let mut args: Vec<String> = ["--store", dir, "run", "stepping"].map(String::from).to_vec();
+    for input in inputs {
+        args.extend(["--input".to_owned(), input]);
+    }
+    args.extend(["--execution-id", id].map(String::from));
+    args.extend(extra.iter().map(|a| a.to_string()));
+    args
+}
+
 /// Sends `signal` once `stepper` has handed over step 50, and returns the outcome, when the
 /// signal was sent and how long the process took to exit after it.
 fn signalled(args: &[&str], signal: &str) -> (Outcome, Instant, Duration) {
@@ -273,20 +285,8 @@ fn no_attempt_running(store: &Path, id: &str) -> flytekit::ExecutionReport {
 fn sigterm_lets_a_checking_task_return_with_its_state_and_the_printed_command_resumes_it() {
     let store = tempfile::tempdir().unwrap();
     let dir = store.path().to_str().unwrap();
-    let args = [
-        "--store",
-        dir,
-        "run",
-        "stepping",
-        "--input",
-        "n=3000",
-        "--input",
-        "ignore=false",
-        "--input",
-        "pad=0",
-        "--execution-id",
-        "t1",
-    ];
+    let args = run_stepping(dir, "t1", 3000, false, 0, &[]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let (out, _, took) = signalled(&args, "TERM");
     assert_eq!(out.code, Some(143), "{out:?}");
     let last = *out.numbers("step ").last().unwrap();
@@ -327,20 +327,8 @@ fn sigterm_lets_a_checking_task_return_with_its_state_and_the_printed_command_re
 fn sigint_exits_130_with_the_same_line() {
     let store = tempfile::tempdir().unwrap();
     let dir = store.path().to_str().unwrap();
-    let args = [
-        "--store",
-        dir,
-        "run",
-        "stepping",
-        "--input",
-        "n=3000",
-        "--input",
-        "ignore=false",
-        "--input",
-        "pad=0",
-        "--execution-id",
-        "i1",
-    ];
+    let args = run_stepping(dir, "i1", 3000, false, 0, &[]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let (out, _, _) = signalled(&args, "INT");
     assert_eq!(out.code, Some(130), "{out:?}");
     assert_eq!(
@@ -364,22 +352,8 @@ fn a_task_that_ignores_the_notice_is_abandoned_after_the_grace_period_with_its_w
     // Each state carries 64 KiB, so that its commit (written, fsynced, renamed) takes a while.
     // Whether the runtime flushed the writer is `preempt::settle`'s unit test; here, that
     // what it holds at the end of the grace period is what the next run resumes from.
-    let args = [
-        "--store",
-        dir,
-        "run",
-        "stepping",
-        "--input",
-        "n=100000",
-        "--input",
-        "ignore=true",
-        "--input",
-        "pad=65536",
-        "--execution-id",
-        "g1",
-        "--grace-period",
-        "1s",
-    ];
+    let args = run_stepping(dir, "g1", 100000, true, 65536, &["--grace-period", "1s"]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let (out, sent, took) = signalled(&args, "TERM");
     assert_eq!(out.code, Some(143), "{out:?}");
     assert!(out.numbers("returned at step ").is_empty());
@@ -428,22 +402,8 @@ fn a_task_that_ignores_the_notice_is_abandoned_after_the_grace_period_with_its_w
 fn a_second_sigint_exits_at_once_and_leaves_the_store_consistent() {
     let store = tempfile::tempdir().unwrap();
     let dir = store.path().to_str().unwrap();
-    let args = [
-        "--store",
-        dir,
-        "run",
-        "stepping",
-        "--input",
-        "n=2000",
-        "--input",
-        "ignore=true",
-        "--input",
-        "pad=0",
-        "--execution-id",
-        "c1",
-        "--grace-period",
-        "60s",
-    ];
+    let args = run_stepping(dir, "c1", 2000, true, 0, &["--grace-period", "60s"]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let mut worker = Worker::program(&args);
     worker.wait_for("step 50");
     worker.signal("INT");
