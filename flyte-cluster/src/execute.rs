@@ -557,6 +557,23 @@ fn element_of(map: LiteralMap, index: usize) -> Result<LiteralMap, ContainerFail
     Ok(LiteralMap { literals })
 }
 
+/// A file that could not be moved: the store's failure is the system's (retried), and so is
+/// writing a download; an output file the task named but did not write, or a value that is
+/// not a file, is the task's.
+fn file_failure(code: &str, error: crate::files::FileError, uploading: bool) -> ContainerFailure {
+    use crate::files::FileError;
+    match error {
+        FileError::Storage { .. } => ContainerFailure::system(code, error.to_string()),
+        FileError::Local { .. } if !uploading => ContainerFailure::system(code, error.to_string()),
+        error => ContainerFailure {
+            code: "USER:FileError".to_owned(),
+            message: error.to_string(),
+            recoverable: false,
+            origin: Origin::User,
+        },
+    }
+}
+
 /// The work of one attempt, whatever runs it: `inputs.pb` read as `interface`'s inputs (element
 /// `element` of each list, for a map task's element), `run` given them and the checkpoint, and
 /// its outputs or failure written.
@@ -602,6 +619,20 @@ fn run_once(
         Ok(inputs) => inputs,
         Err(e) => return failed(type_error(format!("the inputs of `{}`: {e}", args.task))),
     };
+    // The input files, downloaded before the task starts; removed when the attempt ends.
+    let downloads = match tempfile::Builder::new().prefix("flytekit-inputs-").tempdir() {
+        Ok(dir) => dir,
+        Err(e) => {
+            return failed(ContainerFailure::system(
+                "SYSTEM:DownloadDataError",
+                format!("no directory for the input files: {e}"),
+            ))
+        }
+    };
+    let inputs = match crate::files::download_inputs(inputs, &slots, downloads.path()) {
+        Ok(inputs) => inputs,
+        Err(e) => return failed(file_failure("SYSTEM:DownloadDataError", e, false)),
+    };
     let checkpoint =
         match crate::checkpoint::ObjectStoreCheckpoint::open(&args.checkpoint_path, args.prev_checkpoint.as_deref()) {
             Ok(checkpoint) => checkpoint,
@@ -619,6 +650,12 @@ fn run_once(
         }
         Err(failure) => return failed(failure),
     };
+    let out_slots: Vec<(&str, &flyte_runtime::Type)> = interface.outputs.iter().map(|(n, t)| (n.as_str(), t)).collect();
+    let outputs = match crate::files::upload_outputs(outputs, &out_slots, &args.raw_output_data_prefix) {
+        Ok(outputs) => outputs,
+        Err(e) => return failed(file_failure("SYSTEM:UploadDataError", e, true)),
+    };
+    drop(downloads);
     // Each output is converted and freed in turn, and the map freed once encoded.
     let values: Vec<(&str, flyte_runtime::Encoded, &flyte_runtime::Type)> = interface
         .outputs

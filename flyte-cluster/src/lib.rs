@@ -1,7 +1,8 @@
 //! What a Flyte 1 cluster needs of a workflow binary: each task's and workflow's interface in
 //! Flyte's types ([`types`]), values as Flyte literals ([`literal`]), the registration package that
 //! `flytectl register files --archive` takes, and what the task container does: checkpoints
-//! ([`checkpoint`]), inputs and outputs ([`execute`]) in object storage ([`storage`]).
+//! ([`checkpoint`]), inputs and outputs ([`execute`]) and files ([`files`]) in object storage
+//! ([`storage`]).
 //!
 //! This is the one crate that speaks Flyte's IDL (through `flyte-idl`); the runtime
 //! (`flyte-runtime`) describes types and graphs as plain data, and a local-only build compiles
@@ -9,6 +10,7 @@
 
 pub mod checkpoint;
 pub mod execute;
+pub mod files;
 pub mod literal;
 pub mod package;
 pub mod storage;

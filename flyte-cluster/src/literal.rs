@@ -64,8 +64,8 @@ use std::str::FromStr;
 use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
 use ciborium::Value as Cbor;
 use flyte_idl::core::{
-    literal, literal_type, primitive, scalar, Binary, Literal, LiteralCollection, LiteralMap, LiteralType, Primitive,
-    Scalar, Union, Void,
+    blob_type::BlobDimensionality, literal, literal_type, primitive, scalar, Binary, Blob, BlobMetadata, BlobType,
+    Literal, LiteralCollection, LiteralMap, LiteralType, Primitive, Scalar, Union, Void,
 };
 use flyte_idl::prost_types;
 use flyte_runtime::{DatetimeForm, DurationForm, Encoded, Type};
@@ -425,6 +425,15 @@ impl Writer {
                 check_enum(value, values, path)?;
                 primitive(primitive::Value::StringValue(value.to_owned()))
             }
+            Type::File => scalar(scalar::Value::Blob(Blob {
+                metadata: Some(BlobMetadata {
+                    r#type: Some(BlobType {
+                        format: String::new(),
+                        dimensionality: BlobDimensionality::Single as i32,
+                    }),
+                }),
+                uri: cbor_file_uri(v, ty, path)?.to_owned(),
+            })),
             Type::Struct { .. } => {
                 let packed = to_msgpack(v, ty, path)?;
                 let mut bytes = Vec::new();
@@ -557,6 +566,11 @@ fn to_msgpack(v: &Cbor, ty: &Type, path: Path<'_>) -> Result<Msgpack, LiteralErr
             check_enum(value, values, path)?;
             Msgpack::from(value)
         }
+        // As mashumaro writes a FlyteFile field.
+        Type::File => Msgpack::Map(vec![(
+            Msgpack::from("path"),
+            Msgpack::from(cbor_file_uri(v, ty, path)?),
+        )]),
         Type::Struct {
             fields: Some(fields), ..
         } => {
@@ -739,6 +753,34 @@ fn check_enum(value: &str, values: &[String], path: Path<'_>) -> Result<(), Lite
     }
 }
 
+/// Where a [`FlyteFile`](flyte_runtime::FlyteFile)'s serde form says the file is, for a
+/// literal: its remote when it has one (an input passed on, or a file `execute` uploaded), its
+/// path otherwise (as flytekit's local runs pass a local file).
+fn cbor_file_uri<'v>(v: &'v Cbor, ty: &Type, path: Path<'_>) -> Result<&'v str, LiteralError> {
+    let Cbor::Map(entries) = v else {
+        return Err(path.wrong(ty, cbor_kind(v)));
+    };
+    let text = |name: &str| match cbor_field(entries, name) {
+        Some(Cbor::Text(t)) => Some(t.as_str()),
+        _ => None,
+    };
+    text("remote")
+        .or_else(|| text("path"))
+        .ok_or_else(|| path.invalid("a file whose path is not text"))
+}
+
+/// A [`FlyteFile`](flyte_runtime::FlyteFile) at `uri`, as read from a literal: its path is the
+/// URI until `execute` downloads it.
+fn file_to_cbor(uri: &str, path: Path<'_>) -> Result<Cbor, LiteralError> {
+    if uri.is_empty() {
+        return Err(path.invalid("a file without a URI"));
+    }
+    Ok(Cbor::Map(vec![
+        (Cbor::Text("path".into()), Cbor::Text(uri.to_owned())),
+        (Cbor::Text("remote".into()), Cbor::Text(uri.to_owned())),
+    ]))
+}
+
 fn admits_none(ty: &Type) -> bool {
     matches!(ty, Type::Optional(_) | Type::None)
 }
@@ -874,6 +916,20 @@ fn read_literal(lit: &Literal, ty: &Type, path: Path<'_>) -> Result<Cbor, Litera
             Some(primitive::Value::StringValue(s)) => {
                 check_enum(s, values, path)?;
                 Cbor::Text(s.clone())
+            }
+            _ => return Err(wrong()),
+        },
+        Type::File => match scalar_of(lit) {
+            Some(scalar::Value::Blob(blob)) => {
+                let dimensionality = blob
+                    .metadata
+                    .as_ref()
+                    .and_then(|m| m.r#type.as_ref())
+                    .map_or(BlobDimensionality::Single as i32, |t| t.dimensionality);
+                if dimensionality != BlobDimensionality::Single as i32 {
+                    return Err(path.wrong(ty, "a multi-part blob (a directory)".to_owned()));
+                }
+                file_to_cbor(&blob.uri, path)?
             }
             _ => return Err(wrong()),
         },
@@ -1018,6 +1074,17 @@ fn from_msgpack(v: &Msgpack, ty: &Type, path: Path<'_>) -> Result<Cbor, LiteralE
             check_enum(text, values, path)?;
             Cbor::Text(text.to_owned())
         }
+        Type::File => match v {
+            Msgpack::Map(entries) => {
+                let uri = entries
+                    .iter()
+                    .find(|(k, _)| k.as_str() == Some("path"))
+                    .and_then(|(_, x)| x.as_str())
+                    .ok_or_else(|| path.invalid("a file without a `path` string"))?;
+                file_to_cbor(uri, path)?
+            }
+            _ => return Err(wrong()),
+        },
         Type::Struct {
             fields: Some(fields), ..
         } => {

@@ -3,11 +3,14 @@
 //! together: the same simple types, collections and maps, an `Optional` as a union with none
 //! whose variants carry flytekit's transformer names as `structure.tag`, an enum's values, and
 //! a struct as flytekit's dataclass (`STRUCT` with its JSON schema as `metadata`, its fields'
-//! types as `structure.dataclass_type`, and the msgpack serialization annotation).
+//! types as `structure.dataclass_type`, and the msgpack serialization annotation), a file as
+//! flytekit's `FlyteFile` (a blob of one part, without a format).
 
 use std::collections::BTreeMap;
 
-use flyte_idl::core::{literal_type, EnumType, LiteralType, SimpleType, TypeAnnotation, TypeStructure, UnionType};
+use flyte_idl::core::{
+    blob_type, literal_type, BlobType, EnumType, LiteralType, SimpleType, TypeAnnotation, TypeStructure, UnionType,
+};
 use flyte_idl::prost_types;
 use flyte_runtime::Type;
 use serde_json::Value as Json;
@@ -43,6 +46,10 @@ pub fn literal_type(ty: &Type) -> LiteralType {
             variants: vec![union_variant(inner), union_variant(&Type::None)],
         })),
         Type::Enum(values) => kind(literal_type::Type::EnumType(EnumType { values: values.clone() })),
+        Type::File => kind(literal_type::Type::Blob(BlobType {
+            format: String::new(),
+            dimensionality: blob_type::BlobDimensionality::Single as i32,
+        })),
         Type::Struct { fields, .. } => LiteralType {
             metadata: ty.json_schema().as_ref().and_then(to_struct),
             annotation: Some(msgpack_annotation()),
@@ -72,6 +79,7 @@ fn union_variant(ty: &Type) -> LiteralType {
         Type::None => "none",
         Type::Collection(_) => "Typed List",
         Type::Enum(_) => "DefaultEnumTransformer",
+        Type::File => "FlyteFilePath",
         Type::Struct { fields: Some(_), .. } => "Object-Dataclass-Transformer",
         // flytekit reads a value without a dataclass (a dict) with its dict transformer.
         Type::Dict(_) | Type::Struct { fields: None, .. } => "Typed Dict",

@@ -106,6 +106,9 @@ pub enum Type {
     /// A map from strings to values of one type: `HashMap<String, T>`, `BTreeMap<String, T>`
     /// (flytekit's `Dict[str, T]`; Flyte's maps have string keys only).
     Dict(Box<Type>),
+    /// A file passed by reference: [`FlyteFile`](crate::FlyteFile), flytekit's `FlyteFile`,
+    /// Flyte's single-part blob.
+    File,
     /// A value or none: `Option<T>`, flytekit's `Optional[T]`, a union of `T` and `NONE`.
     /// Build it with [`Type::optional`], which does not nest one in another.
     Optional(Box<Type>),
@@ -243,6 +246,22 @@ impl Type {
                 "additionalProperties": value.schema(),
             }),
             Type::Optional(inner) => json!({"anyOf": [inner.schema(), {"type": "null"}]}),
+            // As flytekit 1.16 describes a FlyteFile field: its path and its (unused) metadata.
+            Type::File => json!({
+                "type": "object",
+                "title": "FlyteFile",
+                "properties": {
+                    "path": {"anyOf": [{"type": "string"}, {"type": "string", "format": "path"}], "default": null},
+                    "metadata": {
+                        "anyOf": [
+                            {"type": "object", "additionalProperties": {"type": "string"}, "propertyNames": {"type": "string"}},
+                            {"type": "null"},
+                        ],
+                        "default": null,
+                    },
+                },
+                "additionalProperties": false,
+            }),
             Type::Enum(values) => json!({ "enum": values }),
             Type::Struct { fields: None, .. } => Json::Object(Map::new()),
             Type::Struct {
@@ -278,6 +297,7 @@ impl fmt::Display for Type {
             Type::Collection(item) => write!(f, "list of {item}"),
             Type::Dict(value) => write!(f, "map of string to {value}"),
             Type::Optional(inner) => write!(f, "optional {inner}"),
+            Type::File => f.write_str("file"),
             Type::Enum(values) => write!(f, "enum of {}", values.join(", ")),
             Type::Struct { name, fields: Some(_) } => write!(f, "struct {name}"),
             Type::Struct { name, fields: None } => write!(f, "struct {name} (without fields)"),

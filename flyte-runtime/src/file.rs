@@ -1,0 +1,131 @@
+//! [`FlyteFile`]: a file passed between tasks by reference, Flyte's single-part blob.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// A file passed between tasks by reference: flytekit's `FlyteFile`, Flyte's blob of one part
+/// (`BlobType { format: "", dimensionality: SINGLE }`). Its bytes are never part of the value:
+/// a task reads and writes the file at [`path`](Self::path), and what crosses the task
+/// boundary is where the file is.
+///
+/// Locally the path is the file's, as given: a task that returns `FlyteFile::new("out.csv")`
+/// hands the next task that path, so keep the file where the next task can read it (a
+/// relative path is relative to the process's directory). On a Flyte cluster the task
+/// container's `execute` downloads every input file before the task starts, streamed to a
+/// local file (never held in memory), so that `path` is a local file there too; and it uploads
+/// every output file whose [`remote`](Self::remote) is none under the attempt's
+/// `--raw-output-data-prefix`, so that the next task, Rust or Python, can download it. A file
+/// that came in as an input and goes out unchanged keeps its remote and is not uploaded again.
+///
+/// ```
+/// use flytekit::{task, FlyteFile, LocalRuntime, Task, Type};
+///
+/// /// Counts the lines of a file.
+/// #[task]
+/// fn count_lines(file: FlyteFile) -> Result<u64, std::io::Error> {
+///     Ok(std::fs::read_to_string(file.path())?.lines().count() as u64)
+/// }
+///
+/// assert_eq!(count_lines.interface()?.inputs[0].1, Type::File);
+///
+/// let dir = tempfile::tempdir()?;
+/// let notes = dir.path().join("notes.txt");
+/// std::fs::write(&notes, "one\ntwo\nthree\n")?;
+/// let lines = LocalRuntime::new().run_task(count_lines, FlyteFile::new(&notes))?;
+/// assert_eq!(lines, 3);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct FlyteFile {
+    path: PathBuf,
+    remote: Option<String>,
+}
+
+impl FlyteFile {
+    /// The file at `path`, not yet anywhere else.
+    pub fn new(path: impl Into<PathBuf>) -> FlyteFile {
+        FlyteFile {
+            path: path.into(),
+            remote: None,
+        }
+    }
+
+    /// A file at `path` that is a copy of the object at `remote` (an `s3://`, `gs://`,
+    /// `abfs://` or `file://` URI): what `execute` makes of an input file once it has
+    /// downloaded it. Returned as an output, it is passed on as `remote`, not uploaded again.
+    pub fn downloaded(path: impl Into<PathBuf>, remote: impl Into<String>) -> FlyteFile {
+        FlyteFile {
+            path: path.into(),
+            remote: Some(remote.into()),
+        }
+    }
+
+    /// Where the file is on this machine.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The object the file is a copy of, if it came from or went to object storage.
+    pub fn remote(&self) -> Option<&str> {
+        self.remote.as_deref()
+    }
+}
+
+impl AsRef<Path> for FlyteFile {
+    fn as_ref(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl crate::Typed for FlyteFile {
+    fn flyte_type() -> crate::Type {
+        crate::Type::File
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{traced, Encoded, Type, Typed};
+
+    #[derive(Deserialize)]
+    #[allow(dead_code)]
+    struct Report {
+        name: String,
+        data: FlyteFile,
+        extra: Vec<Option<FlyteFile>>,
+    }
+
+    #[test]
+    fn is_a_file_whether_named_or_traced_and_inside_a_struct() {
+        assert_eq!(FlyteFile::flyte_type(), Type::File);
+        assert_eq!(traced::<FlyteFile>().unwrap(), Type::File);
+        assert_eq!(
+            traced::<Report>().unwrap(),
+            Type::Struct {
+                name: "Report".into(),
+                fields: Some(vec![
+                    ("name".into(), Type::Str),
+                    ("data".into(), Type::File),
+                    ("extra".into(), Type::Collection(Box::new(Type::optional(Type::File)))),
+                ]),
+            }
+        );
+    }
+
+    #[test]
+    fn round_trips_its_path_and_remote() {
+        for file in [
+            FlyteFile::new("data/in.csv"),
+            FlyteFile::downloaded("/tmp/x/in.csv", "s3://bucket/raw/in.csv"),
+        ] {
+            let back: FlyteFile = Encoded::encode(&file).unwrap().decode().unwrap();
+            assert_eq!(back, file);
+        }
+        let file = FlyteFile::downloaded("/tmp/x/in.csv", "s3://bucket/raw/in.csv");
+        assert_eq!(file.path(), Path::new("/tmp/x/in.csv"));
+        assert_eq!(file.remote(), Some("s3://bucket/raw/in.csv"));
+        assert_eq!(FlyteFile::new("a").remote(), None);
+    }
+}
