@@ -27,6 +27,7 @@ pub fn workflows() -> Vec<flytekit::Registered> {
         subworkflow::outer.into(),
         structs::structs.into(),
         conditional::branch.into(),
+        files::files.into(),
     ]
 }
 
@@ -206,5 +207,51 @@ mod conditional {
         } else {
             fail("x must be positive")
         }
+    }
+}
+
+/// (g) Files: a `FlyteFile` written by one task, read and rewritten by the next, and passed on.
+/// Public: `flyte-cluster/tests/execute_in_stand_in.rs` runs `number_lines` between Python's.
+pub mod files {
+    use std::io::{BufRead, BufReader, Write};
+
+    use flytekit::{task, workflow, FlyteFile, TaskError};
+
+    #[task]
+    fn write_lines(n: u64) -> Result<FlyteFile, TaskError> {
+        let (file, mut out) = FlyteFile::create("lines.txt")?;
+        for i in 0..n {
+            writeln!(out, "line {i} {}", "x".repeat(60))?;
+        }
+        Ok(file)
+    }
+
+    #[task]
+    pub fn number_lines(lines: FlyteFile) -> Result<(FlyteFile, FlyteFile), TaskError> {
+        let (numbered, mut out) = FlyteFile::create("numbered.txt")?;
+        for (i, line) in BufReader::new(std::fs::File::open(lines.path())?).lines().enumerate() {
+            writeln!(out, "{}: {}", i + 1, line?)?;
+        }
+        Ok((numbered, lines))
+    }
+
+    #[task]
+    fn summarize(numbered: FlyteFile, original: FlyteFile) -> Result<String, TaskError> {
+        let a = std::fs::read_to_string(numbered.path())?;
+        let b = std::fs::read_to_string(original.path())?;
+        let last = a.lines().last().unwrap_or("");
+        Ok(format!(
+            "{} numbered lines ({} bytes) of {} ({} bytes); last: {last}",
+            a.lines().count(),
+            a.len(),
+            b.lines().count(),
+            b.len()
+        ))
+    }
+
+    #[workflow]
+    pub fn files(n: u64) -> String {
+        let (numbered, original) = number_lines(write_lines(n));
+        summarize(numbered, original)
     }
 }

@@ -16,6 +16,10 @@ mod flytekit_reference;
 #[path = "../../tests/support/propeller.rs"]
 mod propeller;
 
+/// The Rust twins, for those run here as they are (`files::number_lines`).
+#[path = "../../examples/twins.rs"]
+mod twins;
+
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
@@ -172,6 +176,7 @@ fn container_entry() {
         ("twins.subworkflow.stats", _) => execute_task(&stats, &args, attempt, &env.worker),
         ("twins.mapping.total", _) => execute_task(&total, &args, attempt, &env.worker),
         ("twins.structs.weigh", _) => execute_task(&structs::weigh, &args, attempt, &env.worker),
+        ("twins.files.number_lines", _) => execute_task(&twins::files::number_lines, &args, attempt, &env.worker),
         (other, _) => panic!("no Rust twin for {other}"),
     };
     eprintln!("{}: {:?}", args.task, done.unwrap());
@@ -387,6 +392,60 @@ fn a_rust_task_reads_a_python_map_tasks_list_of_optionals() {
         decoded(r#"{"o0": "int"}"#, &out),
         local("twins.mapping", "squares", r#"{"xs": [1, 2, 3, 4]}"#)
     );
+}
+
+/// A file Python wrote (21 MiB: three upload parts) read by a Rust task, which writes another
+/// and passes the first on; Python reads both. Each side downloads the other's file from S3
+/// through its own type engine; the file passed on keeps its URI (it is not uploaded again),
+/// and the new one is under the Rust attempt's raw output prefix.
+#[test]
+fn python_and_rust_tasks_pass_files_to_each_other() {
+    let pkg = package_with_rust(&["twins.files.number_lines"]);
+    let mut p = stand_in(&pkg, "");
+    let n = 300_000;
+    let out = p
+        .run(
+            "twins.files.files",
+            encoded(r#"{"n": "int"}"#, &format!(r#"{{"n": {n}}}"#)),
+        )
+        .unwrap_or_else(|e| panic!("{e}\n{:#?}", p.attempts));
+    let summary = decoded(r#"{"o0": "str"}"#, &out);
+    // `line {i} `, 60 x's and a newline a line; then `{i + 1}: ` in front of each.
+    let digits = |i: usize| i.to_string().len();
+    let original: usize = (0..n).map(|i| 67 + digits(i)).sum();
+    let numbered = original + (1..=n).map(|i| digits(i) + 2).sum::<usize>();
+    assert_eq!(
+        summary["o0"],
+        format!(
+            "{n} numbered lines ({numbered} bytes) of {n} ({original} bytes); last: {n}: line 299999 {}",
+            "x".repeat(60)
+        )
+    );
+    assert_eq!(summary, local("twins.files", "files", &format!(r#"{{"n": {n}}}"#)));
+
+    // The Rust node's outputs: the new file under its attempt's raw prefix, the input as it came.
+    let rust = p
+        .attempts
+        .iter()
+        .find(|a| a.task == "twins.files.number_lines")
+        .unwrap();
+    let (written, passed) = (&rust.outputs.literals["o0"], &rust.outputs.literals["o1"]);
+    let raw = format!("{}/{}/raw/{}/0", p.root, p.execution, rust.node);
+    assert_eq!(blob_uri(written), format!("{raw}/o0/1/numbered.txt"));
+    let python = p.attempts.iter().find(|a| a.task == "twins.files.write_lines").unwrap();
+    assert_eq!(blob_uri(passed), blob_uri(&python.outputs.literals["o0"]));
+}
+
+/// The URI of a file's literal.
+fn blob_uri(literal: &flyte_idl::core::Literal) -> String {
+    use flyte_idl::core::{literal::Value, scalar};
+    match &literal.value {
+        Some(Value::Scalar(s)) => match &s.value {
+            Some(scalar::Value::Blob(b)) => b.uri.clone(),
+            other => panic!("not a blob: {other:?}"),
+        },
+        other => panic!("not a scalar: {other:?}"),
+    }
 }
 
 /// SIGTERM in the middle of the loop (Kubernetes deleting the pod), to a task that returns at

@@ -61,6 +61,43 @@ impl FlyteFile {
         }
     }
 
+    /// A new, empty file named `name` in a directory of its own under the system's temporary
+    /// directory, and the file open for writing: a place for an output file that outlives the
+    /// task (a `tempfile::TempDir` the task drops would take the file with it before it could
+    /// be passed on). The directory is not removed: locally the file is the next task's input.
+    ///
+    /// ```
+    /// use std::io::Write;
+    /// use flytekit::{task, FlyteFile, LocalRuntime, TaskError};
+    ///
+    /// #[task]
+    /// fn numbers(n: u64) -> Result<FlyteFile, TaskError> {
+    ///     let (file, mut out) = FlyteFile::create("numbers.txt")?;
+    ///     for i in 0..n {
+    ///         writeln!(out, "{i}")?;
+    ///     }
+    ///     Ok(file)
+    /// }
+    ///
+    /// let file = LocalRuntime::new().run_task(numbers, 3)?;
+    /// assert!(file.path().ends_with("numbers.txt"));
+    /// assert_eq!(std::fs::read_to_string(file.path())?, "0\n1\n2\n");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn create(name: &str) -> std::io::Result<(FlyteFile, std::fs::File)> {
+        let plain = Path::new(name).file_name().is_some_and(|n| n == name);
+        if !plain {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("`{name}` is not a plain file name (no directories, not `.` or `..`)"),
+            ));
+        }
+        let dir = tempfile::Builder::new().prefix("flytekit-file-").tempdir()?.keep();
+        let path = dir.join(name);
+        let file = std::fs::File::create_new(&path)?;
+        Ok((FlyteFile::new(path), file))
+    }
+
     /// Where the file is on this machine.
     pub fn path(&self) -> &Path {
         &self.path
@@ -112,6 +149,21 @@ mod tests {
                 ]),
             }
         );
+    }
+
+    #[test]
+    fn create_makes_a_new_file_of_that_name_and_refuses_paths() {
+        let (a, _) = FlyteFile::create("out.csv").unwrap();
+        let (b, _) = FlyteFile::create("out.csv").unwrap();
+        assert_ne!(a.path(), b.path());
+        assert!(a.path().is_file() && a.path().ends_with("out.csv"));
+        for bad in ["../x", "a/b", "..", "", "/etc/passwd"] {
+            let err = FlyteFile::create(bad).unwrap_err();
+            assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput, "{bad}");
+        }
+        for f in [a, b] {
+            std::fs::remove_dir_all(f.path().parent().unwrap()).unwrap();
+        }
     }
 
     #[test]

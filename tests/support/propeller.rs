@@ -123,6 +123,8 @@ pub struct Attempt {
     pub prev_checkpoint: String,
     /// Its stderr, for messages.
     pub stderr: String,
+    /// What it wrote as `outputs.pb`; empty unless it did.
+    pub outputs: LiteralMap,
 }
 
 /// The stand-in.
@@ -483,6 +485,7 @@ impl<'a> Propeller<'a> {
                 checkpoint: checkpoint.clone(),
                 prev_checkpoint: prev.clone(),
                 stderr: String::new(),
+                outputs: LiteralMap::default(),
             };
             let mut cmd = (self.before)(&attempt, cmd);
             let child = cmd
@@ -527,7 +530,13 @@ impl<'a> Propeller<'a> {
                         message: e.message,
                     }
                 }
-                (None, Some(_)) => Outcome::Succeeded,
+                (None, Some(bytes)) => {
+                    if !dynamic {
+                        attempt.outputs =
+                            LiteralMap::decode(&bytes[..]).map_err(|e| format!("{out}/outputs.pb: {e}"))?;
+                    }
+                    Outcome::Succeeded
+                }
                 (None, None) => Outcome::Died(ran.status.to_string()),
             };
             let outcome = attempt.outcome.clone();
