@@ -20,6 +20,7 @@
 //! | `Dict(T)` | `map { literals }` | `scalar.generic`, as the console sends a dict |
 //! | `Optional(T)` | `scalar.union { value, type }`: `type` the variant's `LiteralType` with flytekit's tag ([`types`](crate::types)); none is the union of `scalar.none_type` and the `NONE` variant tagged `none` | the value without the union |
 //! | `Enum(values)` | `scalar.primitive.string_value`, one of the values | |
+//! | `File` | `scalar.blob { uri, metadata.type: { format: "", dimensionality: SINGLE } }`: the file's remote, else its path; read as a `FlyteFile` whose path and remote are the URI (`execute` then downloads it, [`files`](crate::files)) | a blob without metadata |
 //! | `Struct` | `scalar.binary { value: msgpack, tag: "msgpack" }`, as mashumaro writes a dataclass | `scalar.generic` (a protobuf `Struct`), as flytekit writes a dataclass with `FLYTE_USE_OLD_DC_FORMAT` |
 //!
 //! Any type is also read from `scalar.binary` msgpack: that is how propeller passes a field it
@@ -29,7 +30,7 @@
 //! names in field order, an integer as an integer, a datetime as Python's `isoformat()`
 //! (`"2024-01-02T03:04:05.000678+00:00"`; nine digits where the nanoseconds are not whole
 //! microseconds, which Python 3.11 reads, keeping the microseconds), a duration as a float of seconds, an enum as
-//! its value, none as nil, a nested struct as a map; a field of an `Optional` type that the Rust
+//! its value, none as nil, a nested struct as a map, a file as `{"path": uri}`; a field of an `Optional` type that the Rust
 //! value leaves out (`#[serde(skip_serializing_if = ..)]`) is written as nil, and one flytekit
 //! leaves out is read as none. A field flytekit sends that the type does not have is ignored, as
 //! mashumaro ignores one; a field the Rust value has and its type does not is an error. A struct
@@ -2148,5 +2149,80 @@ mod tests {
                 &format!("{slots:?}"),
             );
         }
+    }
+
+    #[test]
+    fn a_file_is_a_single_part_blob_of_its_remote_or_its_path_and_reads_back_with_its_uri_as_both() {
+        use flyte_runtime::FlyteFile;
+        let blob = |l: &Literal| match scalar_of(l) {
+            Some(scalar::Value::Blob(b)) => b.clone(),
+            other => panic!("not a blob: {other:?}"),
+        };
+        let passed_on = to_literal(
+            &enc(&FlyteFile::downloaded("/tmp/in/a.csv", "s3://b/raw/a.csv")),
+            &Type::File,
+        )
+        .unwrap();
+        assert_eq!(blob(&passed_on).uri, "s3://b/raw/a.csv");
+        let metadata = blob(&passed_on).metadata.unwrap().r#type.unwrap();
+        assert_eq!(
+            (metadata.format.as_str(), metadata.dimensionality),
+            ("", BlobDimensionality::Single as i32)
+        );
+        let local = to_literal(&enc(&FlyteFile::new("/data/b.csv")), &Type::File).unwrap();
+        assert_eq!(blob(&local).uri, "/data/b.csv");
+
+        let back: FlyteFile = from_literal(&passed_on, &Type::File).unwrap().decode().unwrap();
+        assert_eq!(back, FlyteFile::downloaded("s3://b/raw/a.csv", "s3://b/raw/a.csv"));
+
+        // A directory is not a file; a blob without a URI is nothing.
+        let mut dir = blob(&passed_on);
+        dir.metadata = Some(BlobMetadata {
+            r#type: Some(BlobType {
+                format: String::new(),
+                dimensionality: BlobDimensionality::Multipart as i32,
+            }),
+        });
+        let err = from_literal(&scalar(scalar::Value::Blob(dir)), &Type::File).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "value: expected file, found a multi-part blob (a directory)"
+        );
+        let err = from_literal(&scalar(scalar::Value::Blob(Blob::default())), &Type::File).unwrap_err();
+        assert!(err.to_string().contains("a file without a URI"), "{err}");
+        let err = from_literal(&primitive(primitive::Value::Integer(3)), &Type::File).unwrap_err();
+        assert!(matches!(err.problem, Problem::WrongKind { .. }), "{err}");
+    }
+
+    #[test]
+    fn a_file_inside_a_struct_is_its_uri_under_path_as_mashumaro_writes_it() {
+        use flyte_runtime::FlyteFile;
+        #[derive(Serialize, Deserialize, Debug, PartialEq)]
+        struct Report {
+            name: String,
+            data: FlyteFile,
+        }
+        let ty = flyte_runtime::flyte_type!(Report).unwrap();
+        let value = Report {
+            name: "r".into(),
+            data: FlyteFile::downloaded("/tmp/x.csv", "gs://b/x.csv"),
+        };
+        let literal = to_literal(&enc(&value), &ty).unwrap();
+        let Some(scalar::Value::Binary(binary)) = scalar_of(&literal) else {
+            panic!("{literal:?}")
+        };
+        let packed = rmpv::decode::read_value(&mut binary.value.as_slice()).unwrap();
+        assert_eq!(
+            packed,
+            Msgpack::Map(vec![
+                (Msgpack::from("name"), Msgpack::from("r")),
+                (
+                    Msgpack::from("data"),
+                    Msgpack::Map(vec![(Msgpack::from("path"), Msgpack::from("gs://b/x.csv"))])
+                ),
+            ])
+        );
+        let back: Report = from_literal(&literal, &ty).unwrap().decode().unwrap();
+        assert_eq!(back.data, FlyteFile::downloaded("gs://b/x.csv", "gs://b/x.csv"));
     }
 }
