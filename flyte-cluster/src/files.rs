@@ -127,10 +127,12 @@ pub fn upload_outputs(
         let to = Location::parse(raw_prefix)
             .map_err(storage)?
             .join(&format!("{output}/{count}/{}", file_name(path)));
-        let mut buffer = vec![0u8; PART_SIZE];
         to.write_from(|| {
-            let n = read_full(&mut file, &mut buffer)?;
-            Ok::<_, std::io::Error>((n > 0).then(|| Bytes::copy_from_slice(&buffer[..n])))
+            // A buffer per part, handed over whole: no part is copied.
+            let mut part = vec![0u8; PART_SIZE];
+            let n = read_full(&mut file, &mut part)?;
+            part.truncate(n);
+            Ok::<_, std::io::Error>((n > 0).then(|| Bytes::from(part)))
         })
         .map_err(storage)?
         .map_err(io)?;

@@ -402,6 +402,9 @@ fn a_rust_task_reads_a_python_map_tasks_list_of_optionals() {
 fn python_and_rust_tasks_pass_files_to_each_other() {
     let pkg = package_with_rust(&["twins.files.number_lines"]);
     let mut p = stand_in(&pkg, "");
+    // The containers' temporary files (ours from `FlyteFile::create`), removed after.
+    let tmp = tempfile::tempdir().unwrap();
+    p.env.push(("TMPDIR".to_owned(), tmp.path().display().to_string()));
     let n = 300_000;
     let out = p
         .run(

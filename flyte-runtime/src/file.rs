@@ -82,6 +82,7 @@ impl FlyteFile {
     /// let file = LocalRuntime::new().run_task(numbers, 3)?;
     /// assert!(file.path().ends_with("numbers.txt"));
     /// assert_eq!(std::fs::read_to_string(file.path())?, "0\n1\n2\n");
+    /// # std::fs::remove_dir_all(file.path().parent().unwrap())?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn create(name: &str) -> std::io::Result<(FlyteFile, std::fs::File)> {
