@@ -210,12 +210,13 @@ mod conditional {
     }
 }
 
-/// (g) Files: a `FlyteFile` written by one task, read and rewritten by the next, and passed on.
-/// Public: `flyte-cluster/tests/execute_in_stand_in.rs` runs `number_lines` between Python's.
+/// (g) Files and directories: a `FlyteFile` written by one task, read and rewritten by the
+/// next and passed on, split into a `FlyteDirectory`, merged into another. Public:
+/// `flyte-cluster/tests/execute_in_stand_in.rs` runs `number_lines` and `merge` between Python's.
 pub mod files {
     use std::io::{BufRead, BufReader, Write};
 
-    use flytekit::{task, workflow, FlyteFile, TaskError};
+    use flytekit::{task, workflow, FlyteDirectory, FlyteFile, TaskError};
 
     #[task]
     fn write_lines(n: u64) -> Result<FlyteFile, TaskError> {
@@ -236,13 +237,46 @@ pub mod files {
     }
 
     #[task]
-    fn summarize(numbered: FlyteFile, original: FlyteFile) -> Result<String, TaskError> {
-        let a = std::fs::read_to_string(numbered.path())?;
+    fn split(numbered: FlyteFile, parts: u64) -> Result<FlyteDirectory, TaskError> {
+        let lines: Vec<String> = BufReader::new(std::fs::File::open(numbered.path())?)
+            .lines()
+            .collect::<Result<_, _>>()?;
+        let dir = FlyteDirectory::create()?;
+        let size = lines.len().div_ceil(parts.max(1) as usize).max(1);
+        for (i, chunk) in lines.chunks(size).enumerate() {
+            std::fs::write(dir.path().join(format!("part-{i}.txt")), chunk.join("\n") + "\n")?;
+        }
+        Ok(dir)
+    }
+
+    #[task]
+    pub fn merge(parts: FlyteDirectory) -> Result<FlyteDirectory, TaskError> {
+        let mut names: Vec<_> = std::fs::read_dir(parts.path())?
+            .map(|e| e.map(|e| e.path()))
+            .collect::<Result<_, _>>()?;
+        names.sort();
+        let merged = FlyteDirectory::create()?;
+        std::fs::create_dir(merged.path().join("all"))?;
+        let mut all = std::fs::File::create(merged.path().join("all/lines.txt"))?;
+        let mut count = 0;
+        for name in names {
+            for line in BufReader::new(std::fs::File::open(name)?).lines() {
+                writeln!(all, "{}", line?)?;
+                count += 1;
+            }
+        }
+        std::fs::write(merged.path().join("count.txt"), count.to_string())?;
+        Ok(merged)
+    }
+
+    #[task]
+    fn summarize(merged: FlyteDirectory, original: FlyteFile) -> Result<String, TaskError> {
+        let count = std::fs::read_to_string(merged.path().join("count.txt"))?;
+        let a = std::fs::read_to_string(merged.path().join("all/lines.txt"))?;
         let b = std::fs::read_to_string(original.path())?;
         let last = a.lines().last().unwrap_or("");
         Ok(format!(
-            "{} numbered lines ({} bytes) of {} ({} bytes); last: {last}",
-            a.lines().count(),
+            "{count} numbered lines ({} bytes) of {} ({} bytes); last: {last}",
             a.len(),
             b.lines().count(),
             b.len()
@@ -252,6 +286,6 @@ pub mod files {
     #[workflow]
     pub fn files(n: u64) -> String {
         let (numbered, original) = number_lines(write_lines(n));
-        summarize(numbered, original)
+        summarize(merge(split(numbered, 4)), original)
     }
 }

@@ -471,11 +471,11 @@ pub use flyte_macros::dynamic;
 pub use flyte_runtime::{
     current_context, flyte_type, output_name, traced, Abandoned, AsyncWriter, AttemptFailure, AttemptReport, Binding,
     Body, BranchSpec, CacheMode, Checkpoint, CheckpointError, Comparison, Condition, DatetimeForm, DurationForm,
-    Dynamic, Encoded, Error, Event, ExecutionReport, ExecutionSummary, FailureKind, FailurePolicy, FlyteFile, Graph,
-    Interface, InterfaceError, IntoInput, LocalRuntime, MapFailure, MapOptions, Node, NodeFailure, NodeReport, Notice,
-    Op, Otherwise, Preempted, Preemption, Promise, Ran, Resources, ResultExt, Slot, Status, Step, StopReason, Store,
-    StoreError, SubWorkflowCall, Task, TaskContext, TaskError, TaskFuture, TaskInfo, Type, TypeError, Typed, Value,
-    ValueError, Workflow, WorkflowFailure,
+    Dynamic, Encoded, Error, Event, ExecutionReport, ExecutionSummary, FailureKind, FailurePolicy, FlyteDirectory,
+    FlyteFile, Graph, Interface, InterfaceError, IntoInput, LocalRuntime, MapFailure, MapOptions, Node, NodeFailure,
+    NodeReport, Notice, Op, Otherwise, Preempted, Preemption, Promise, Ran, Resources, ResultExt, Slot, Status, Step,
+    StopReason, Store, StoreError, SubWorkflowCall, Task, TaskContext, TaskError, TaskFuture, TaskInfo, Type,
+    TypeError, Typed, Value, ValueError, Workflow, WorkflowFailure,
 };
 
 #[doc(hidden)]

@@ -1,6 +1,7 @@
-//! Files ([`FlyteFile`](flyte_runtime::FlyteFile)) crossing a task container, as flytekit moves
-//! them: each input file is downloaded before the task starts, and each output file that is
-//! only local is uploaded under `--raw-output-data-prefix` after it ends. Both are streamed in
+//! Files and directories ([`FlyteFile`](flyte_runtime::FlyteFile),
+//! [`FlyteDirectory`](flyte_runtime::FlyteDirectory)) crossing a task container, as flytekit
+//! moves them: each input is downloaded before the task starts, and each output that is only
+//! local is uploaded under `--raw-output-data-prefix` after it ends. Both are streamed in
 //! parts of at most [`PART_SIZE`](crate::storage::PART_SIZE), so that a file of any size costs
 //! a few parts of memory, never its size.
 //!
@@ -52,7 +53,7 @@ pub enum FileError {
 /// Whether a value of `ty` can hold a file.
 pub fn holds_files(ty: &Type) -> bool {
     match ty {
-        Type::File => true,
+        Type::File | Type::Directory => true,
         Type::Collection(inner) | Type::Dict(inner) | Type::Optional(inner) => holds_files(inner),
         Type::Struct {
             fields: Some(fields), ..
@@ -61,83 +62,181 @@ pub fn holds_files(ty: &Type) -> bool {
     }
 }
 
-/// Downloads every file in `values` (the inputs, named and typed by `slots`) into `dir`, and
-/// gives the values with each file's path the local copy's. A file keeps its URI as its
-/// remote, so that passing it on uploads nothing.
+/// A file or a directory, as the value's type says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    File,
+    Directory,
+}
+
+/// Downloads every file and directory in `values` (the inputs, named and typed by `slots`)
+/// into `dir`, and gives the values with each one's path the local copy's. Each keeps its URI
+/// as its remote, so that passing it on uploads nothing.
 pub fn download_inputs(values: Vec<Encoded>, slots: &[(&str, &Type)], dir: &Path) -> Result<Vec<Encoded>, FileError> {
     let mut count = 0usize;
-    rewrite(values, slots, |at, remote, _path| {
+    rewrite(values, slots, |kind, at, remote, _path| {
         let remote = remote.ok_or_else(|| FileError::Value {
             at: at.to_owned(),
-            message: "an input file without a URI".to_owned(),
+            message: "an input without a URI".to_owned(),
         })?;
-        let from = Location::parse(remote).map_err(|source| FileError::Storage {
+        let storage = |source: StorageError| FileError::Storage {
             at: at.to_owned(),
-            source,
-        })?;
-        // One directory per file, so that files of the same name do not collide and each keeps
-        // its name (a task may look at the extension).
-        count += 1;
-        let place = dir.join(count.to_string());
-        let local = place.join(file_name(remote));
-        let io = |source: std::io::Error| FileError::Local {
-            at: at.to_owned(),
-            path: local.clone(),
             source,
         };
-        fs::create_dir_all(&place).map_err(io)?;
-        let mut file = fs::File::create(&local).map_err(io)?;
-        from.read_each(|_, piece| file.write_all(piece))
-            .map_err(|source| FileError::Storage {
-                at: at.to_owned(),
-                source,
-            })?
-            .map_err(io)?;
-        file.sync_all().map_err(io)?;
-        Ok(Some((local.clone(), remote.to_owned())))
+        let from = Location::parse(remote).map_err(storage)?;
+        // One directory each, so that two of the same name do not collide and each keeps its
+        // name (a task may look at the extension).
+        count += 1;
+        let local = dir.join(count.to_string()).join(file_name(remote));
+        match kind {
+            Kind::File => download(&from, &local, at)?,
+            Kind::Directory => {
+                fs::create_dir_all(&local).map_err(|source| local_error(at, &local, source))?;
+                for (rel, object) in from.list_objects().map_err(storage)? {
+                    download(&object, &local.join(relative(&rel, at)?), at)?;
+                }
+            }
+        }
+        Ok(Some((local, remote.to_owned())))
     })
 }
 
-/// Uploads every file in `values` (the outputs, named and typed by `slots`) that has no remote
-/// to `raw_prefix/<output>/<n>/<file name>`, and gives the values with each such file's remote
-/// set to where it went. A file that has a remote (an input passed on) is left as it is.
+/// Uploads every file and directory in `values` (the outputs, named and typed by `slots`)
+/// that has no remote: a file to `raw_prefix/<output>/<n>/<file name>`, a directory's files to
+/// their paths under `raw_prefix/<output>/<n>/<directory name>`; and gives the values with
+/// each one's remote set to where it went. One that has a remote (an input passed on) is left
+/// as it is.
 pub fn upload_outputs(
     values: Vec<Encoded>,
     slots: &[(&str, &Type)],
     raw_prefix: &str,
 ) -> Result<Vec<Encoded>, FileError> {
     let mut count = 0usize;
-    rewrite(values, slots, |at, remote, path| {
+    rewrite(values, slots, |kind, at, remote, path| {
         if remote.is_some() {
             return Ok(None);
         }
         let local = PathBuf::from(path);
-        let io = |source: std::io::Error| FileError::Local {
-            at: at.to_owned(),
-            path: local.clone(),
-            source,
-        };
-        let mut file = fs::File::open(&local).map_err(io)?;
         count += 1;
         let output = at.split(['[', '.']).next().unwrap_or(at);
-        let storage = |source: StorageError| FileError::Storage {
+        let to = Location::parse(raw_prefix)
+            .map_err(|source| FileError::Storage {
+                at: at.to_owned(),
+                source,
+            })?
+            .join(&format!("{output}/{count}/{}", file_name(path)));
+        match kind {
+            Kind::File => upload(&local, &to, at)?,
+            Kind::Directory => {
+                let mut files = Vec::new();
+                tree(&local, "", &mut files, at)?;
+                for (rel, file) in files {
+                    upload(&file, &to.join(&rel), at)?;
+                }
+            }
+        }
+        Ok(Some((local, to.uri().to_owned())))
+    })
+}
+
+fn local_error(at: &str, path: &Path, source: std::io::Error) -> FileError {
+    FileError::Local {
+        at: at.to_owned(),
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// Streams the object at `from` into a new file at `to`.
+fn download(from: &Location, to: &Path, at: &str) -> Result<(), FileError> {
+    let io = |source| local_error(at, to, source);
+    if let Some(parent) = to.parent() {
+        fs::create_dir_all(parent).map_err(io)?;
+    }
+    let mut file = fs::File::create(to).map_err(io)?;
+    from.read_each(|_, piece| file.write_all(piece))
+        .map_err(|source| FileError::Storage {
             at: at.to_owned(),
             source,
-        };
-        let to = Location::parse(raw_prefix)
-            .map_err(storage)?
-            .join(&format!("{output}/{count}/{}", file_name(path)));
-        to.write_from(|| {
-            // A buffer per part, handed over whole: no part is copied.
-            let mut part = vec![0u8; PART_SIZE];
-            let n = read_full(&mut file, &mut part)?;
-            part.truncate(n);
-            Ok::<_, std::io::Error>((n > 0).then(|| Bytes::from(part)))
-        })
-        .map_err(storage)?
+        })?
         .map_err(io)?;
-        Ok(Some((local.clone(), to.uri().to_owned())))
+    file.sync_all().map_err(io)
+}
+
+/// Streams the file at `from` to the object at `to`, in parts of [`PART_SIZE`].
+fn upload(from: &Path, to: &Location, at: &str) -> Result<(), FileError> {
+    let io = |source| local_error(at, from, source);
+    let mut file = fs::File::open(from).map_err(io)?;
+    to.write_from(|| {
+        // A buffer per part, handed over whole: no part is copied.
+        let mut part = vec![0u8; PART_SIZE];
+        let n = read_full(&mut file, &mut part)?;
+        part.truncate(n);
+        Ok::<_, std::io::Error>((n > 0).then(|| Bytes::from(part)))
     })
+    .map_err(|source| FileError::Storage {
+        at: at.to_owned(),
+        source,
+    })?
+    .map_err(io)
+}
+
+/// A listed object's path relative to the directory's prefix, as a relative local path: only
+/// plain names, so that a download cannot write outside its directory.
+fn relative(rel: &str, at: &str) -> Result<PathBuf, FileError> {
+    let mut path = PathBuf::new();
+    for part in rel.split('/') {
+        let plain = !part.is_empty() && Path::new(part).file_name().is_some_and(|n| n == part);
+        if !plain {
+            return Err(FileError::Value {
+                at: at.to_owned(),
+                message: format!("the directory holds an object `{rel}` that is not a plain relative path"),
+            });
+        }
+        path.push(part);
+    }
+    Ok(path)
+}
+
+/// Every file under `dir` (following links to files), with its `/`-separated path under it.
+/// A link to a directory is refused rather than followed, which could loop.
+fn tree(dir: &Path, prefix: &str, out: &mut Vec<(String, PathBuf)>, at: &str) -> Result<(), FileError> {
+    let io = |source| local_error(at, dir, source);
+    let mut entries = fs::read_dir(dir)
+        .map_err(io)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(io)?;
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let path = entry.path();
+        let name = entry.file_name();
+        let name = name.to_str().ok_or_else(|| FileError::Value {
+            at: at.to_owned(),
+            message: format!("{} is not a UTF-8 name", path.display()),
+        })?;
+        let rel = if prefix.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{prefix}/{name}")
+        };
+        let link = entry.file_type().map_err(io)?.is_symlink();
+        let meta = fs::metadata(&path).map_err(|source| local_error(at, &path, source))?;
+        if meta.is_dir() && link {
+            return Err(local_error(
+                at,
+                &path,
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    "a link to a directory is not uploaded: copy the directory in",
+                ),
+            ));
+        } else if meta.is_dir() {
+            tree(&path, &rel, out, at)?;
+        } else {
+            out.push((rel, path));
+        }
+    }
+    Ok(())
 }
 
 /// The last part of a path or URI: the file's name, or `file` for one that has none.
@@ -162,15 +261,15 @@ fn read_full(file: &mut fs::File, buffer: &mut [u8]) -> std::io::Result<usize> {
     Ok(filled)
 }
 
-/// What to do with one file: given where it is (`at`), its remote and its path, the new path
-/// and remote, or `None` to leave it.
-type Visit<'a> = dyn FnMut(&str, Option<&str>, &str) -> Result<Option<(PathBuf, String)>, FileError> + 'a;
+/// What to do with one file or directory: given which it is, where in the value (`at`), its
+/// remote and its path, the new path and remote, or `None` to leave it.
+type Visit<'a> = dyn FnMut(Kind, &str, Option<&str>, &str) -> Result<Option<(PathBuf, String)>, FileError> + 'a;
 
 /// `values` with `visit` applied to every file in them.
 fn rewrite(
     values: Vec<Encoded>,
     slots: &[(&str, &Type)],
-    mut visit: impl FnMut(&str, Option<&str>, &str) -> Result<Option<(PathBuf, String)>, FileError>,
+    mut visit: impl FnMut(Kind, &str, Option<&str>, &str) -> Result<Option<(PathBuf, String)>, FileError>,
 ) -> Result<Vec<Encoded>, FileError> {
     values
         .into_iter()
@@ -193,7 +292,8 @@ fn rewrite(
 
 fn walk(v: &mut Cbor, ty: &Type, at: String, visit: &mut Visit<'_>) -> Result<(), FileError> {
     match (ty, v) {
-        (Type::File, Cbor::Map(entries)) => {
+        (Type::File | Type::Directory, Cbor::Map(entries)) => {
+            let kind = if *ty == Type::File { Kind::File } else { Kind::Directory };
             let text = |entries: &[(Cbor, Cbor)], name: &str| {
                 entries.iter().find_map(|(k, v)| match (k, v) {
                     (Cbor::Text(k), Cbor::Text(v)) if k == name => Some(v.clone()),
@@ -202,10 +302,10 @@ fn walk(v: &mut Cbor, ty: &Type, at: String, visit: &mut Visit<'_>) -> Result<()
             };
             let path = text(entries, "path").ok_or_else(|| FileError::Value {
                 at: at.clone(),
-                message: "a file whose path is not text".to_owned(),
+                message: format!("a {ty} whose path is not text"),
             })?;
             let remote = text(entries, "remote");
-            if let Some((path, remote)) = visit(&at, remote.as_deref(), &path)? {
+            if let Some((path, remote)) = visit(kind, &at, remote.as_deref(), &path)? {
                 let path = path.to_str().ok_or_else(|| FileError::Value {
                     at: at.clone(),
                     message: format!("the local path {} is not UTF-8", path.display()),
@@ -217,9 +317,9 @@ fn walk(v: &mut Cbor, ty: &Type, at: String, visit: &mut Visit<'_>) -> Result<()
             }
             Ok(())
         }
-        (Type::File, _) => Err(FileError::Value {
+        (Type::File | Type::Directory, _) => Err(FileError::Value {
             at,
-            message: "a file that is not a FlyteFile's serde form".to_owned(),
+            message: format!("a {ty} that is not a FlyteFile's or FlyteDirectory's serde form"),
         }),
         (Type::Collection(item), Cbor::Array(items)) => items
             .iter_mut()
@@ -347,6 +447,76 @@ mod tests {
             matches!(&err, FileError::Storage { at, source: StorageError::NotFound { .. } } if at == "data"),
             "{err:?}"
         );
+    }
+
+    #[test]
+    fn a_directory_goes_up_and_comes_back_down_as_the_same_tree() {
+        use flyte_runtime::FlyteDirectory;
+        let work = tempfile::tempdir().unwrap();
+        let model = work.path().join("model");
+        fs::create_dir_all(model.join("layers/deep")).unwrap();
+        fs::create_dir_all(model.join("empty")).unwrap();
+        fs::write(model.join("config.json"), "{}").unwrap();
+        fs::write(model.join("layers/0.bin"), vec![7u8; PART_SIZE + 3]).unwrap();
+        fs::write(model.join("layers/deep/1.bin"), "one").unwrap();
+        let ty = Type::Struct {
+            name: "Out".into(),
+            fields: Some(vec![("n".into(), Type::Integer), ("model".into(), Type::Directory)]),
+        };
+        #[derive(serde::Serialize, serde::Deserialize, Debug, PartialEq)]
+        struct Out {
+            n: u64,
+            model: FlyteDirectory,
+        }
+        let raw = work.path().join("raw");
+        let value = Encoded::encode(&Out {
+            n: 3,
+            model: FlyteDirectory::new(&model),
+        })
+        .unwrap();
+        let up: Out = upload_outputs(vec![value], &[("o0", &ty)], &uri(&raw)).unwrap()[0]
+            .decode()
+            .unwrap();
+        assert_eq!(up.model.remote(), Some(format!("{}/o0/1/model", uri(&raw)).as_str()));
+        let listed = Location::parse(up.model.remote().unwrap()).unwrap().list().unwrap();
+        assert_eq!(listed, ["config.json", "layers/0.bin", "layers/deep/1.bin"]);
+
+        let inputs = work.path().join("inputs");
+        let down: Out = download_inputs(vec![Encoded::encode(&up).unwrap()], &[("out", &ty)], &inputs).unwrap()[0]
+            .decode()
+            .unwrap();
+        let got = down.model.path();
+        assert_eq!(got, inputs.join("1/model"));
+        assert_eq!(down.model.remote(), up.model.remote());
+        assert_eq!(fs::read_to_string(got.join("config.json")).unwrap(), "{}");
+        assert_eq!(fs::read(got.join("layers/0.bin")).unwrap(), vec![7u8; PART_SIZE + 3]);
+        assert_eq!(fs::read_to_string(got.join("layers/deep/1.bin")).unwrap(), "one");
+        // Object stores have no empty directories: an empty one is not carried.
+        assert!(!got.join("empty").exists());
+    }
+
+    #[test]
+    fn a_link_to_a_directory_is_refused_and_listed_names_must_be_plain() {
+        use flyte_runtime::FlyteDirectory;
+        let work = tempfile::tempdir().unwrap();
+        let out = work.path().join("out");
+        fs::create_dir_all(&out).unwrap();
+        std::os::unix::fs::symlink(work.path(), out.join("up")).unwrap();
+        let err = upload_outputs(
+            vec![Encoded::encode(&FlyteDirectory::new(&out)).unwrap()],
+            &[("o0", &Type::Directory)],
+            &uri(&work.path().join("raw")),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("a link to a directory is not uploaded"),
+            "{err}"
+        );
+
+        for bad in ["../x", "a//b", "./a", "a/.."] {
+            assert!(relative(bad, "d").is_err(), "{bad}");
+        }
+        assert_eq!(relative("a/b.txt", "d").unwrap(), Path::new("a/b.txt"));
     }
 
     #[test]

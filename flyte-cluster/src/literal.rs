@@ -21,6 +21,7 @@
 //! | `Optional(T)` | `scalar.union { value, type }`: `type` the variant's `LiteralType` with flytekit's tag ([`types`](crate::types)); none is the union of `scalar.none_type` and the `NONE` variant tagged `none` | the value without the union |
 //! | `Enum(values)` | `scalar.primitive.string_value`, one of the values | |
 //! | `File` | `scalar.blob { uri, metadata.type: { format: "", dimensionality: SINGLE } }`: the file's remote, else its path; read as a `FlyteFile` whose path and remote are the URI (`execute` then downloads it, [`files`](crate::files)) | a blob without metadata |
+//! | `Directory` | `scalar.blob`, as `File` but `MULTIPART`: a `FlyteDirectory`'s prefix | |
 //! | `Struct` | `scalar.binary { value: msgpack, tag: "msgpack" }`, as mashumaro writes a dataclass | `scalar.generic` (a protobuf `Struct`), as flytekit writes a dataclass with `FLYTE_USE_OLD_DC_FORMAT` |
 //!
 //! Any type is also read from `scalar.binary` msgpack: that is how propeller passes a field it
@@ -426,11 +427,11 @@ impl Writer {
                 check_enum(value, values, path)?;
                 primitive(primitive::Value::StringValue(value.to_owned()))
             }
-            Type::File => scalar(scalar::Value::Blob(Blob {
+            Type::File | Type::Directory => scalar(scalar::Value::Blob(Blob {
                 metadata: Some(BlobMetadata {
                     r#type: Some(BlobType {
                         format: String::new(),
-                        dimensionality: BlobDimensionality::Single as i32,
+                        dimensionality: dimensionality(ty) as i32,
                     }),
                 }),
                 uri: cbor_file_uri(v, ty, path)?.to_owned(),
@@ -567,8 +568,8 @@ fn to_msgpack(v: &Cbor, ty: &Type, path: Path<'_>) -> Result<Msgpack, LiteralErr
             check_enum(value, values, path)?;
             Msgpack::from(value)
         }
-        // As mashumaro writes a FlyteFile field.
-        Type::File => Msgpack::Map(vec![(
+        // As mashumaro writes a FlyteFile or FlyteDirectory field.
+        Type::File | Type::Directory => Msgpack::Map(vec![(
             Msgpack::from("path"),
             Msgpack::from(cbor_file_uri(v, ty, path)?),
         )]),
@@ -754,7 +755,15 @@ fn check_enum(value: &str, values: &[String], path: Path<'_>) -> Result<(), Lite
     }
 }
 
-/// Where a [`FlyteFile`](flyte_runtime::FlyteFile)'s serde form says the file is, for a
+/// A file's blob has one part, a directory's many.
+fn dimensionality(ty: &Type) -> BlobDimensionality {
+    match ty {
+        Type::Directory => BlobDimensionality::Multipart,
+        _ => BlobDimensionality::Single,
+    }
+}
+
+/// Where a [`FlyteFile`](flyte_runtime::FlyteFile)'s (or a `FlyteDirectory`'s) serde form says the file is, for a
 /// literal: its remote when it has one (an input passed on, or a file `execute` uploaded), its
 /// path otherwise (as flytekit's local runs pass a local file).
 fn cbor_file_uri<'v>(v: &'v Cbor, ty: &Type, path: Path<'_>) -> Result<&'v str, LiteralError> {
@@ -767,11 +776,11 @@ fn cbor_file_uri<'v>(v: &'v Cbor, ty: &Type, path: Path<'_>) -> Result<&'v str, 
     };
     text("remote")
         .or_else(|| text("path"))
-        .ok_or_else(|| path.invalid("a file whose path is not text"))
+        .ok_or_else(|| path.invalid(format!("a {ty} whose path is not text")))
 }
 
-/// A [`FlyteFile`](flyte_runtime::FlyteFile) at `uri`, as read from a literal: its path is the
-/// URI until `execute` downloads it.
+/// A [`FlyteFile`](flyte_runtime::FlyteFile) (or `FlyteDirectory`) at `uri`, as read from a
+/// literal: its path is the URI until `execute` downloads it.
 fn file_to_cbor(uri: &str, path: Path<'_>) -> Result<Cbor, LiteralError> {
     if uri.is_empty() {
         return Err(path.invalid("a file without a URI"));
@@ -920,15 +929,21 @@ fn read_literal(lit: &Literal, ty: &Type, path: Path<'_>) -> Result<Cbor, Litera
             }
             _ => return Err(wrong()),
         },
-        Type::File => match scalar_of(lit) {
+        Type::File | Type::Directory => match scalar_of(lit) {
             Some(scalar::Value::Blob(blob)) => {
-                let dimensionality = blob
+                // flytekit leaves the metadata out of a blob it did not type (a file's, at times).
+                let given = blob
                     .metadata
                     .as_ref()
                     .and_then(|m| m.r#type.as_ref())
-                    .map_or(BlobDimensionality::Single as i32, |t| t.dimensionality);
-                if dimensionality != BlobDimensionality::Single as i32 {
-                    return Err(path.wrong(ty, "a multi-part blob (a directory)".to_owned()));
+                    .map_or(dimensionality(ty) as i32, |t| t.dimensionality);
+                if given != dimensionality(ty) as i32 {
+                    let found = if given == BlobDimensionality::Multipart as i32 {
+                        "a multi-part blob (a directory)"
+                    } else {
+                        "a single-part blob (a file)"
+                    };
+                    return Err(path.wrong(ty, found.to_owned()));
                 }
                 file_to_cbor(&blob.uri, path)?
             }
@@ -1075,7 +1090,7 @@ fn from_msgpack(v: &Msgpack, ty: &Type, path: Path<'_>) -> Result<Cbor, LiteralE
             check_enum(text, values, path)?;
             Cbor::Text(text.to_owned())
         }
-        Type::File => match v {
+        Type::File | Type::Directory => match v {
             Msgpack::Map(entries) => {
                 let uri = entries
                     .iter()

@@ -112,6 +112,10 @@ impl Location {
         let url = url::Url::parse(uri).map_err(|e| bad(e.to_string()))?;
         let key = url.path().trim_matches('/');
         let path = ObjectPath::from_url_path(key).map_err(|e| bad(e.to_string()))?;
+        // Checked before the clients are looked up: every file:// URI shares one client.
+        if url.scheme() == "file" && url.host_str().is_some_and(|h| !h.is_empty() && h != "localhost") {
+            return Err(bad("a file:// URI names no host: write file:///absolute/path".into()));
+        }
         let base = match url.scheme() {
             "file" => "file://".to_owned(),
             scheme => format!("{scheme}://{}", url.authority()),
@@ -153,12 +157,7 @@ impl Location {
                     .build()
                     .map_err(|e| bad(e.to_string()))?,
             ),
-            "file" => {
-                if url.host_str().is_some_and(|h| !h.is_empty() && h != "localhost") {
-                    return Err(bad("a file:// URI names no host: write file:///absolute/path".into()));
-                }
-                Arc::new(LocalFileSystem::new())
-            }
+            "file" => Arc::new(LocalFileSystem::new()),
             other => return Err(bad(format!("unknown scheme `{other}` (s3, gs, abfs, file)"))),
         };
         clients

@@ -4,7 +4,8 @@
 //! whose variants carry flytekit's transformer names as `structure.tag`, an enum's values, and
 //! a struct as flytekit's dataclass (`STRUCT` with its JSON schema as `metadata`, its fields'
 //! types as `structure.dataclass_type`, and the msgpack serialization annotation), a file as
-//! flytekit's `FlyteFile` (a blob of one part, without a format).
+//! flytekit's `FlyteFile` (a blob of one part, without a format), a directory as its
+//! `FlyteDirectory` (a blob of many parts).
 
 use std::collections::BTreeMap;
 
@@ -50,6 +51,10 @@ pub fn literal_type(ty: &Type) -> LiteralType {
             format: String::new(),
             dimensionality: blob_type::BlobDimensionality::Single as i32,
         })),
+        Type::Directory => kind(literal_type::Type::Blob(BlobType {
+            format: String::new(),
+            dimensionality: blob_type::BlobDimensionality::Multipart as i32,
+        })),
         Type::Struct { fields, .. } => LiteralType {
             metadata: ty.json_schema().as_ref().and_then(to_struct),
             annotation: Some(msgpack_annotation()),
@@ -80,6 +85,7 @@ fn union_variant(ty: &Type) -> LiteralType {
         Type::Collection(_) => "Typed List",
         Type::Enum(_) => "DefaultEnumTransformer",
         Type::File => "FlyteFilePath",
+        Type::Directory => "FlyteDirectory",
         Type::Struct { fields: Some(_), .. } => "Object-Dataclass-Transformer",
         // flytekit reads a value without a dataclass (a dict) with its dict transformer.
         Type::Dict(_) | Type::Struct { fields: None, .. } => "Typed Dict",

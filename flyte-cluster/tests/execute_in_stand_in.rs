@@ -177,6 +177,7 @@ fn container_entry() {
         ("twins.mapping.total", _) => execute_task(&total, &args, attempt, &env.worker),
         ("twins.structs.weigh", _) => execute_task(&structs::weigh, &args, attempt, &env.worker),
         ("twins.files.number_lines", _) => execute_task(&twins::files::number_lines, &args, attempt, &env.worker),
+        ("twins.files.merge", _) => execute_task(&twins::files::merge, &args, attempt, &env.worker),
         (other, _) => panic!("no Rust twin for {other}"),
     };
     eprintln!("{}: {:?}", args.task, done.unwrap());
@@ -395,12 +396,14 @@ fn a_rust_task_reads_a_python_map_tasks_list_of_optionals() {
 }
 
 /// A file Python wrote (21 MiB: three upload parts) read by a Rust task, which writes another
-/// and passes the first on; Python reads both. Each side downloads the other's file from S3
+/// and passes the first on; Python splits the new one into a directory, which a Rust task
+/// merges into another directory (a file in a subdirectory, one beside it), which Python reads
+/// with the file passed on. Each side downloads the other's files and directories from S3
 /// through its own type engine; the file passed on keeps its URI (it is not uploaded again),
-/// and the new one is under the Rust attempt's raw output prefix.
+/// and the new ones are under the Rust attempts' raw output prefixes.
 #[test]
-fn python_and_rust_tasks_pass_files_to_each_other() {
-    let pkg = package_with_rust(&["twins.files.number_lines"]);
+fn python_and_rust_tasks_pass_files_and_directories_to_each_other() {
+    let pkg = package_with_rust(&["twins.files.number_lines", "twins.files.merge"]);
     let mut p = stand_in(&pkg, "");
     // The containers' temporary files (ours from `FlyteFile::create`), removed after.
     let tmp = tempfile::tempdir().unwrap();
@@ -437,6 +440,10 @@ fn python_and_rust_tasks_pass_files_to_each_other() {
     assert_eq!(blob_uri(written), format!("{raw}/o0/1/numbered.txt"));
     let python = p.attempts.iter().find(|a| a.task == "twins.files.write_lines").unwrap();
     assert_eq!(blob_uri(passed), blob_uri(&python.outputs.literals["o0"]));
+    let merge = p.attempts.iter().find(|a| a.task == "twins.files.merge").unwrap();
+    let merged = blob_uri(&merge.outputs.literals["o0"]);
+    let raw = format!("{}/{}/raw/{}/0/o0/1/", p.root, p.execution, merge.node);
+    assert!(merged.starts_with(&raw), "{merged} is not under {raw}");
 }
 
 /// The URI of a file's literal.

@@ -109,6 +109,9 @@ pub enum Type {
     /// A file passed by reference: [`FlyteFile`](crate::FlyteFile), flytekit's `FlyteFile`,
     /// Flyte's single-part blob.
     File,
+    /// A directory passed by reference: [`FlyteDirectory`](crate::FlyteDirectory), flytekit's
+    /// `FlyteDirectory`, Flyte's multi-part blob.
+    Directory,
     /// A value or none: `Option<T>`, flytekit's `Optional[T]`, a union of `T` and `NONE`.
     /// Build it with [`Type::optional`], which does not nest one in another.
     Optional(Box<Type>),
@@ -262,6 +265,14 @@ impl Type {
                 },
                 "additionalProperties": false,
             }),
+            Type::Directory => json!({
+                "type": "object",
+                "title": "FlyteDirectory",
+                "properties": {
+                    "path": {"anyOf": [{"type": "string"}, {"type": "string", "format": "path"}], "default": null},
+                },
+                "additionalProperties": false,
+            }),
             Type::Enum(values) => json!({ "enum": values }),
             Type::Struct { fields: None, .. } => Json::Object(Map::new()),
             Type::Struct {
@@ -298,6 +309,7 @@ impl fmt::Display for Type {
             Type::Dict(value) => write!(f, "map of string to {value}"),
             Type::Optional(inner) => write!(f, "optional {inner}"),
             Type::File => f.write_str("file"),
+            Type::Directory => f.write_str("directory"),
             Type::Enum(values) => write!(f, "enum of {}", values.join(", ")),
             Type::Struct { name, fields: Some(_) } => write!(f, "struct {name}"),
             Type::Struct { name, fields: None } => write!(f, "struct {name} (without fields)"),

@@ -47,7 +47,7 @@ pub use error::{
     TaskError, ValueError, WorkflowFailure,
 };
 pub use executor::LocalRuntime;
-pub use file::FlyteFile;
+pub use file::{FlyteDirectory, FlyteFile};
 pub use flyte_type::{DatetimeForm, DurationForm, Type};
 pub use graph::{FailurePolicy, Graph, IntoInput, MapOptions, Node, Promise, SubWorkflowCall, Workflow};
 pub use interface::{output_name, Interface, InterfaceError, Slot};

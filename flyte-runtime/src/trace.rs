@@ -280,11 +280,14 @@ fn special_str<V: ?Sized>() -> Option<Type> {
 }
 
 /// Types recognised by the type a `deserialize_struct` visitor builds, and its fields: a
-/// `FlyteFile` is a file, not a struct of its path; serde reads a `Duration` as one, and a
+/// `FlyteFile` is a file and a `FlyteDirectory` a directory, not structs of their paths; serde reads a `Duration` as one, and a
 /// `SystemTime` as a `Duration` since the epoch.
 fn special_struct<V: ?Sized>(fields: &[&str]) -> Option<Type> {
     if typeid::of::<V>() == typeid::of::<crate::FlyteFile>() {
         return Some(Type::File);
+    }
+    if typeid::of::<V>() == typeid::of::<crate::FlyteDirectory>() {
+        return Some(Type::Directory);
     }
     if typeid::of::<V>() != typeid::of::<std::time::Duration>() {
         return None;
