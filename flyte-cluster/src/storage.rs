@@ -3,12 +3,27 @@
 //! streamed in chunks rather than held whole.
 //!
 //! Credentials and endpoints come from the environment, as flytekit takes them on a cluster:
-//! `FLYTE_AWS_ENDPOINT`, `FLYTE_AWS_ACCESS_KEY_ID` and `FLYTE_AWS_SECRET_ACCESS_KEY` (what
-//! Flyte's sandbox sets) take precedence over the usual `AWS_*` variables (`AWS_ENDPOINT`,
-//! `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, `AWS_REGION`, ...), which
-//! object_store reads itself; Google Cloud and Azure read theirs (`GOOGLE_*`, `AZURE_*`) the
-//! same way. Without a region, S3 uses `us-east-1`; an `http://` endpoint is allowed (a sandbox's
-//! MinIO, a test's server on loopback).
+//!
+//! - `s3://bucket/key`: `FLYTE_AWS_ENDPOINT`, `FLYTE_AWS_ACCESS_KEY_ID` and
+//!   `FLYTE_AWS_SECRET_ACCESS_KEY` (what Flyte's sandbox sets) take precedence over the usual
+//!   `AWS_*` variables (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT`, `AWS_ACCESS_KEY_ID`,
+//!   `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, `AWS_REGION`, ...), which object_store reads
+//!   itself. Without a region, S3 uses `us-east-1`; an `http://` endpoint is allowed (a
+//!   sandbox's MinIO, a test's server on loopback).
+//! - `abfs://container/key` (the account from `AZURE_STORAGE_ACCOUNT_NAME`) or
+//!   `abfs://container@account.dfs.core.windows.net/key`: object_store's `AZURE_*` variables
+//!   (an account key, a SAS, a service principal, a managed identity). For the Azurite emulator,
+//!   `AZURE_STORAGE_USE_EMULATOR=true`, with `AZURITE_BLOB_STORAGE_URL` where it listens
+//!   (default `http://127.0.0.1:10000`): the account is then `devstoreaccount1` with its
+//!   published key. The container must exist; nothing here creates one.
+//! - `gs://bucket/key`: object_store's `GOOGLE_*` variables: `GOOGLE_SERVICE_ACCOUNT` (a key
+//!   file's path), `GOOGLE_SERVICE_ACCOUNT_KEY` (its JSON), `GOOGLE_APPLICATION_CREDENTIALS`, else
+//!   the VM's metadata server. An emulator is named in that JSON (`"gcs_base_url":
+//!   "http://host:port", "disable_oauth": true`); object_store speaks GCS's XML API, which the
+//!   emulators on PyPI and npm do not serve, so `gs://` has not been run against one here.
+//!
+//! `flyte-cluster/tests/checkpoint_store.rs` runs against moto's S3 and
+//! `flyte-cluster/tests/checkpoint_clouds.rs` against Azurite 3.35.0, both on loopback.
 
 use std::future::Future;
 use std::io;

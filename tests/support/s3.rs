@@ -27,8 +27,10 @@
 #[path = "venv.rs"]
 mod venv;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+#[path = "http.rs"]
+mod http;
+
+use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -190,34 +192,14 @@ impl S3 {
             .map(|(s, b)| (s, String::from_utf8_lossy(&b).into_owned()))
     }
 
-    /// One HTTP/1.1 request with `Connection: close`, by hand: the tests need no HTTP client.
     fn request_bytes(&self, method: &str, path: &str, body: &[u8]) -> std::io::Result<(u16, Vec<u8>)> {
-        let mut stream = TcpStream::connect(("127.0.0.1", self.port))?;
-        stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-        write!(
-            stream,
-            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nAuthorization: {UNCHECKED_AUTHORIZATION}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        http::request(
             self.port,
-            body.len()
-        )?;
-        stream.write_all(body)?;
-        let mut raw = Vec::new();
-        stream.read_to_end(&mut raw)?;
-        let split = raw
-            .windows(4)
-            .position(|w| w == b"\r\n\r\n")
-            .ok_or_else(|| std::io::Error::other("no HTTP header"))?;
-        let head = String::from_utf8_lossy(&raw[..split]).into_owned();
-        let status = head
-            .split_whitespace()
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(|| std::io::Error::other(format!("bad status line in {head}")))?;
-        let mut body = raw[split + 4..].to_vec();
-        if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
-            body = unchunk(&body);
-        }
-        Ok((status, body))
+            method,
+            path,
+            &[("Authorization", UNCHECKED_AUTHORIZATION)],
+            body,
+        )
     }
 }
 
@@ -234,20 +216,5 @@ impl Drop for S3 {
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
-    }
-}
-
-fn unchunk(mut body: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    loop {
-        let Some(end) = body.windows(2).position(|w| w == b"\r\n") else {
-            return out;
-        };
-        let size = usize::from_str_radix(String::from_utf8_lossy(&body[..end]).trim(), 16).unwrap_or(0);
-        if size == 0 {
-            return out;
-        }
-        out.extend_from_slice(&body[end + 2..end + 2 + size]);
-        body = &body[end + 2 + size + 2..];
     }
 }

@@ -1,20 +1,21 @@
 //! A Python virtual environment for tests, made once under the cargo target directory:
 //! `python3 -m venv`, `pip install` of what the tests need, a check that it imports, and last a
-//! marker file naming what was installed. A later run finds the marker and starts at once; a
-//! change to what is installed (the marker's text) makes the next run create it anew. Test
-//! processes that start at the same moment are serialised by an OS file lock beside the
-//! environment: one creates it, the others wait and then use it; the OS releases the lock if
-//! that process dies, and the marker, written last, tells whether it finished.
+//! marker file naming what was installed (`made_once.rs`: a later run finds the marker and
+//! starts at once, and test processes starting together are serialised by a file lock).
 //!
 //! Nothing is skipped: without a Python 3.9+ that has `venv` and `pip`, or without the package
 //! index, creating it fails with a message saying what to install. `FLYTEKIT_TEST_PYTHON` names
 //! another interpreter than `python3`. Included by `flytekit.rs` and `s3.rs` beside it.
 #![allow(dead_code)]
 
-use std::fs::{self, File};
+#[path = "made_once.rs"]
+mod made_once;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
+
+pub use made_once::run;
 
 /// What an environment holds.
 pub struct Spec<'a> {
@@ -40,44 +41,10 @@ pub struct Venv {
 impl Venv {
     /// Finds the environment `spec` describes, or creates it under the file lock.
     pub fn ensure(spec: &Spec<'_>) -> Result<Venv, String> {
-        let root = Path::new(env!("CARGO_TARGET_TMPDIR"));
-        let dir = root.join(spec.name);
-        let marker = dir.join(".ready");
-        let ready = || fs::read_to_string(&marker).is_ok_and(|text| text == spec.marker);
-        if ready() {
-            return Ok(Venv {
-                dir,
-                installed_in: None,
-            });
-        }
-        fs::create_dir_all(root).map_err(|e| format!("cannot create {}: {e}", root.display()))?;
-        let lock_path = root.join(format!("{}.lock", spec.name));
-        let lock = File::create(&lock_path)
-            .map_err(|e| format!("cannot create the lock file {}: {e}", lock_path.display()))?;
-        lock.lock()
-            .map_err(|e| format!("cannot lock {}: {e}", lock_path.display()))?;
-        if ready() {
-            return Ok(Venv {
-                dir,
-                installed_in: None,
-            });
-        }
-        let started = Instant::now();
-        create(&dir, spec)?;
-        // Written aside and renamed, so that a reader sees all of it or none.
-        let partial = dir.join(".ready.partial");
-        fs::write(&partial, &spec.marker)
-            .and_then(|()| fs::rename(&partial, &marker))
-            .map_err(|e| format!("cannot write {}: {e}", marker.display()))?;
-        let took = started.elapsed();
-        eprintln!(
-            "{}: virtual environment created in {:.1} s",
-            dir.display(),
-            took.as_secs_f64()
-        );
+        let made = made_once::ensure(spec.name, &spec.marker, "virtual environment", |dir| create(dir, spec))?;
         Ok(Venv {
-            dir,
-            installed_in: Some(took),
+            dir: made.dir,
+            installed_in: made.installed_in,
         })
     }
 
@@ -99,10 +66,6 @@ fn create(dir: &Path, spec: &Spec<'_>) -> Result<(), String> {
     let python = std::env::var_os("FLYTEKIT_TEST_PYTHON").unwrap_or_else(|| "python3".into());
     let shown = Path::new(&python).display().to_string();
     let needed_by = spec.needed_by;
-    // A half-made environment from an interrupted run: start again.
-    if dir.exists() {
-        fs::remove_dir_all(dir).map_err(|e| format!("cannot remove the unfinished {}: {e}", dir.display()))?;
-    }
     let version = run(Command::new(&python).args([
         "-c",
         "import sys, venv; assert sys.version_info >= (3, 9), sys.version; print(sys.version.split()[0])",
@@ -141,23 +104,4 @@ fn create(dir: &Path, spec: &Spec<'_>) -> Result<(), String> {
         ));
     }
     Ok(())
-}
-
-/// Runs a command to completion; its stdout, or what went wrong with its output's last lines.
-pub fn run(cmd: &mut Command) -> Result<String, String> {
-    let out = cmd
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| format!("cannot run it: {e}"))?;
-    if out.status.success() {
-        return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
-    }
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let tail: Vec<&str> = text.lines().rev().take(15).collect();
-    let tail: Vec<&str> = tail.into_iter().rev().collect();
-    Err(format!("it exited with {}:\n{}", out.status, tail.join("\n")))
 }
