@@ -60,6 +60,17 @@ fn breaks(n: u64) -> u64 {
 }
 
 #[task]
+fn words(file: flytekit::FlyteFile) -> Result<(u64, flytekit::FlyteFile), TaskError> {
+    let n = std::fs::read_to_string(file.path())?.split_whitespace().count() as u64;
+    Ok((n, file))
+}
+
+#[workflow]
+fn count_words(file: flytekit::FlyteFile) -> (u64, flytekit::FlyteFile) {
+    words(file)
+}
+
+#[task]
 fn count(ctx: &TaskContext, n: u64) -> Result<u64, TaskError> {
     let cp = ctx.checkpoint();
     let mut i: u64 = match cp.load_state()? {
@@ -156,6 +167,7 @@ fn program() {
             negative.into(),
             versioned.into(),
             sorted.into(),
+            count_words.into(),
         ],
     );
     // Leave before the test harness prints anything more, with the status `main` would return
@@ -244,6 +256,23 @@ fn run_prints_the_outputs_as_json() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let json: Json = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(json, serde_json::json!([3.0, 3]));
+}
+
+/// A file input is given as its path; a file output is printed as its path and remote.
+#[test]
+fn a_file_is_given_and_printed_as_its_path() {
+    let store = tempfile::tempdir().unwrap();
+    let text = store.path().join("text.txt");
+    std::fs::write(&text, "one two three").unwrap();
+    let given = format!("file={}", text.display());
+    let out = run(store.path(), &["run", "count_words", "--input", &given]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let json: Json = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(json, serde_json::json!([3, {"path": text, "remote": null}]));
+
+    let out = run(store.path(), &["run", "count_words", "--input", "file=/no/such/file"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("No such file or directory"), "{}", stderr(&out));
 }
 
 #[test]

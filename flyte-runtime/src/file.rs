@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 
 /// A file passed between tasks by reference: flytekit's `FlyteFile`, Flyte's blob of one part
 /// (`BlobType { format: "", dimensionality: SINGLE }`). Its bytes are never part of the value:
@@ -37,7 +37,7 @@ use serde::{Deserialize, Serialize};
 /// assert_eq!(lines, 3);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 pub struct FlyteFile {
     path: PathBuf,
     remote: Option<String>,
@@ -160,7 +160,7 @@ impl crate::Typed for FlyteFile {
 /// # std::fs::remove_dir_all(dir.path())?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 pub struct FlyteDirectory {
     path: PathBuf,
     remote: Option<String>,
@@ -215,6 +215,42 @@ impl crate::Typed for FlyteDirectory {
     }
 }
 
+/// What both serialize as, and are read from besides a bare path.
+#[derive(Deserialize)]
+#[serde(rename = "FlyteFile")]
+struct Parts {
+    path: PathBuf,
+    remote: Option<String>,
+}
+
+/// Read from their serde form (`{path, remote}`) or from a bare path, which is what a path
+/// given on the command line (`--data in.csv`) or in JSON (`"in.csv"`) is.
+macro_rules! deserialize_from_path_or_parts {
+    ($($t:ident),*) => {$(
+        impl<'de> Deserialize<'de> for $t {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                struct Either;
+                impl<'de> serde::de::Visitor<'de> for Either {
+                    type Value = $t;
+                    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                        f.write_str("a path, or a map of `path` and `remote`")
+                    }
+                    fn visit_str<E: serde::de::Error>(self, path: &str) -> Result<$t, E> {
+                        Ok($t::new(path))
+                    }
+                    fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<$t, A::Error> {
+                        let parts = Parts::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+                        Ok($t { path: parts.path, remote: parts.remote })
+                    }
+                }
+                d.deserialize_any(Either)
+            }
+        }
+    )*};
+}
+
+deserialize_from_path_or_parts!(FlyteFile, FlyteDirectory);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -262,6 +298,21 @@ mod tests {
         for f in [a, b] {
             std::fs::remove_dir_all(f.path().parent().unwrap()).unwrap();
         }
+    }
+
+    #[test]
+    fn reads_a_bare_path_as_a_local_file_and_refuses_other_shapes() {
+        let file: FlyteFile = serde_json::from_str(r#""data/in.csv""#).unwrap();
+        assert_eq!(file, FlyteFile::new("data/in.csv"));
+        let dir: FlyteDirectory = serde_json::from_str(r#"{"path": "/d", "remote": "s3://b/d"}"#).unwrap();
+        assert_eq!(dir, FlyteDirectory::downloaded("/d", "s3://b/d"));
+        let err = serde_json::from_str::<FlyteFile>("3").unwrap_err();
+        assert!(
+            err.to_string().contains("a path, or a map of `path` and `remote`"),
+            "{err}"
+        );
+        let err = serde_json::from_str::<FlyteFile>(r#"{"remote": "s3://b/x"}"#).unwrap_err();
+        assert!(err.to_string().contains("missing field `path`"), "{err}");
     }
 
     #[test]

@@ -279,16 +279,9 @@ fn special_str<V: ?Sized>() -> Option<Type> {
     None
 }
 
-/// Types recognised by the type a `deserialize_struct` visitor builds, and its fields: a
-/// `FlyteFile` is a file and a `FlyteDirectory` a directory, not structs of their paths; serde reads a `Duration` as one, and a
-/// `SystemTime` as a `Duration` since the epoch.
+/// Types recognised by the type a `deserialize_struct` visitor builds, and its fields: serde
+/// reads a `Duration` as one, and a `SystemTime` as a `Duration` since the epoch.
 fn special_struct<V: ?Sized>(fields: &[&str]) -> Option<Type> {
-    if typeid::of::<V>() == typeid::of::<crate::FlyteFile>() {
-        return Some(Type::File);
-    }
-    if typeid::of::<V>() == typeid::of::<crate::FlyteDirectory>() {
-        return Some(Type::Directory);
-    }
     if typeid::of::<V>() != typeid::of::<std::time::Duration>() {
         return None;
     }
@@ -299,9 +292,17 @@ fn special_struct<V: ?Sized>(fields: &[&str]) -> Option<Type> {
     }
 }
 
-/// Types recognised by the type a `deserialize_any` visitor builds: `serde_json::Value`.
+/// Types recognised by the type a `deserialize_any` visitor builds: `serde_json::Value`, and
+/// `FlyteFile` and `FlyteDirectory`, which read a bare path as well as their parts.
 fn special_any<V: ?Sized>() -> Option<Type> {
-    (typeid::of::<V>() == typeid::of::<serde_json::Value>()).then(|| Type::Struct {
+    let id = typeid::of::<V>();
+    if id == typeid::of::<crate::FlyteFile>() {
+        return Some(Type::File);
+    }
+    if id == typeid::of::<crate::FlyteDirectory>() {
+        return Some(Type::Directory);
+    }
+    (id == typeid::of::<serde_json::Value>()).then(|| Type::Struct {
         name: "serde_json::Value".to_owned(),
         fields: None,
     })
@@ -566,6 +567,11 @@ impl<'de> de::Deserializer<'de> for Tracer<'_> {
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Failure> {
         match special_any::<V::Value>() {
+            // The sample each visitor takes: a path for a file or directory.
+            Some(ty @ (Type::File | Type::Directory)) => {
+                *self.out = Shape::Special(ty);
+                visitor.visit_str("sample")
+            }
             Some(ty) => {
                 *self.out = Shape::Special(ty);
                 visitor.visit_unit()
