@@ -362,7 +362,7 @@ fn input_errors_name_the_input_and_its_type() {
         (
             &["run", "subtract"],
             "error: unknown workflow `subtract`: this program has hello, add, stats, breaks, counting, negative, \
-             versioned, sorted",
+             versioned, sorted, count_words",
         ),
     ];
     for (args, message) in cases {
