@@ -212,14 +212,14 @@ mod conditional {
 
 /// (g) Files and directories: a `FlyteFile` written by one task, read and rewritten by the
 /// next and passed on, split into a `FlyteDirectory`, merged into another. Public:
-/// `flyte-cluster/tests/execute_in_stand_in.rs` runs `number_lines` and `merge` between Python's.
+/// `flyte-cluster/tests/execute_in_stand_in.rs` runs these tasks in pyflyte's package.
 pub mod files {
     use std::io::{BufRead, BufReader, Write};
 
     use flytekit::{task, workflow, FlyteDirectory, FlyteFile, TaskError};
 
     #[task]
-    fn write_lines(n: u64) -> Result<FlyteFile, TaskError> {
+    pub fn write_lines(n: u64) -> Result<FlyteFile, TaskError> {
         let (file, mut out) = FlyteFile::create("lines.txt")?;
         for i in 0..n {
             writeln!(out, "line {i} {}", "x".repeat(60))?;
@@ -237,7 +237,7 @@ pub mod files {
     }
 
     #[task]
-    fn split(numbered: FlyteFile, parts: u64) -> Result<FlyteDirectory, TaskError> {
+    pub fn split(numbered: FlyteFile, parts: u64) -> Result<FlyteDirectory, TaskError> {
         let lines: Vec<String> = BufReader::new(std::fs::File::open(numbered.path())?)
             .lines()
             .collect::<Result<_, _>>()?;
@@ -270,7 +270,7 @@ pub mod files {
     }
 
     #[task]
-    fn summarize(merged: FlyteDirectory, original: FlyteFile) -> Result<String, TaskError> {
+    pub fn summarize(merged: FlyteDirectory, original: FlyteFile) -> Result<String, TaskError> {
         let count = std::fs::read_to_string(merged.path().join("count.txt"))?;
         let a = std::fs::read_to_string(merged.path().join("all/lines.txt"))?;
         let b = std::fs::read_to_string(original.path())?;

@@ -178,6 +178,9 @@ fn container_entry() {
         ("twins.structs.weigh", _) => execute_task(&structs::weigh, &args, attempt, &env.worker),
         ("twins.files.number_lines", _) => execute_task(&twins::files::number_lines, &args, attempt, &env.worker),
         ("twins.files.merge", _) => execute_task(&twins::files::merge, &args, attempt, &env.worker),
+        ("twins.files.write_lines", _) => execute_task(&twins::files::write_lines, &args, attempt, &env.worker),
+        ("twins.files.split", _) => execute_task(&twins::files::split, &args, attempt, &env.worker),
+        ("twins.files.summarize", _) => execute_task(&twins::files::summarize, &args, attempt, &env.worker),
         (other, _) => panic!("no Rust twin for {other}"),
     };
     eprintln!("{}: {:?}", args.task, done.unwrap());
@@ -444,6 +447,25 @@ fn python_and_rust_tasks_pass_files_and_directories_to_each_other() {
     let merged = blob_uri(&merge.outputs.literals["o0"]);
     let raw = format!("{}/{}/raw/{}/0/o0/1/", p.root, p.execution, merge.node);
     assert!(merged.starts_with(&raw), "{merged} is not under {raw}");
+}
+
+/// The same workflow with every task Rust's: files and directories from Rust to Rust through
+/// S3, to the result flytekit's local run gives.
+#[test]
+fn rust_tasks_pass_files_and_directories_to_each_other() {
+    let tasks = ["write_lines", "number_lines", "split", "merge", "summarize"].map(|t| format!("twins.files.{t}"));
+    let pkg = package_with_rust(&tasks.each_ref().map(String::as_str));
+    let mut p = stand_in(&pkg, "");
+    let tmp = tempfile::tempdir().unwrap();
+    p.env.push(("TMPDIR".to_owned(), tmp.path().display().to_string()));
+    let out = p
+        .run("twins.files.files", encoded(r#"{"n": "int"}"#, r#"{"n": 1000}"#))
+        .unwrap_or_else(|e| panic!("{e}\n{:#?}", p.attempts));
+    assert_eq!(
+        decoded(r#"{"o0": "str"}"#, &out),
+        local("twins.files", "files", r#"{"n": 1000}"#)
+    );
+    assert_eq!(p.attempts.len(), 5, "{:#?}", p.attempts);
 }
 
 /// The URI of a file's literal.
