@@ -31,12 +31,13 @@ pub fn workflows() -> Vec<flytekit::Registered> {
     ]
 }
 
-/// (a) The seed: a task with retries that checkpoints every iteration.
-mod checkpoint {
+/// (a) The seed: a task with retries that checkpoints every iteration. Public: the tests that
+/// run the seed as a task container use it.
+pub mod checkpoint {
     use flytekit::{task, workflow, Checkpoint, TaskError};
 
     #[task(retries = 3)]
-    fn use_checkpoint(cp: &Checkpoint, n_iterations: u64) -> Result<u64, TaskError> {
+    pub fn use_checkpoint(cp: &Checkpoint, n_iterations: u64) -> Result<u64, TaskError> {
         let start: u64 = match cp.read()? {
             Some(bytes) => std::str::from_utf8(&bytes)?.parse()?,
             None => 0,

@@ -11,6 +11,10 @@ mod azurite;
 #[path = "support/checkpoint_cases.rs"]
 mod cases;
 
+/// The Rust twins: the seed is run here as a task container.
+#[path = "../../examples/twins.rs"]
+mod twins;
+
 use azurite::Azurite;
 use cases::{attempt, expect_corrupt, Root};
 use flyte_cluster::execute::{execute_task, ExecuteArgs, Executed, ERROR_FILE, OUTPUTS_FILE};
@@ -18,7 +22,6 @@ use flyte_cluster::storage::{Location, StorageError, PART_SIZE};
 use flyte_idl::core::{container_error, ErrorDocument, LiteralMap};
 use flyte_idl::prost::Message;
 use flyte_runtime::{Encoded, SingleAttempt, Type};
-use flytekit::{task, Checkpoint, TaskError};
 
 /// A new container on the shared Azurite.
 fn abfs_root() -> Root {
@@ -154,23 +157,6 @@ fn a_blob_changed_through_the_emulator_is_a_corrupt_checkpoint() {
     assert!(!target.exists(), "a failed restore leaves a missing target missing");
 }
 
-/// The seed task of the design: counts to `n_iterations`, failing every third iteration, and
-/// resumes from its checkpoint.
-#[task(retries = 3)]
-fn use_checkpoint(cp: &Checkpoint, n_iterations: u64) -> Result<u64, TaskError> {
-    let start: u64 = match cp.read()? {
-        Some(bytes) => std::str::from_utf8(&bytes)?.parse()?,
-        None => 0,
-    };
-    for i in start..n_iterations {
-        if i > start && i % 3 == 0 {
-            return Err(TaskError::recoverable(format!("failed at iteration {i}")));
-        }
-        cp.write(format!("{}", i + 1).as_bytes())?;
-    }
-    Ok(n_iterations)
-}
-
 /// `execute` as propeller runs a task container three times: inputs.pb, error.pb, outputs.pb
 /// and each attempt's checkpoint prefix all on `abfs://`.
 #[test]
@@ -195,7 +181,7 @@ fn execute_runs_three_attempts_with_everything_on_abfs() {
             map: false,
         };
         let attempt = SingleAttempt::new("e", "n0", k + 1);
-        match execute_task(&use_checkpoint, &args, attempt, "").unwrap() {
+        match execute_task(&twins::checkpoint::use_checkpoint, &args, attempt, "").unwrap() {
             Executed::Failed(failure) => {
                 let doc = Location::parse(&format!("{}/{ERROR_FILE}", prefix(k)))
                     .unwrap()

@@ -30,22 +30,6 @@ use flytekit::{task, Checkpoint, TaskError};
 use flytekit_reference::Reference;
 use propeller::{Outcome, Package, Propeller};
 
-/// The design's Rust twin of the seed.
-#[task(retries = 3)]
-fn use_checkpoint(cp: &Checkpoint, n_iterations: u64) -> Result<u64, TaskError> {
-    let start: u64 = match cp.read()? {
-        Some(bytes) => std::str::from_utf8(&bytes)?.parse()?,
-        None => 0,
-    };
-    for i in start..n_iterations {
-        if i > start && i % 3 == 0 {
-            return Err(TaskError::recoverable(format!("failed at iteration {i}")));
-        }
-        cp.write(format!("{}", i + 1).as_bytes())?;
-    }
-    Ok(n_iterations)
-}
-
 /// Killed by SIGKILL (a preempted pod) on its first attempt, right after committing step 4;
 /// returns the step it started from.
 #[task(retries = 3)]
@@ -170,7 +154,9 @@ fn container_entry() {
             execute_task(&stepping, &args, attempt, &env.worker)
         }
         ("twins.checkpoint.use_checkpoint", "killed") => execute_task(&killed_at_four, &args, attempt, &env.worker),
-        ("twins.checkpoint.use_checkpoint", _) => execute_task(&use_checkpoint, &args, attempt, &env.worker),
+        ("twins.checkpoint.use_checkpoint", _) => {
+            execute_task(&twins::checkpoint::use_checkpoint, &args, attempt, &env.worker)
+        }
         ("twins.diamond.double", _) => execute_task(&double, &args, attempt, &env.worker),
         ("twins.diamond.square", _) => execute_task(&square, &args, attempt, &env.worker),
         ("twins.subworkflow.stats", _) => execute_task(&stats, &args, attempt, &env.worker),
