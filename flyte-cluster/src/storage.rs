@@ -18,12 +18,15 @@
 //!   published key. The container must exist; nothing here creates one.
 //! - `gs://bucket/key`: object_store's `GOOGLE_*` variables: `GOOGLE_SERVICE_ACCOUNT` (a key
 //!   file's path), `GOOGLE_SERVICE_ACCOUNT_KEY` (its JSON), `GOOGLE_APPLICATION_CREDENTIALS`, else
-//!   the VM's metadata server. An emulator is named in that JSON (`"gcs_base_url":
-//!   "http://host:port", "disable_oauth": true`); object_store speaks GCS's XML API, which the
-//!   emulators on PyPI and npm do not serve, so `gs://` has not been run against one here.
+//!   the VM's metadata server. An emulator is named in that JSON: `{"gcs_base_url":
+//!   "http://host:port", "disable_oauth": true, "client_email": "", "private_key": "",
+//!   "private_key_id": ""}`. object_store speaks GCS's XML API; fake-gcs-server serves its reads
+//!   (started with `-public-host` set to the host in `gcs_base_url`) but refuses its writes
+//!   (HTTP 400 `invalid uploadType`), so `gs://` is tested reading only.
 //!
 //! `flyte-cluster/tests/checkpoint_store.rs` runs against moto's S3 and
-//! `flyte-cluster/tests/checkpoint_clouds.rs` against Azurite 3.35.0, both on loopback.
+//! `flyte-cluster/tests/checkpoint_clouds.rs` against Azurite 3.35.0 and, reading only,
+//! fake-gcs-server 1.54.0, all on loopback.
 
 use std::future::Future;
 use std::io;
