@@ -426,7 +426,14 @@ fn execute_reads_its_inputs_and_previous_checkpoints_from_gs() {
             prev_checkpoint: k.checked_sub(1).map(|p| format!("{root}/{}", checkpoint_path(p))),
             map: false,
         };
-        match execute_task(&use_checkpoint, &args, SingleAttempt::new("e", "n0", k + 1), "").unwrap() {
+        match execute_task(
+            &twins::checkpoint::use_checkpoint,
+            &args,
+            SingleAttempt::new("e", "n0", k + 1),
+            "",
+        )
+        .unwrap()
+        {
             Executed::Failed(failure) => failures.push(failure.message),
             Executed::Outputs => {
                 let out = files.at(&format!("{}/{OUTPUTS_FILE}", prefix(k))).read().unwrap();
