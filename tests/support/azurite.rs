@@ -26,14 +26,17 @@
 mod http;
 #[path = "npm.rs"]
 mod npm;
+#[allow(clippy::duplicate_mod)]
+#[path = "server.rs"]
+mod server;
 
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 use npm::{Npm, Spec};
+use server::Server;
 
 /// The Azurite release the tests use: the last one that runs on Node.js 20 (3.36.0 wants 21).
 pub const AZURITE_VERSION: &str = "3.35.0";
@@ -59,8 +62,7 @@ require(main);
 
 /// A running Azurite blob service.
 pub struct Azurite {
-    child: Child,
-    port: u16,
+    server: Server,
     /// How long the install took in this process; `None` when it existed.
     pub installed_in: Option<Duration>,
     /// How long the server took to answer.
@@ -80,54 +82,26 @@ impl Azurite {
         .unwrap_or_else(|e| panic!("{e}"));
         let main = npm.module_file("azurite", "dist/src/blob/main.js");
         let started = Instant::now();
-        let mut child = Command::new("node")
-            .arg("-e")
+        let mut cmd = Command::new("node");
+        cmd.arg("-e")
             .arg(LAUNCHER)
             .arg(&main)
             .args(["--blobHost", "127.0.0.1", "--blobPort", "0"])
             // Nothing on disk, and at most this many MB of blob data held.
             .args(["--inMemoryPersistence", "--extentMemoryLimit", "512"])
             // No access log on stdout, and no telemetry sent anywhere.
-            .args(["--silent", "--disableTelemetry"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start Azurite ({}) with node: {e}", main.display()));
-        let mut out = BufReader::new(child.stdout.take().expect("piped"));
-        let mut seen = String::new();
-        let port = loop {
-            let mut line = String::new();
-            let n = out.read_line(&mut line).unwrap_or(0);
-            if n == 0 {
-                let mut err = String::new();
-                if let Some(mut stderr) = child.stderr.take() {
-                    let _ = stderr.read_to_string(&mut err);
-                }
-                panic!("Azurite exited before listening: {seen}{err}");
-            }
-            seen.push_str(&line);
-            // "Azurite Blob service successfully listens on http://127.0.0.1:PORT"
-            if let Some(url) = line.trim().split("successfully listens on ").nth(1) {
-                let port = url.rsplit(':').next().and_then(|p| p.parse::<u16>().ok());
-                break port.unwrap_or_else(|| panic!("Azurite printed `{}`, not its port", line.trim()));
-            }
-        };
-        // Its later output (a line on closing) goes nowhere, and never fills the pipe.
-        std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
-        let mut azurite = Azurite {
-            child,
-            port,
+            .args(["--silent", "--disableTelemetry"]);
+        // "Azurite Blob service successfully listens on http://127.0.0.1:PORT"
+        let server = Server::spawn(cmd, "Azurite", |line| {
+            let url = line.split("successfully listens on ").nth(1)?;
+            url.rsplit(':').next()?.parse().ok()
+        });
+        server.wait_until("Azurite", || http::request(server.port, "GET", "/", &[], &[]).is_ok());
+        Azurite {
+            server,
             installed_in: npm.installed_in,
-            started_in: Duration::ZERO,
-        };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while http::request(port, "GET", "/", &[], &[]).is_err() {
-            assert!(Instant::now() < deadline, "Azurite on port {port} does not answer");
-            std::thread::sleep(Duration::from_millis(50));
+            started_in: started.elapsed(),
         }
-        azurite.started_in = started.elapsed();
-        azurite
     }
 
     /// One server for the whole test process, started by the first caller, with the
@@ -136,18 +110,14 @@ impl Azurite {
         static SHARED: OnceLock<Azurite> = OnceLock::new();
         SHARED.get_or_init(|| {
             let azurite = Azurite::start();
-            for (key, value) in azurite.env() {
-                // Before any client reads them: this runs once, inside `get_or_init`, and the
-                // tests reach a client only through this function.
-                std::env::set_var(key, value);
-            }
+            server::export(azurite.env());
             azurite
         })
     }
 
     /// `http://127.0.0.1:PORT`.
     pub fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        self.server.endpoint()
     }
 
     /// What a user sets to point `abfs://` at Azurite: object_store's emulator switch (the
@@ -271,23 +241,7 @@ impl Azurite {
         } else {
             format!("/{ACCOUNT}{path}?{}", query.join("&"))
         };
-        http::request(self.port, method, &target, &headers, body)
-    }
-}
-
-impl Drop for Azurite {
-    fn drop(&mut self) {
-        // Closing stdin stops it; kill in case it hangs.
-        drop(self.child.stdin.take());
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        http::request(self.server.port, method, &target, &headers, body)
     }
 }
 

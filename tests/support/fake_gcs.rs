@@ -36,14 +36,17 @@
 #[path = "http.rs"]
 mod http;
 #[allow(clippy::duplicate_mod)]
+#[path = "server.rs"]
+mod server;
+#[allow(clippy::duplicate_mod)]
 #[path = "venv.rs"]
 mod venv;
 
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use server::Server;
 use venv::{Spec, Venv};
 
 /// The fake-gcs-server release the wheel below bundles.
@@ -100,8 +103,7 @@ server.wait()
 
 /// A running fake-gcs-server.
 pub struct FakeGcs {
-    child: Child,
-    port: u16,
+    server: Server,
     /// How long the environment took to create in this process; `None` when it existed.
     pub installed_in: Option<Duration>,
     /// How long the server took to answer.
@@ -124,25 +126,11 @@ impl FakeGcs {
         })
         .unwrap_or_else(|e| panic!("{e}"));
         let started = Instant::now();
-        let mut child = Command::new(venv.python())
-            .args(["-B", "-c", LAUNCHER])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start fake-gcs-server from {}: {e}", venv.dir.display()));
-        let mut line = String::new();
-        let _ = BufReader::new(child.stdout.take().expect("piped")).read_line(&mut line);
-        let port: u16 = line.trim().parse().unwrap_or_else(|_| {
-            let mut err = String::new();
-            if let Some(mut stderr) = child.stderr.take() {
-                let _ = stderr.read_to_string(&mut err);
-            }
-            panic!("fake-gcs-server printed `{}`, not its port: {err}", line.trim())
-        });
+        let mut cmd = Command::new(venv.python());
+        cmd.args(["-B", "-c", LAUNCHER]);
+        let server = Server::spawn(cmd, "fake-gcs-server", |line| line.parse().ok());
         FakeGcs {
-            child,
-            port,
+            server,
             installed_in: venv.installed_in,
             started_in: started.elapsed(),
         }
@@ -154,18 +142,14 @@ impl FakeGcs {
         static SHARED: OnceLock<FakeGcs> = OnceLock::new();
         SHARED.get_or_init(|| {
             let gcs = FakeGcs::start();
-            for (key, value) in gcs.env() {
-                // Before any client reads them: this runs once, inside `get_or_init`, and the
-                // tests reach a client only through this function.
-                std::env::set_var(key, value);
-            }
+            server::export(gcs.env());
             gcs
         })
     }
 
     /// `http://127.0.0.1:PORT`.
     pub fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        self.server.endpoint()
     }
 
     /// What a user sets to point `gs://` at an emulator: object_store's service-account JSON
@@ -183,7 +167,7 @@ impl FakeGcs {
     pub fn create_bucket(&self, bucket: &str) {
         let body = format!(r#"{{"name": "{bucket}"}}"#);
         let (status, answer) = http::request(
-            self.port,
+            self.server.port,
             "POST",
             "/storage/v1/b",
             &[("Content-Type", "application/json")],
@@ -212,7 +196,7 @@ impl FakeGcs {
     pub fn put(&self, bucket: &str, name: &str, body: &[u8]) {
         let path = format!("/upload/storage/v1/b/{bucket}/o?uploadType=media&name={}", encode(name));
         let (status, answer) = http::request(
-            self.port,
+            self.server.port,
             "POST",
             &path,
             &[("Content-Type", "application/octet-stream")],
@@ -230,7 +214,7 @@ impl FakeGcs {
     /// The object `name` in `bucket`, read through the JSON API; `None` if there is none.
     pub fn get(&self, bucket: &str, name: &str) -> Option<Vec<u8>> {
         let path = format!("/download/storage/v1/b/{bucket}/o/{}?alt=media", encode(name));
-        let (status, body) = http::request(self.port, "GET", &path, &[], &[])
+        let (status, body) = http::request(self.server.port, "GET", &path, &[], &[])
             .unwrap_or_else(|e| panic!("downloading {bucket}/{name}: {e}"));
         match status {
             200 => Some(body),
@@ -259,22 +243,6 @@ impl FakeGcs {
                 }
             }
         }
-    }
-}
-
-impl Drop for FakeGcs {
-    fn drop(&mut self) {
-        // Closing stdin stops it; kill in case it hangs.
-        drop(self.child.stdin.take());
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

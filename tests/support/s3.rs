@@ -29,12 +29,15 @@ mod venv;
 
 #[path = "http.rs"]
 mod http;
+#[allow(clippy::duplicate_mod)]
+#[path = "server.rs"]
+mod server;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use server::Server;
 use venv::{Spec, Venv};
 
 /// The moto release the tests use.
@@ -65,8 +68,7 @@ server.stop()
 
 /// A running S3 server.
 pub struct S3 {
-    child: Child,
-    port: u16,
+    server: Server,
     /// How long the environment took to create in this process; `None` when it existed.
     pub installed_in: Option<Duration>,
     /// How long the server took to answer.
@@ -87,38 +89,20 @@ impl S3 {
         .unwrap_or_else(|e| panic!("{e}"));
         let installed_in = venv.installed_in;
         let started = Instant::now();
-        let mut child = Command::new(venv.python())
-            .args(["-B", "-c", SERVER])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start moto's server from {}: {e}", venv.dir.display()));
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("piped"))
-            .read_line(&mut line)
-            .unwrap_or_else(|e| panic!("moto's server printed no port: {e}"));
-        let port: u16 = line
-            .trim()
-            .parse()
-            .unwrap_or_else(|_| panic!("moto's server printed `{}`, not a port", line.trim()));
-        let mut s3 = S3 {
-            child,
-            port,
+        let mut cmd = Command::new(venv.python());
+        cmd.args(["-B", "-c", SERVER]);
+        let server = Server::spawn(cmd, "moto's server", |line| line.parse().ok());
+        let s3 = S3 {
+            server,
             installed_in,
             started_in: Duration::ZERO,
         };
-        // Answers once it serves requests.
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while s3.request("GET", "/", &[]).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "moto's server on port {port} does not answer"
-            );
-            std::thread::sleep(Duration::from_millis(50));
+        s3.server
+            .wait_until("moto's server", || s3.request("GET", "/", &[]).is_ok());
+        S3 {
+            started_in: started.elapsed(),
+            ..s3
         }
-        s3.started_in = started.elapsed();
-        s3
     }
 
     /// One server for the whole test process, started by the first caller, with the
@@ -127,18 +111,14 @@ impl S3 {
         static SHARED: OnceLock<S3> = OnceLock::new();
         SHARED.get_or_init(|| {
             let s3 = S3::start();
-            for (key, value) in s3.env() {
-                // Before any client reads them: this runs once, inside `get_or_init`, and the
-                // tests reach a client only through this function.
-                std::env::set_var(key, value);
-            }
+            server::export(s3.env());
             s3
         })
     }
 
     /// `http://127.0.0.1:PORT`.
     pub fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        self.server.endpoint()
     }
 
     /// The variables a Flyte task container gets in the sandbox, pointing at this server.
@@ -194,27 +174,11 @@ impl S3 {
 
     fn request_bytes(&self, method: &str, path: &str, body: &[u8]) -> std::io::Result<(u16, Vec<u8>)> {
         http::request(
-            self.port,
+            self.server.port,
             method,
             path,
             &[("Authorization", UNCHECKED_AUTHORIZATION)],
             body,
         )
-    }
-}
-
-impl Drop for S3 {
-    fn drop(&mut self) {
-        // Closing stdin stops it; kill in case it hangs.
-        drop(self.child.stdin.take());
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
