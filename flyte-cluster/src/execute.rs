@@ -24,8 +24,9 @@
 //!   conversion reads whole, then its literals, each freed once encoded into the upload's
 //!   pieces: 1.02 times (1.39 encoding the map whole before the upload).
 //!
-//! A map task's element reads `inputs.pb` whole ([`read_inputs`]), and takes one element of each
-//! list out of it.
+//! A map task's element reads `inputs.pb` the same way, converting the element of each list it
+//! runs and reading past the others (each decoded, so that a malformed one fails as before, and
+//! dropped).
 
 use std::time::SystemTime;
 
@@ -305,18 +306,31 @@ pub fn read_input_values(
     uri: &str,
     slots: &[(&str, &flyte_runtime::Type)],
 ) -> Result<Vec<flyte_runtime::Encoded>, InputsError> {
+    match streamed_inputs(uri, slots, None)? {
+        Some(values) => Ok(values),
+        None => Ok(crate::literal::from_literal_map_owned(read_inputs(uri)?, slots)?),
+    }
+}
+
+/// The inputs at `uri` read as they stream in (element `element` of each list, for a map
+/// task's element), or `None` where the walk gave up and the whole reading is to say what they
+/// are (or what is wrong with them).
+fn streamed_inputs(
+    uri: &str,
+    slots: &[(&str, &flyte_runtime::Type)],
+    element: Option<usize>,
+) -> Result<Option<Vec<flyte_runtime::Encoded>>, InputsError> {
     let at = Location::parse(uri)?;
     let pieces = at.pieces()?;
     let size = pieces.size();
-    match crate::wire::read_inputs(pieces, size, slots) {
-        Ok(values) => return Ok(values),
-        Err(crate::wire::Stop::Storage(e)) => return Err(e.into()),
+    match crate::wire::read_inputs(pieces, size, slots, element) {
+        Ok(values) => Ok(Some(values)),
+        Err(crate::wire::Stop::Storage(e)) => Err(e.into()),
         Err(crate::wire::Stop::Fallback(why)) => {
             tracing::debug!(uri = %at.uri(), ?why, "inputs read again whole");
+            Ok(None)
         }
     }
-    let map = read_inputs(uri)?;
-    Ok(crate::literal::from_literal_map_owned(map, slots)?)
 }
 
 /// Writes `outputs` as `outputs.pb` under `output_prefix`.
@@ -651,12 +665,16 @@ fn run_once(
     let read = match element {
         // Read as it streams in, each input's literals converted as they arrive.
         None => read_input_values(&args.inputs, &slots),
-        // A map task's element: the lists are read whole, and the element's literals taken out
-        // of them, each converted and freed in turn.
-        Some(index) => match read_inputs(&args.inputs) {
-            Ok(map) => match element_of(map, index) {
-                Ok(map) => crate::literal::from_literal_map_owned(map, &slots).map_err(InputsError::from),
-                Err(failure) => return failed(failure),
+        // A map task's element: the element of each list, the others read past as they stream
+        // in; or, where that gives up, the lists read whole and the element taken out of them.
+        Some(index) => match streamed_inputs(&args.inputs, &slots, Some(index)) {
+            Ok(Some(values)) => Ok(values),
+            Ok(None) => match read_inputs(&args.inputs) {
+                Ok(map) => match element_of(map, index) {
+                    Ok(map) => crate::literal::from_literal_map_owned(map, &slots).map_err(InputsError::from),
+                    Err(failure) => return failed(failure),
+                },
+                Err(e) => Err(e),
             },
             Err(e) => Err(e),
         },

@@ -80,6 +80,8 @@ pub(crate) enum Fallback {
     Unsupported(&'static str),
     /// An input under a name the interface does not have, or one it has missing.
     Inputs,
+    /// A map task's input that is not a list, or has no element at the index.
+    Element,
     /// A literal that does not convert.
     Convert(LiteralError),
 }
@@ -98,11 +100,19 @@ fn convert(error: LiteralError) -> Stop {
 
 /// The values of the `core.LiteralMap` whose `size` bytes `source` yields, one per slot and in
 /// the slots' order, each what [`from_literal_map_owned`](crate::literal::from_literal_map_owned)
-/// makes of it (a list or dict in indefinite-length CBOR).
+/// makes of it (a list or dict in indefinite-length CBOR). With `element`, each input is a
+/// list of values of its slot's type and the value is its element at that index (a map task's
+/// element, as `execute`'s `element_of` takes it); the other elements are decoded, to be
+/// checked as the whole reading checks them, and dropped.
 ///
 /// Held at once: each value as it is written (its buffer sized from its literal's length at
 /// first), the values before it, the piece being read and the one element being converted.
-pub(crate) fn read_inputs(source: impl Source, size: u64, slots: &[(&str, &Type)]) -> Result<Vec<Encoded>, Stop> {
+pub(crate) fn read_inputs(
+    source: impl Source,
+    size: u64,
+    slots: &[(&str, &Type)],
+    element: Option<usize>,
+) -> Result<Vec<Encoded>, Stop> {
     let mut wire = Wire {
         source,
         piece: Bytes::new(),
@@ -130,10 +140,16 @@ pub(crate) fn read_inputs(source: impl Source, size: u64, slots: &[(&str, &Type)
                 (field::VALUE, Some(i)) if out.is_empty() => {
                     let (name, ty) = slots[i];
                     let len = wire.message(wire_type, end)? - wire.pos;
-                    // The CBOR is about as long as the literal (shorter for a list of strings,
-                    // which carries less framing): one buffer, not a doubling one.
-                    out.reserve_exact(usize::try_from(len).unwrap_or(0));
-                    wire.literal(len, ty, Path::Root(name), &mut out)?;
+                    match element {
+                        None => {
+                            // The CBOR is about as long as the literal (shorter for a list of
+                            // strings, which carries less framing): one buffer, not a doubling
+                            // one.
+                            out.reserve_exact(usize::try_from(len).unwrap_or(0));
+                            wire.literal(len, ty, Path::Root(name), &mut out)?;
+                        }
+                        Some(index) => wire.element(len, index, ty, Path::Root(name), &mut out)?,
+                    }
                 }
                 (field::LITERALS | field::VALUE, _) => {
                     return Err(unsupported("an entry's value before its key, or given twice"))
@@ -145,6 +161,9 @@ pub(crate) fn read_inputs(source: impl Source, size: u64, slots: &[(&str, &Type)
             return Err(unsupported("an entry without a key"));
         };
         if out.is_empty() {
+            if element.is_some() {
+                return Err(Stop::Fallback(Fallback::Element));
+            }
             let (name, ty) = slots[i];
             leaf(Literal::default(), ty, Path::Root(name), &mut out)?;
         }
@@ -322,8 +341,7 @@ impl<S: Source> Wire<S> {
 
     /// The `Literal` of the next `len` bytes, a value of type `ty`, as CBOR appended to `out`.
     fn literal(&mut self, len: u64, ty: &Type, path: Path<'_>, out: &mut Vec<u8>) -> Result<(), Stop> {
-        let end = self.pos + len;
-        let (streamed, item) = match ty {
+        let (walked, item) = match ty {
             Type::Collection(item) => (field::COLLECTION, item),
             Type::Dict(value) => (field::MAP, value),
             _ => {
@@ -332,32 +350,87 @@ impl<S: Source> Wire<S> {
                 return leaf(literal, ty, path, out);
             }
         };
-        // The literal's other fields (its hash and metadata, or the value itself when it is not
-        // the list or dict the type expects), merged as prost would merge them.
+        let mut opened = false;
+        let mut index = 0;
+        let rest = self.walk(len, walked, |wire, to| {
+            if !opened {
+                // An array or a map of indefinite length (major type 4 or 5, count 31).
+                out.push(if walked == field::COLLECTION { 0x9f } else { 0xbf });
+                opened = true;
+            }
+            if walked == field::COLLECTION {
+                wire.elements(to, item, path, &mut index, out)
+            } else {
+                wire.entries(to, item, path, out)
+            }
+        })?;
+        match rest {
+            Some(rest) => leaf(rest, ty, path, out),
+            None => {
+                out.push(0xff);
+                Ok(())
+            }
+        }
+    }
+
+    /// Element `index` of the list the `Literal` of the next `len` bytes holds, a value of type
+    /// `ty`, as CBOR appended to `out`: a map task's input. The other elements are decoded, only
+    /// to fail where prost, decoding the whole map, fails, and dropped.
+    fn element(&mut self, len: u64, index: usize, ty: &Type, path: Path<'_>, out: &mut Vec<u8>) -> Result<(), Stop> {
+        let mut count = 0;
+        let rest = self.walk(len, field::COLLECTION, |wire, to| {
+            while wire.pos < to {
+                let (tag, wire_type) = wire.key(to)?;
+                if tag != field::LITERALS {
+                    wire.skip_field(wire_type, to)?;
+                    continue;
+                }
+                let item_end = wire.message(wire_type, to)?;
+                if count == index {
+                    wire.literal(item_end - wire.pos, ty, path, out)?;
+                } else {
+                    let bytes = wire.take(item_end - wire.pos)?;
+                    Literal::decode(bytes).map_err(|_| malformed("a literal prost does not decode"))?;
+                }
+                count += 1;
+            }
+            Ok(())
+        })?;
+        if rest.is_some() || count <= index {
+            return Err(Stop::Fallback(Fallback::Element));
+        }
+        Ok(())
+    }
+
+    /// Walks the fields of the `Literal` of the next `len` bytes, handing `container` each
+    /// `walked` field (its list's `collection` or its dict's `map`: the end of its bytes, which
+    /// it reads) as it comes, and merging every other field into a literal as prost merges it.
+    /// That literal when there was no `walked` field (the value is something else, to be read
+    /// whole); `None` when there was.
+    fn walk(
+        &mut self,
+        len: u64,
+        walked: u32,
+        mut container: impl FnMut(&mut Self, u64) -> Result<(), Stop>,
+    ) -> Result<Option<Literal>, Stop> {
+        let end = self.pos + len;
+        // Its hash and metadata, or the value itself when it is not the list or dict the type
+        // expects.
         let mut rest = Literal::default();
         let mut field_bytes = Vec::new();
-        let mut walked = false;
-        let mut index = 0;
+        let mut seen = false;
         while self.pos < end {
             let (tag, wire_type) = self.key(end)?;
-            if tag == streamed && wire_type == WireType::LengthDelimited {
-                // prost keeps a oneof's last value; a list after another value replaces it.
+            if tag == walked && wire_type == WireType::LengthDelimited {
+                // prost keeps a oneof's last value: a list after another value replaces it.
                 if rest.value.is_some() {
                     return Err(unsupported("a literal with two values"));
                 }
-                if !walked {
-                    // An array or a map of indefinite length (major type 4 or 5, count 31).
-                    out.push(if streamed == field::COLLECTION { 0x9f } else { 0xbf });
-                    walked = true;
-                }
+                seen = true;
                 // A second `collection` field merges into the first: more elements.
                 let to = self.message(wire_type, end)?;
-                if streamed == field::COLLECTION {
-                    self.elements(to, item, path, &mut index, out)?;
-                } else {
-                    self.entries(to, item, path, out)?;
-                }
-            } else if walked && matches!(tag, field::SCALAR | field::COLLECTION | field::MAP | field::OFFLOADED) {
+                container(self, to)?;
+            } else if seen && matches!(tag, field::SCALAR | field::COLLECTION | field::MAP | field::OFFLOADED) {
                 return Err(unsupported("a literal with two values"));
             } else {
                 field_bytes.clear();
@@ -366,11 +439,7 @@ impl<S: Source> Wire<S> {
                     .map_err(|_| malformed("a literal's field prost does not decode"))?;
             }
         }
-        if walked {
-            out.push(0xff);
-            return Ok(());
-        }
-        leaf(rest, ty, path, out)
+        Ok((!seen).then_some(rest))
     }
 
     /// A `LiteralCollection`'s literals up to `end`, each an element of type `item`.
@@ -596,7 +665,12 @@ mod tests {
     const SIZES: [usize; 5] = [1, 3, 7, 64, usize::MAX];
 
     fn streamed(bytes: &[u8], slots: &[(&str, &Type)], size: usize) -> Result<Vec<Encoded>, Stop> {
-        read_inputs(split(bytes, size.min(bytes.len().max(1))), bytes.len() as u64, slots)
+        read_inputs(
+            split(bytes, size.min(bytes.len().max(1))),
+            bytes.len() as u64,
+            slots,
+            None,
+        )
     }
 
     /// What the whole reading makes of `bytes`: prost's map, converted.
@@ -894,15 +968,22 @@ mod tests {
     #[test]
     fn an_input_that_does_not_convert_or_is_extra_or_missing_falls_back() {
         let ty = list(Type::Integer);
-        let strs = lit(&vec!["a".to_owned(), "b".to_owned()], &list(Type::Str));
-        let bytes = map_of(vec![("xs", strs)]);
+        // Two integers, then a string; given in two `collection` fields, which prost merges.
+        let element = |l: Literal| field(field::LITERALS, WireType::LengthDelimited, &l.encode_to_vec());
+        let mut literal = lit(&vec![1i64], &ty).encode_to_vec();
+        let more = [element(lit(&2i64, &Type::Integer)), element(lit(&"a", &Type::Str))].concat();
+        literal.extend(field(field::COLLECTION, WireType::LengthDelimited, &more));
+        let mut entry = field(field::LITERALS, WireType::LengthDelimited, b"xs");
+        entry.extend(field(field::VALUE, WireType::LengthDelimited, &literal));
+        let bytes = field(field::LITERALS, WireType::LengthDelimited, &entry);
         let Fallback::Convert(error) = fallback(&bytes, &[("xs", &ty)]) else {
             panic!("not a conversion error");
         };
-        // The walk's error names the element, as the whole reading's does.
-        assert_eq!(error.path, "xs[0]");
+        // The walk's error names the element, counted across both fields, as the whole
+        // reading's does.
+        assert_eq!(error.path, "xs[2]");
         assert!(matches!(error.problem, Problem::WrongKind { .. }));
-        assert!(whole(&bytes, &[("xs", &ty)]).unwrap_err().contains("xs[0]"));
+        assert!(whole(&bytes, &[("xs", &ty)]).unwrap_err().contains("xs[2]"));
 
         // A dict's entry without its value: the default literal, which no type reads.
         let d = dict(Type::Integer);
@@ -1014,6 +1095,56 @@ mod tests {
         let last = map_of(vec![("n", lit(&2i64, &Type::Integer))]);
         let got = same_as_whole(&[first, last].concat(), &[("n", &Type::Integer)]);
         assert_eq!(got[0].decode::<i64>().unwrap(), 2);
+    }
+
+    fn element_of(bytes: &[u8], slots: &[(&str, &Type)], index: usize, size: usize) -> Result<Vec<Encoded>, Stop> {
+        read_inputs(
+            split(bytes, size.min(bytes.len().max(1))),
+            bytes.len() as u64,
+            slots,
+            Some(index),
+        )
+    }
+
+    #[test]
+    fn a_map_tasks_element_is_the_one_of_each_list_at_its_index() {
+        let ints = list(Type::Integer);
+        let dicts = list(dict(Type::Str));
+        let xs: Vec<i64> = vec![10, 20, 30];
+        let ds: Vec<BTreeMap<String, String>> = (0..3).map(|i| [(format!("k{i}"), "v".repeat(i))].into()).collect();
+        let bytes = map_of(vec![("xs", lit(&xs, &ints)), ("ds", lit(&ds, &dicts))]);
+        // Each slot's type is the element's: the interface of the task the map runs.
+        let slots = [("xs", &Type::Integer), ("ds", &dict(Type::Str))];
+        for index in 0..3 {
+            for size in SIZES {
+                let got = element_of(&bytes, &slots, index, size).unwrap_or_else(|e| panic!("{index}, {size}: {e:?}"));
+                assert_eq!(got[0].decode::<i64>().unwrap(), xs[index]);
+                assert_eq!(got[1].decode::<BTreeMap<String, String>>().unwrap(), ds[index]);
+            }
+        }
+        // Past the end, a list that is not one, an entry without its value: the whole reading
+        // says what is wrong.
+        let element = |bytes: &[u8], slots: &[(&str, &Type)], index| match element_of(bytes, slots, index, 7) {
+            Err(Stop::Fallback(why)) => why,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(element(&bytes, &slots, 3), Fallback::Element);
+        let scalar = map_of(vec![("xs", lit(&1i64, &Type::Integer))]);
+        assert_eq!(element(&scalar, &[("xs", &Type::Integer)], 0), Fallback::Element);
+        let no_value = top_entry_with_key(b"xs");
+        assert_eq!(element(&no_value, &[("xs", &Type::Integer)], 0), Fallback::Element);
+        // An element not taken still fails as prost fails on it: a string that is not UTF-8.
+        let mut bad = lit(&vec!["ab".to_owned(), "cd".to_owned()], &list(Type::Str)).encode_to_vec();
+        let at = bad.windows(2).position(|w| w == b"cd").unwrap();
+        bad[at..at + 2].copy_from_slice(&[0xff, 0xfe]);
+        let mut entry = field(field::LITERALS, WireType::LengthDelimited, b"xs");
+        entry.extend(field(field::VALUE, WireType::LengthDelimited, &bad));
+        let bad = field(field::LITERALS, WireType::LengthDelimited, &entry);
+        assert!(matches!(
+            element(&bad, &[("xs", &Type::Str)], 0),
+            Fallback::Malformed(_)
+        ));
+        assert!(LiteralMap::decode(&bad[..]).is_err());
     }
 
     /// The pieces of `map`, written out, and how many there were.
