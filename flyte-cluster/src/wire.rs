@@ -9,7 +9,7 @@
 //! own bytes and converted by [`literal`](crate::literal)'s own reading, its CBOR appended to
 //! the input's buffer. A list is written as a CBOR array of indefinite length, a dict as a map
 //! of indefinite length (their counts come last in the stream), which serde reads as it reads
-//! definite ones.
+//! definite ones. For a map task's element, only that element of each list is converted.
 //!
 //! Anything the walk does not follow gives up ([`Stop::Fallback`]), and the caller decodes the
 //! whole object as before: an error (malformed bytes, a literal that does not convert, an input
@@ -17,7 +17,9 @@
 //! and a layout no writer produces (a value field given twice, an entry's value before its
 //! key, a group) still reads as prost reads it. The one difference that stays: a dict's entries
 //! are in the order `inputs.pb` has them, where the whole reading sorts them (prost's map is a
-//! `BTreeMap`); a Rust map reads the same either way.
+//! `BTreeMap`); a Rust map reads the same either way. And prost's limit of 100 nested messages
+//! counts from each element decoded, not from the map: a value nested past it, which the whole
+//! reading refuses, would read here.
 //!
 //! Writing ([`OutputPieces`]) encodes a converted map into pieces for a streaming upload, a
 //! large list's or dict's literals one at a time (each freed once written), so that
