@@ -15,5 +15,6 @@ pub mod literal;
 pub mod package;
 pub mod storage;
 pub mod types;
+mod wire;
 
 pub use literal::{from_literal, from_literal_map, to_literal, to_literal_map, LiteralError, Problem};

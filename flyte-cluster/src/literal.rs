@@ -282,7 +282,7 @@ fn decode(literal: &Literal, ty: &Type, path: Path<'_>) -> Result<Encoded, Liter
 /// Where a conversion is, inside a value: built on the stack as the conversion descends, and
 /// written out only for an error.
 #[derive(Clone, Copy)]
-enum Path<'a> {
+pub(crate) enum Path<'a> {
     Root(&'a str),
     Index(&'a Path<'a>, usize),
     Key(&'a Path<'a>, &'a str),
@@ -290,10 +290,10 @@ enum Path<'a> {
 }
 
 impl<'a> Path<'a> {
-    fn index(&'a self, i: usize) -> Path<'a> {
+    pub(crate) fn index(&'a self, i: usize) -> Path<'a> {
         Path::Index(self, i)
     }
-    fn key(&'a self, k: &'a str) -> Path<'a> {
+    pub(crate) fn key(&'a self, k: &'a str) -> Path<'a> {
         Path::Key(self, k)
     }
     fn field(&'a self, f: &'a str) -> Path<'a> {
@@ -317,7 +317,7 @@ impl<'a> Path<'a> {
             target,
         })
     }
-    fn invalid(&self, message: impl Into<String>) -> LiteralError {
+    pub(crate) fn invalid(&self, message: impl Into<String>) -> LiteralError {
         self.error(Problem::Invalid(message.into()))
     }
 }
@@ -958,7 +958,7 @@ fn read_literal(lit: &Literal, ty: &Type, path: Path<'_>) -> Result<Cbor, Litera
 
 /// [`read_literal`], taking the literal: strings move into the value, and a list's or map's
 /// literals are read (and freed) one by one.
-fn read_literal_owned(lit: Literal, ty: &Type, path: Path<'_>) -> Result<Cbor, LiteralError> {
+pub(crate) fn read_literal_owned(lit: Literal, ty: &Type, path: Path<'_>) -> Result<Cbor, LiteralError> {
     if let Some(scalar::Value::Binary(_)) = scalar_of(&lit) {
         return read_literal(&lit, ty, path);
     }

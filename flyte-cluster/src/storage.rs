@@ -265,6 +265,23 @@ impl Location {
         })
     }
 
+    /// The object, to be read piece by piece as it arrives ([`Pieces::next_piece`]), by a
+    /// reader that keeps only what it has not used yet: never the whole object.
+    pub fn pieces(&self) -> Result<Pieces, StorageError> {
+        block_on(async {
+            let got = self
+                .store
+                .get(&self.path)
+                .await
+                .map_err(|e| StorageError::store("read", &self.uri, e))?;
+            Ok(Pieces {
+                size: got.meta.size,
+                stream: got.into_stream(),
+                uri: self.uri.clone(),
+            })
+        })
+    }
+
     /// Writes `bytes` as the object, atomically (a reader sees the old object or the new one),
     /// copying at most [`PART_SIZE`] of them at a time.
     pub fn write(&self, bytes: &[u8]) -> Result<(), StorageError> {
@@ -369,6 +386,38 @@ impl Location {
             let _ = reader.join();
             written?
         })
+    }
+}
+
+/// An object being read, piece by piece, from [`Location::pieces`].
+pub struct Pieces {
+    size: u64,
+    stream: futures::stream::BoxStream<'static, object_store::Result<Bytes>>,
+    uri: String,
+}
+
+impl Pieces {
+    /// The object's length, as the store reported it when the read began.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// The next piece of the object (as large as the store sends it: 8 KiB from a local file),
+    /// or `None` once it has all been read.
+    pub fn next_piece(&mut self) -> Result<Option<Bytes>, StorageError> {
+        let stream = &mut self.stream;
+        block_on(stream.next())
+            .transpose()
+            .map_err(|e| StorageError::store("read", &self.uri, e))
+    }
+}
+
+impl std::fmt::Debug for Pieces {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pieces")
+            .field("uri", &self.uri)
+            .field("size", &self.size)
+            .finish_non_exhaustive()
     }
 }
 

@@ -1,9 +1,11 @@
 //! A task container's `execute` on a large input and output (a `Vec<String>` of 32 MiB as
-//! `inputs.pb`, and one as large back as `outputs.pb`), on `file://`: each form of the value
-//! (`inputs.pb`'s bytes, the `core.LiteralMap`, the runtime's `Encoded`, the task's own
-//! `Vec<String>`) is freed as soon as the next one is made, so that the heap's peak above where
-//! `execute` started stays near two copies of the value (2.4 times it, reading inputs.pb), not one
-//! per form at once (6.5 times it before). A counting allocator measures it.
+//! `inputs.pb`, and one as large back as `outputs.pb`), on `file://`: `inputs.pb` is read as it
+//! streams in, into the runtime's `Encoded` value and nothing else (about once the value), the
+//! task's own `Vec<String>` is made from that and frees it, and `outputs.pb` is written from
+//! the output's literals a piece at a time, so that the heap's peak above where `execute`
+//! started stays near two copies of the value (2.0 times it, while the task decodes its input),
+//! not one per form at once (6.5 times it at first; 2.4 times with `inputs.pb`'s bytes and
+//! their `LiteralMap` both held). A counting allocator measures it.
 //!
 //! One test in this binary, so that no other test's allocations are counted.
 
@@ -65,20 +67,45 @@ fn execute_holds_a_32_mib_value_about_twice_not_once_per_form() {
     // execute's own steps, one at a time, as it takes them: reading inputs.pb and converting
     // it, and converting and encoding the outputs (the task's part in between is the runtime's).
     let phase = |f: &mut dyn FnMut()| measured(f).1.peak;
+    let slots = [("lines", &ty)];
+    // The whole reading, for comparison: inputs.pb's bytes beside their LiteralMap.
+    let whole_read_peak = phase(&mut || {
+        let map = flyte_cluster::execute::read_inputs(&args.inputs).unwrap();
+        drop(flyte_cluster::literal::from_literal_map_owned(map, &slots).unwrap());
+    });
     let mut inputs = None;
     let read_peak = phase(&mut || {
-        let map = flyte_cluster::execute::read_inputs(&args.inputs).unwrap();
-        inputs = Some(flyte_cluster::literal::from_literal_map_owned(map, &[("lines", &ty)]).unwrap());
+        inputs = Some(flyte_cluster::execute::read_input_values(&args.inputs, &slots).unwrap());
     });
+    let streamed: Vec<String> = inputs.as_ref().unwrap()[0].decode().unwrap();
+    assert!(streamed.len() == LINES && streamed.iter().enumerate().all(|(i, l)| *l == line(i)));
+    drop(streamed);
     // The input as large as an output, handed over as execute hands the task's outputs over.
     let mut outputs = inputs;
+    let write_prefix = format!("file://{dir}/phase");
     let write_peak = phase(&mut || {
         let output = outputs.take().unwrap().remove(0);
         let values = vec![("o0", output, &ty)];
         let map = flyte_cluster::literal::to_literal_map_owned(values).unwrap();
+        flyte_cluster::execute::write_outputs_owned(&write_prefix, map).unwrap();
+    });
+    let written = fs::read(work.path().join("phase/outputs.pb")).unwrap();
+    assert!(
+        written.len().abs_diff(encoded_size) < 16,
+        "outputs.pb is {} bytes, inputs.pb {encoded_size}",
+        written.len()
+    );
+    drop(written);
+    // Encoding the map whole before the upload, for comparison (as execute did): the map
+    // beside its bytes, the map freed before the upload.
+    let mut output = Some(flyte_cluster::execute::read_input_values(&args.inputs, &slots).unwrap());
+    let whole_write_peak = phase(&mut || {
+        let values = vec![("o0", output.take().unwrap().remove(0), &ty)];
+        let map = flyte_cluster::literal::to_literal_map_owned(values).unwrap();
         let bytes = map.encode_to_vec();
         drop(map);
-        drop(bytes);
+        let at = flyte_cluster::storage::Location::parse(&write_prefix).unwrap();
+        at.join("whole.pb").write(&bytes).unwrap();
     });
 
     let (executed, whole) =
@@ -106,29 +133,45 @@ fn execute_holds_a_32_mib_value_about_twice_not_once_per_form() {
     eprintln!(
         "execute on a {size:.1} MiB Vec<String> (inputs.pb; outputs.pb as large), file://: \
          {secs:.2} s, peak +{peak:.1} MiB ({:.2}x the value), +{after:.1} MiB left after; \
-         reading and converting the inputs +{read_peak:.1} MiB, converting and encoding the \
-         outputs +{write_peak:.1} MiB",
-        peak / size
+         reading and converting the inputs +{read_peak:.1} MiB ({:.2}x; the whole reading \
+         +{whole_read_peak:.1} MiB, {:.2}x), converting and encoding the outputs \
+         +{write_peak:.1} MiB ({:.2}x; encoding the map whole +{whole_write_peak:.1} MiB, {:.2}x)",
+        peak / size,
+        read_peak / size,
+        whole_read_peak / size,
+        write_peak / size,
+        whole_write_peak / size,
     );
-    // Reading: inputs.pb's bytes beside the LiteralMap decoded from them (prost decodes from a
-    // whole buffer), then the map's literals freed as the `Encoded` value is written; some 15%
-    // over two copies is the literals' per-element overhead at 1 KiB a line.
+    // Reading: inputs.pb streams in, each element's literal decoded and converted in turn and
+    // its CBOR written into the value's buffer (sized once from the literal's length), so the
+    // value is held once, beside the piece being read. The whole reading (inputs.pb's bytes
+    // beside their LiteralMap) is over twice the value: a regression to it fails here.
     assert!(
-        read_peak < 2.5 * size,
+        read_peak < 1.1 * size,
         "reading the inputs held {read_peak:.1} MiB for a {size:.1} MiB value"
     );
-    // Writing: the `Encoded` output beside its CBOR value, each freed as its literal is made,
-    // then the LiteralMap beside outputs.pb's bytes, the map freed before the upload.
     assert!(
-        write_peak < 2.0 * size,
+        whole_read_peak > 2.0 * size,
+        "the whole reading held {whole_read_peak:.1} MiB: the comparison no longer measures it"
+    );
+    // Writing: the `Encoded` output beside its CBOR value (the conversion reads it whole), then
+    // the LiteralMap, its elements freed as they are encoded into the upload's pieces; the
+    // bytes are never whole (encoding the map whole would add the value once more).
+    assert!(
+        write_peak < 1.2 * size,
         "writing the outputs held {write_peak:.1} MiB for a {size:.1} MiB value"
     );
-    // The whole: no step holds more than reading does. While the task runs, the runtime has
-    // freed the `Encoded` input once decoded (`SingleAttempt::run_owned`), so the task's own
-    // `Vec<String>`s are beside at most the `Encoded` output, serialized into a buffer of its
-    // exact size. Before, execute held 6.5 times the value (210 MiB): inputs.pb's bytes, the
-    // LiteralMap, CBOR, `Encoded` in and out, the task's values, all at once.
-    let bound = 2.5 * size;
+    assert!(
+        whole_write_peak > 1.25 * size,
+        "encoding the map whole held {whole_write_peak:.1} MiB: the comparison no longer measures it"
+    );
+    // The whole: the task's part now holds the most. The runtime frees the `Encoded` input once
+    // the task has decoded it (`SingleAttempt::run_owned`), but decoding holds both: the
+    // `Encoded` input beside the task's `Vec<String>`; then the task's input and output
+    // `Vec<String>`s, and its output beside the `Encoded` it is serialized into. Before
+    // streaming, reading inputs.pb held the most (2.4 times); before that, execute held 6.5
+    // times the value (210 MiB), every form at once.
+    let bound = 2.2 * size;
     assert!(
         peak < bound,
         "execute held {peak:.1} MiB at once for a {size:.1} MiB value (bound {bound:.1} MiB)"

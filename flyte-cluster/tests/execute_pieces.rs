@@ -9,15 +9,16 @@ use std::collections::HashMap;
 
 use flyte_cluster::checkpoint::prev_checkpoint;
 use flyte_cluster::execute::{
-    read_inputs, write_error, write_outputs, AttemptEnv, ContainerFailure, InputsError, Origin, ERROR_FILE,
-    OUTPUTS_FILE,
+    read_input_values, read_inputs, write_error, write_outputs, write_outputs_owned, AttemptEnv, ContainerFailure,
+    InputsError, Origin, ERROR_FILE, OUTPUTS_FILE,
 };
+use flyte_cluster::literal::{from_literal_map_owned, to_literal};
 use flyte_cluster::storage::{Location, StorageError};
 use flyte_idl::core::{
     container_error, execution_error, literal, primitive, scalar, ErrorDocument, Literal, LiteralMap,
 };
 use flyte_idl::prost::Message;
-use flyte_runtime::{AttemptFailure, FailureKind, TaskError};
+use flyte_runtime::{AttemptFailure, Encoded, FailureKind, TaskError, Type};
 
 fn vars(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
     let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
@@ -242,6 +243,63 @@ fn inputs_and_outputs(root: &str) {
         Err(InputsError::Decode { uri, .. }) => assert!(uri.ends_with("bad/inputs.pb"), "{uri}"),
         other => panic!("expected a decode error, got {other:?}"),
     }
+    streamed_inputs_and_outputs(root);
+}
+
+/// `read_input_values` (inputs.pb as it streams in) gives the whole reading's values, and its
+/// errors, the same: the same kind, the same words. `write_outputs_owned` writes prost's bytes.
+fn streamed_inputs_and_outputs(root: &str) {
+    let ints = Type::Collection(Box::new(Type::Integer));
+    let list = to_literal(&Encoded::encode(&(0..1000i64).collect::<Vec<_>>()).unwrap(), &ints).unwrap();
+    let inputs = LiteralMap {
+        literals: std::collections::BTreeMap::from([("n".to_owned(), int(5)), ("xs".to_owned(), list)]),
+    };
+    let put = |rel: &str, bytes: &[u8]| {
+        let uri = format!("{root}/{rel}");
+        Location::parse(&uri).unwrap().write(bytes).unwrap();
+        uri
+    };
+    let bytes = inputs.encode_to_vec();
+    let uri = put("streamed/inputs.pb", &bytes);
+    let slots = [("xs", &ints), ("n", &Type::Integer)];
+    let values = read_input_values(&uri, &slots).unwrap();
+    assert_eq!(values[0].decode::<Vec<i64>>().unwrap(), (0..1000).collect::<Vec<_>>());
+    assert_eq!(values[1].decode::<i64>().unwrap(), 5);
+
+    // Errors: the whole reading's, word for word.
+    let whole = |uri: &str, slots: &[(&str, &Type)]| -> Result<Vec<Encoded>, String> {
+        let map = read_inputs(uri).map_err(|e| e.to_string())?;
+        from_literal_map_owned(map, slots).map_err(|e| e.to_string())
+    };
+    let truncated = put("streamed/truncated.pb", &bytes[..bytes.len() - 3]);
+    match read_input_values(&truncated, &slots) {
+        Err(e @ InputsError::Decode { .. }) => assert_eq!(Err(e.to_string()), whole(&truncated, &slots)),
+        other => panic!("expected a decode error, got {other:?}"),
+    }
+    let strs = Type::Collection(Box::new(Type::Str));
+    for slots in [
+        vec![("xs", &strs), ("n", &Type::Integer)],
+        vec![("xs", &ints)],
+        vec![("xs", &ints), ("n", &Type::Integer), ("m", &Type::Integer)],
+    ] {
+        match read_input_values(&uri, &slots) {
+            Err(e @ InputsError::Literal(_)) => assert_eq!(Err(e.to_string()), whole(&uri, &slots)),
+            other => panic!("expected a literal error, got {other:?}"),
+        }
+    }
+    match read_input_values(&format!("{root}/missing/inputs.pb"), &slots) {
+        Err(InputsError::Storage(StorageError::NotFound { uri })) => {
+            assert!(uri.ends_with("missing/inputs.pb"), "{uri}")
+        }
+        other => panic!("expected NotFound, got {other:?}"),
+    }
+
+    write_outputs_owned(&format!("{root}/streamed-out"), inputs).unwrap();
+    let written = Location::parse(&format!("{root}/streamed-out/{OUTPUTS_FILE}"))
+        .unwrap()
+        .read()
+        .unwrap();
+    assert!(written == bytes, "outputs.pb is not prost's encoding of the map");
 }
 
 #[test]

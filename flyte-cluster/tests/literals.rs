@@ -570,3 +570,36 @@ fn flytekits_literals_of_other_types_are_typed_errors() {
     let err = from_literal_map(&map, &slots).expect_err("more names than slots");
     assert_eq!(err.problem, flyte_cluster::Problem::Unexpected("not in the interface"));
 }
+
+/// `execute` reads `inputs.pb` as it streams in, walking each list's and dict's literals by
+/// hand: every case, as one `LiteralMap` and as one map per case (so that each input is also
+/// the map's last bytes), reads the same values as prost's whole map converted, and as the Rust
+/// values the cases were made from.
+#[test]
+fn inputs_read_as_they_stream_in_are_the_whole_readings_values() {
+    let cases = cases();
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let check = |cases: &[&Case], file: &str| {
+        let values: Vec<(&str, &Encoded, &Type)> = cases.iter().map(|c| (c.name, &c.value, &c.ty)).collect();
+        let map = to_literal_map(&values).unwrap_or_else(|e| panic!("{file}: {e}"));
+        let path = dir.path().join(file);
+        std::fs::write(&path, map.encode_to_vec()).expect("inputs.pb written");
+        // In the interface's order, which is not the map's (sorted by name).
+        let slots: Vec<(&str, &Type)> = cases.iter().rev().map(|c| (c.name, &c.ty)).collect();
+        let streamed = flyte_cluster::execute::read_input_values(&format!("file://{}", path.display()), &slots)
+            .unwrap_or_else(|e| panic!("{file}: {e}"));
+        let whole = from_literal_map(&map, &slots).unwrap_or_else(|e| panic!("{file}: {e}"));
+        assert_eq!(streamed.len(), slots.len());
+        for (((name, _), s), w) in slots.iter().zip(&streamed).zip(&whole) {
+            let s_value: ciborium::Value = s.decode().unwrap_or_else(|e| panic!("{name}: {e}"));
+            let w_value: ciborium::Value = w.decode().unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(s_value, w_value, "{name}");
+            let case = cases.iter().find(|c| c.name == *name).expect("a slot is a case");
+            (case.check)(s);
+        }
+    };
+    check(&cases.iter().collect::<Vec<_>>(), "all.pb");
+    for case in &cases {
+        check(&[case], &format!("{}.pb", case.name));
+    }
+}

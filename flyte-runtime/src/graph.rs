@@ -209,7 +209,7 @@ impl Scope {
             Ok(literal) => b.literals.push(literal),
             Err(e) => {
                 b.error.get_or_insert(e.into());
-                b.literals.push(Encoded(Arc::from(&[][..])));
+                b.literals.push(Encoded::from_bytes(&[]));
             }
         }
         Binding::Constant(b.literals.len() - 1)
