@@ -574,8 +574,8 @@ from flytekit.types.error import FlyteError
 
 
 @task
-def clean_up(xs: List[int], failure: Optional[FlyteError] = None):
-    print(xs, failure)
+def clean_up(xs: List[int], err: Optional[FlyteError] = None):
+    print(xs, err)
 
 
 @task

@@ -46,6 +46,12 @@ use crate::literal::LiteralError;
 /// The version the tasks' `metadata.runtime` names, with `FLYTE_SDK` and the flavor `rust`.
 pub const SDK_VERSION: &str = env!("CARGO_PKG_VERSION");
 
+/// The input of an `on_failure` task that Flyte fills with the workflow's failure: propeller
+/// replaces the failure node's input of this name (and no other) with a `core.Error`, which is
+/// flytekit's `err: Optional[FlyteError]` convention. The package gives the task's last input,
+/// the [`WorkflowFailure`](flyte_runtime::WorkflowFailure), this name.
+pub const FAILURE_INPUT: &str = "err";
+
 /// What the package needs beyond the workflows.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -220,13 +226,15 @@ pub struct Package {
     tasks: BTreeMap<String, PackagedTask>,
 }
 
-/// A task of a package as its container runs it: the graph node that calls it, and whether the
+/// A task of a package as its container runs it: the graph node that calls it, whether the
 /// name is the one of flytekit's map task over it (`module.map_<fn>_<md5>-arraynode`), whose
-/// container runs one element (`execute --map`).
+/// container runs one element (`execute --map`), and whether it is a workflow's `on_failure`
+/// task, whose last input is registered as [`FAILURE_INPUT`].
 #[derive(Clone)]
 pub struct PackagedTask {
     node: flyte_runtime::Node,
     map: bool,
+    failure_hook: bool,
 }
 
 impl PackagedTask {
@@ -241,6 +249,13 @@ impl PackagedTask {
     pub fn is_map(&self) -> bool {
         self.map
     }
+
+    /// Whether this is a workflow's `on_failure` task: its last input, a
+    /// [`WorkflowFailure`](flyte_runtime::WorkflowFailure), is the input [`FAILURE_INPUT`] of the
+    /// package's interface, which propeller fills with a `core.Error`.
+    pub fn is_failure_hook(&self) -> bool {
+        self.failure_hook
+    }
 }
 
 impl std::fmt::Debug for PackagedTask {
@@ -248,6 +263,7 @@ impl std::fmt::Debug for PackagedTask {
         f.debug_struct("PackagedTask")
             .field("task", &self.node.task_name())
             .field("map", &self.map)
+            .field("failure_hook", &self.failure_hook)
             .finish()
     }
 }
@@ -476,7 +492,11 @@ pub fn registered_task(name: &str) -> Option<PackagedTask> {
             node.info()
                 .is_some_and(|info| task_spec::task_name(&info) == wanted && !(map && node.is_dynamic()))
         })
-        .map(|node| PackagedTask { node, map })
+        .map(|node| PackagedTask {
+            node,
+            map,
+            failure_hook: false,
+        })
 }
 
 /// A package being built: entities in order, and those already in it by name.
@@ -497,7 +517,21 @@ impl Builder<'_> {
         self.runnable.entry(name).or_insert_with(|| PackagedTask {
             node: node.clone(),
             map,
+            failure_hook: false,
         });
+    }
+
+    /// Records that `on_failure` task `name` runs `node`: its package interface names the last
+    /// input [`FAILURE_INPUT`], whichever other node calls the task.
+    fn runs_failure_hook(&mut self, name: String, node: &flyte_runtime::Node) {
+        self.runnable
+            .entry(name)
+            .and_modify(|task| task.failure_hook = true)
+            .or_insert_with(|| PackagedTask {
+                node: node.clone(),
+                map: false,
+                failure_hook: true,
+            });
     }
 
     /// Adds a task, unless it is in already; an error if another task has its name.
