@@ -604,9 +604,6 @@ fn a_dynamic_body_or_a_node_of_its_graph_fails_the_dynamic_node() {
 /// output bindings, and the tasks' interfaces, metadata, images, resources and environment.
 #[test]
 fn the_dynamic_job_spec_is_flytekits() {
-    use flyte_idl::core::{DynamicJobSpec, TaskTemplate};
-    use flytekit_reference::Reference;
-
     let data = enc(vec![1u64, 2, 3, 4, 5]);
     let mut ours = stand_in(package());
     ours.run(
@@ -614,29 +611,91 @@ fn the_dynamic_job_spec_is_flytekits() {
         inputs(&on_cluster::shards::sharded, std::slice::from_ref(&data)),
     )
     .unwrap_or_else(|e| panic!("{e}\n{:#?}", ours.attempts));
+    let theirs = flytekits_run(
+        "on_cluster.shards.sharded",
+        inputs(&on_cluster::shards::sharded, &[data]),
+    );
+    assert_eq!(
+        outputs(&on_cluster::shards::sharded, &theirs.1)[0]
+            .decode::<u64>()
+            .unwrap(),
+        15
+    );
+    assert_same_specs(&ours.futures, &theirs.0);
+}
 
-    let dir = tempfile::tempdir().unwrap();
-    let tgz = dir.path().join("pyflyte.tgz");
-    Reference::get().package_dynamic("example.com/on-cluster:1", &tgz);
-    let pyflyte_package = Package::read(&tgz);
+/// The `futures.pb` of a dynamic body that calls a sub-workflow, one that branches on a task's
+/// output and one that calls another dynamic workflow (every spec the nested one's nodes
+/// write), against flytekit's for the twins (`tests/flyte/dynamic/on_cluster/nesting.py`), as
+/// [`the_dynamic_job_spec_is_flytekits`] compares them, with two more of the SDKs' own
+/// differences set aside: a branch node's name (flytekit's is the `conditional`'s) and the
+/// variable a dynamic task's container finds its settings in (flytekit's `_F_SS_C`, our
+/// `FLYTEKIT_RS_IMAGE`). The same: the sub-workflow carried in `subworkflows` (its node ids
+/// `dn0`.., as flytekit compiles it there), the branch node, its condition and its cases
+/// (`dn0`, `dn1`), and the inner dynamic task's node and template.
+#[test]
+fn the_job_specs_of_nested_constructs_are_flytekits() {
+    for (workflow, map) in [
+        (
+            "on_cluster.nesting.doubled",
+            inputs(&on_cluster::nesting::doubled, &[enc(vec![1u64, 2])]),
+        ),
+        (
+            "on_cluster.nesting.bucketed",
+            inputs(&on_cluster::nesting::bucketed, &[enc(vec![5u64, 6])]),
+        ),
+        (
+            "on_cluster.nesting.nested",
+            inputs(&on_cluster::nesting::nested, &[enc(1u64)]),
+        ),
+    ] {
+        let mut ours = stand_in(package());
+        ours.run(workflow, map.clone())
+            .unwrap_or_else(|e| panic!("{workflow}: {e}\n{:#?}", ours.attempts));
+        let (theirs, _) = flytekits_run(workflow, map);
+        assert_same_specs(&ours.futures, &theirs);
+    }
+}
+
+/// The Python twins (`tests/flyte/dynamic`) packaged by pyflyte, once per process.
+fn pyflyte_package() -> &'static Package {
+    static PKG: OnceLock<(tempfile::TempDir, Package)> = OnceLock::new();
+    &PKG.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let tgz = dir.path().join("pyflyte.tgz");
+        flytekit_reference::Reference::get().package_dynamic("example.com/on-cluster:1", &tgz);
+        let pkg = Package::read(&tgz);
+        (dir, pkg)
+    })
+    .1
+}
+
+/// Runs `workflow` of the Python twins through the stand-in, each task in flytekit's
+/// `pyflyte-execute`: the specs their dynamic tasks wrote, and the outputs.
+fn flytekits_run(workflow: &str, values: LiteralMap) -> (Vec<(String, flyte_idl::core::DynamicJobSpec)>, LiteralMap) {
+    use flytekit_reference::Reference;
+
     let server = s3::S3::shared();
     let mut env: Vec<(String, String)> = server.env().into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
     env.push(("PYTHONPATH".to_owned(), Reference::dynamic_dir().display().to_string()));
     env.push(("PYTHONDONTWRITEBYTECODE".to_owned(), "1".to_owned()));
-    let mut theirs = Propeller::new(&pyflyte_package, server.new_bucket("pyflyte"), env);
+    let mut theirs = Propeller::new(pyflyte_package(), server.new_bucket("pyflyte"), env);
     let bin = Reference::get().python().parent().unwrap().to_path_buf();
     theirs.program = Box::new(move |word| bin.join(word));
     theirs.cwd = Reference::dynamic_dir();
     let out = theirs
-        .run(
-            "on_cluster.shards.sharded",
-            inputs(&on_cluster::shards::sharded, &[data]),
-        )
-        .unwrap_or_else(|e| panic!("{e}\n{:#?}", theirs.attempts));
-    assert_eq!(
-        outputs(&on_cluster::shards::sharded, &out)[0].decode::<u64>().unwrap(),
-        15
-    );
+        .run(workflow, values)
+        .unwrap_or_else(|e| panic!("{workflow}: {e}\n{:#?}", theirs.attempts));
+    (theirs.futures, out)
+}
+
+/// Each of `ours` the same `DynamicJobSpec` as flytekit's of the same node, once the
+/// differences that are the SDKs' own are set aside (see [`the_dynamic_job_spec_is_flytekits`]).
+fn assert_same_specs(
+    ours: &[(String, flyte_idl::core::DynamicJobSpec)],
+    theirs: &[(String, flyte_idl::core::DynamicJobSpec)],
+) {
+    use flyte_idl::core::{DynamicJobSpec, TaskTemplate};
 
     fn normalized(mut spec: DynamicJobSpec) -> DynamicJobSpec {
         spec.tasks
@@ -646,6 +705,12 @@ fn the_dynamic_job_spec_is_flytekits() {
         }
         for n in &mut spec.nodes {
             n.upstream_node_ids.sort();
+            // A branch's name is the SDK's: flytekit's `conditional("name")`, ours the node id.
+            if matches!(n.target, Some(flyte_idl::core::node::Target::BranchNode(_))) {
+                if let Some(m) = n.metadata.as_mut() {
+                    m.name.clear();
+                }
+            }
         }
         spec
     }
@@ -665,25 +730,32 @@ fn the_dynamic_job_spec_is_flytekits() {
                 .flat_map(|w| w.to_vec())
                 .collect();
             c.args = pairs;
+            // How a dynamic task finds its settings when it runs: flytekit's serialization
+            // settings (`_F_SS_C`), our image (`FLYTEKIT_RS_IMAGE`).
+            c.env
+                .retain(|kv| kv.key != "_F_SS_C" && kv.key != flyte_cluster::package::IMAGE_ENV);
         }
     }
-    let (ours, theirs) = (ours.futures[0].1.clone(), theirs.futures[0].1.clone());
-    let (ours, theirs) = (normalized(ours), normalized(theirs));
-    let (a, b) = (format!("{ours:#?}"), format!("{theirs:#?}"));
-    let differ: Vec<String> = a
-        .lines()
-        .zip(b.lines())
-        .enumerate()
-        .filter(|(_, (x, y))| x != y)
-        .map(|(i, (x, y))| format!("line {i}: ours {} | flytekit's {}", x.trim(), y.trim()))
-        .collect();
-    assert!(
-        ours == theirs,
-        "{} lines against {}; first differences:\n{}",
-        a.lines().count(),
-        b.lines().count(),
-        differ[..differ.len().min(20)].join("\n")
-    );
+    let at = |specs: &[(String, DynamicJobSpec)]| specs.iter().map(|(at, _)| at.clone()).collect::<Vec<_>>();
+    assert_eq!(at(ours), at(theirs), "the dynamic nodes that wrote futures.pb");
+    for ((at, ours), (_, theirs)) in ours.iter().zip(theirs) {
+        let (ours, theirs) = (normalized(ours.clone()), normalized(theirs.clone()));
+        let (a, b) = (format!("{ours:#?}"), format!("{theirs:#?}"));
+        let differ: Vec<String> = a
+            .lines()
+            .zip(b.lines())
+            .enumerate()
+            .filter(|(_, (x, y))| x != y)
+            .map(|(i, (x, y))| format!("line {i}: ours {} | flytekit's {}", x.trim(), y.trim()))
+            .collect();
+        assert!(
+            ours == theirs,
+            "{at}: {} lines against {}; first differences:\n{}",
+            a.lines().count(),
+            b.lines().count(),
+            differ[..differ.len().min(20)].join("\n")
+        );
+    }
 }
 
 /// `execute` by hand, on `file://` prefixes, for a map task's element: the element the index

@@ -278,6 +278,7 @@ impl Package {
             tasks: HashMap::new(),
             workflows: HashMap::new(),
             runnable: BTreeMap::new(),
+            prefix: "n",
         };
         for workflow in workflows {
             builder.workflow(workflow)?;
@@ -381,8 +382,9 @@ pub fn dynamic_job_spec(
         tasks: HashMap::new(),
         workflows: HashMap::new(),
         runnable: BTreeMap::new(),
+        prefix: "dn",
     };
-    let (template, sub_workflows) = workflow_spec::translate_with(&mut builder, &source, "dn")?;
+    let (template, sub_workflows) = workflow_spec::translate(&mut builder, &source)?;
     let tasks = builder
         .entities
         .into_iter()
@@ -509,6 +511,9 @@ struct Builder<'o> {
     workflows: HashMap<String, (core::WorkflowTemplate, Vec<core::WorkflowTemplate>)>,
     /// Tasks by name, with the node that runs them, for the task container.
     runnable: BTreeMap<String, PackagedTask>,
+    /// What the node ids of every workflow it translates start with: `n`, or `dn` for a dynamic
+    /// job spec, whose sub-workflows flytekit compiles with the dynamic prefix too.
+    prefix: &'static str,
 }
 
 impl Builder<'_> {

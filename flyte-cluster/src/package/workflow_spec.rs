@@ -65,28 +65,22 @@ struct Translator<'a, 'b> {
     call_of: Vec<Option<usize>>,
     /// Sub-workflows the template calls, with those they call, each once.
     sub_workflows: BTreeMap<String, core::WorkflowTemplate>,
-    /// What node ids start with: `n` in a workflow, `dn` in a dynamic workflow's graph (as
-    /// flytekit compiles a `@dynamic` body, with the compilation prefix `d`), a branch's cases'
-    /// included (`dn2` holds `dn0` and `dn1`, as flytekit names them there).
+    /// What node ids start with: `n` in a workflow, `dn` in a dynamic workflow's graph and the
+    /// sub-workflows it embeds (as flytekit compiles a `@dynamic` body, with the compilation
+    /// prefix `d`), a branch's cases included (`dn2` holds `dn0` and `dn1`, as flytekit names
+    /// them there).
     prefix: &'static str,
 }
 
 /// The template of `source`, and every sub-workflow it calls at any depth (adding their tasks,
-/// specs and launch plans to the package first).
+/// specs and launch plans to the package first), the node ids starting with the builder's
+/// prefix (`n0`, or `dn0`, `dn1`, ... for the graph a dynamic workflow's body built and the
+/// sub-workflows it calls).
 pub(super) fn translate(
     builder: &mut Builder<'_>,
     source: &WorkflowSource,
 ) -> Result<(core::WorkflowTemplate, Vec<core::WorkflowTemplate>), PackageError> {
-    translate_with(builder, source, "n")
-}
-
-/// [`translate`], the node ids starting with `prefix` (`dn0`, `dn1`, ... for the graph a dynamic
-/// workflow's body built).
-pub(super) fn translate_with(
-    builder: &mut Builder<'_>,
-    source: &WorkflowSource,
-    prefix: &'static str,
-) -> Result<(core::WorkflowTemplate, Vec<core::WorkflowTemplate>), PackageError> {
+    let prefix = builder.prefix;
     let graph = &source.graph;
     let mut t = Translator {
         builder,
