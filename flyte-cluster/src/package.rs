@@ -527,7 +527,8 @@ impl Builder<'_> {
     }
 
     /// Records that `on_failure` task `name` runs `node`: its package interface names the last
-    /// input [`FAILURE_INPUT`], whichever other node calls the task.
+    /// input [`FAILURE_INPUT`]. (A task both called in a graph and a hook has two interfaces,
+    /// which [`task`](Self::task) refuses as a conflict before this.)
     fn runs_failure_hook(&mut self, name: String, node: &flyte_runtime::Node) {
         self.runnable
             .entry(name)
