@@ -32,6 +32,10 @@ pub fn workflows() -> Vec<flytekit::Registered> {
         fanout::outer.into(),
         shards::sharded.into(),
         shards::halved.into(),
+        nesting::doubled.into(),
+        nesting::bucketed.into(),
+        nesting::nested.into(),
+        hooks::download.into(),
     ]
 }
 
@@ -211,5 +215,109 @@ pub mod shards {
     #[workflow]
     pub fn halved(xs: Vec<u64>) -> u64 {
         halve_all(xs)
+    }
+}
+
+/// Dynamic bodies that call a sub-workflow, branch on a task's output and call another dynamic
+/// workflow: each of these is a node of the `futures.pb` the dynamic task writes (a
+/// sub-workflow the spec carries, a branch node, a task node whose container writes its own
+/// `futures.pb`).
+pub mod nesting {
+    use flytekit::{dynamic, task, workflow};
+
+    use super::fanout::{inner, total};
+
+    #[task]
+    pub fn is_big(x: u64) -> bool {
+        x > 10
+    }
+
+    #[task]
+    pub fn square(x: u64) -> u64 {
+        x * x
+    }
+
+    #[task]
+    pub fn double(x: u64) -> u64 {
+        2 * x
+    }
+
+    /// The sub-workflow `inner` once per element, then the total of the doubled values.
+    #[dynamic]
+    pub fn doubled_all(xs: Vec<u64>) -> u64 {
+        let parts: Vec<_> = xs
+            .iter()
+            .map(|&x| {
+                let (n, _) = inner(x);
+                n
+            })
+            .collect();
+        total(parts)
+    }
+
+    #[workflow]
+    pub fn doubled(xs: Vec<u64>) -> u64 {
+        doubled_all(xs)
+    }
+
+    /// A branch on a task's output, which only the graph knows: a branch node.
+    #[dynamic]
+    pub fn sized(xs: Vec<u64>) -> u64 {
+        let sum = total(xs);
+        if is_big(sum) {
+            square(sum)
+        } else {
+            double(sum)
+        }
+    }
+
+    #[workflow]
+    pub fn bucketed(xs: Vec<u64>) -> u64 {
+        sized(xs)
+    }
+
+    /// `2 + 4 + .. + 2n`, a `double` per term.
+    #[dynamic]
+    pub fn sum_to(n: u64) -> u64 {
+        let parts: Vec<_> = (1..=n).map(|i| double(i)).collect();
+        total(parts)
+    }
+
+    /// A dynamic workflow per term, each building its own graph when it runs.
+    #[dynamic]
+    pub fn sums_to(n: u64) -> u64 {
+        let parts: Vec<_> = (1..=n).map(|i| sum_to(i)).collect();
+        total(parts)
+    }
+
+    #[workflow]
+    pub fn nested(n: u64) -> u64 {
+        sums_to(n)
+    }
+}
+
+/// A workflow whose task fails, and its `on_failure` task: on a cluster, propeller runs the
+/// failure node with the workflow's input and the error, which `execute` gives the task as its
+/// `WorkflowFailure`.
+pub mod hooks {
+    use flytekit::{task, workflow, TaskError, WorkflowFailure};
+
+    #[task]
+    pub fn fetch(url: String) -> Result<String, TaskError> {
+        if !url.starts_with("https://") {
+            return Err(TaskError::non_recoverable(format!("{url}: not found")));
+        }
+        Ok(url)
+    }
+
+    /// Says what it was given on stderr, where the stand-in keeps each attempt's output.
+    #[task]
+    pub fn clean_up(url: String, failure: WorkflowFailure) {
+        eprintln!("on failure of {url}: {failure:?}");
+    }
+
+    #[workflow(on_failure = clean_up)]
+    pub fn download(url: String) -> String {
+        fetch(url)
     }
 }

@@ -366,7 +366,7 @@ fn an_unknown_task_name_is_a_non_recoverable_error_naming_the_known_tasks() {
     // Every task the package holds, by the name it registered: the same walk found them.
     let mut known: Vec<&str> = package().tasks.keys().map(String::as_str).collect();
     known.sort_unstable();
-    assert_eq!(known.len(), 10, "{known:?}");
+    assert_eq!(known.len(), 15, "{known:?}");
     assert!(text.ends_with(&format!("its tasks are {}", known.join(", "))), "{text}");
     let stderr: Vec<&str> = p.attempts[0].stderr.lines().collect();
     assert_eq!(stderr.len(), 1, "{stderr:?}");
@@ -604,9 +604,6 @@ fn a_dynamic_body_or_a_node_of_its_graph_fails_the_dynamic_node() {
 /// output bindings, and the tasks' interfaces, metadata, images, resources and environment.
 #[test]
 fn the_dynamic_job_spec_is_flytekits() {
-    use flyte_idl::core::{DynamicJobSpec, TaskTemplate};
-    use flytekit_reference::Reference;
-
     let data = enc(vec![1u64, 2, 3, 4, 5]);
     let mut ours = stand_in(package());
     ours.run(
@@ -614,29 +611,91 @@ fn the_dynamic_job_spec_is_flytekits() {
         inputs(&on_cluster::shards::sharded, std::slice::from_ref(&data)),
     )
     .unwrap_or_else(|e| panic!("{e}\n{:#?}", ours.attempts));
+    let theirs = flytekits_run(
+        "on_cluster.shards.sharded",
+        inputs(&on_cluster::shards::sharded, &[data]),
+    );
+    assert_eq!(
+        outputs(&on_cluster::shards::sharded, &theirs.1)[0]
+            .decode::<u64>()
+            .unwrap(),
+        15
+    );
+    assert_same_specs(&ours.futures, &theirs.0);
+}
 
-    let dir = tempfile::tempdir().unwrap();
-    let tgz = dir.path().join("pyflyte.tgz");
-    Reference::get().package_dynamic("example.com/on-cluster:1", &tgz);
-    let pyflyte_package = Package::read(&tgz);
+/// The `futures.pb` of a dynamic body that calls a sub-workflow, one that branches on a task's
+/// output and one that calls another dynamic workflow (every spec the nested one's nodes
+/// write), against flytekit's for the twins (`tests/flyte/dynamic/on_cluster/nesting.py`), as
+/// [`the_dynamic_job_spec_is_flytekits`] compares them, with two more of the SDKs' own
+/// differences set aside: a branch node's name (flytekit's is the `conditional`'s) and the
+/// variable a dynamic task's container finds its settings in (flytekit's `_F_SS_C`, our
+/// `FLYTEKIT_RS_IMAGE`). The same: the sub-workflow carried in `subworkflows` (its node ids
+/// `dn0`.., as flytekit compiles it there), the branch node, its condition and its cases
+/// (`dn0`, `dn1`), and the inner dynamic task's node and template.
+#[test]
+fn the_job_specs_of_nested_constructs_are_flytekits() {
+    for (workflow, map) in [
+        (
+            "on_cluster.nesting.doubled",
+            inputs(&on_cluster::nesting::doubled, &[enc(vec![1u64, 2])]),
+        ),
+        (
+            "on_cluster.nesting.bucketed",
+            inputs(&on_cluster::nesting::bucketed, &[enc(vec![5u64, 6])]),
+        ),
+        (
+            "on_cluster.nesting.nested",
+            inputs(&on_cluster::nesting::nested, &[enc(1u64)]),
+        ),
+    ] {
+        let mut ours = stand_in(package());
+        ours.run(workflow, map.clone())
+            .unwrap_or_else(|e| panic!("{workflow}: {e}\n{:#?}", ours.attempts));
+        let (theirs, _) = flytekits_run(workflow, map);
+        assert_same_specs(&ours.futures, &theirs);
+    }
+}
+
+/// The Python twins (`tests/flyte/dynamic`) packaged by pyflyte, once per process.
+fn pyflyte_package() -> &'static Package {
+    static PKG: OnceLock<(tempfile::TempDir, Package)> = OnceLock::new();
+    &PKG.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let tgz = dir.path().join("pyflyte.tgz");
+        flytekit_reference::Reference::get().package_dynamic("example.com/on-cluster:1", &tgz);
+        let pkg = Package::read(&tgz);
+        (dir, pkg)
+    })
+    .1
+}
+
+/// Runs `workflow` of the Python twins through the stand-in, each task in flytekit's
+/// `pyflyte-execute`: the specs their dynamic tasks wrote, and the outputs.
+fn flytekits_run(workflow: &str, values: LiteralMap) -> (Vec<(String, flyte_idl::core::DynamicJobSpec)>, LiteralMap) {
+    use flytekit_reference::Reference;
+
     let server = s3::S3::shared();
     let mut env: Vec<(String, String)> = server.env().into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
     env.push(("PYTHONPATH".to_owned(), Reference::dynamic_dir().display().to_string()));
     env.push(("PYTHONDONTWRITEBYTECODE".to_owned(), "1".to_owned()));
-    let mut theirs = Propeller::new(&pyflyte_package, server.new_bucket("pyflyte"), env);
+    let mut theirs = Propeller::new(pyflyte_package(), server.new_bucket("pyflyte"), env);
     let bin = Reference::get().python().parent().unwrap().to_path_buf();
     theirs.program = Box::new(move |word| bin.join(word));
     theirs.cwd = Reference::dynamic_dir();
     let out = theirs
-        .run(
-            "on_cluster.shards.sharded",
-            inputs(&on_cluster::shards::sharded, &[data]),
-        )
-        .unwrap_or_else(|e| panic!("{e}\n{:#?}", theirs.attempts));
-    assert_eq!(
-        outputs(&on_cluster::shards::sharded, &out)[0].decode::<u64>().unwrap(),
-        15
-    );
+        .run(workflow, values)
+        .unwrap_or_else(|e| panic!("{workflow}: {e}\n{:#?}", theirs.attempts));
+    (theirs.futures, out)
+}
+
+/// Each of `ours` the same `DynamicJobSpec` as flytekit's of the same node, once the
+/// differences that are the SDKs' own are set aside (see [`the_dynamic_job_spec_is_flytekits`]).
+fn assert_same_specs(
+    ours: &[(String, flyte_idl::core::DynamicJobSpec)],
+    theirs: &[(String, flyte_idl::core::DynamicJobSpec)],
+) {
+    use flyte_idl::core::{DynamicJobSpec, TaskTemplate};
 
     fn normalized(mut spec: DynamicJobSpec) -> DynamicJobSpec {
         spec.tasks
@@ -646,6 +705,12 @@ fn the_dynamic_job_spec_is_flytekits() {
         }
         for n in &mut spec.nodes {
             n.upstream_node_ids.sort();
+            // A branch's name is the SDK's: flytekit's `conditional("name")`, ours the node id.
+            if matches!(n.target, Some(flyte_idl::core::node::Target::BranchNode(_))) {
+                if let Some(m) = n.metadata.as_mut() {
+                    m.name.clear();
+                }
+            }
         }
         spec
     }
@@ -665,25 +730,32 @@ fn the_dynamic_job_spec_is_flytekits() {
                 .flat_map(|w| w.to_vec())
                 .collect();
             c.args = pairs;
+            // How a dynamic task finds its settings when it runs: flytekit's serialization
+            // settings (`_F_SS_C`), our image (`FLYTEKIT_RS_IMAGE`).
+            c.env
+                .retain(|kv| kv.key != "_F_SS_C" && kv.key != flyte_cluster::package::IMAGE_ENV);
         }
     }
-    let (ours, theirs) = (ours.futures[0].1.clone(), theirs.futures[0].1.clone());
-    let (ours, theirs) = (normalized(ours), normalized(theirs));
-    let (a, b) = (format!("{ours:#?}"), format!("{theirs:#?}"));
-    let differ: Vec<String> = a
-        .lines()
-        .zip(b.lines())
-        .enumerate()
-        .filter(|(_, (x, y))| x != y)
-        .map(|(i, (x, y))| format!("line {i}: ours {} | flytekit's {}", x.trim(), y.trim()))
-        .collect();
-    assert!(
-        ours == theirs,
-        "{} lines against {}; first differences:\n{}",
-        a.lines().count(),
-        b.lines().count(),
-        differ[..differ.len().min(20)].join("\n")
-    );
+    let at = |specs: &[(String, DynamicJobSpec)]| specs.iter().map(|(at, _)| at.clone()).collect::<Vec<_>>();
+    assert_eq!(at(ours), at(theirs), "the dynamic nodes that wrote futures.pb");
+    for ((at, ours), (_, theirs)) in ours.iter().zip(theirs) {
+        let (ours, theirs) = (normalized(ours.clone()), normalized(theirs.clone()));
+        let (a, b) = (format!("{ours:#?}"), format!("{theirs:#?}"));
+        let differ: Vec<String> = a
+            .lines()
+            .zip(b.lines())
+            .enumerate()
+            .filter(|(_, (x, y))| x != y)
+            .map(|(i, (x, y))| format!("line {i}: ours {} | flytekit's {}", x.trim(), y.trim()))
+            .collect();
+        assert!(
+            ours == theirs,
+            "{at}: {} lines against {}; first differences:\n{}",
+            a.lines().count(),
+            b.lines().count(),
+            differ[..differ.len().min(20)].join("\n")
+        );
+    }
 }
 
 /// `execute` by hand, on `file://` prefixes, for a map task's element: the element the index
@@ -769,4 +841,308 @@ fn a_map_element_is_the_one_the_index_names() {
             "task `on_cluster.fanout.square` is not a map task, but `--map` was given".to_owned()
         )
     );
+}
+
+/// `summary`'s lines of the attempts after the dynamic node's own, each with its task (without
+/// `on_cluster.`).
+fn graph_nodes(p: &Propeller<'_>) -> Vec<String> {
+    p.attempts
+        .iter()
+        .skip(1)
+        .map(|a| format!("{} {}", a.node, a.task.trim_start_matches("on_cluster.")))
+        .collect()
+}
+
+/// A dynamic body calling a sub-workflow: the spec carries `inner` (`subworkflows`) and its
+/// nodes' tasks, each call a workflow node that the stand-in runs under the dynamic node
+/// (`n0-dn0-n0`), its `stats` in a container of the binary: the local runtime's result, and the
+/// node paths flytekit's twin gives (`flyte-cluster/tests/propeller_reference.rs`).
+#[test]
+fn a_dynamic_body_calling_a_sub_workflow_runs_it_from_the_job_spec() {
+    use flyte_idl::core::{node, workflow_node};
+
+    let mut p = stand_in(package());
+    let xs = vec![1u64, 2, 3];
+    let out = p
+        .run(
+            "on_cluster.nesting.doubled",
+            inputs(&on_cluster::nesting::doubled, &[enc(&xs)]),
+        )
+        .unwrap_or_else(|e| panic!("{e}\n{:#?}", p.attempts));
+    let ours = outputs(&on_cluster::nesting::doubled, &out)[0].decode::<u64>().unwrap();
+    assert_eq!(ours, LocalRuntime::new().run(on_cluster::nesting::doubled, xs).unwrap());
+    assert_eq!(ours, 12);
+    assert!(
+        p.attempts.iter().all(|a| a.outcome == Outcome::Succeeded),
+        "{:#?}",
+        p.attempts
+    );
+    assert_eq!(
+        graph_nodes(&p),
+        [
+            "n0-dn0-n0 fanout.stats",
+            "n0-dn1-n0 fanout.stats",
+            "n0-dn2-n0 fanout.stats",
+            "n0-dn3 fanout.total"
+        ]
+    );
+    let [(_, spec)] = &p.futures[..] else {
+        panic!("{:?}", p.futures)
+    };
+    let names: Vec<&str> = spec
+        .subworkflows
+        .iter()
+        .map(|w| w.id.as_ref().unwrap().name.as_str())
+        .collect();
+    assert_eq!(names, ["on_cluster.fanout.inner"]);
+    let Some(node::Target::WorkflowNode(w)) = &spec.nodes[0].target else {
+        panic!("{:?}", spec.nodes[0])
+    };
+    let Some(workflow_node::Reference::SubWorkflowRef(id)) = &w.reference else {
+        panic!("{w:?}")
+    };
+    assert_eq!(id.name, "on_cluster.fanout.inner");
+}
+
+/// A dynamic body branching on a task's output: the spec's branch node takes the case its
+/// condition picks on `is_big`'s output, on each side of it, with the local runtime's result
+/// and the node paths flytekit's twin gives.
+#[test]
+fn a_branch_in_a_dynamic_body_takes_the_case_its_condition_picks() {
+    for (xs, expected, case) in [
+        (vec![5u64, 6], 121, "n0-dn2-dn0 nesting.square"),
+        (vec![1u64, 2], 6, "n0-dn2-dn1 nesting.double"),
+    ] {
+        let mut p = stand_in(package());
+        let out = p
+            .run(
+                "on_cluster.nesting.bucketed",
+                inputs(&on_cluster::nesting::bucketed, &[enc(&xs)]),
+            )
+            .unwrap_or_else(|e| panic!("{e}\n{:#?}", p.attempts));
+        let ours = outputs(&on_cluster::nesting::bucketed, &out)[0]
+            .decode::<u64>()
+            .unwrap();
+        assert_eq!(
+            ours,
+            LocalRuntime::new().run(on_cluster::nesting::bucketed, xs).unwrap()
+        );
+        assert_eq!(ours, expected);
+        assert_eq!(
+            graph_nodes(&p),
+            ["n0-dn0 fanout.total", "n0-dn1 nesting.is_big", case],
+            "{:#?}",
+            p.attempts
+        );
+    }
+}
+
+/// A dynamic body calling another dynamic workflow: each inner dynamic node's container (the
+/// binary's `execute` of `sum_to`, found by its package name) writes its own `futures.pb`,
+/// which runs under it (`n0-dn1-dn0`): the local runtime's result, and node paths named as
+/// flytekit's twin names them.
+#[test]
+fn a_dynamic_body_calling_a_dynamic_workflow_runs_each_graph_it_builds() {
+    let mut p = stand_in(package());
+    let out = p
+        .run(
+            "on_cluster.nesting.nested",
+            inputs(&on_cluster::nesting::nested, &[enc(2u64)]),
+        )
+        .unwrap_or_else(|e| panic!("{e}\n{:#?}", p.attempts));
+    let ours = outputs(&on_cluster::nesting::nested, &out)[0].decode::<u64>().unwrap();
+    assert_eq!(ours, LocalRuntime::new().run(on_cluster::nesting::nested, 2).unwrap());
+    assert_eq!(ours, 2 + (2 + 4));
+    assert!(
+        p.attempts.iter().all(|a| a.outcome == Outcome::Succeeded),
+        "{:#?}",
+        p.attempts
+    );
+    assert_eq!(
+        graph_nodes(&p),
+        [
+            "n0-dn0 nesting.sum_to",
+            "n0-dn0-dn0 nesting.double",
+            "n0-dn0-dn1 fanout.total",
+            "n0-dn1 nesting.sum_to",
+            "n0-dn1-dn0 nesting.double",
+            "n0-dn1-dn1 nesting.double",
+            "n0-dn1-dn2 fanout.total",
+            "n0-dn2 fanout.total"
+        ]
+    );
+    let at: Vec<&str> = p.futures.iter().map(|(at, _)| at.as_str()).collect();
+    assert_eq!(at, ["n0", "n0-dn0", "n0-dn1"]);
+    assert!(!package().tasks.contains_key("on_cluster.nesting.sum_to"));
+}
+
+/// `on_failure` on the cluster: the package's failure node `fn0` runs `clean_up` with the input
+/// `err` (whatever the Rust parameter's name), which propeller fills with the workflow's error
+/// as a `core.Error`; `execute` gives the task that as its `WorkflowFailure` (the error's
+/// message, and the node id propeller names, its own `fn0`), and the workflow still fails with
+/// the node's error. A workflow that succeeds runs no failure node.
+#[test]
+fn a_failing_workflow_runs_its_on_failure_task_with_the_error() {
+    use flyte_idl::core::{literal_type, task_node};
+
+    let wf = &package().workflows["on_cluster.hooks.download"];
+    let fnode = wf.failure_node.as_ref().unwrap();
+    let vars: Vec<&str> = fnode.inputs.iter().map(|b| b.var.as_str()).collect();
+    assert_eq!((fnode.id.as_str(), vars), ("fn0", vec!["err", "url"]));
+    let Some(flyte_idl::core::node::Target::TaskNode(t)) = &fnode.target else {
+        unreachable!()
+    };
+    let Some(task_node::Reference::ReferenceId(id)) = &t.reference else {
+        unreachable!()
+    };
+    let hook = &package().tasks[&id.name];
+    let variables = &hook.interface.as_ref().unwrap().inputs.as_ref().unwrap().variables;
+    let mut names: Vec<&str> = variables.keys().map(String::as_str).collect();
+    names.sort_unstable();
+    assert_eq!(names, ["err", "url"]);
+    assert!(matches!(
+        variables["err"].r#type.as_ref().unwrap().r#type,
+        Some(literal_type::Type::UnionType(_))
+    ));
+
+    let mut p = stand_in(package());
+    let err = p
+        .run(
+            "on_cluster.hooks.download",
+            inputs(&on_cluster::hooks::download, &[enc("x")]),
+        )
+        .unwrap_err();
+    assert!(
+        err.starts_with("node n0 (task on_cluster.hooks.fetch) failed on attempt 0"),
+        "{err}"
+    );
+    assert_eq!(
+        summary(&p),
+        ["n0 0: USER:NonRecoverable recoverable=false user=true", "fn0 0: ok"]
+    );
+    let error = p.error.clone().unwrap();
+    assert_eq!(
+        (error.code.as_str(), error.message.as_str()),
+        ("USER:NonRecoverable", "x: not found")
+    );
+    let [(at, given)] = &p.failure_nodes[..] else {
+        panic!("{:?}", p.failure_nodes)
+    };
+    assert_eq!(at, "fn0");
+    assert_eq!(
+        propeller::as_flyte_error(&given.literals["err"]),
+        Some(("fn0".to_owned(), "x: not found".to_owned()))
+    );
+    let failure = flytekit::WorkflowFailure {
+        execution: p.execution.clone(),
+        workflow: "on_cluster.hooks.download".to_owned(),
+        node: Some("fn0".to_owned()),
+        task: None,
+        message: "x: not found".to_owned(),
+    };
+    let line = format!("on failure of x: {failure:?}");
+    assert!(
+        p.attempts[1].stderr.contains(&line),
+        "{line}\nnot in\n{}",
+        p.attempts[1].stderr
+    );
+    assert!(LocalRuntime::new()
+        .run(on_cluster::hooks::download, "x".to_owned())
+        .is_err());
+
+    let mut p = stand_in(package());
+    let out = p
+        .run(
+            "on_cluster.hooks.download",
+            inputs(&on_cluster::hooks::download, &[enc("https://a")]),
+        )
+        .unwrap();
+    assert_eq!(
+        outputs(&on_cluster::hooks::download, &out)[0]
+            .decode::<String>()
+            .unwrap(),
+        "https://a"
+    );
+    assert_eq!(summary(&p), ["n0 0: ok"]);
+    assert!(p.failure_nodes.is_empty());
+}
+
+/// `execute` of an `on_failure` task by hand, on `file://`, with an `err` that holds no error
+/// (none, as the package binds it: the task run outside a failure node) or something else (a
+/// string): a non-recoverable `USER:TypeError` saying so, and the task does not run.
+#[test]
+fn an_on_failure_task_without_an_error_is_a_non_recoverable_error() {
+    use flyte_idl::core::{container_error, literal, primitive, scalar, ErrorDocument, Literal, Primitive, Scalar};
+    use flyte_idl::prost::Message;
+
+    let hook = package().workflows["on_cluster.hooks.download"]
+        .failure_node
+        .clone()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let uri = |name: &str| format!("file://{}/{name}", dir.path().display());
+    let string = |s: &str| Literal {
+        value: Some(literal::Value::Scalar(Box::new(Scalar {
+            value: Some(scalar::Value::Primitive(Primitive {
+                value: Some(primitive::Value::StringValue(s.to_owned())),
+            })),
+        }))),
+        ..Default::default()
+    };
+    // The package's own binding of `err`: a union holding none.
+    let Some(flyte_idl::core::binding_data::Value::Scalar(none)) = &hook
+        .inputs
+        .iter()
+        .find(|b| b.var == "err")
+        .unwrap()
+        .binding
+        .as_ref()
+        .unwrap()
+        .value
+    else {
+        unreachable!()
+    };
+    let none = Literal {
+        value: Some(literal::Value::Scalar(Box::new(none.clone()))),
+        ..Default::default()
+    };
+    for (case, err, expected) in [
+        ("none", none, "`err` holds no error"),
+        ("string", string("boom"), "`err` is not an error"),
+    ] {
+        let map = LiteralMap {
+            literals: [("url".to_owned(), string("x")), ("err".to_owned(), err)].into(),
+        };
+        std::fs::write(dir.path().join(format!("{case}.pb")), map.encode_to_vec()).unwrap();
+        let done = std::process::Command::new(binary())
+            .args([
+                "execute",
+                "--task",
+                "on_cluster.hooks.clean_up",
+                "--inputs",
+                &uri(&format!("{case}.pb")),
+            ])
+            .args(["--output-prefix", &uri(case), "--raw-output-data-prefix", &uri("raw")])
+            .args([
+                "--checkpoint-path",
+                &uri(&format!("{case}-cp")),
+                "--prev-checkpoint",
+                "\"\"",
+            ])
+            .output()
+            .unwrap();
+        assert!(done.status.success(), "{}", String::from_utf8_lossy(&done.stderr));
+        let stderr = String::from_utf8_lossy(&done.stderr);
+        assert!(!stderr.contains("on failure of"), "{stderr}");
+        let doc = ErrorDocument::decode(&std::fs::read(dir.path().join(case).join("error.pb")).unwrap()[..]).unwrap();
+        let e = doc.error.unwrap();
+        assert_eq!(e.kind, container_error::Kind::NonRecoverable as i32, "{e:?}");
+        assert_eq!(e.code, "USER:TypeError", "{e:?}");
+        assert!(
+            e.message
+                .starts_with(&format!("the inputs of `on_cluster.hooks.clean_up`: {expected}")),
+            "{case}: {}",
+            e.message
+        );
+    }
 }

@@ -109,8 +109,26 @@ fn map_of_pairs(ps: Vec<(u64, u64)>) -> Vec<u64> {
     map(add, ps)
 }
 
+/// An `on_failure` task with an input named `err` before the failure: Flyte gives the failure
+/// as the input `err`, which the package names the last input.
+#[task]
+fn err_first(err: String, failure: WorkflowFailure) {
+    let _ = (err, failure);
+}
+
+#[task]
+fn shout(s: String) -> String {
+    s.to_uppercase()
+}
+
+#[workflow(on_failure = err_first)]
+fn hook_with_err(err: String) -> String {
+    shout(err)
+}
+
 fn extras() -> Vec<Registered> {
     vec![
+        hook_with_err.into(),
         map_of_pair_workflow.into(),
         loose.into(),
         two_in_a_case.into(),
@@ -509,6 +527,11 @@ fn an_output_that_cannot_be_written_is_an_error_naming_it() {
 fn what_cannot_be_packaged_yet_is_an_error_naming_the_workflow_and_the_node() {
     let cases = [
         (
+            "hook_with_err",
+            "error: workflow flyte_package.hook_with_err: an on_failure task with an input named `err` before its \
+             last (Flyte gives the failure as `err`) cannot be packaged for Flyte yet",
+        ),
+        (
             "map_of_pair_workflow",
             "error: workflow flyte_package.map_of_pair_workflow: node n0 (a map over the workflow add_both, which \
              takes 2 inputs: ours maps one list of tuples, flytekit's map_task one list per input, and no node of a \
@@ -574,8 +597,8 @@ from flytekit.types.error import FlyteError
 
 
 @task
-def clean_up(xs: List[int], failure: Optional[FlyteError] = None):
-    print(xs, failure)
+def clean_up(xs: List[int], err: Optional[FlyteError] = None):
+    print(xs, err)
 
 
 @task

@@ -60,6 +60,9 @@ pub struct AttemptEnv {
     pub project: Option<String>,
     /// `FLYTE_INTERNAL_EXECUTION_DOMAIN`, if set.
     pub domain: Option<String>,
+    /// `FLYTE_INTERNAL_EXECUTION_WORKFLOW`, if set: the workflow propeller runs, as
+    /// `project:domain:name`.
+    pub workflow: Option<String>,
     /// `FLYTE_INTERNAL_WORKER_NAME` when `FLYTE_INTERNAL_DIST_ERROR_STRATEGY` is set (a
     /// distributed task's worker), as flytekit reports it in a `ContainerError`; empty otherwise.
     pub worker: String,
@@ -129,6 +132,7 @@ impl AttemptEnv {
             execution: set("FLYTE_INTERNAL_EXECUTION_ID").unwrap_or_else(|| "local".to_owned()),
             project: set("FLYTE_INTERNAL_EXECUTION_PROJECT"),
             domain: set("FLYTE_INTERNAL_EXECUTION_DOMAIN"),
+            workflow: set("FLYTE_INTERNAL_EXECUTION_WORKFLOW"),
             worker,
         })
     }
@@ -481,7 +485,7 @@ pub fn execute_task<T: flyte_runtime::Task>(
     attempt: flyte_runtime::SingleAttempt,
     worker: &str,
 ) -> Result<Executed, StorageError> {
-    run_once(task.interface(), None, args, worker, |inputs, checkpoint| {
+    run_once(task.interface(), None, None, args, worker, |inputs, checkpoint| {
         attempt
             .run_owned(task, inputs, checkpoint)
             .map(Produced::Outputs)
@@ -502,8 +506,13 @@ pub fn execute_task<T: flyte_runtime::Task>(
 /// the inputs, and writes the graph it built as `futures.pb`
 /// ([`dynamic_job_spec`](crate::package::dynamic_job_spec)) in place of `outputs.pb`.
 ///
+/// A workflow's `on_failure` task ([`PackagedTask::is_failure_hook`](crate::package::PackagedTask::is_failure_hook))
+/// gets its last input, the [`WorkflowFailure`](flyte_runtime::WorkflowFailure), from the input
+/// propeller fills with the workflow's error ([`FAILURE_INPUT`](crate::package::FAILURE_INPUT),
+/// a `core.Error` in a union): see [`workflow_failure`].
+///
 /// A name found nowhere and a `--map` that does not match the name end in a `NON_RECOVERABLE`
-/// `error.pb`, as does an array index outside the lists.
+/// `error.pb`, as does an array index outside the lists and an `on_failure` task given no error.
 pub fn execute_packaged(
     tasks: &std::collections::BTreeMap<String, crate::package::PackagedTask>,
     args: &ExecuteArgs,
@@ -557,7 +566,7 @@ pub fn execute_packaged(
             return refused("SYSTEM:Unsupported", format!("`{}` has no interface", args.task));
         };
         let options = crate::package::Options::new(image_of(args));
-        return run_once(interface, None, args, &env.worker, |inputs, checkpoint| {
+        return run_once(interface, None, None, args, &env.worker, |inputs, checkpoint| {
             let graph = attempt
                 .build_dynamic(node, &inputs, checkpoint)
                 .map_err(|f| ContainerFailure::from_attempt(&f))?;
@@ -587,7 +596,8 @@ pub fn execute_packaged(
         );
     };
     let element = args.map.then_some(env.array_index);
-    run_once(interface, element, args, &env.worker, |inputs, checkpoint| {
+    let hook = task.is_failure_hook().then_some(env);
+    run_once(interface, element, hook, args, &env.worker, |inputs, checkpoint| {
         attempt
             .run_node_owned(node, inputs, checkpoint)
             .map(Produced::Outputs)
@@ -657,6 +667,7 @@ fn file_failure(code: &str, error: crate::files::FileError, uploading: bool) -> 
 fn run_once(
     interface: Result<flyte_runtime::Interface, flyte_runtime::InterfaceError>,
     element: Option<usize>,
+    failure_hook: Option<&AttemptEnv>,
     args: &ExecuteArgs,
     worker: &str,
     run: impl FnOnce(
@@ -679,12 +690,12 @@ fn run_once(
         Err(e) => return failed(type_error(e.to_string())),
     };
     let slots: Vec<(&str, &flyte_runtime::Type)> = interface.inputs.iter().map(|(n, t)| (n.as_str(), t)).collect();
-    let read = match element {
+    let read = match (element, failure_hook) {
         // Read as it streams in, each input's literals converted as they arrive.
-        None => read_input_values(&args.inputs, &slots),
+        (None, None) => read_input_values(&args.inputs, &slots),
         // A map task's element: the element of each list, the others read past as they stream
         // in; or, where that gives up, the lists read whole and the element taken out of them.
-        Some(index) => match streamed_inputs(&args.inputs, &slots, Some(index)) {
+        (Some(index), _) => match streamed_inputs(&args.inputs, &slots, Some(index)) {
             Ok(Some(values)) => Ok(values),
             Ok(None) => match read_inputs(&args.inputs) {
                 Ok(map) => match element_of(map, index) {
@@ -693,6 +704,26 @@ fn run_once(
                 },
                 Err(e) => Err(e),
             },
+            Err(e) => Err(e),
+        },
+        // An `on_failure` task's last input is not in the map by its own name: it is made of
+        // the error propeller gave. Its inputs are read whole (a workflow's inputs and an error).
+        (None, Some(env)) => match read_inputs(&args.inputs) {
+            Ok(mut map) => {
+                let given = map.literals.remove(crate::package::FAILURE_INPUT);
+                let failure = workflow_failure(given.as_ref(), env).and_then(|f| {
+                    flyte_runtime::Encoded::encode(&f).map_err(|e| WorkflowFailureError::Encode(e.to_string()))
+                });
+                match failure {
+                    Ok(failure) => crate::literal::from_literal_map_owned(map, &slots[..slots.len().saturating_sub(1)])
+                        .map(|mut inputs| {
+                            inputs.push(failure);
+                            inputs
+                        })
+                        .map_err(InputsError::from),
+                    Err(e) => return failed(type_error(format!("the inputs of `{}`: {e}", args.task))),
+                }
+            }
             Err(e) => Err(e),
         },
     };
@@ -753,4 +784,72 @@ fn run_once(
         },
         Err(e) => failed(type_error(format!("the outputs of `{}`: {e}", args.task))),
     }
+}
+
+/// Why an `on_failure` task's input [`FAILURE_INPUT`](crate::package::FAILURE_INPUT) is not a
+/// failure.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WorkflowFailureError {
+    /// The input is missing, or none: the task did not run as a failure node.
+    #[error("`err` holds no error: an on_failure task runs as a workflow's failure node, which propeller gives the workflow's error")]
+    NoError,
+    /// The input holds something else than a `core.Error`.
+    #[error("`err` is not an error (a `core.Error`, alone or in a union): {0}")]
+    NotAnError(String),
+    /// The failure could not be encoded as the task's input.
+    #[error("the failure cannot be encoded: {0}")]
+    Encode(String),
+}
+
+/// The [`WorkflowFailure`](flyte_runtime::WorkflowFailure) an `on_failure` task gets on the
+/// cluster, made of `given`, the input propeller filled (flytekit's `Optional[FlyteError]`: a
+/// union holding a `core.Error`, or the bare `core.Error`), and of the attempt's environment:
+///
+/// * `message`: the error's message, which propeller takes from the workflow's error (the
+///   failed task's `error.pb` message, or `[n/m] currentAttempt done. Last Error: ...` once its
+///   retries were spent);
+/// * `node`: the error's `failed_node_id` as propeller gives it, which flytepropeller 1.16 sets
+///   to the failure node's own id (`fn0`), not the failed node's;
+/// * `task`: none, which propeller does not say;
+/// * `execution` and `workflow`: `FLYTE_INTERNAL_EXECUTION_ID` and the name part of
+///   `FLYTE_INTERNAL_EXECUTION_WORKFLOW` (`project:domain:name`; empty when unset).
+///
+/// A missing or none input is [`WorkflowFailureError::NoError`], another literal
+/// [`WorkflowFailureError::NotAnError`].
+pub fn workflow_failure(
+    given: Option<&flyte_idl::core::Literal>,
+    env: &AttemptEnv,
+) -> Result<flyte_runtime::WorkflowFailure, WorkflowFailureError> {
+    use flyte_idl::core::{literal, scalar};
+    let Some(given) = given else {
+        return Err(WorkflowFailureError::NoError);
+    };
+    let mut value = given;
+    // A union's value, at any depth (an optional's union holds the error, or none).
+    let error = loop {
+        let Some(literal::Value::Scalar(s)) = &value.value else {
+            return Err(WorkflowFailureError::NotAnError(format!("{:?}", value.value)));
+        };
+        match &s.value {
+            Some(scalar::Value::Error(e)) => break e,
+            Some(scalar::Value::NoneType(_)) => return Err(WorkflowFailureError::NoError),
+            Some(scalar::Value::Union(u)) => match &u.value {
+                Some(inner) => value = inner,
+                None => return Err(WorkflowFailureError::NoError),
+            },
+            other => return Err(WorkflowFailureError::NotAnError(format!("{other:?}"))),
+        }
+    };
+    let workflow = env
+        .workflow
+        .as_deref()
+        .map(|id| id.rsplit(':').next().unwrap_or(id))
+        .unwrap_or_default();
+    Ok(flyte_runtime::WorkflowFailure {
+        execution: env.execution.clone(),
+        workflow: workflow.to_owned(),
+        node: Some(error.failed_node_id.clone()).filter(|id| !id.is_empty()),
+        task: None,
+        message: error.message.clone(),
+    })
 }

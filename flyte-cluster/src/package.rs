@@ -46,6 +46,12 @@ use crate::literal::LiteralError;
 /// The version the tasks' `metadata.runtime` names, with `FLYTE_SDK` and the flavor `rust`.
 pub const SDK_VERSION: &str = env!("CARGO_PKG_VERSION");
 
+/// The input of an `on_failure` task that Flyte fills with the workflow's failure: propeller
+/// replaces the failure node's input of this name (and no other) with a `core.Error`, which is
+/// flytekit's `err: Optional[FlyteError]` convention. The package gives the task's last input,
+/// the [`WorkflowFailure`](flyte_runtime::WorkflowFailure), this name.
+pub const FAILURE_INPUT: &str = "err";
+
 /// What the package needs beyond the workflows.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -220,13 +226,15 @@ pub struct Package {
     tasks: BTreeMap<String, PackagedTask>,
 }
 
-/// A task of a package as its container runs it: the graph node that calls it, and whether the
+/// A task of a package as its container runs it: the graph node that calls it, whether the
 /// name is the one of flytekit's map task over it (`module.map_<fn>_<md5>-arraynode`), whose
-/// container runs one element (`execute --map`).
+/// container runs one element (`execute --map`), and whether it is a workflow's `on_failure`
+/// task, whose last input is registered as [`FAILURE_INPUT`].
 #[derive(Clone)]
 pub struct PackagedTask {
     node: flyte_runtime::Node,
     map: bool,
+    failure_hook: bool,
 }
 
 impl PackagedTask {
@@ -241,6 +249,13 @@ impl PackagedTask {
     pub fn is_map(&self) -> bool {
         self.map
     }
+
+    /// Whether this is a workflow's `on_failure` task: its last input, a
+    /// [`WorkflowFailure`](flyte_runtime::WorkflowFailure), is the input [`FAILURE_INPUT`] of the
+    /// package's interface, which propeller fills with a `core.Error`.
+    pub fn is_failure_hook(&self) -> bool {
+        self.failure_hook
+    }
 }
 
 impl std::fmt::Debug for PackagedTask {
@@ -248,6 +263,7 @@ impl std::fmt::Debug for PackagedTask {
         f.debug_struct("PackagedTask")
             .field("task", &self.node.task_name())
             .field("map", &self.map)
+            .field("failure_hook", &self.failure_hook)
             .finish()
     }
 }
@@ -262,6 +278,7 @@ impl Package {
             tasks: HashMap::new(),
             workflows: HashMap::new(),
             runnable: BTreeMap::new(),
+            prefix: "n",
         };
         for workflow in workflows {
             builder.workflow(workflow)?;
@@ -365,8 +382,9 @@ pub fn dynamic_job_spec(
         tasks: HashMap::new(),
         workflows: HashMap::new(),
         runnable: BTreeMap::new(),
+        prefix: "dn",
     };
-    let (template, sub_workflows) = workflow_spec::translate_with(&mut builder, &source, "dn")?;
+    let (template, sub_workflows) = workflow_spec::translate(&mut builder, &source)?;
     let tasks = builder
         .entities
         .into_iter()
@@ -476,7 +494,11 @@ pub fn registered_task(name: &str) -> Option<PackagedTask> {
             node.info()
                 .is_some_and(|info| task_spec::task_name(&info) == wanted && !(map && node.is_dynamic()))
         })
-        .map(|node| PackagedTask { node, map })
+        .map(|node| PackagedTask {
+            node,
+            map,
+            failure_hook: false,
+        })
 }
 
 /// A package being built: entities in order, and those already in it by name.
@@ -489,6 +511,9 @@ struct Builder<'o> {
     workflows: HashMap<String, (core::WorkflowTemplate, Vec<core::WorkflowTemplate>)>,
     /// Tasks by name, with the node that runs them, for the task container.
     runnable: BTreeMap<String, PackagedTask>,
+    /// What the node ids of every workflow it translates start with: `n`, or `dn` for a dynamic
+    /// job spec, whose sub-workflows flytekit compiles with the dynamic prefix too.
+    prefix: &'static str,
 }
 
 impl Builder<'_> {
@@ -497,7 +522,22 @@ impl Builder<'_> {
         self.runnable.entry(name).or_insert_with(|| PackagedTask {
             node: node.clone(),
             map,
+            failure_hook: false,
         });
+    }
+
+    /// Records that `on_failure` task `name` runs `node`: its package interface names the last
+    /// input [`FAILURE_INPUT`]. (A task both called in a graph and a hook has two interfaces,
+    /// which [`task`](Self::task) refuses as a conflict before this.)
+    fn runs_failure_hook(&mut self, name: String, node: &flyte_runtime::Node) {
+        self.runnable
+            .entry(name)
+            .and_modify(|task| task.failure_hook = true)
+            .or_insert_with(|| PackagedTask {
+                node: node.clone(),
+                map: false,
+                failure_hook: true,
+            });
     }
 
     /// Adds a task, unless it is in already; an error if another task has its name.

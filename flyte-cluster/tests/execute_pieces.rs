@@ -32,6 +32,10 @@ fn flyte_attempt_number_counts_from_zero_and_the_context_from_one() {
         ("FLYTE_INTERNAL_EXECUTION_ID", "f3a1b2"),
         ("FLYTE_INTERNAL_EXECUTION_PROJECT", "flytesnacks"),
         ("FLYTE_INTERNAL_EXECUTION_DOMAIN", "development"),
+        (
+            "FLYTE_INTERNAL_EXECUTION_WORKFLOW",
+            "flytesnacks:development:wf.download",
+        ),
         ("FLYTE_INTERNAL_WORKER_NAME", "worker-1"),
     ]))
     .unwrap();
@@ -42,6 +46,7 @@ fn flyte_attempt_number_counts_from_zero_and_the_context_from_one() {
             execution: "f3a1b2".to_owned(),
             project: Some("flytesnacks".to_owned()),
             domain: Some("development".to_owned()),
+            workflow: Some("flytesnacks:development:wf.download".to_owned()),
             // Only a distributed task's workers are named, as flytekit does.
             worker: String::new(),
             array_index: 0,

@@ -246,6 +246,35 @@ fn local(module: &str, workflow: &str, kwargs: &str) -> serde_json::Value {
     Reference::get().local(module, workflow, kwargs)
 }
 
+/// pyflyte's package of `tests/flyte/dynamic` (the twins of `examples/on_cluster.rs`), made
+/// once per process.
+fn dynamic_package() -> &'static Package {
+    static PACKAGE: OnceLock<(tempfile::TempDir, Package)> = OnceLock::new();
+    &PACKAGE
+        .get_or_init(|| {
+            let dir = tempfile::tempdir().unwrap();
+            let tgz = dir.path().join("dynamic.tgz");
+            Reference::get().package_dynamic("example.com/on-cluster:1", &tgz);
+            let pkg = Package::read(&tgz);
+            (dir, pkg)
+        })
+        .1
+}
+
+/// [`stand_in`] over [`dynamic_package`], its twins importable.
+fn dynamic_stand_in() -> Propeller<'static> {
+    let mut p = stand_in();
+    p.package = dynamic_package();
+    let dynamic = Reference::dynamic_dir();
+    for (k, v) in p.env.iter_mut() {
+        if k == "PYTHONPATH" {
+            *v = dynamic.display().to_string();
+        }
+    }
+    p.cwd = dynamic;
+    p
+}
+
 /// flytekit's `@dynamic` through the stand-in: the twin of `examples/on_cluster.rs`'s dynamic
 /// workflow (`tests/flyte/dynamic`), packaged by pyflyte, its dynamic task run by
 /// `pyflyte-execute`, which writes `futures.pb` (no `outputs.pb`); the stand-in runs that
@@ -254,25 +283,8 @@ fn local(module: &str, workflow: &str, kwargs: &str) -> serde_json::Value {
 /// flytekit writes there is what `tests/execute.rs` compares ours with.
 #[test]
 fn a_dynamic_workflow_as_flytekit_runs_it_locally() {
-    static PACKAGE: OnceLock<(tempfile::TempDir, Package)> = OnceLock::new();
-    let pkg = &PACKAGE
-        .get_or_init(|| {
-            let dir = tempfile::tempdir().unwrap();
-            let tgz = dir.path().join("dynamic.tgz");
-            Reference::get().package_dynamic("example.com/on-cluster:1", &tgz);
-            let pkg = Package::read(&tgz);
-            (dir, pkg)
-        })
-        .1;
-    let mut p = stand_in();
-    p.package = pkg;
-    let dynamic = Reference::dynamic_dir();
-    for (k, v) in p.env.iter_mut() {
-        if k == "PYTHONPATH" {
-            *v = dynamic.display().to_string();
-        }
-    }
-    p.cwd = dynamic.clone();
+    let pkg = dynamic_package();
+    let mut p = dynamic_stand_in();
     let values = r#"{"data": [1, 2, 3, 4, 5]}"#;
     let out = p
         .run("on_cluster.shards.sharded", encoded(r#"{"data": "List[int]"}"#, values))
@@ -280,7 +292,7 @@ fn a_dynamic_workflow_as_flytekit_runs_it_locally() {
     assert_eq!(decoded(r#"{"o0": "int"}"#, &out), serde_json::json!({"o0": 15}));
     assert_eq!(
         decoded(r#"{"o0": "int"}"#, &out),
-        Reference::get().local_in(&dynamic, "on_cluster.shards", "sharded", values)
+        Reference::get().local_in(&Reference::dynamic_dir(), "on_cluster.shards", "sharded", values)
     );
     let ran: Vec<(String, String, Outcome)> = p
         .attempts
@@ -306,4 +318,166 @@ fn a_dynamic_workflow_as_flytekit_runs_it_locally() {
     // The sub-graph's tasks are in the package too, as pyflyte registers every task it finds.
     assert!(pkg.tasks.contains_key("on_cluster.shards.process"));
     eprintln!("{spec:#?}");
+}
+
+/// Runs `on_cluster.nesting.workflow(values)` (a `@dynamic` twin) through the stand-in and
+/// checks its output against flytekit's local execution; returns the stand-in for more checks.
+fn nesting_as_local(workflow: &str, types: &str, values: &str) -> Propeller<'static> {
+    let mut p = dynamic_stand_in();
+    let out = p
+        .run(&format!("on_cluster.nesting.{workflow}"), encoded(types, values))
+        .unwrap_or_else(|e| panic!("{workflow}({values}): {e}\n{:#?}", p.attempts));
+    assert_eq!(
+        decoded(r#"{"o0": "int"}"#, &out),
+        Reference::get().local_in(&Reference::dynamic_dir(), "on_cluster.nesting", workflow, values),
+        "{workflow}({values})"
+    );
+    assert!(
+        p.attempts.iter().all(|a| a.outcome == Outcome::Succeeded),
+        "{:#?}",
+        p.attempts
+    );
+    p
+}
+
+/// The nodes the stand-in ran, each as `path task` (the task's name without `on_cluster.`).
+fn ran(p: &Propeller<'_>) -> Vec<String> {
+    p.attempts
+        .iter()
+        .map(|a| format!("{} {}", a.node, a.task.trim_start_matches("on_cluster.")))
+        .collect()
+}
+
+/// A `@dynamic` body calling a sub-workflow: the `DynamicJobSpec` carries the sub-workflow
+/// (`subworkflows`), whose node runs it under the dynamic node (`n0-dn0-n0`).
+#[test]
+fn flytekits_dynamic_sub_workflows_run_from_the_job_spec() {
+    let p = nesting_as_local("doubled", r#"{"xs": "List[int]"}"#, r#"{"xs": [1, 2, 3]}"#);
+    assert_eq!(
+        ran(&p),
+        [
+            "n0 nesting.doubled_all",
+            "n0-dn0-n0 fanout.stats",
+            "n0-dn1-n0 fanout.stats",
+            "n0-dn2-n0 fanout.stats",
+            "n0-dn3 fanout.total"
+        ]
+    );
+    let spec = &p.futures[0].1;
+    let names: Vec<&str> = spec
+        .subworkflows
+        .iter()
+        .map(|w| w.id.as_ref().unwrap().name.as_str())
+        .collect();
+    assert_eq!(names, ["on_cluster.fanout.inner"]);
+}
+
+/// A `@dynamic` body branching on a task's output: the spec's branch node takes the case its
+/// condition picks, for each side of it.
+#[test]
+fn flytekits_dynamic_branches_take_the_case_their_condition_picks() {
+    let p = nesting_as_local("bucketed", r#"{"xs": "List[int]"}"#, r#"{"xs": [5, 6]}"#);
+    let tail: Vec<String> = ran(&p).into_iter().skip(1).collect();
+    assert_eq!(
+        tail,
+        [
+            "n0-dn0 fanout.total",
+            "n0-dn1 nesting.is_big",
+            "n0-dn2-dn0 nesting.square"
+        ]
+    );
+    let p = nesting_as_local("bucketed", r#"{"xs": "List[int]"}"#, r#"{"xs": [1, 2]}"#);
+    let tail: Vec<String> = ran(&p).into_iter().skip(1).collect();
+    assert_eq!(
+        tail,
+        [
+            "n0-dn0 fanout.total",
+            "n0-dn1 nesting.is_big",
+            "n0-dn2-dn1 nesting.double"
+        ]
+    );
+}
+
+/// A `@dynamic` body calling another: each inner dynamic node's container writes its own
+/// `futures.pb`, whose graph runs under it (`n0-dn1-dn0`).
+#[test]
+fn flytekits_nested_dynamic_nodes_run_their_own_job_specs() {
+    // n = 1: each pyflyte-execute takes a second or more.
+    let p = nesting_as_local("nested", r#"{"n": "int"}"#, r#"{"n": 1}"#);
+    assert_eq!(
+        ran(&p),
+        [
+            "n0 nesting.sums_to",
+            "n0-dn0 nesting.sum_to",
+            "n0-dn0-dn0 nesting.double",
+            "n0-dn0-dn1 fanout.total",
+            "n0-dn1 fanout.total"
+        ]
+    );
+    let at: Vec<&str> = p.futures.iter().map(|(at, _)| at.as_str()).collect();
+    assert_eq!(at, ["n0", "n0-dn0"]);
+}
+
+/// flytekit's `on_failure` under propeller's convention: the failing workflow's failure node
+/// (`fn0`) runs `clean_up` with the workflow's input and `err`, which `pyflyte-execute` reads as
+/// a `FlyteError` holding the failed node's error message and the failure node's own id; the
+/// workflow still fails with the node's error.
+#[test]
+fn flytekits_failure_node_gets_the_error_as_propeller_passes_it() {
+    use flyte_idl::core::{literal, scalar};
+
+    let wf = &dynamic_package().workflows["on_cluster.hooks.download"];
+    let fnode = wf.failure_node.as_ref().unwrap();
+    assert_eq!(fnode.id, "fn0");
+    let vars: Vec<&str> = fnode.inputs.iter().map(|b| b.var.as_str()).collect();
+    assert_eq!(vars, ["err", "url"]);
+
+    let mut p = dynamic_stand_in();
+    let err = p
+        .run(
+            "on_cluster.hooks.download",
+            encoded(r#"{"url": "str"}"#, r#"{"url": "x"}"#),
+        )
+        .unwrap_err();
+    assert!(
+        err.starts_with("node n0 (task on_cluster.hooks.fetch) failed on attempt 0"),
+        "{err}"
+    );
+    let nodes: Vec<(&str, bool)> = p
+        .attempts
+        .iter()
+        .map(|a| (a.node.as_str(), a.outcome == Outcome::Succeeded))
+        .collect();
+    assert_eq!(nodes, [("n0", false), ("fn0", true)], "{:#?}", p.attempts);
+    let Outcome::Failed { code, message, .. } = &p.attempts[0].outcome else {
+        unreachable!()
+    };
+    // flytekit 1.16 codes an exception a task raises `USER:RuntimeError`, whatever its class.
+    assert_eq!(code, "USER:RuntimeError", "{message}");
+    assert!(message.contains("x: not found"), "{message}");
+    let error = p.error.clone().unwrap();
+    assert_eq!((&error.code, &error.message), (code, message));
+
+    let [(at, inputs)] = &p.failure_nodes[..] else {
+        panic!("{:?}", p.failure_nodes)
+    };
+    assert_eq!(at, "fn0");
+    assert_eq!(
+        propeller::as_flyte_error(&inputs.literals["err"]),
+        Some(("fn0".to_owned(), message.clone()))
+    );
+    let Some(literal::Value::Scalar(s)) = &inputs.literals["url"].value else {
+        panic!("{inputs:?}")
+    };
+    assert!(matches!(&s.value, Some(scalar::Value::Primitive(_))), "{s:?}");
+    // What `clean_up` read: flytekit's FlyteError of the same id and message.
+    let seen = p.attempts[1]
+        .stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("on failure: "))
+        .unwrap_or_else(|| panic!("{}", p.attempts[1].stderr));
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(seen).unwrap(),
+        serde_json::json!({"url": "x", "failed_node_id": "fn0", "message": message})
+    );
 }

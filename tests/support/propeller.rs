@@ -26,7 +26,20 @@
 //!   writes `futures.pb` (a `core.DynamicJobSpec`) rather than `outputs.pb` succeeded in building
 //!   a graph, which runs as a workflow whose inputs are the dynamic node's, its nodes under the
 //!   node's path (`n1-dn0`), its tasks (and sub-workflows) those the spec carries, and the
-//!   node's outputs its `outputs` bindings; every spec is kept in [`Propeller::futures`].
+//!   node's outputs its `outputs` bindings; every spec is kept in [`Propeller::futures`]. The
+//!   spec's sub-workflows, its branch nodes and its dynamic nodes (a task whose container again
+//!   writes `futures.pb`, run under `n0-dn1-dn0`) run as they do in a package's workflow;
+//! * keeps the error a node failed with as propeller's `core.ExecutionError`
+//!   ([`Propeller::error`]): `error.pb`'s code, message and origin for a non-recoverable
+//!   failure, `RetriesExhausted|<code>` with `[n/m] currentAttempt done. Last Error:
+//!   USER::<message>` once the retries are spent, as propeller's node executor words it;
+//! * runs a failed workflow's `failure_node` (the top workflow's and a sub-workflow's) as
+//!   propeller does (flytepropeller 1.16 `nodes/resolve.go`, `ResolveOnFailureNodeInput`): its
+//!   bindings resolved against the workflow's inputs, then the input named `err`, if it has one,
+//!   replaced by a union of `ERROR` (tag `FlyteError`) holding a `core.Error` whose `message` is
+//!   the workflow's error's and whose `failed_node_id` is the failure node's own id (`fn0`, as
+//!   propeller passes it); the workflow still fails with its error, or with the failure node's
+//!   if that fails too. Every failure node run is kept in [`Propeller::failure_nodes`].
 #![allow(dead_code)]
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -38,8 +51,8 @@ use flyte_idl::admin::{LaunchPlan, TaskSpec, WorkflowSpec};
 use flyte_idl::core::{
     array_node, binding_data, boolean_expression, comparison_expression, conjunction_expression, container_error,
     if_else_block, literal, node, operand, primitive, scalar, task_template, workflow_node, ArrayNode, BindingData,
-    BooleanExpression, DynamicJobSpec, ErrorDocument, Literal, LiteralCollection, LiteralMap, Node, Primitive, Scalar,
-    TaskTemplate, WorkflowTemplate,
+    BooleanExpression, DynamicJobSpec, ErrorDocument, ExecutionError, Literal, LiteralCollection, LiteralMap, Node,
+    Primitive, Scalar, TaskTemplate, WorkflowTemplate,
 };
 use flyte_idl::prost::Message;
 
@@ -156,6 +169,15 @@ pub struct Propeller<'a> {
     pub attempts: Vec<Attempt>,
     /// Every `futures.pb` read, with the dynamic node's path, in order.
     pub futures: Vec<(String, DynamicJobSpec)>,
+    /// The error the last node that failed for good failed with, as propeller words it.
+    pub error: Option<ExecutionError>,
+    /// Every failure node run: its path and the inputs it was given (`err` filled in).
+    pub failure_nodes: Vec<(String, LiteralMap)>,
+    /// `FLYTE_INTERNAL_EXECUTION_WORKFLOW`: `project:domain:name` of the workflow [`run`]
+    /// started, as propeller names the workflow it runs.
+    ///
+    /// [`run`]: Propeller::run
+    workflow_id: String,
     /// The tasks and sub-workflows the dynamic job specs brought.
     dynamic_tasks: HashMap<String, TaskTemplate>,
     dynamic_workflows: HashMap<String, WorkflowTemplate>,
@@ -184,6 +206,9 @@ impl<'a> Propeller<'a> {
             signal: Box::new(|_| None),
             attempts: Vec::new(),
             futures: Vec::new(),
+            error: None,
+            failure_nodes: Vec::new(),
+            workflow_id: String::new(),
             dynamic_tasks: HashMap::new(),
             dynamic_workflows: HashMap::new(),
         }
@@ -256,10 +281,67 @@ impl<'a> Propeller<'a> {
             .get(&name)
             .ok_or_else(|| format!("no workflow {name} in the package"))?
             .clone();
+        self.workflow_id = format!("flytesnacks:development:{name}");
         self.run_workflow(&template, inputs, "")
     }
 
+    /// Runs `wf`'s nodes, and its failure node if one of them failed.
     fn run_workflow(&mut self, wf: &WorkflowTemplate, inputs: LiteralMap, path: &str) -> Result<LiteralMap, String> {
+        let failed = match self.run_nodes(wf, inputs.clone(), path) {
+            Ok(outputs) => return Ok(outputs),
+            Err(e) => e,
+        };
+        let Some(failure_node) = &wf.failure_node else {
+            return Err(failed);
+        };
+        match self.run_failure_node(failure_node, inputs, path) {
+            Ok(()) => Err(failed),
+            Err(e) => Err(format!("{failed}; then its failure node failed: {e}")),
+        }
+    }
+
+    /// Propeller's failure node: the workflow's error given as the input `err` (see the module's
+    /// documentation), a task node run as any other.
+    fn run_failure_node(&mut self, n: &Node, inputs: LiteralMap, path: &str) -> Result<(), String> {
+        // Propeller's default when the workflow's status holds no error.
+        let error = self.error.clone().unwrap_or_else(|| ExecutionError {
+            code: "UnknownError".to_owned(),
+            message: "Unknown error, last seen message []".to_owned(),
+            kind: flyte_idl::core::execution_error::ErrorKind::Unknown as i32,
+            ..Default::default()
+        });
+        let mut outputs: Outputs = HashMap::new();
+        outputs.insert(String::new(), inputs.clone());
+        outputs.insert("start-node".to_owned(), inputs);
+        let mut literals = BTreeMap::new();
+        for binding in &n.inputs {
+            let value = resolve(binding.binding.as_ref().ok_or("a binding without data")?, &outputs)
+                .map_err(|e| format!("failure node {}: {e} (the stand-in binds workflow inputs only)", n.id))?;
+            literals.insert(binding.var.clone(), value);
+        }
+        if let Some(err) = literals.get_mut("err") {
+            *err = flyte_error(&error.message, &n.id);
+        }
+        let node_path = if path.is_empty() {
+            n.id.clone()
+        } else {
+            format!("{path}-{}", n.id)
+        };
+        let inputs = LiteralMap { literals };
+        self.failure_nodes.push((node_path.clone(), inputs.clone()));
+        let Some(node::Target::TaskNode(t)) = n.target.as_ref() else {
+            return Err(format!(
+                "failure node {node_path}: the stand-in runs failure nodes of tasks only"
+            ));
+        };
+        let Some(flyte_idl::core::task_node::Reference::ReferenceId(id)) = &t.reference else {
+            return Err("a task node without a reference".into());
+        };
+        let template = self.task(&id.name)?;
+        self.run_task(&template, inputs, &node_path, &[]).map(drop)
+    }
+
+    fn run_nodes(&mut self, wf: &WorkflowTemplate, inputs: LiteralMap, path: &str) -> Result<LiteralMap, String> {
         let mut outputs: Outputs = HashMap::new();
         outputs.insert(String::new(), inputs.clone());
         outputs.insert("start-node".to_owned(), inputs);
@@ -334,7 +416,17 @@ impl<'a> Propeller<'a> {
                 }
                 match &if_else.default {
                     Some(if_else_block::Default::ElseNode(e)) => self.run_node(e, outputs, &format!("{path}-{}", e.id)),
-                    Some(if_else_block::Default::Error(e)) => Err(format!("branch failed: {}", e.message)),
+                    Some(if_else_block::Default::Error(e)) => {
+                        // Propeller's code for an `else` that fails; the message is the
+                        // branch's (propeller's wording around it is not reproduced).
+                        self.error = Some(ExecutionError {
+                            code: "UserProvidedError".to_owned(),
+                            message: e.message.clone(),
+                            kind: flyte_idl::core::execution_error::ErrorKind::User as i32,
+                            ..Default::default()
+                        });
+                        Err(format!("branch failed: {}", e.message))
+                    }
                     None => Err("no case matched and there is no else".into()),
                 }
             }
@@ -466,7 +558,7 @@ impl<'a> Propeller<'a> {
                 .env("FLYTE_INTERNAL_EXECUTION_ID", &self.execution)
                 .env("FLYTE_INTERNAL_EXECUTION_PROJECT", "flytesnacks")
                 .env("FLYTE_INTERNAL_EXECUTION_DOMAIN", "development")
-                .env("FLYTE_INTERNAL_EXECUTION_WORKFLOW", path)
+                .env("FLYTE_INTERNAL_EXECUTION_WORKFLOW", &self.workflow_id)
                 .env("FLYTE_INTERNAL_TASK_NAME", &name)
                 .env("FLYTE_INTERNAL_TASK_PROJECT", "flytesnacks")
                 .env("FLYTE_INTERNAL_TASK_DOMAIN", "development")
@@ -553,14 +645,109 @@ impl<'a> Propeller<'a> {
                 Outcome::Failed { recoverable: true, .. } if failures < retries => failures += 1,
                 Outcome::Died(_) if deaths < self.max_system_failures => deaths += 1,
                 other => {
+                    self.error = Some(execution_error(&other, failures + 1, retries + 1, deaths));
                     return Err(format!(
                         "node {path} (task {name}) failed on attempt {number}: {other:?}"
-                    ))
+                    ));
                 }
             }
             prev = checkpoint;
         }
         unreachable!()
+    }
+}
+
+/// The error of a node whose last attempt ended as `last`, as propeller's node executor words
+/// it: a non-recoverable error as `error.pb` has it; a recoverable one, its retries spent, as
+/// `RetriesExhausted|<code>` with `[<attempt>/<attempts>] currentAttempt done. Last Error:
+/// <KIND>::<message>`; a process that died past its system-failure budget likewise, its exit
+/// status for a message (propeller reads the pod's status there, which the stand-in has not).
+fn execution_error(last: &Outcome, attempt: u32, attempts: u32, deaths: u32) -> ExecutionError {
+    use flyte_idl::core::execution_error::ErrorKind;
+    let exhausted = |code: &str, kind: ErrorKind, message: &str, (n, m): (u32, u32)| ExecutionError {
+        code: format!("RetriesExhausted|{code}"),
+        message: format!(
+            "[{n}/{m}] currentAttempt done. Last Error: {}::{message}",
+            kind.as_str_name()
+        ),
+        kind: ErrorKind::User as i32,
+        ..Default::default()
+    };
+    match last {
+        Outcome::Failed {
+            code,
+            recoverable,
+            user,
+            message,
+        } => {
+            let kind = if *user { ErrorKind::User } else { ErrorKind::System };
+            if *recoverable {
+                exhausted(code, kind, message, (attempt, attempts))
+            } else {
+                ExecutionError {
+                    code: code.clone(),
+                    message: message.clone(),
+                    kind: kind as i32,
+                    ..Default::default()
+                }
+            }
+        }
+        Outcome::Died(status) => exhausted(
+            "Died",
+            ErrorKind::System,
+            &format!("the process ended ({status}) without error.pb or outputs.pb"),
+            (deaths + 1, deaths + 1),
+        ),
+        Outcome::Succeeded => ExecutionError::default(),
+    }
+}
+
+/// The literal propeller gives a failure node's input `err`: flytekit's `Optional[FlyteError]`
+/// holding a `core.Error`.
+fn flyte_error(message: &str, failed_node_id: &str) -> Literal {
+    use flyte_idl::core::{literal_type, LiteralType, SimpleType, TypeStructure, Union};
+    let error = Literal {
+        value: Some(literal::Value::Scalar(Box::new(Scalar {
+            value: Some(scalar::Value::Error(flyte_idl::core::Error {
+                failed_node_id: failed_node_id.to_owned(),
+                message: message.to_owned(),
+            })),
+        }))),
+        ..Default::default()
+    };
+    Literal {
+        value: Some(literal::Value::Scalar(Box::new(Scalar {
+            value: Some(scalar::Value::Union(Box::new(Union {
+                value: Some(Box::new(error)),
+                r#type: Some(LiteralType {
+                    r#type: Some(literal_type::Type::Simple(SimpleType::Error as i32)),
+                    structure: Some(TypeStructure {
+                        tag: "FlyteError".to_owned(),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                }),
+            }))),
+        }))),
+        ..Default::default()
+    }
+}
+
+/// The `core.Error` in a failure node's `err` input, as [`flyte_error`] makes it: its
+/// `failed_node_id` and `message`.
+pub fn as_flyte_error(l: &Literal) -> Option<(String, String)> {
+    let Some(literal::Value::Scalar(s)) = l.value.as_ref() else {
+        return None;
+    };
+    let Some(scalar::Value::Union(u)) = s.value.as_ref() else {
+        return None;
+    };
+    match u.value.as_ref()?.value.as_ref()? {
+        literal::Value::Scalar(s) => match s.value.as_ref()? {
+            scalar::Value::Error(e) => Some((e.failed_node_id.clone(), e.message.clone())),
+            _ => None,
+        },
+        _ => None,
     }
 }
 

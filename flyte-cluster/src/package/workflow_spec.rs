@@ -28,7 +28,7 @@ use flyte_runtime::{
 };
 
 use super::task_spec::{self, duration};
-use super::{identifier, typed_interface, Builder, PackageError, WorkflowSource};
+use super::{identifier, typed_interface, Builder, PackageError, WorkflowSource, FAILURE_INPUT};
 use crate::literal::to_literal;
 
 /// What one package node is made of.
@@ -65,27 +65,22 @@ struct Translator<'a, 'b> {
     call_of: Vec<Option<usize>>,
     /// Sub-workflows the template calls, with those they call, each once.
     sub_workflows: BTreeMap<String, core::WorkflowTemplate>,
-    /// What node ids start with: `n` in a workflow, `dn` in a dynamic workflow's graph (as
-    /// flytekit compiles a `@dynamic` body, with the compilation prefix `d`).
+    /// What node ids start with: `n` in a workflow, `dn` in a dynamic workflow's graph and the
+    /// sub-workflows it embeds (as flytekit compiles a `@dynamic` body, with the compilation
+    /// prefix `d`), a branch's cases included (`dn2` holds `dn0` and `dn1`, as flytekit names
+    /// them there).
     prefix: &'static str,
 }
 
 /// The template of `source`, and every sub-workflow it calls at any depth (adding their tasks,
-/// specs and launch plans to the package first).
+/// specs and launch plans to the package first), the node ids starting with the builder's
+/// prefix (`n0`, or `dn0`, `dn1`, ... for the graph a dynamic workflow's body built and the
+/// sub-workflows it calls).
 pub(super) fn translate(
     builder: &mut Builder<'_>,
     source: &WorkflowSource,
 ) -> Result<(core::WorkflowTemplate, Vec<core::WorkflowTemplate>), PackageError> {
-    translate_with(builder, source, "n")
-}
-
-/// [`translate`], the node ids starting with `prefix` (`dn0`, `dn1`, ... for the graph a dynamic
-/// workflow's body built).
-pub(super) fn translate_with(
-    builder: &mut Builder<'_>,
-    source: &WorkflowSource,
-    prefix: &'static str,
-) -> Result<(core::WorkflowTemplate, Vec<core::WorkflowTemplate>), PackageError> {
+    let prefix = builder.prefix;
     let graph = &source.graph;
     let mut t = Translator {
         builder,
@@ -529,7 +524,7 @@ impl Translator<'_, '_> {
                     "case {case} of the branch n{b}, whose result is not its call's outputs in order"
                 )));
             }
-            then_nodes.push(self.item_node(k, item, &format!("n{case}"))?);
+            then_nodes.push(self.item_node(k, item, &format!("{}{case}", self.prefix))?);
         }
         let mut operands = BTreeMap::new();
         let mut blocks = Vec::new();
@@ -777,7 +772,10 @@ impl Translator<'_, '_> {
     /// The `on_failure` task as Flyte's failure node (`fn0`, as flytekit names it), bound to the
     /// workflow's inputs. Its last input, the [`WorkflowFailure`](flyte_runtime::WorkflowFailure),
     /// is what flytekit declares as `err: Optional[FlyteError] = None`: a union of Flyte's
-    /// `ERROR` and none, bound to none, which the cluster replaces with the failure.
+    /// `ERROR` and none, bound to none, which propeller replaces with the failure. Propeller
+    /// fills only an input named `err` (flytepropeller's `ResolveOnFailureNodeInput`), so the
+    /// task's interface names it so, whatever the Rust parameter's name: `execute` reads it back
+    /// by that name ([`PackagedTask::is_failure_hook`](crate::package::PackagedTask::is_failure_hook)).
     fn failure_node(&mut self) -> Result<Option<core::Node>, PackageError> {
         let Some(node) = self.graph.on_failure() else {
             return Ok(None);
@@ -786,23 +784,36 @@ impl Translator<'_, '_> {
         let Some((failure, _)) = interface.inputs.last().cloned() else {
             return Err(self.unsupported("an on_failure task without inputs"));
         };
+        if interface.inputs[..interface.inputs.len() - 1]
+            .iter()
+            .any(|(name, _)| name == FAILURE_INPUT)
+        {
+            return Err(self.unsupported(format!(
+                "an on_failure task with an input named `{FAILURE_INPUT}` before its last (Flyte gives the failure as `{FAILURE_INPUT}`)"
+            )));
+        }
         let mut spec = task_spec::task_spec(&info, &interface, self.builder.options);
-        if let Some(variable) = spec
+        if let Some(variables) = spec
             .template
             .as_mut()
             .and_then(|t| t.interface.as_mut())
             .and_then(|i| i.inputs.as_mut())
-            .and_then(|i| i.variables.get_mut(&failure))
+            .map(|i| &mut i.variables)
         {
-            variable.r#type = Some(optional_error());
+            if let Some(mut variable) = variables.remove(&failure) {
+                variable.r#type = Some(optional_error());
+                // flytekit describes a variable by its name.
+                variable.description = FAILURE_INPUT.to_owned();
+                variables.insert(FAILURE_INPUT.to_owned(), variable);
+            }
         }
         self.builder.task(spec)?;
-        self.builder.runs(task_spec::task_name(&info), node, false);
+        self.builder.runs_failure_hook(task_spec::task_name(&info), node);
         let inputs: Vec<Binding> = (0..self.graph.inputs().len()).map(Binding::Input).collect();
         let bound = &interface.inputs[..inputs.len().min(interface.inputs.len() - 1)];
         let mut bindings = self.bindings("the failure node", bound, &inputs)?;
         bindings.push(core::Binding {
-            var: failure,
+            var: FAILURE_INPUT.to_owned(),
             binding: Some(none_of(optional_error())),
         });
         bindings.sort_by(|a, b| a.var.cmp(&b.var));
