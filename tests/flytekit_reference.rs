@@ -76,10 +76,11 @@ fn edited(dir: &tempfile::TempDir, name: &str, sets: &[&str], options: &[&str]) 
 }
 
 /// Every entity of the twins, by the key `compare` uses (`kind:module.name`).
-const ENTITIES: [&str; 28] = [
+const ENTITIES: [&str; 35] = [
     "launch_plan:checkpoint.example",
     "launch_plan:conditional.branch",
     "launch_plan:diamond.diamond",
+    "launch_plan:files.files",
     "launch_plan:mapping.squares",
     "launch_plan:structs.structs",
     "launch_plan:subworkflow.inner",
@@ -92,6 +93,11 @@ const ENTITIES: [&str; 28] = [
     "task:diamond.join",
     "task:diamond.square",
     "task:diamond.start",
+    "task:files.merge",
+    "task:files.number_lines",
+    "task:files.split",
+    "task:files.summarize",
+    "task:files.write_lines",
     "task:mapping.map_square_1b6b0fecf4392c7d11c829144ba49908-arraynode",
     "task:mapping.square",
     "task:mapping.total",
@@ -101,6 +107,7 @@ const ENTITIES: [&str; 28] = [
     "workflow:checkpoint.example",
     "workflow:conditional.branch",
     "workflow:diamond.diamond",
+    "workflow:files.files",
     "workflow:mapping.squares",
     "workflow:structs.structs",
     "workflow:subworkflow.inner",
@@ -113,7 +120,7 @@ fn pyflyte_package_of_the_twins_loads_through_flytekits_model_classes() {
     let out = r.ok(["load", path(pyflyte_package())]);
     assert_eq!(
         out.trim(),
-        "loaded 14 tasks, 7 workflows and 7 launch plans through flytekit's model classes"
+        "loaded 19 tasks, 8 workflows and 8 launch plans through flytekit's model classes"
     );
     let normalized: Value = serde_json::from_str(&r.ok(["normalize", path(pyflyte_package())])).unwrap();
     let keys: BTreeSet<&str> = normalized.as_object().unwrap().keys().map(String::as_str).collect();
@@ -181,7 +188,7 @@ fn a_package_compares_equal_to_itself() {
     let p = path(pyflyte_package());
     let (lines, code, stderr) = reference(&["compare", p, p]);
     assert_eq!(code, Some(0), "{lines:?} {stderr}");
-    assert_eq!(lines, ["no difference in 28 entities"]);
+    assert_eq!(lines, ["no difference in 35 entities"]);
 }
 
 #[test]
@@ -223,9 +230,9 @@ fn what_must_differ_between_sdks_is_not_a_difference() {
     let b = edited(&dir, "rust-like.tgz", &sets, &["--rename-root", "rust_twins"]);
     let (lines, code, stderr) = reference(&["compare", path(pyflyte_package()), path(&b)]);
     assert_eq!(code, Some(0), "{lines:#?} {stderr}");
-    assert_eq!(lines, ["no difference in 28 entities"]);
+    assert_eq!(lines, ["no difference in 35 entities"]);
     let loaded = Reference::get().ok(["load", path(&b)]);
-    assert!(loaded.starts_with("loaded 14 tasks"), "{loaded}");
+    assert!(loaded.starts_with("loaded 19 tasks"), "{loaded}");
 }
 
 /// What both SDKs must write the same is compared, each change one difference.

@@ -182,7 +182,8 @@ fn a_map_starts_no_element_after_the_notice_and_is_not_failed() {
     let map_node = report.nodes.iter().find(|n| n.id == "n0").unwrap();
     assert_eq!(map_node.status, Status::Running, "the map is neither failed nor done");
 
-    let rt = LocalRuntime::with_store(dir.path()).unwrap();
+    // One element at a time, so that they log in order.
+    let rt = LocalRuntime::with_store(dir.path()).unwrap().max_parallelism(1);
     assert_eq!(
         rt.run_with_id("map", squares, (0..6).collect()).unwrap(),
         [0, 1, 4, 9, 16, 25]
@@ -225,7 +226,8 @@ fn a_dynamic_node_whose_graph_a_notice_stopped_is_not_failed_and_runs_on() {
         Status::Running
     );
 
-    let rt = LocalRuntime::with_store(dir.path()).unwrap();
+    // One node at a time, so that the elements log in order.
+    let rt = LocalRuntime::with_store(dir.path()).unwrap().max_parallelism(1);
     assert_eq!(rt.run_with_id("dyn", dynamic_squares, 4).unwrap(), [0, 1, 4, 9]);
     assert_eq!(logged("dyn")[2..], ["element 2", "element 3"]);
 }
