@@ -130,7 +130,7 @@ pub(crate) fn read_inputs(
         let end = wire.message(wire_type, size)?;
         // An entry's fields: its key, then its value (whose type the key says).
         let mut slot: Option<usize> = None;
-        let mut out = Vec::new();
+        let mut out = Cbor::default();
         while wire.pos < end {
             let (tag, wire_type) = wire.key(end)?;
             match (tag, slot) {
@@ -145,9 +145,8 @@ pub(crate) fn read_inputs(
                     match element {
                         None => {
                             // The CBOR is about as long as the literal (shorter for a list of
-                            // strings, which carries less framing): one buffer, not a doubling
-                            // one.
-                            out.reserve_exact(usize::try_from(len).unwrap_or(0));
+                            // strings, which carries less framing): its first chunk no larger.
+                            out.expect(usize::try_from(len).unwrap_or(usize::MAX));
                             wire.literal(len, ty, Path::Root(name), &mut out)?;
                         }
                         Some(index) => wire.element(len, index, ty, Path::Root(name), &mut out)?,
@@ -170,7 +169,7 @@ pub(crate) fn read_inputs(
             leaf(Literal::default(), ty, Path::Root(name), &mut out)?;
         }
         // A name given twice: the last one stands, as in prost's map.
-        values[i] = Some(Encoded::from_cbor(out));
+        values[i] = Some(Encoded::from_cbor_chunks(out.into_chunks()));
     }
     if wire.fill()? {
         return Err(malformed("more bytes than the object's length"));
@@ -179,6 +178,59 @@ pub(crate) fn read_inputs(
         .into_iter()
         .map(|v| v.ok_or(Stop::Fallback(Fallback::Inputs)))
         .collect()
+}
+
+/// How large a chunk of an input's CBOR [`Cbor`] writes: the runtime frees each once decoded
+/// ([`Encoded::decode_owned`]), so that a large input is not held both as its CBOR and as the
+/// task's value; small beside such a value, large beside the allocator's bookkeeping.
+const CHUNK: usize = 1 << 20;
+
+/// An input's CBOR as it is written, in chunks of [`CHUNK`] bytes (the last one shorter).
+#[derive(Default)]
+struct Cbor {
+    full: Vec<Vec<u8>>,
+    current: Vec<u8>,
+}
+
+impl Cbor {
+    /// Sizes the first chunk for a value of about `len` bytes, so that a small one is not
+    /// given a whole chunk and a large one does not grow its first chunk by doubling.
+    fn expect(&mut self, len: usize) {
+        if self.full.is_empty() {
+            self.current
+                .reserve_exact(len.min(CHUNK).saturating_sub(self.current.len()));
+        }
+    }
+
+    fn push(&mut self, byte: u8) {
+        // Writing to a `Vec` cannot fail.
+        let _ = std::io::Write::write_all(self, &[byte]);
+    }
+
+    fn is_empty(&self) -> bool {
+        self.full.is_empty() && self.current.is_empty()
+    }
+
+    fn into_chunks(mut self) -> Vec<Vec<u8>> {
+        self.full.push(self.current);
+        self.full
+    }
+}
+
+impl std::io::Write for Cbor {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.current.len() == CHUNK {
+            let next = Vec::with_capacity(CHUNK);
+            self.full.push(std::mem::replace(&mut self.current, next));
+        }
+        let n = buf.len().min(CHUNK - self.current.len());
+        self.current.extend_from_slice(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// A reader of the wire format over the pieces of an object.
@@ -342,7 +394,7 @@ impl<S: Source> Wire<S> {
     }
 
     /// The `Literal` of the next `len` bytes, a value of type `ty`, as CBOR appended to `out`.
-    fn literal(&mut self, len: u64, ty: &Type, path: Path<'_>, out: &mut Vec<u8>) -> Result<(), Stop> {
+    fn literal(&mut self, len: u64, ty: &Type, path: Path<'_>, out: &mut Cbor) -> Result<(), Stop> {
         let (walked, item) = match ty {
             Type::Collection(item) => (field::COLLECTION, item),
             Type::Dict(value) => (field::MAP, value),
@@ -378,7 +430,7 @@ impl<S: Source> Wire<S> {
     /// Element `index` of the list the `Literal` of the next `len` bytes holds, a value of type
     /// `ty`, as CBOR appended to `out`: a map task's input. The other elements are decoded, only
     /// to fail where prost, decoding the whole map, fails, and dropped.
-    fn element(&mut self, len: u64, index: usize, ty: &Type, path: Path<'_>, out: &mut Vec<u8>) -> Result<(), Stop> {
+    fn element(&mut self, len: u64, index: usize, ty: &Type, path: Path<'_>, out: &mut Cbor) -> Result<(), Stop> {
         let mut count = 0;
         let rest = self.walk(len, field::COLLECTION, |wire, to| {
             while wire.pos < to {
@@ -451,7 +503,7 @@ impl<S: Source> Wire<S> {
         item: &Type,
         path: Path<'_>,
         index: &mut usize,
-        out: &mut Vec<u8>,
+        out: &mut Cbor,
     ) -> Result<(), Stop> {
         while self.pos < end {
             let (tag, wire_type) = self.key(end)?;
@@ -467,7 +519,7 @@ impl<S: Source> Wire<S> {
     }
 
     /// A `LiteralMap`'s entries up to `end`, each value of type `value`, as CBOR map entries.
-    fn entries(&mut self, end: u64, value: &Type, path: Path<'_>, out: &mut Vec<u8>) -> Result<(), Stop> {
+    fn entries(&mut self, end: u64, value: &Type, path: Path<'_>, out: &mut Cbor) -> Result<(), Stop> {
         while self.pos < end {
             let (tag, wire_type) = self.key(end)?;
             if tag != field::LITERALS {
@@ -507,13 +559,13 @@ impl<S: Source> Wire<S> {
 }
 
 /// `literal`, converted as the whole reading converts it, as CBOR appended to `out`.
-fn leaf(literal: Literal, ty: &Type, path: Path<'_>, out: &mut Vec<u8>) -> Result<(), Stop> {
+fn leaf(literal: Literal, ty: &Type, path: Path<'_>, out: &mut Cbor) -> Result<(), Stop> {
     let value = read_literal_owned(literal, ty, path).map_err(convert)?;
     ciborium::into_writer(&value, &mut *out).map_err(|e| convert(path.invalid(e.to_string())))
 }
 
 /// A dict's key, as CBOR text.
-fn text(key: &str, path: Path<'_>, out: &mut Vec<u8>) -> Result<(), Stop> {
+fn text(key: &str, path: Path<'_>, out: &mut Cbor) -> Result<(), Stop> {
     ciborium::into_writer(key, &mut *out).map_err(|e| convert(path.invalid(e.to_string())))
 }
 
@@ -826,12 +878,44 @@ mod tests {
         let bytes = map_of(vec![("lines", literal)]);
         let got = same_as_whole(&bytes, &[("lines", &ty)]);
         assert_eq!(got[0].decode::<Vec<String>>().unwrap(), lines);
-        // The buffer is reserved at the literal's length: it never grows for strings.
+        // The first chunk is reserved at the literal's length: it never grows for strings.
         assert!(
             got[0].as_bytes().len() <= literal_len,
             "{} > {literal_len}",
             got[0].as_bytes().len()
         );
+    }
+
+    /// An input larger than a chunk is written in chunks of exactly [`CHUNK`] bytes, cut inside
+    /// strings, and decodes to the same value whether it is taken (each chunk freed once read)
+    /// or shared (read in place), its bytes the same either way.
+    #[test]
+    fn an_input_larger_than_a_chunk_is_chunked_and_decodes_taken_or_shared() {
+        let ty = list(Type::Str);
+        // 2.5 chunks of strings of uneven lengths, so the cuts fall inside them.
+        let lines: Vec<String> = (0..2600)
+            .map(|i| format!("{i:05}{}", "y".repeat(1000 + i % 7)))
+            .collect();
+        let bytes = map_of(vec![("lines", lit(&lines, &ty))]);
+        let got = streamed(&bytes, &[("lines", &ty)], 64 * 1024).unwrap();
+        let value = got.into_iter().next().unwrap();
+        let whole = value.as_bytes().to_vec();
+        assert!(whole.len() > 2 * CHUNK, "{} bytes", whole.len());
+        assert_eq!(value, Encoded::from_cbor(whole.clone()));
+        let shared = value.clone();
+        assert_eq!(shared.clone().decode_owned::<Vec<String>>().unwrap(), lines);
+        assert_eq!(shared.decode::<Vec<String>>().unwrap(), lines);
+        drop(shared);
+        assert_eq!(value.decode_owned::<Vec<String>>().unwrap(), lines);
+
+        let mut out = Cbor::default();
+        out.expect(10);
+        std::io::Write::write_all(&mut out, &vec![7u8; 2 * CHUNK + 5]).unwrap();
+        out.push(8);
+        let chunks = out.into_chunks();
+        let lens: Vec<usize> = chunks.iter().map(Vec::len).collect();
+        assert_eq!(lens, [CHUNK, CHUNK, 6]);
+        assert_eq!(chunks[2], [7, 7, 7, 7, 7, 8]);
     }
 
     #[test]

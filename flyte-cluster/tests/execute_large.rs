@@ -1,11 +1,12 @@
 //! A task container's `execute` on a large input and output (a `Vec<String>` of 32 MiB as
 //! `inputs.pb`, and one as large back as `outputs.pb`), on `file://`: `inputs.pb` is read as it
-//! streams in, into the runtime's `Encoded` value and nothing else (about once the value), the
-//! task's own `Vec<String>` is made from that and frees it, and `outputs.pb` is written from
-//! the output's literals a piece at a time, so that the heap's peak above where `execute`
-//! started stays near two copies of the value (2.0 times it, while the task decodes its input),
-//! not one per form at once (6.5 times it at first; 2.4 times with `inputs.pb`'s bytes and
-//! their `LiteralMap` both held). A counting allocator measures it.
+//! streams in, into the runtime's `Encoded` value in chunks and nothing else (about once the
+//! value), the task's own `Vec<String>` is made from that, each chunk freed once read (so the
+//! two are not both whole), and `outputs.pb` is written from the output's literals a piece at
+//! a time, so that the heap's peak above where `execute` started stays near two copies of the
+//! value (2.0 times it, the task's output beside its serialization), not one per form at once
+//! (6.5 times it at first; 2.4 times with `inputs.pb`'s bytes and their `LiteralMap` both
+//! held). A counting allocator measures it.
 //!
 //! One test in this binary, so that no other test's allocations are counted.
 
@@ -77,7 +78,20 @@ fn execute_holds_a_32_mib_value_about_twice_not_once_per_form() {
     let read_peak = phase(&mut || {
         inputs = Some(flyte_cluster::execute::read_input_values(&args.inputs, &slots).unwrap());
     });
-    let streamed: Vec<String> = inputs.as_ref().unwrap()[0].decode().unwrap();
+    // Decoding the input as the runtime does, taking it (each of its chunks freed once read),
+    // against decoding it in place (its bytes kept beside the value being made).
+    let mut taken = Some(flyte_cluster::execute::read_input_values(&args.inputs, &slots).unwrap());
+    let mut decoded = None;
+    let decode_taken_peak = phase(&mut || {
+        let input = taken.take().unwrap().remove(0);
+        decoded = Some(input.decode_owned::<Vec<String>>().unwrap());
+    });
+    drop(decoded);
+    let mut in_place = None;
+    let decode_in_place_peak = phase(&mut || {
+        in_place = Some(inputs.as_ref().unwrap()[0].decode::<Vec<String>>().unwrap());
+    });
+    let streamed = in_place.take().unwrap();
     assert!(streamed.len() == LINES && streamed.iter().enumerate().all(|(i, l)| *l == line(i)));
     drop(streamed);
     // The input as large as an output, handed over as execute hands the task's outputs over.
@@ -134,11 +148,14 @@ fn execute_holds_a_32_mib_value_about_twice_not_once_per_form() {
         "execute on a {size:.1} MiB Vec<String> (inputs.pb; outputs.pb as large), file://: \
          {secs:.2} s, peak +{peak:.1} MiB ({:.2}x the value), +{after:.1} MiB left after; \
          reading and converting the inputs +{read_peak:.1} MiB ({:.2}x; the whole reading \
-         +{whole_read_peak:.1} MiB, {:.2}x), converting and encoding the outputs \
+         +{whole_read_peak:.1} MiB, {:.2}x), decoding the input taken +{decode_taken_peak:.1} MiB \
+         ({:.2}x; in place +{decode_in_place_peak:.1} MiB, {:.2}x), converting and encoding the outputs \
          +{write_peak:.1} MiB ({:.2}x; encoding the map whole +{whole_write_peak:.1} MiB, {:.2}x)",
         peak / size,
         read_peak / size,
         whole_read_peak / size,
+        decode_taken_peak / size,
+        decode_in_place_peak / size,
         write_peak / size,
         whole_write_peak / size,
     );
@@ -154,6 +171,17 @@ fn execute_holds_a_32_mib_value_about_twice_not_once_per_form() {
         whole_read_peak > 2.0 * size,
         "the whole reading held {whole_read_peak:.1} MiB: the comparison no longer measures it"
     );
+    // Decoding: the runtime takes the input and frees each of its chunks once read, so the
+    // task's value replaces the input's bytes as it is made (above them: the chunk being read
+    // and the list's growth). Decoding in place holds both, the value once more.
+    assert!(
+        decode_taken_peak < 0.15 * size,
+        "decoding the input taken held {decode_taken_peak:.1} MiB more for a {size:.1} MiB value"
+    );
+    assert!(
+        decode_in_place_peak > 0.9 * size,
+        "decoding in place held {decode_in_place_peak:.1} MiB: the comparison no longer measures it"
+    );
     // Writing: the `Encoded` output beside its CBOR value (the conversion reads it whole), then
     // the LiteralMap, its elements freed as they are encoded into the upload's pieces; the
     // bytes are never whole (encoding the map whole would add the value once more).
@@ -165,12 +193,12 @@ fn execute_holds_a_32_mib_value_about_twice_not_once_per_form() {
         whole_write_peak > 1.25 * size,
         "encoding the map whole held {whole_write_peak:.1} MiB: the comparison no longer measures it"
     );
-    // The whole: the task's part now holds the most. The runtime frees the `Encoded` input once
-    // the task has decoded it (`SingleAttempt::run_owned`), but decoding holds both: the
-    // `Encoded` input beside the task's `Vec<String>`; then the task's input and output
-    // `Vec<String>`s, and its output beside the `Encoded` it is serialized into. Before
-    // streaming, reading inputs.pb held the most (2.4 times); before that, execute held 6.5
-    // times the value (210 MiB), every form at once.
+    // The whole: the task's part now holds the most. The runtime decodes the input taken,
+    // freeing its chunks as it reads them (above); the task's input and output `Vec<String>`s
+    // (the input's strings freed as the output's are made), then its output beside the
+    // `Encoded` it is serialized into: twice the value. Before streaming, reading inputs.pb
+    // held the most (2.4 times); before that, execute held 6.5 times the value (210 MiB),
+    // every form at once.
     let bound = 2.2 * size;
     assert!(
         peak < bound,

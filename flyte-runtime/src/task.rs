@@ -421,11 +421,12 @@ impl<T: Task> ErasedTask for T {
 
     fn run_erased(&self, ctx: &TaskContext, inputs: Vec<Encoded>) -> Started {
         let attempt = ctx.attempt();
-        let input = match T::Input::decode(&inputs) {
+        // Taken, so that each input's bytes are freed as they are decoded (all of them before
+        // the body runs).
+        let input = match T::Input::decode_owned(inputs) {
             Ok(input) => input,
             Err(e) => return Started::Done(Err(boundary(attempt, e))),
         };
-        drop(inputs);
         match self.run(ctx, input) {
             Body::Done(result) => Started::Done(erase(attempt, result)),
             Body::Future(future) => Started::Future(Box::pin(async move { erase(attempt, future.await) })),

@@ -4,7 +4,7 @@
 //! The encoding is CBOR (through serde), which round-trips everything serde can describe,
 //! including NaN floats, byte strings and maps with non-string keys, which JSON would not.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -29,31 +29,104 @@ use crate::trace::traced;
 pub struct Encoded(pub(crate) Bytes);
 
 /// Where an [`Encoded`]'s bytes live. Most values are serialized here, into an `Arc<[u8]>` of
-/// their exact size; a buffer written elsewhere (a task container's input, converted as
-/// `inputs.pb` streams in) is taken as it is, since an `Arc<[u8]>` cannot be made from a `Vec`
-/// without a copy (its counts sit in front of the bytes). Not `bytes::Bytes` for both: the first
-/// clone of one made from a `Vec` allocates, which added 2% to the instructions the local
-/// executor runs a 1,000-node graph in (`benches/scheduler.rs`, under callgrind).
+/// their exact size; bytes written elsewhere (a task container's input, converted as
+/// `inputs.pb` streams in) are taken as they are, in the chunks they were written in: an
+/// `Arc<[u8]>` cannot be made from a `Vec` without a copy (its counts sit in front of the
+/// bytes), and chunks can be freed one by one as the value is decoded, so that a large input is
+/// not held both as its bytes and as its value (see [`Encoded::decode_owned`]). Not
+/// `bytes::Bytes` for both: the first clone of one made from a `Vec` allocates, which added 2%
+/// to the instructions the local executor runs a 1,000-node graph in (`benches/scheduler.rs`,
+/// under callgrind).
 #[derive(Clone)]
 pub(crate) enum Bytes {
     Exact(Arc<[u8]>),
-    Taken(Arc<Vec<u8>>),
+    Taken(Arc<Chunks>),
 }
 
-impl std::ops::Deref for Bytes {
-    type Target = [u8];
+/// Bytes taken in chunks, and their concatenation once something asks for them contiguous
+/// ([`Encoded::as_bytes`] of a value of several chunks): made once, on demand, since decoding,
+/// hashing, comparing and formatting all read the chunks in turn.
+pub(crate) struct Chunks {
+    chunks: Vec<Vec<u8>>,
+    flat: OnceLock<Box<[u8]>>,
+}
 
-    fn deref(&self) -> &[u8] {
+impl Bytes {
+    /// The bytes in order, as the pieces they are held in.
+    fn chunks(&self) -> impl Iterator<Item = &[u8]> {
+        let (exact, taken): (&[u8], &[Vec<u8>]) = match self {
+            Bytes::Exact(bytes) => (bytes, &[]),
+            Bytes::Taken(chunks) => (&[], &chunks.chunks),
+        };
+        std::iter::once(exact).chain(taken.iter().map(Vec::as_slice))
+    }
+
+    fn len(&self) -> usize {
+        self.chunks().map(<[u8]>::len).sum()
+    }
+
+    fn contiguous(&self) -> &[u8] {
         match self {
             Bytes::Exact(bytes) => bytes,
-            Bytes::Taken(bytes) => bytes,
+            Bytes::Taken(chunks) => match &chunks.chunks[..] {
+                [] => &[],
+                [one] => one,
+                several => chunks.flat.get_or_init(|| several.concat().into()),
+            },
         }
+    }
+}
+
+/// A reader over chunks it owns, each freed once read past: how a value taken in chunks is
+/// decoded when nothing else holds it.
+struct Draining {
+    /// The chunks not read yet, the next one last (popped without moving the others).
+    rest: Vec<Vec<u8>>,
+    current: Vec<u8>,
+    pos: usize,
+}
+
+impl std::io::Read for Draining {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.pos == self.current.len() {
+            match self.rest.pop() {
+                // The chunk read past is freed here, as the next one replaces it.
+                Some(next) => (self.current, self.pos) = (next, 0),
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.current.len() - self.pos);
+        buf[..n].copy_from_slice(&self.current[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+/// A reader over borrowed chunks, in order: decoding a shared value without joining its chunks.
+struct Chained<'a, I> {
+    chunks: I,
+    current: &'a [u8],
+}
+
+impl<'a, I: Iterator<Item = &'a [u8]>> std::io::Read for Chained<'a, I> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.current.is_empty() {
+            match self.chunks.next() {
+                Some(next) => self.current = next,
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.current.len());
+        buf[..n].copy_from_slice(&self.current[..n]);
+        self.current = &self.current[n..];
+        Ok(n)
     }
 }
 
 impl PartialEq for Encoded {
     fn eq(&self, other: &Encoded) -> bool {
-        self.as_bytes() == other.as_bytes()
+        // Byte by byte across chunks, which may be cut at different places in the two.
+        self.0.len() == other.0.len() && self.0.chunks().flatten().eq(other.0.chunks().flatten())
     }
 }
 
@@ -61,7 +134,17 @@ impl Eq for Encoded {}
 
 impl std::fmt::Debug for Encoded {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_tuple("Encoded").field(&self.as_bytes()).finish()
+        // As a byte slice formats, without joining the chunks.
+        let bytes = DebugBytes(&self.0);
+        f.debug_tuple("Encoded").field(&bytes).finish()
+    }
+}
+
+struct DebugBytes<'a>(&'a Bytes);
+
+impl std::fmt::Debug for DebugBytes<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.0.chunks().flatten()).finish()
     }
 }
 
@@ -100,18 +183,56 @@ impl Encoded {
     /// first.
     ///
     /// The bytes are not checked here: what is not CBOR of the type fails when decoded.
-    pub fn from_cbor(mut bytes: Vec<u8>) -> Encoded {
-        bytes.shrink_to_fit();
-        Encoded(Bytes::Taken(Arc::new(bytes)))
+    pub fn from_cbor(bytes: Vec<u8>) -> Encoded {
+        Encoded::from_cbor_chunks(vec![bytes])
+    }
+
+    /// The value whose CBOR is the concatenation of `chunks`, as [`from_cbor`](Self::from_cbor)
+    /// takes one buffer: for a large value written in chunks, which
+    /// [`decode_owned`](Self::decode_owned) frees one by one as it reads them. Empty chunks are
+    /// dropped and spare capacity given back.
+    pub fn from_cbor_chunks(mut chunks: Vec<Vec<u8>>) -> Encoded {
+        chunks.retain(|chunk| !chunk.is_empty());
+        for chunk in &mut chunks {
+            chunk.shrink_to_fit();
+        }
+        Encoded(Bytes::Taken(Arc::new(Chunks {
+            chunks,
+            flat: OnceLock::new(),
+        })))
     }
 
     /// Deserializes the value as a `T`.
     pub fn decode<T: DeserializeOwned>(&self) -> Result<T, ValueError> {
-        ciborium::from_reader(&self.0[..]).map_err(|e| ValueError {
-            op: "deserialize",
-            type_name: std::any::type_name::<T>(),
-            message: e.to_string(),
-        })
+        match &self.0 {
+            Bytes::Exact(bytes) => from_cbor(&bytes[..]),
+            Bytes::Taken(_) => from_cbor(Chained {
+                chunks: self.0.chunks(),
+                current: &[],
+            }),
+        }
+    }
+
+    /// Deserializes the value as a `T`, taking it: when nothing else holds the value (no clone
+    /// of it), a value taken in chunks ([`from_cbor_chunks`](Self::from_cbor_chunks)) frees each
+    /// chunk once read, so that a large value is not held both as its bytes and as the `T`
+    /// being made from them. Otherwise as [`decode`](Self::decode).
+    pub fn decode_owned<T: DeserializeOwned>(self) -> Result<T, ValueError> {
+        match self.0 {
+            Bytes::Taken(chunks) => match Arc::try_unwrap(chunks) {
+                Ok(Chunks { mut chunks, flat }) => {
+                    drop(flat);
+                    chunks.reverse();
+                    from_cbor(Draining {
+                        rest: chunks,
+                        current: Vec::new(),
+                        pos: 0,
+                    })
+                }
+                Err(shared) => Encoded(Bytes::Taken(shared)).decode(),
+            },
+            exact => Encoded(exact).decode(),
+        }
     }
 
     /// A literal from bytes that [`encode`](Self::encode) produced.
@@ -119,10 +240,32 @@ impl Encoded {
         Encoded(Bytes::Exact(bytes.into()))
     }
 
-    /// The serialized bytes.
+    /// The serialized bytes. A value taken in several chunks
+    /// ([`from_cbor_chunks`](Self::from_cbor_chunks)) joins them the first time, and keeps that
+    /// copy beside them.
     pub fn as_bytes(&self) -> &[u8] {
-        &self.0
+        self.0.contiguous()
     }
+
+    /// The serialized bytes in order, as the pieces they are held in (one for most values):
+    /// what hashing reads, so as not to join a large value's chunks.
+    pub(crate) fn chunks(&self) -> impl Iterator<Item = &[u8]> {
+        self.0.chunks()
+    }
+
+    /// How many bytes the value serializes to.
+    pub(crate) fn len(&self) -> usize {
+        self.0.len()
+    }
+}
+
+/// `T` deserialized from the CBOR `reader` yields.
+fn from_cbor<T: DeserializeOwned>(reader: impl std::io::Read) -> Result<T, ValueError> {
+    ciborium::from_reader(reader).map_err(|e| ValueError {
+        op: "deserialize",
+        type_name: std::any::type_name::<T>(),
+        message: e.to_string(),
+    })
 }
 
 /// Each node's (or map element's) output slots, once it has them.
@@ -136,8 +279,10 @@ pub(crate) fn digest(label: &[u8], literals: &[Encoded]) -> String {
     hasher.update((label.len() as u64).to_le_bytes());
     hasher.update(label);
     for literal in literals {
-        hasher.update((literal.as_bytes().len() as u64).to_le_bytes());
-        hasher.update(literal.as_bytes());
+        hasher.update((literal.len() as u64).to_le_bytes());
+        for chunk in literal.chunks() {
+            hasher.update(chunk);
+        }
     }
     format!("{:x}", hasher.finalize())
 }
@@ -186,6 +331,12 @@ pub trait Values<Shape>: Sized + Send + 'static {
     fn encode(&self) -> Result<Vec<Encoded>, ValueError>;
     /// Deserializes from one literal per slot.
     fn decode(slots: &[Encoded]) -> Result<Self, ValueError>;
+    /// Deserializes from one literal per slot, taking them: each slot is decoded with
+    /// [`Encoded::decode_owned`] and freed before the next, so that a large input is not held
+    /// both as its bytes and as its value. The same value, or error, as [`decode`](Self::decode).
+    fn decode_owned(slots: Vec<Encoded>) -> Result<Self, ValueError> {
+        Self::decode(&slots)
+    }
     /// Reads one JSON value per slot (a command line's inputs); on error, the slot's index
     /// and what serde said.
     #[doc(hidden)]
@@ -204,11 +355,20 @@ fn json_slot<T: DeserializeOwned>(
 }
 
 fn slot<'a>(slots: &'a [Encoded], i: usize, type_name: &'static str) -> Result<&'a Encoded, ValueError> {
-    slots.get(i).ok_or_else(|| ValueError {
+    slots.get(i).ok_or_else(|| missing(i, slots.len(), type_name))
+}
+
+/// Slot `i` of `count`, taken from the slots in turn.
+fn owned_slot(slot: Option<Encoded>, i: usize, count: usize, type_name: &'static str) -> Result<Encoded, ValueError> {
+    slot.ok_or_else(|| missing(i, count, type_name))
+}
+
+fn missing(i: usize, count: usize, type_name: &'static str) -> ValueError {
+    ValueError {
         op: "deserialize",
         type_name,
-        message: format!("expected at least {} value(s), got {}", i + 1, slots.len()),
-    })
+        message: format!("expected at least {} value(s), got {count}", i + 1),
+    }
 }
 
 #[diagnostic::do_not_recommend]
@@ -224,6 +384,10 @@ impl<T: Value> Values<One> for T {
     }
     fn decode(slots: &[Encoded]) -> Result<Self, ValueError> {
         slot(slots, 0, std::any::type_name::<T>())?.decode()
+    }
+    fn decode_owned(slots: Vec<Encoded>) -> Result<Self, ValueError> {
+        let count = slots.len();
+        owned_slot(slots.into_iter().next(), 0, count, std::any::type_name::<T>())?.decode_owned()
     }
     fn from_json(values: Vec<serde_json::Value>) -> Result<Self, (usize, String)> {
         json_slot(&mut values.into_iter(), 0)
@@ -248,6 +412,12 @@ macro_rules! tuple_values {
             #[allow(unused_variables)]
             fn decode(slots: &[Encoded]) -> Result<Self, ValueError> {
                 Ok(($(slot(slots, $i, std::any::type_name::<$t>())?.decode::<$t>()?,)*))
+            }
+            #[allow(unused_variables, unused_mut)]
+            fn decode_owned(slots: Vec<Encoded>) -> Result<Self, ValueError> {
+                let count = slots.len();
+                let mut slots = slots.into_iter();
+                Ok(($(owned_slot(slots.next(), $i, count, std::any::type_name::<$t>())?.decode_owned::<$t>()?,)*))
             }
             #[allow(unused_variables, unused_mut)]
             fn from_json(values: Vec<serde_json::Value>) -> Result<Self, (usize, String)> {
@@ -343,6 +513,81 @@ mod tests {
         );
         assert_eq!(format!("{definite:?}"), "Encoded([130, 98, 97, 98, 97, 99])");
         assert!(Encoded::from_cbor(vec![0xff]).decode::<u8>().is_err());
+    }
+
+    /// A value taken in chunks, cut anywhere, is the same value as taken whole: it decodes
+    /// (taken or shared), compares, formats, hashes and seals as the one buffer does.
+    #[test]
+    fn a_value_in_chunks_is_the_value_its_bytes_are() {
+        let value = (0..200u32)
+            .map(|i| format!("{i}:{}", "z".repeat(i as usize % 13)))
+            .collect::<Vec<_>>();
+        let whole = Encoded::encode(&value).unwrap();
+        let bytes = whole.as_bytes();
+        let cut = |at: &[usize]| {
+            let mut chunks = Vec::new();
+            let mut from = 0;
+            for &to in at {
+                chunks.push(bytes[from..to].to_vec());
+                from = to;
+            }
+            chunks.push(bytes[from..].to_vec());
+            Encoded::from_cbor_chunks(chunks)
+        };
+        let chunked = cut(&[1, 2, 2, 700, bytes.len() - 1]);
+        let other_cuts = cut(&[300, 301]);
+        assert_eq!(chunked, whole);
+        assert_eq!(chunked, other_cuts);
+        let shorter = Encoded::from_cbor_chunks(vec![bytes[..10].to_vec(), bytes[10..bytes.len() - 1].to_vec()]);
+        assert_ne!(chunked, shorter);
+        let mut changed = bytes.to_vec();
+        changed[500] ^= 1;
+        assert_ne!(
+            chunked,
+            Encoded::from_cbor_chunks(vec![changed[..400].to_vec(), changed[400..].to_vec()])
+        );
+        assert_eq!(format!("{chunked:?}"), format!("{whole:?}"));
+        assert_eq!(
+            digest(b"t", std::slice::from_ref(&chunked)),
+            digest(b"t", std::slice::from_ref(&whole))
+        );
+        assert_eq!(chunked.decode::<Vec<String>>().unwrap(), value);
+        // Shared: read in place, the other holder's bytes untouched.
+        let shared = chunked.clone();
+        assert_eq!(shared.decode_owned::<Vec<String>>().unwrap(), value);
+        assert_eq!(chunked.as_bytes(), bytes);
+        // Taken: each chunk freed as it is read.
+        assert_eq!(other_cuts.decode_owned::<Vec<String>>().unwrap(), value);
+        assert_eq!(chunked.decode_owned::<Vec<String>>().unwrap(), value);
+        assert!(Encoded::from_cbor_chunks(vec![vec![0x82, 0x01], vec![]])
+            .decode_owned::<Vec<u8>>()
+            .is_err());
+        assert_eq!(Encoded::from_cbor_chunks(vec![]).as_bytes(), b"");
+    }
+
+    /// Taking the slots decodes the same values, and fails with the same errors, as reading
+    /// them in place.
+    #[test]
+    fn slots_taken_decode_as_slots_read() {
+        let slots = <(u64, String) as Values<Many>>::encode(&(7, "x".into())).unwrap();
+        let back = <(u64, String) as Values<Many>>::decode_owned(slots.clone()).unwrap();
+        assert_eq!(back, (7, "x".to_string()));
+        let short = slots[..1].to_vec();
+        let read = <(u64, String) as Values<Many>>::decode(&short).unwrap_err();
+        let taken = <(u64, String) as Values<Many>>::decode_owned(short).unwrap_err();
+        assert_eq!(taken.to_string(), read.to_string());
+        assert!(taken.message.contains("expected at least 2 value(s), got 1"), "{taken}");
+        let wrong = <(String, u64) as Values<Many>>::decode_owned(slots.clone()).unwrap_err();
+        assert_eq!(
+            wrong.to_string(),
+            <(String, u64) as Values<Many>>::decode(&slots).unwrap_err().to_string()
+        );
+        let missing = <u64 as Values<One>>::decode_owned(Vec::new()).unwrap_err();
+        assert_eq!(
+            missing.to_string(),
+            <u64 as Values<One>>::decode(&[]).unwrap_err().to_string()
+        );
+        assert_eq!(<u64 as Values<One>>::decode_owned(slots).unwrap(), 7);
     }
 
     #[test]

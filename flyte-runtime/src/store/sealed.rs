@@ -12,8 +12,11 @@ use crate::value::Encoded;
 pub(super) fn seal(values: &[Encoded]) -> Vec<u8> {
     let mut blob = vec![0; 4];
     for literal in values {
-        blob.extend_from_slice(&(literal.as_bytes().len() as u64).to_le_bytes());
-        blob.extend_from_slice(literal.as_bytes());
+        blob.extend_from_slice(&(literal.len() as u64).to_le_bytes());
+        // Chunk by chunk: `as_bytes` would keep a joined copy of a chunked value.
+        for chunk in literal.chunks() {
+            blob.extend_from_slice(chunk);
+        }
     }
     let crc = crc32fast::hash(&blob[4..]);
     blob[..4].copy_from_slice(&crc.to_le_bytes());
@@ -63,6 +66,17 @@ mod tests {
     fn sealed_values_open_as_they_were() {
         assert_eq!(open(&seal(&values())).unwrap(), values());
         assert_eq!(open(&seal(&[])).unwrap(), []);
+    }
+
+    /// A value taken in chunks seals as the same bytes in one buffer do.
+    #[test]
+    fn a_value_in_chunks_seals_as_its_bytes() {
+        let whole = Encoded::encode("a few bytes of text").unwrap();
+        let bytes = whole.as_bytes();
+        let chunked = Encoded::from_cbor_chunks(vec![bytes[..3].to_vec(), bytes[3..9].to_vec(), bytes[9..].to_vec()]);
+        let sealed = seal(&[values()[0].clone(), chunked]);
+        assert_eq!(sealed, seal(&[values()[0].clone(), whole.clone()]));
+        assert_eq!(open(&sealed).unwrap(), [values()[0].clone(), whole]);
     }
 
     #[test]
