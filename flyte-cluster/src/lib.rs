@@ -12,6 +12,7 @@ pub mod checkpoint;
 pub mod execute;
 pub mod files;
 pub mod literal;
+mod outputs;
 pub mod package;
 pub mod storage;
 pub mod types;

@@ -178,7 +178,7 @@ pub fn to_literal_map(values: &[(&str, &Encoded, &Type)]) -> Result<LiteralMap, 
     for &(name, value, ty) in values {
         let literal = encode(value, ty, Path::Root(name))?;
         if literals.insert(name.to_owned(), literal).is_some() {
-            return Err(Path::Root(name).error(Problem::Unexpected("given twice")));
+            return Err(given_twice(name));
         }
     }
     Ok(LiteralMap { literals })
@@ -232,6 +232,28 @@ pub fn to_literal_map_owned(values: Vec<(&str, Encoded, &Type)>) -> Result<Liter
     Ok(LiteralMap { literals })
 }
 
+/// The error [`to_literal_map_owned`] gives for an output named twice.
+pub(crate) fn given_twice(name: &str) -> LiteralError {
+    Path::Root(name).error(Problem::Unexpected("given twice"))
+}
+
+/// The error converting a value gives for bytes that are not CBOR, at `path`.
+pub(crate) fn not_serialized(path: Path<'_>, e: impl fmt::Display) -> LiteralError {
+    path.error(Problem::Invalid(format!("not a serialized value: {e}")))
+}
+
+/// A dict's key as converting the dict reads it: text, or the error it gives at the dict's
+/// `path`.
+pub(crate) fn dict_key(k: Cbor, path: Path<'_>) -> Result<String, LiteralError> {
+    match k {
+        Cbor::Text(k) => Ok(k),
+        k => Err(path.error(Problem::WrongKind {
+            expected: "a map with string keys".into(),
+            found: format!("a key that is {}", cbor_kind(&k)),
+        })),
+    }
+}
+
 /// [`from_literal_map`], taking the map: each literal is freed as it is converted (see
 /// [`from_literal_owned`]), so that the map and the values are never held whole at once.
 pub fn from_literal_map_owned(map: LiteralMap, slots: &[(&str, &Type)]) -> Result<Vec<Encoded>, LiteralError> {
@@ -249,10 +271,8 @@ pub fn from_literal_map_owned(map: LiteralMap, slots: &[(&str, &Type)]) -> Resul
         .collect()
 }
 
-fn encode_owned(value: Encoded, ty: &Type, path: Path<'_>) -> Result<Literal, LiteralError> {
-    let cbor: Cbor = value
-        .decode()
-        .map_err(|e| path.error(Problem::Invalid(format!("not a serialized value: {e}"))))?;
+pub(crate) fn encode_owned(value: Encoded, ty: &Type, path: Path<'_>) -> Result<Literal, LiteralError> {
+    let cbor: Cbor = value.decode().map_err(|e| not_serialized(path, e))?;
     drop(value);
     Writer::default().literal_owned(cbor, ty, path)
 }
@@ -345,7 +365,7 @@ const INSTANT: &str = "a datetime";
 /// Writes literals; remembers each `Optional`'s union variants, which a long list of optional
 /// structs would otherwise build (JSON schema and all) once per element.
 #[derive(Default)]
-struct Writer {
+pub(crate) struct Writer {
     variants: HashMap<*const Type, (LiteralType, LiteralType)>,
 }
 
@@ -452,7 +472,7 @@ impl Writer {
 impl Writer {
     /// [`literal`](Self::literal), taking the value: strings move into the literal, and a
     /// list's or map's elements are converted (and their CBOR freed) one by one.
-    fn literal_owned(&mut self, v: Cbor, ty: &Type, path: Path<'_>) -> Result<Literal, LiteralError> {
+    pub(crate) fn literal_owned(&mut self, v: Cbor, ty: &Type, path: Path<'_>) -> Result<Literal, LiteralError> {
         Ok(match (ty, v) {
             (Type::Str, Cbor::Text(s)) => primitive(primitive::Value::StringValue(s)),
             (Type::Collection(item), Cbor::Array(items)) => {

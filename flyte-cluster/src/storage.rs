@@ -323,6 +323,18 @@ impl Location {
         })
     }
 
+    /// An upload of the object that its caller writes piece by piece ([`Upload::put`]), for
+    /// pieces made by code that cannot hand them back one per call (a serializer walking a
+    /// value); [`write_from`](Self::write_from) otherwise. The object appears, whole, at
+    /// [`Upload::finish`].
+    pub(crate) fn upload(&self) -> Upload<'_> {
+        Upload {
+            at: self,
+            writer: BufWriter::with_capacity(self.store.clone(), self.path.clone(), PART_SIZE)
+                .with_max_concurrency(PARTS_IN_FLIGHT),
+        }
+    }
+
     /// Every object under this prefix, as paths relative to it (`/`-separated, each part as the
     /// store spells it).
     pub fn list(&self) -> Result<Vec<String>, StorageError> {
@@ -443,6 +455,35 @@ fn s3(bucket: &str) -> object_store::Result<object_store::aws::AmazonS3> {
         builder = builder.with_region("us-east-1");
     }
     builder.build()
+}
+
+/// An object being written by its caller a piece at a time ([`Location::upload`]): as
+/// [`Location::write_from`] writes, at most a few [`PART_SIZE`] parts held at once.
+pub(crate) struct Upload<'a> {
+    at: &'a Location,
+    writer: BufWriter,
+}
+
+impl Upload<'_> {
+    /// Adds `piece` to the object.
+    pub(crate) fn put(&mut self, piece: Bytes) -> Result<(), StorageError> {
+        block_on(self.writer.put(piece)).map_err(|e| StorageError::store("write", &self.at.uri, e))
+    }
+
+    /// Writes what is left and makes the object appear.
+    pub(crate) fn finish(mut self) -> Result<(), StorageError> {
+        block_on(self.writer.shutdown()).map_err(|e| StorageError::Store {
+            op: "write",
+            uri: self.at.uri.clone(),
+            source: Box::new(e),
+        })
+    }
+
+    /// Gives the upload up: the object does not appear.
+    pub(crate) fn abort(mut self) {
+        // Nothing to do about an upload that cannot even be abandoned: it never completes.
+        let _ = block_on(self.writer.abort());
+    }
 }
 
 /// Runs `future` to its end on this crate's tokio runtime, from any thread: a plain one, or

@@ -7,7 +7,7 @@
 //! `Dict`, the literal's `collection` or `map` is walked field by field, each element in turn;
 //! every other literal (an element, or an input of another type) is decoded with prost from its
 //! own bytes and converted by [`literal`](crate::literal)'s own reading, its CBOR appended to
-//! the input's buffer. A list is written as a CBOR array of indefinite length, a dict as a map
+//! the input's, which is written in chunks the runtime frees as it decodes them. A list is written as a CBOR array of indefinite length, a dict as a map
 //! of indefinite length (their counts come last in the stream), which serde reads as it reads
 //! definite ones. For a map task's element, only that element of each list is converted.
 //!
@@ -38,7 +38,7 @@ use crate::storage::StorageError;
 
 /// The field numbers this reader and writer know, as flyteidl's `literals.proto` numbers them
 /// (a test checks them against the generated code).
-mod field {
+pub(crate) mod field {
     /// `LiteralMap.literals`, `LiteralCollection.literals`; a map entry's key.
     pub const LITERALS: u32 = 1;
     /// A map entry's value.

@@ -101,12 +101,13 @@ impl Attempt {
 
     /// The attempt `ids` names with its checkpoint kept by `backend` (object storage, for a
     /// task container on a Flyte cluster), under `stop` and, if the task has one, a deadline
-    /// `timeout` from now.
+    /// `timeout` from now; with `typed_outputs`, the task's outputs kept unserialized.
     pub(crate) fn with_backend(
         ids: Ids<'_>,
         backend: Box<dyn crate::CheckpointBackend>,
         stop: &Stop,
         timeout: Option<Duration>,
+        typed_outputs: bool,
     ) -> Attempt {
         let stop = stop.attempt(timeout);
         let checkpoint = Checkpoint::with_stop(backend, stop.clone());
@@ -119,6 +120,7 @@ impl Attempt {
             checkpoint,
             stop.clone(),
         );
+        let ctx = if typed_outputs { ctx.with_typed_outputs() } else { ctx };
         Attempt { ctx, stop }
     }
 

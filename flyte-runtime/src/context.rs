@@ -37,6 +37,10 @@ struct Inner {
     max_attempts: u32,
     checkpoint: Checkpoint,
     stop: Stop,
+    /// Whether the task's outputs are kept unserialized (see [`Encoded::typed`]).
+    ///
+    /// [`Encoded::typed`]: crate::Encoded::typed
+    typed_outputs: bool,
 }
 
 impl TaskContext {
@@ -58,8 +62,24 @@ impl TaskContext {
                 max_attempts,
                 checkpoint,
                 stop,
+                typed_outputs: false,
             }),
         }
+    }
+
+    /// This context, just made, with the task's outputs kept unserialized (a task container's,
+    /// [`SingleAttempt::typed_outputs`](crate::SingleAttempt::typed_outputs)).
+    pub(crate) fn with_typed_outputs(mut self) -> Self {
+        // Only a context nothing else holds yet: one being made for an attempt.
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.typed_outputs = true;
+        }
+        self
+    }
+
+    /// Whether the task's outputs are kept unserialized.
+    pub(crate) fn typed_outputs(&self) -> bool {
+        self.inner.typed_outputs
     }
 
     /// A context for calling a task as a plain function, in a unit test: first attempt of one,

@@ -42,6 +42,9 @@ pub use cache::CacheMode;
 pub use checkpoint::Checkpoint;
 pub use context::{current_context, TaskContext};
 pub use dynamic::Dynamic;
+/// The crate an unserialized output is handed over through ([`Encoded::with_typed`]), at the
+/// version this crate uses.
+pub use erased_serde;
 pub use error::{
     AttemptFailure, CheckpointError, Error, FailureKind, MapFailure, NodeFailure, Preempted, ResultExt, StoreError,
     TaskError, ValueError, WorkflowFailure,

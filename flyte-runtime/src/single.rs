@@ -59,6 +59,7 @@ pub struct SingleAttempt {
     preemption: Option<Preemption>,
     signals: bool,
     grace: Duration,
+    typed_outputs: bool,
 }
 
 impl SingleAttempt {
@@ -72,6 +73,7 @@ impl SingleAttempt {
             preemption: None,
             signals: false,
             grace: Duration::from_secs(25),
+            typed_outputs: false,
         }
     }
 
@@ -87,6 +89,17 @@ impl SingleAttempt {
     pub fn handle_signals(mut self) -> Self {
         self.preemption.get_or_insert_with(Preemption::new);
         self.signals = true;
+        self
+    }
+
+    /// Returns the task's outputs unserialized: each [`Encoded`] holds the value the task
+    /// returned (checked to serialize, so that a value that cannot fails the attempt as it
+    /// would otherwise), for the caller to serialize as it needs through
+    /// [`Encoded::with_typed`] (a task container writes a large list or dict into `outputs.pb`
+    /// an element at a time, never holding it serialized whole). Read as bytes, an output is
+    /// serialized then.
+    pub fn typed_outputs(mut self) -> Self {
+        self.typed_outputs = true;
         self
     }
 
@@ -223,7 +236,13 @@ impl SingleAttempt {
             attempt: self.attempt,
             max_attempts: info.max_attempts(),
         };
-        let attempt = Attempt::with_backend(ids, checkpoint, &Stop::watched(notices), info.timeout());
+        let attempt = Attempt::with_backend(
+            ids,
+            checkpoint,
+            &Stop::watched(notices),
+            info.timeout(),
+            self.typed_outputs,
+        );
         for warning in attempt.warnings() {
             tracing::warn!(event = "checkpoint_damaged", execution_id = %self.execution, node = %self.node, attempt = self.attempt, "{warning}");
         }

@@ -427,9 +427,10 @@ impl<T: Task> ErasedTask for T {
             Ok(input) => input,
             Err(e) => return Started::Done(Err(boundary(attempt, e))),
         };
+        let typed = ctx.typed_outputs();
         match self.run(ctx, input) {
-            Body::Done(result) => Started::Done(erase(attempt, result)),
-            Body::Future(future) => Started::Future(Box::pin(async move { erase(attempt, future.await) })),
+            Body::Done(result) => Started::Done(erase(attempt, typed, result)),
+            Body::Future(future) => Started::Future(Box::pin(async move { erase(attempt, typed, future.await) })),
         }
     }
 }
@@ -443,9 +444,15 @@ fn boundary(attempt: u32, e: crate::error::ValueError) -> AttemptFailure {
     }
 }
 
-/// What attempt `attempt` returned, encoded, or its error as an attempt's failure.
-fn erase<O: Values<S>, S>(attempt: u32, result: Result<O, TaskError>) -> Result<Vec<Encoded>, AttemptFailure> {
+/// What attempt `attempt` returned, encoded (or, `typed`, kept unserialized once checked to
+/// serialize), or its error as an attempt's failure.
+fn erase<O: Values<S>, S>(
+    attempt: u32,
+    typed: bool,
+    result: Result<O, TaskError>,
+) -> Result<Vec<Encoded>, AttemptFailure> {
     match result {
+        Ok(output) if typed => output.encode_typed().map_err(|e| boundary(attempt, e)),
         Ok(output) => output.encode().map_err(|e| boundary(attempt, e)),
         Err(e) => Err(AttemptFailure {
             attempt,

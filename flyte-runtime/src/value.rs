@@ -4,7 +4,7 @@
 //! The encoding is CBOR (through serde), which round-trips everything serde can describe,
 //! including NaN floats, byte strings and maps with non-string keys, which JSON would not.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -37,11 +37,30 @@ pub struct Encoded(pub(crate) Bytes);
 /// `bytes::Bytes` for both: the first clone of one made from a `Vec` allocates, which added 2%
 /// to the instructions the local executor runs a 1,000-node graph in (`benches/scheduler.rs`,
 /// under callgrind).
+///
+/// A task container's outputs are a third case: kept as the task returned them, unserialized
+/// ([`SingleAttempt::typed_outputs`](crate::SingleAttempt::typed_outputs)), so that a large one
+/// is serialized an element at a time straight into `outputs.pb` rather than beside itself.
 #[derive(Clone)]
 pub(crate) enum Bytes {
     Exact(Arc<[u8]>),
     Taken(Arc<Chunks>),
+    Typed(Arc<Unserialized>),
 }
+
+/// A value kept unserialized: it has been serialized once, to check that it can be (and to
+/// count its bytes), and is serialized again only when something reads it.
+pub(crate) struct Unserialized {
+    /// Behind a lock because a task's value need not be `Sync`, while an `Encoded` is shared.
+    value: Mutex<Box<dyn Kept>>,
+    /// Its bytes, once something asked for them contiguous (formatting, hashing, comparing).
+    bytes: OnceLock<Box<[u8]>>,
+}
+
+/// A value an [`Unserialized`] can hold.
+trait Kept: erased_serde::Serialize + Send {}
+
+impl<T: Serialize + Send> Kept for T {}
 
 /// Bytes taken in chunks, and their concatenation once something asks for them contiguous
 /// ([`Encoded::as_bytes`] of a value of several chunks): made once, on demand, since decoding,
@@ -57,6 +76,7 @@ impl Bytes {
         let (exact, taken): (&[u8], &[Vec<u8>]) = match self {
             Bytes::Exact(bytes) => (bytes, &[]),
             Bytes::Taken(chunks) => (&[], &chunks.chunks),
+            Bytes::Typed(typed) => (typed.bytes(), &[]),
         };
         std::iter::once(exact).chain(taken.iter().map(Vec::as_slice))
     }
@@ -73,7 +93,31 @@ impl Bytes {
                 [one] => one,
                 several => chunks.flat.get_or_init(|| several.concat().into()),
             },
+            Bytes::Typed(typed) => typed.bytes(),
         }
+    }
+}
+
+impl Unserialized {
+    /// The value's bytes, serialized the first time. A value that then fails to serialize
+    /// (it did once, when the slot was made: only a `Serialize` that is not deterministic)
+    /// has no bytes, which decode as nothing.
+    fn bytes(&self) -> &[u8] {
+        self.bytes
+            .get_or_init(|| self.serialized().map(Vec::into_boxed_slice).unwrap_or_default())
+    }
+
+    fn serialized(&self) -> Result<Vec<u8>, ciborium::ser::Error<std::io::Error>> {
+        let mut bytes = Vec::new();
+        self.with(|value| ciborium::into_writer(value, &mut bytes))?;
+        Ok(bytes)
+    }
+
+    fn with<R>(&self, f: impl FnOnce(&dyn erased_serde::Serialize) -> R) -> R {
+        // A panic while another serialization held the lock left the value as it was.
+        let value = self.value.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let value: &dyn Kept = &**value;
+        f(value)
     }
 }
 
@@ -202,10 +246,49 @@ impl Encoded {
         })))
     }
 
+    /// `value` kept unserialized, once checked to serialize: what a task container's outputs
+    /// are ([`SingleAttempt::typed_outputs`](crate::SingleAttempt::typed_outputs)), to be
+    /// serialized through [`with_typed`](Self::with_typed). It fails as
+    /// [`encode`](Self::encode) fails; read as bytes, it is serialized then.
+    pub fn typed<T: Serialize + Send + 'static>(value: T) -> Result<Encoded, ValueError> {
+        ciborium::into_writer(&value, &mut Counter(0)).map_err(|e| ValueError {
+            op: "serialize",
+            type_name: std::any::type_name::<T>(),
+            message: e.to_string(),
+        })?;
+        Ok(Encoded(Bytes::Typed(Arc::new(Unserialized {
+            value: Mutex::new(Box::new(value)),
+            bytes: OnceLock::new(),
+        }))))
+    }
+
+    /// For a value kept unserialized (an output of an attempt run with
+    /// [`SingleAttempt::typed_outputs`](crate::SingleAttempt::typed_outputs)), `f` called with
+    /// it, to serialize it some other way: a task container writes a large list or dict into
+    /// `outputs.pb` an element at a time. `None` for a value held as bytes.
+    pub fn with_typed<R>(&self, f: impl FnOnce(&dyn erased_serde::Serialize) -> R) -> Option<R> {
+        match &self.0 {
+            Bytes::Typed(typed) => Some(typed.with(f)),
+            Bytes::Exact(_) | Bytes::Taken(_) => None,
+        }
+    }
+
     /// Deserializes the value as a `T`.
     pub fn decode<T: DeserializeOwned>(&self) -> Result<T, ValueError> {
         match &self.0 {
             Bytes::Exact(bytes) => from_cbor(&bytes[..]),
+            // Into a buffer freed once read, unless something already asked for the bytes.
+            Bytes::Typed(typed) => match typed.bytes.get() {
+                Some(bytes) => from_cbor(&bytes[..]),
+                None => {
+                    let bytes = typed.serialized().map_err(|e| ValueError {
+                        op: "serialize",
+                        type_name: std::any::type_name::<T>(),
+                        message: e.to_string(),
+                    })?;
+                    from_cbor(&bytes[..])
+                }
+            },
             Bytes::Taken(_) => from_cbor(Chained {
                 chunks: self.0.chunks(),
                 current: &[],
@@ -329,6 +412,12 @@ pub trait Values<Shape>: Sized + Send + 'static {
     fn describers() -> Vec<Describer>;
     /// Serializes, one literal per slot.
     fn encode(&self) -> Result<Vec<Encoded>, ValueError>;
+    /// One literal per slot, each kept unserialized once checked to serialize (see
+    /// [`SingleAttempt::typed_outputs`](crate::SingleAttempt::typed_outputs)); fails as
+    /// [`encode`](Self::encode) fails.
+    fn encode_typed(self) -> Result<Vec<Encoded>, ValueError> {
+        self.encode()
+    }
     /// Deserializes from one literal per slot.
     fn decode(slots: &[Encoded]) -> Result<Self, ValueError>;
     /// Deserializes from one literal per slot, taking them: each slot is decoded with
@@ -382,6 +471,9 @@ impl<T: Value> Values<One> for T {
     fn encode(&self) -> Result<Vec<Encoded>, ValueError> {
         Ok(vec![Encoded::encode(self)?])
     }
+    fn encode_typed(self) -> Result<Vec<Encoded>, ValueError> {
+        Ok(vec![Encoded::typed(self)?])
+    }
     fn decode(slots: &[Encoded]) -> Result<Self, ValueError> {
         slot(slots, 0, std::any::type_name::<T>())?.decode()
     }
@@ -408,6 +500,9 @@ macro_rules! tuple_values {
             }
             fn encode(&self) -> Result<Vec<Encoded>, ValueError> {
                 Ok(vec![$(Encoded::encode(&self.$i)?),*])
+            }
+            fn encode_typed(self) -> Result<Vec<Encoded>, ValueError> {
+                Ok(vec![$(Encoded::typed(self.$i)?),*])
             }
             #[allow(unused_variables)]
             fn decode(slots: &[Encoded]) -> Result<Self, ValueError> {
