@@ -14,6 +14,12 @@ struct Counting;
 
 static LIVE: AtomicUsize = AtomicUsize::new(0);
 static PEAK: AtomicUsize = AtomicUsize::new(0);
+/// The largest single block asked for: a value held serialized whole is one block its size.
+static LARGEST: AtomicUsize = AtomicUsize::new(0);
+
+fn asked(size: usize) {
+    LARGEST.fetch_max(size, Ordering::Relaxed);
+}
 
 fn grew(by: usize) {
     let live = LIVE.fetch_add(by, Ordering::Relaxed) + by;
@@ -24,6 +30,7 @@ unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         let p = unsafe { System.alloc(layout) };
         if !p.is_null() {
+            asked(layout.size());
             grew(layout.size());
         }
         p
@@ -37,6 +44,7 @@ unsafe impl GlobalAlloc for Counting {
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         let p = unsafe { System.realloc(ptr, layout, new_size) };
         if !p.is_null() {
+            asked(new_size);
             if new_size > layout.size() {
                 grew(new_size - layout.size());
             } else {
@@ -56,6 +64,8 @@ pub struct Measure {
     pub peak: f64,
     /// What the step left allocated.
     pub left: f64,
+    /// The largest single block the step allocated (or grew one to), in MiB.
+    pub largest: f64,
     pub secs: f64,
 }
 
@@ -63,6 +73,7 @@ pub struct Measure {
 pub fn measured<T>(step: impl FnOnce() -> T) -> (T, Measure) {
     let start = LIVE.load(Ordering::Relaxed);
     PEAK.store(start, Ordering::Relaxed);
+    LARGEST.store(0, Ordering::Relaxed);
     let t = Instant::now();
     let out = step();
     let secs = t.elapsed().as_secs_f64();
@@ -70,6 +81,7 @@ pub fn measured<T>(step: impl FnOnce() -> T) -> (T, Measure) {
     let measure = Measure {
         peak: mib(PEAK.load(Ordering::Relaxed)),
         left: mib(LIVE.load(Ordering::Relaxed)),
+        largest: LARGEST.load(Ordering::Relaxed) as f64 / MIB as f64,
         secs,
     };
     (out, measure)
