@@ -130,7 +130,7 @@ pub(crate) fn read_inputs(
         let end = wire.message(wire_type, size)?;
         // An entry's fields: its key, then its value (whose type the key says).
         let mut slot: Option<usize> = None;
-        let mut out = Cbor::default();
+        let mut out = CborChunks::default();
         while wire.pos < end {
             let (tag, wire_type) = wire.key(end)?;
             match (tag, slot) {
@@ -180,19 +180,19 @@ pub(crate) fn read_inputs(
         .collect()
 }
 
-/// How large a chunk of an input's CBOR [`Cbor`] writes: the runtime frees each once decoded
+/// How large a chunk of an input's CBOR [`CborChunks`] writes: the runtime frees each once decoded
 /// ([`Encoded::decode_owned`]), so that a large input is not held both as its CBOR and as the
 /// task's value; small beside such a value, large beside the allocator's bookkeeping.
 const CHUNK: usize = 1 << 20;
 
 /// An input's CBOR as it is written, in chunks of [`CHUNK`] bytes (the last one shorter).
 #[derive(Default)]
-struct Cbor {
+struct CborChunks {
     full: Vec<Vec<u8>>,
     current: Vec<u8>,
 }
 
-impl Cbor {
+impl CborChunks {
     /// Sizes the first chunk for a value of about `len` bytes, so that a small one is not
     /// given a whole chunk and a large one does not grow its first chunk by doubling.
     fn expect(&mut self, len: usize) {
@@ -217,7 +217,7 @@ impl Cbor {
     }
 }
 
-impl std::io::Write for Cbor {
+impl std::io::Write for CborChunks {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         if self.current.len() == CHUNK {
             let next = Vec::with_capacity(CHUNK);
@@ -394,7 +394,7 @@ impl<S: Source> Wire<S> {
     }
 
     /// The `Literal` of the next `len` bytes, a value of type `ty`, as CBOR appended to `out`.
-    fn literal(&mut self, len: u64, ty: &Type, path: Path<'_>, out: &mut Cbor) -> Result<(), Stop> {
+    fn literal(&mut self, len: u64, ty: &Type, path: Path<'_>, out: &mut CborChunks) -> Result<(), Stop> {
         let (walked, item) = match ty {
             Type::Collection(item) => (field::COLLECTION, item),
             Type::Dict(value) => (field::MAP, value),
@@ -430,7 +430,7 @@ impl<S: Source> Wire<S> {
     /// Element `index` of the list the `Literal` of the next `len` bytes holds, a value of type
     /// `ty`, as CBOR appended to `out`: a map task's input. The other elements are decoded, only
     /// to fail where prost, decoding the whole map, fails, and dropped.
-    fn element(&mut self, len: u64, index: usize, ty: &Type, path: Path<'_>, out: &mut Cbor) -> Result<(), Stop> {
+    fn element(&mut self, len: u64, index: usize, ty: &Type, path: Path<'_>, out: &mut CborChunks) -> Result<(), Stop> {
         let mut count = 0;
         let rest = self.walk(len, field::COLLECTION, |wire, to| {
             while wire.pos < to {
@@ -503,7 +503,7 @@ impl<S: Source> Wire<S> {
         item: &Type,
         path: Path<'_>,
         index: &mut usize,
-        out: &mut Cbor,
+        out: &mut CborChunks,
     ) -> Result<(), Stop> {
         while self.pos < end {
             let (tag, wire_type) = self.key(end)?;
@@ -519,7 +519,7 @@ impl<S: Source> Wire<S> {
     }
 
     /// A `LiteralMap`'s entries up to `end`, each value of type `value`, as CBOR map entries.
-    fn entries(&mut self, end: u64, value: &Type, path: Path<'_>, out: &mut Cbor) -> Result<(), Stop> {
+    fn entries(&mut self, end: u64, value: &Type, path: Path<'_>, out: &mut CborChunks) -> Result<(), Stop> {
         while self.pos < end {
             let (tag, wire_type) = self.key(end)?;
             if tag != field::LITERALS {
@@ -559,13 +559,13 @@ impl<S: Source> Wire<S> {
 }
 
 /// `literal`, converted as the whole reading converts it, as CBOR appended to `out`.
-fn leaf(literal: Literal, ty: &Type, path: Path<'_>, out: &mut Cbor) -> Result<(), Stop> {
+fn leaf(literal: Literal, ty: &Type, path: Path<'_>, out: &mut CborChunks) -> Result<(), Stop> {
     let value = read_literal_owned(literal, ty, path).map_err(convert)?;
     ciborium::into_writer(&value, &mut *out).map_err(|e| convert(path.invalid(e.to_string())))
 }
 
 /// A dict's key, as CBOR text.
-fn text(key: &str, path: Path<'_>, out: &mut Cbor) -> Result<(), Stop> {
+fn text(key: &str, path: Path<'_>, out: &mut CborChunks) -> Result<(), Stop> {
     ciborium::into_writer(key, &mut *out).map_err(|e| convert(path.invalid(e.to_string())))
 }
 
@@ -908,7 +908,7 @@ mod tests {
         drop(shared);
         assert_eq!(value.decode_owned::<Vec<String>>().unwrap(), lines);
 
-        let mut out = Cbor::default();
+        let mut out = CborChunks::default();
         out.expect(10);
         std::io::Write::write_all(&mut out, &vec![7u8; 2 * CHUNK + 5]).unwrap();
         out.push(8);

@@ -14,7 +14,8 @@ use crate::interface::Describer;
 use crate::trace::traced;
 
 /// One value as the local runtime stores and passes it: serialized with serde, to CBOR. Cheap
-/// to clone.
+/// to clone. A task container's outputs may instead hold the value unserialized
+/// ([`SingleAttempt::typed_outputs`](crate::SingleAttempt::typed_outputs)), serialized when read.
 ///
 /// Not to be confused with Flyte's `Literal`, the typed protobuf value a Flyte cluster passes
 /// between tasks; the two convert through a task's typed interface.
