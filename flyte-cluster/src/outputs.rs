@@ -10,9 +10,10 @@
 //! each again and writes it. The bytes are prost's for the same `LiteralMap`. Only the outer
 //! layer is walked: a serde `Serializer` that takes the value's `serialize_seq` or
 //! `serialize_map` and serializes each element with ciborium, as the whole value would have
-//! been. A value that is not the list or dict its type says, or a dict whose keys do not come in
-//! order (prost writes a map's entries sorted, and a Rust `HashMap` iterates in any order), is
-//! serialized whole and converted as every other output is.
+//! been. A value that is not the list or dict its type says is
+//! serialized whole and converted as every other output is. A dict's entries are written in
+//! the order the value gives them (a `HashMap`'s as it iterates), where prost sorts them: the
+//! same map to any reader.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -189,7 +190,6 @@ fn walk(value: &Encoded, ty: &Type, path: Path<'_>, pieces: Option<&mut Pieces<'
         len: 0,
         index: 0,
         key: None,
-        last_key: None,
         pieces,
     };
     match value.with_typed(|v| flyte_runtime::erased_serde::serialize(v, &mut walk)) {
@@ -242,7 +242,6 @@ struct Walk<'a, 'p, 'q> {
     index: usize,
     /// A dict's key, between its `serialize_key` and `serialize_value`.
     key: Option<String>,
-    last_key: Option<String>,
     pieces: Option<&'p mut Pieces<'q>>,
 }
 
@@ -310,12 +309,10 @@ impl ser::SerializeMap for &mut Walk<'_, '_, '_> {
     type Error = Stop;
 
     fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<(), Stop> {
-        let key = dict_key(cbor(key, self.path)?, self.path).map_err(Stop::Convert)?;
-        // prost writes a map's entries sorted by key (and one entry per key).
-        if self.last_key.as_ref().is_some_and(|last| key <= *last) {
-            return Err(Stop::Fallback);
-        }
-        self.key = Some(key);
+        // In the order the value gives them: prost writes a map's entries sorted, but a reader
+        // takes them in any order (and the last of a key given twice, as converting the whole
+        // value keeps it), so a `HashMap` is written as it iterates.
+        self.key = Some(dict_key(cbor(key, self.path)?, self.path).map_err(Stop::Convert)?);
         Ok(())
     }
 
@@ -332,7 +329,6 @@ impl ser::SerializeMap for &mut Walk<'_, '_, '_> {
         self.emit(LiteralMap {
             literals: BTreeMap::from([(key.clone(), literal)]),
         })?;
-        self.last_key = Some(key);
         Ok(())
     }
 
@@ -533,8 +529,8 @@ mod tests {
             .filter(|(_, o)| matches!(o, Output::Streamed { .. }))
             .map(|(n, _)| *n)
             .collect();
-        // A HashMap's keys come in any order: converted whole, as is a value held as bytes.
-        assert_eq!(streamed, ["a", "o0", "o1", "o3", "o6"]);
+        // A value held as bytes is converted whole; a HashMap is walked in its own order.
+        assert_eq!(streamed, ["a", "o0", "o1", "o3", "o4", "o6"]);
 
         let pieces = written(typed).unwrap();
         assert!(pieces.len() > 1, "{} piece(s)", pieces.len());
@@ -543,7 +539,25 @@ mod tests {
             "{:?}",
             pieces.iter().map(Bytes::len).collect::<Vec<_>>()
         );
-        assert_eq!(pieces.concat(), expected);
+        // The same map; and byte for byte without the HashMap, whose entries prost sorts.
+        assert_eq!(
+            LiteralMap::decode(&pieces.concat()[..]).unwrap(),
+            LiteralMap::decode(&expected[..]).unwrap()
+        );
+        let sorted_whole: Vec<(&str, Encoded, &Type)> = slots
+            .iter()
+            .filter(|(n, _, _)| *n != "o4")
+            .map(|(n, (e, _), t)| (*n, e.clone(), *t))
+            .collect();
+        let sorted_typed: Vec<(&str, Encoded, &Type)> = slots
+            .iter()
+            .filter(|(n, _, _)| *n != "o4")
+            .map(|(n, (_, t), ty)| (*n, t.clone(), *ty))
+            .collect();
+        assert_eq!(
+            written(sorted_typed).unwrap().concat(),
+            to_literal_map_owned(sorted_whole).unwrap().encode_to_vec()
+        );
     }
 
     /// A list or dict that does not convert fails, before anything is written, with the
