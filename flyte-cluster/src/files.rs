@@ -2,7 +2,7 @@
 //! [`FlyteDirectory`](flyte_runtime::FlyteDirectory)) crossing a task container, as flytekit
 //! moves them: each input is downloaded before the task starts, and each output that is only
 //! local is uploaded under `--raw-output-data-prefix` after it ends. Both are streamed in
-//! parts of at most [`PART_SIZE`](crate::storage::PART_SIZE), so that a file of any size costs
+//! parts of at most [`PART_SIZE`], so that a file of any size costs
 //! a few parts of memory, never its size.
 //!
 //! A value is walked along its [`Type`]: a file may be an input or output itself, or sit in a

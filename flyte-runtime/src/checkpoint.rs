@@ -732,7 +732,7 @@ fn unlisted(root: &Path, rel: &Path, listed: &HashSet<&Path>) -> Result<Option<P
 /// * `link n target path`: a symbolic link whose target text is `n` bytes long.
 ///
 /// Neither `dir` nor `link` parses as a CRC, so every line says its kind. Paths are relative
-/// and UTF-8 without line breaks, which `save` ensures and [`Manifest::read`] checks.
+/// and UTF-8 without line breaks, which `save` ensures and `Manifest::read` checks.
 #[derive(Default, Debug, PartialEq)]
 pub struct Manifest {
     /// The entries, in the order the checkpoint was saved (directories first once written).
@@ -832,7 +832,7 @@ impl Manifest {
         Self::parse(&path, &text)
     }
 
-    /// Parses a manifest's lines, read from `path`, and checks its paths as [`read`](Self::read)
+    /// Parses a manifest's lines, read from `path`, and checks its paths as `read`
     /// does.
     pub fn parse(path: &Path, text: &str) -> Result<Manifest, CheckpointError> {
         let mut entries = Vec::new();

@@ -493,7 +493,7 @@ pub struct Preempted {
     /// Set when attempts still running were abandoned, and why. The process then ends with
     /// this message on stderr: no program sees it as an error.
     pub abandoned: Option<crate::Abandoned>,
-    /// What the message says about resuming, after `; `: `resume it with `<command>`` when the
+    /// What the message says about resuming, after `; `: ``resume it with `<command>` `` when the
     /// runtime knows the command ([`LocalRuntime::resume_command`](crate::LocalRuntime::resume_command)).
     pub how_to_resume: String,
 }

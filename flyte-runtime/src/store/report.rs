@@ -174,7 +174,7 @@ impl Store {
 
 impl Store {
     /// The graph dynamic node `node` of execution `execution` built and recorded, rebuilt to be
-    /// drawn ([`Graph::to_dot_expanded`]); `None` if none was recorded.
+    /// drawn ([`Graph::to_dot_expanded`](crate::Graph::to_dot_expanded)); `None` if none was recorded.
     pub fn dynamic_graph(&self, execution: &str, node: &str) -> Result<Option<crate::Graph>, Error> {
         match self.subgraph(execution, node)? {
             None => Ok(None),
