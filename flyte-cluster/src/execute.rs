@@ -774,19 +774,27 @@ fn run_once(
         Err(e @ InputsError::Decode { .. }) => return failed(type_error(e.to_string())),
         Err(InputsError::Literal(e)) => return failed(type_error(format!("the inputs of `{}`: {e}", args.task))),
     };
-    // The input files, downloaded before the task starts; removed when the attempt ends.
-    let downloads = match tempfile::Builder::new().prefix("flytekit-inputs-").tempdir() {
-        Ok(dir) => dir,
-        Err(e) => {
-            return failed(ContainerFailure::system(
-                "SYSTEM:DownloadDataError",
-                format!("no directory for the input files: {e}"),
-            ))
+    // The input files, downloaded before the task starts into a directory removed when the
+    // attempt ends; made only for a task that takes files.
+    let downloads = if slots.iter().any(|(_, ty)| crate::files::holds_files(ty)) {
+        match tempfile::Builder::new().prefix("flytekit-inputs-").tempdir() {
+            Ok(dir) => Some(dir),
+            Err(e) => {
+                return failed(ContainerFailure::system(
+                    "SYSTEM:DownloadDataError",
+                    format!("no directory for the input files: {e}"),
+                ))
+            }
         }
+    } else {
+        None
     };
-    let inputs = match crate::files::download_inputs(inputs, &slots, downloads.path()) {
-        Ok(inputs) => inputs,
-        Err(e) => return failed(file_failure("SYSTEM:DownloadDataError", e, false)),
+    let inputs = match &downloads {
+        None => inputs,
+        Some(dir) => match crate::files::download_inputs(inputs, &slots, dir.path()) {
+            Ok(inputs) => inputs,
+            Err(e) => return failed(file_failure("SYSTEM:DownloadDataError", e, false)),
+        },
     };
     let checkpoint =
         match crate::checkpoint::ObjectStoreCheckpoint::open(&args.checkpoint_path, args.prev_checkpoint.as_deref()) {
