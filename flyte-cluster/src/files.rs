@@ -147,7 +147,8 @@ fn local_error(at: &str, path: &Path, source: std::io::Error) -> FileError {
     }
 }
 
-/// Streams the object at `from` into a new file at `to`.
+/// Streams the object at `from` into a new file at `to`. Not synced: it is the attempt's
+/// scratch copy, which a next attempt downloads again.
 fn download(from: &Location, to: &Path, at: &str) -> Result<(), FileError> {
     let io = |source| local_error(at, to, source);
     if let Some(parent) = to.parent() {
@@ -159,18 +160,27 @@ fn download(from: &Location, to: &Path, at: &str) -> Result<(), FileError> {
             at: at.to_owned(),
             source,
         })?
-        .map_err(io)?;
-    file.sync_all().map_err(io)
+        .map_err(io)
 }
 
 /// Streams the file at `from` to the object at `to`, in parts of [`PART_SIZE`].
 fn upload(from: &Path, to: &Location, at: &str) -> Result<(), FileError> {
     let io = |source| local_error(at, from, source);
     let mut file = fs::File::open(from).map_err(io)?;
+    // What is left to read, as the file's size says: a small file's one part is its size, not
+    // a whole part's. A file that grows meanwhile is read on, a part at a time, to its end.
+    let mut left = file.metadata().map_err(io)?.len();
     to.write_from(|| {
         // A buffer per part, handed over whole: no part is copied.
-        let mut part = vec![0u8; PART_SIZE];
+        let size = match usize::try_from(left) {
+            // At the size's end: a small read that finds the end, or what the file grew by.
+            Ok(0) => 64 << 10,
+            Ok(left) => left.min(PART_SIZE),
+            Err(_) => PART_SIZE,
+        };
+        let mut part = vec![0u8; size];
         let n = read_full(&mut file, &mut part)?;
+        left = left.saturating_sub(n as u64);
         part.truncate(n);
         Ok::<_, std::io::Error>((n > 0).then(|| Bytes::from(part)))
     })
