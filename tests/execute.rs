@@ -57,15 +57,25 @@ fn binary() -> &'static Path {
 fn package() -> &'static Package {
     static PKG: OnceLock<Package> = OnceLock::new();
     PKG.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let tgz = dir.path().join("on-cluster.tgz");
-        let out = std::process::Command::new(binary())
-            .args(["package", "--image", "example.com/on-cluster:1", "--output"])
-            .arg(&tgz)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        Package::read(&tgz)
+        Package::made_by(|tgz| {
+            let out = std::process::Command::new(binary())
+                .args(["package", "--image", "example.com/on-cluster:1", "--output"])
+                .arg(tgz)
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        })
+    })
+}
+
+/// Where the containers run: one directory for the test process, under the target directory
+/// (the containers write nothing there; a temporary directory kept for each test piled up).
+fn containers_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("execute-containers");
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
     })
 }
 
@@ -76,7 +86,7 @@ fn stand_in(pkg: &Package) -> Propeller<'_> {
     let env = server.env().into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
     let mut p = Propeller::new(pkg, root, env);
     p.entrypoint = Some(binary().to_path_buf());
-    p.cwd = tempfile::tempdir().unwrap().keep();
+    p.cwd = containers_dir().to_path_buf();
     p
 }
 
@@ -659,15 +669,10 @@ fn the_job_specs_of_nested_constructs_are_flytekits() {
 
 /// The Python twins (`tests/flyte/dynamic`) packaged by pyflyte, once per process.
 fn pyflyte_package() -> &'static Package {
-    static PKG: OnceLock<(tempfile::TempDir, Package)> = OnceLock::new();
-    &PKG.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let tgz = dir.path().join("pyflyte.tgz");
-        flytekit_reference::Reference::get().package_dynamic("example.com/on-cluster:1", &tgz);
-        let pkg = Package::read(&tgz);
-        (dir, pkg)
+    static PKG: OnceLock<Package> = OnceLock::new();
+    PKG.get_or_init(|| {
+        Package::made_by(|tgz| flytekit_reference::Reference::get().package_dynamic("example.com/on-cluster:1", tgz))
     })
-    .1
 }
 
 /// Runs `workflow` of the Python twins through the stand-in, each task in flytekit's

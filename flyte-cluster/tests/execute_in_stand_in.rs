@@ -173,20 +173,18 @@ fn container_entry() {
 }
 
 /// pyflyte's package of the twins, made once per process.
-fn package_file() -> &'static PathBuf {
-    static TGZ: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
-    &TGZ.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let tgz = dir.path().join("pyflyte.tgz");
-        Reference::get().ok(["package".as_ref(), tgz.as_os_str()]);
-        (dir, tgz)
+fn pyflyte_package() -> &'static Package {
+    static PACKAGE: OnceLock<Package> = OnceLock::new();
+    PACKAGE.get_or_init(|| {
+        Package::made_by(|tgz| {
+            Reference::get().ok(["package".as_ref(), tgz.as_os_str()]);
+        })
     })
-    .1
 }
 
 /// pyflyte's package with `rust`'s tasks run by our `execute`.
 fn package_with_rust(rust: &[&str]) -> Package {
-    let mut pkg = Package::read(package_file());
+    let mut pkg = pyflyte_package().clone();
     for name in rust {
         let task = pkg.tasks.get_mut(*name).unwrap_or_else(|| panic!("no task {name}"));
         let Some(task_template::Target::Container(container)) = &mut task.target else {

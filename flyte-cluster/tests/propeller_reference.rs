@@ -21,16 +21,12 @@ use propeller::{int, Outcome, Package, Propeller};
 
 /// pyflyte's package of the twins, made once per process.
 fn package() -> &'static Package {
-    static PACKAGE: OnceLock<(tempfile::TempDir, Package)> = OnceLock::new();
-    &PACKAGE
-        .get_or_init(|| {
-            let dir = tempfile::tempdir().unwrap();
-            let tgz = dir.path().join("pyflyte.tgz");
+    static PACKAGE: OnceLock<Package> = OnceLock::new();
+    PACKAGE.get_or_init(|| {
+        Package::made_by(|tgz| {
             Reference::get().ok(["package".as_ref(), tgz.as_os_str()]);
-            let pkg = Package::read(&tgz);
-            (dir, pkg)
         })
-        .1
+    })
 }
 
 /// A stand-in that runs flytekit's containers: `pyflyte-execute` from the reference
@@ -249,16 +245,8 @@ fn local(module: &str, workflow: &str, kwargs: &str) -> serde_json::Value {
 /// pyflyte's package of `tests/flyte/dynamic` (the twins of `examples/on_cluster.rs`), made
 /// once per process.
 fn dynamic_package() -> &'static Package {
-    static PACKAGE: OnceLock<(tempfile::TempDir, Package)> = OnceLock::new();
-    &PACKAGE
-        .get_or_init(|| {
-            let dir = tempfile::tempdir().unwrap();
-            let tgz = dir.path().join("dynamic.tgz");
-            Reference::get().package_dynamic("example.com/on-cluster:1", &tgz);
-            let pkg = Package::read(&tgz);
-            (dir, pkg)
-        })
-        .1
+    static PACKAGE: OnceLock<Package> = OnceLock::new();
+    PACKAGE.get_or_init(|| Package::made_by(|tgz| Reference::get().package_dynamic("example.com/on-cluster:1", tgz)))
 }
 
 /// [`stand_in`] over [`dynamic_package`], its twins importable.

@@ -66,6 +66,15 @@ pub struct Package {
 }
 
 impl Package {
+    /// The package `write` writes to the path it is given (a `.tgz` in a temporary directory,
+    /// removed once the package is read).
+    pub fn made_by(write: impl FnOnce(&Path)) -> Package {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let tgz = dir.path().join("package.tgz");
+        write(&tgz);
+        Package::read(&tgz)
+    }
+
     /// Reads a `.tgz` package (with the system's `tar`).
     pub fn read(tgz: &Path) -> Package {
         let dir = tempfile::tempdir().unwrap();
